@@ -1,0 +1,73 @@
+"""Link configuration and bit/channel-use accounting shared by TX, RX and codecs.
+
+A payload of ``n`` information bits is padded to whole LDPC codewords, encoded,
+padded to whole symbols and mapped; ``channel_uses`` counts the complex symbols.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SemcomError
+from . import ldpc
+from .constellations import constellation
+
+FEC_NONE = "none"
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    modulation: str = "qpsk"
+    fec: str = "ldpc-1/2"
+
+    def __post_init__(self):
+        constellation(self.modulation)  # validates
+        if self.fec != FEC_NONE:
+            ldpc.code(self.fec)
+
+    @property
+    def bits_per_symbol(self) -> int:
+        return constellation(self.modulation).bits_per_symbol
+
+    @property
+    def code(self):
+        return None if self.fec == FEC_NONE else ldpc.code(self.fec)
+
+    @property
+    def block(self) -> tuple[int, int]:
+        """(information bits, coded bits) per FEC block; (1, 1) when uncoded."""
+        c = self.code
+        return (1, 1) if c is None else (c.k, c.n)
+
+    @property
+    def rate(self) -> float:
+        k, n = self.block
+        return k / n
+
+    def coded_bits(self, payload_bits: int) -> int:
+        k, n = self.block
+        return -(-payload_bits // k) * n
+
+    def channel_uses(self, payload_bits: int) -> int:
+        return -(-self.coded_bits(payload_bits) // self.bits_per_symbol)
+
+    def payload_bits(self, channel_uses: int) -> int:
+        """Most information bits that fit in ``channel_uses`` symbols."""
+        k, n = self.block
+        return (int(channel_uses) * self.bits_per_symbol // n) * k
+
+    def describe(self) -> str:
+        return f"{self.modulation}/{self.fec}"
+
+    @classmethod
+    def parse(cls, text: str) -> "LinkConfig":
+        """'qpsk/ldpc-1/2' or 'qpsk' (uncoded) -> LinkConfig."""
+        mod, _, fec = text.partition("/")
+        return cls(mod, fec or FEC_NONE)
+
+
+def channel_use_budget(cpp: float, height: int, width: int) -> int:
+    if not cpp > 0:
+        raise SemcomError(f"channel uses per pixel must be positive, got {cpp}")
+    return int(np.floor(cpp * height * width))

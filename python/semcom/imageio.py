@@ -1,0 +1,75 @@
+"""Reading, writing and listing image files; every failure is a one-line SemcomError."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import SemcomError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def to_rgb(im: Image.Image) -> np.ndarray:
+    """Any PIL image as uint8 HxWx3 RGB (16-bit and float greyscale are scaled to 8 bits)."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        if a.max(initial=0) > 255:
+            a = a / 257.0
+        grey = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def load_image(path: str) -> np.ndarray:
+    """Read an image file as uint8 HxWx3 RGB, honouring EXIF orientation."""
+    if os.path.isdir(path):
+        raise SemcomError(f"{path} is a directory, not an image file; give the path of one image")
+    if not os.path.exists(path):
+        raise SemcomError(f"image file {path} does not exist; check the path")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb(ImageOps.exif_transpose(im))
+    except Exception as err:  # PIL raises many types; none may escape
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SemcomError(f"cannot read image {path} ({detail}); give a PNG, JPEG, BMP, TIFF or WebP file") from None
+
+
+def save_image(path: str, arr: np.ndarray) -> None:
+    """Write uint8 HxW or HxWx3 atomically (temp file + os.replace); format from the extension, PNG if none."""
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    ext = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(ext, "PNG") if ext else "PNG"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    except OSError as err:
+        raise SemcomError(f"cannot write into {folder} ({err.strerror}); choose a writable output path") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(arr).save(f, format=fmt)
+        os.replace(tmp, path)
+    except Exception as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise SemcomError(f"cannot write image {path} ({err}); check the extension and free space") from None
+
+
+def list_images(folder: str) -> list[str]:
+    """Sorted paths of the image files directly inside ``folder`` (hidden files skipped)."""
+    if not os.path.isdir(folder):
+        raise SemcomError(f"image folder {folder} does not exist; check the path")
+    paths = sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, name))
+    )
+    if not paths:
+        raise SemcomError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}; put some there or pick another folder")
+    return paths

@@ -1,0 +1,38 @@
+"""Exact-LLR lookup tables for GNU Radio's ``constellation_soft_decoder_cf``.
+
+GNU Radio 3.10.5's own soft decisions use unsquared distances (not LLRs), and its
+decoder has no noise-power input. It can instead read a table: 2**prec x 2**prec
+cells covering [-1, 1) on both axes, row = imaginary part, samples outside
+clamped to the edge cell (checked on 3.10.5.1). We scale the input by
+1/axis_limit so the table covers [-axis_limit, axis_limit) and fill each cell
+with the exact LLR at its centre.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .constellations import Constellation
+
+DEFAULT_PRECISION = 8
+
+
+def axis_limit(const: Constellation) -> float:
+    """Half-width of the table: outermost point plus margin for noise."""
+    return float(max(np.abs(const.points.real).max(), np.abs(const.points.imag).max())) + 0.5
+
+
+def build_table(const: Constellation, noise_var: float, precision: int = DEFAULT_PRECISION):
+    """(cells, bits) float32 table of exact LLRs, in GNU Radio's cell order."""
+    cells = 1 << precision
+    centres = (-1 + (2 * np.arange(cells) + 1) / cells) * axis_limit(const)
+    grid = centres[None, :] + 1j * centres[:, None]  # row = imag, column = real
+    return const.llr(grid.ravel(), noise_var).reshape(cells * cells, -1).astype(np.float32)
+
+
+def lookup(const: Constellation, table: np.ndarray, y: np.ndarray, precision: int = DEFAULT_PRECISION):
+    """What the GNU Radio block outputs for samples ``y`` (numpy model of the lookup)."""
+    cells = 1 << precision
+    u = np.asarray(y) / axis_limit(const)
+    col = np.clip(np.floor((u.real + 1) * cells / 2), 0, cells - 1).astype(np.int64)
+    row = np.clip(np.floor((u.imag + 1) * cells / 2), 0, cells - 1).astype(np.int64)
+    return table[row * cells + col].ravel()

@@ -1,0 +1,136 @@
+"""semcom-eval: sweep codec x link x channel x SNR over a folder of images through
+the GNU Radio chain, and write CSV, JSON, a Markdown summary and a PSNR-vs-SNR plot."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from . import metrics
+from .codecs import sscc
+from .errors import SemcomError
+from .imageio import list_images, load_image
+from .phy.link import LinkConfig, channel_use_budget
+
+CAPACITY = "avif+capacity"
+ENVELOPE = "sscc-envelope"
+FIELDS = ["image", "codec", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
+          "payload_bits", "channel_uses"]
+
+
+def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum"):
+    """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference."""
+    from .sim_link import SimLink
+    loaded = [(os.path.basename(p), load_image(p)) for p in images]
+    for channel in channels:
+        for codec in codecs:
+            for link_text in links:
+                link = LinkConfig.parse(link_text)
+                with SimLink(codec, link.modulation, link.fec, cpp, channel, snrs[0], seed=seed,
+                             ldpc_backend=ldpc_backend) as sim:
+                    for name, image in loaded:
+                        for snr in snrs:
+                            sim.set_snr(snr)
+                            try:
+                                r = sim.transmit(image)
+                            except SemcomError as err:  # budget too small for this link: skip the point
+                                yield {"image": name, "codec": codec, "link": link_text, "channel": channel,
+                                       "snr_db": snr, "psnr_db": float("nan"), "ms_ssim": float("nan"),
+                                       "lost": True, "reason": str(err), "payload_bits": 0, "channel_uses": 0}
+                                progress and progress(1)
+                                continue
+                            yield {"image": name, "codec": codec, "link": link_text, "channel": channel,
+                                   "snr_db": snr, "psnr_db": metrics.psnr(image, r.image),
+                                   "ms_ssim": metrics.ms_ssim(image, r.image), "lost": r.lost, "reason": r.reason,
+                                   "payload_bits": r.payload_bits, "channel_uses": r.channel_uses}
+                            progress and progress(1)
+        for name, image in loaded:
+            h, w = image.shape[:2]
+            cu = channel_use_budget(cpp, h, w)
+            for snr in snrs:
+                ref = sscc.capacity_reference(image, snr, cu, "avif")
+                yield {"image": name, "codec": CAPACITY, "link": "capacity", "channel": channel, "snr_db": snr,
+                       "psnr_db": metrics.psnr(image, ref), "ms_ssim": metrics.ms_ssim(image, ref), "lost": False,
+                       "reason": "", "payload_bits": int(cu * np.log2(1 + 10 ** (snr / 10))), "channel_uses": cu}
+                progress and progress(1)
+
+
+def series(rows):
+    """{(channel, series name): {snr: (mean psnr, mean ms-ssim)}}: per codec the best link
+    for each image and SNR, the SSCC envelope over all codecs and links, and the reference."""
+    best = defaultdict(dict)
+    for r in rows:
+        if np.isnan(r["psnr_db"]):
+            continue
+        for name in {r["codec"], ENVELOPE if r["codec"] != CAPACITY else CAPACITY}:
+            key = (r["channel"], name, r["snr_db"], r["image"])
+            if key not in best or r["psnr_db"] > best[key][0]:
+                best[key] = (r["psnr_db"], r["ms_ssim"])
+    out = defaultdict(lambda: defaultdict(list))
+    for (channel, name, snr, _), value in best.items():
+        out[(channel, name)][snr].append(value)
+    return {k: {snr: tuple(np.mean(v, axis=0)) for snr, v in sorted(d.items())} for k, d in out.items()}
+
+
+def write_outputs(rows, out_dir, cpp, n_images):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = series(rows)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"cpp": cpp, "images": n_images, "rows": rows,
+                   "summary": {f"{c}/{n}": {str(s): {"psnr_db": p, "ms_ssim": m} for s, (p, m) in d.items()}
+                               for (c, n), d in summary.items()}}, f, indent=1, default=float)
+    table = markdown_table(summary, cpp, n_images)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(table)
+    plot(summary, os.path.join(out_dir, "psnr_vs_snr.png"), cpp, n_images)
+    return table
+
+
+def markdown_table(summary, cpp, n_images):
+    lines = []
+    for channel in sorted({c for c, _ in summary}):
+        names = sorted(n for c, n in summary if c == channel)
+        snrs = sorted({s for (c, _), d in summary.items() if c == channel for s in d})
+        lines.append(f"**{channel}**, cpp {cpp:.4g}, mean over {n_images} image(s): PSNR dB / MS-SSIM\n")
+        lines.append("| series | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+        lines.append("|---" * (len(snrs) + 1) + "|")
+        for name in names:
+            d = summary[(channel, name)]
+            cells = [f"{d[s][0]:.2f} / {d[s][1]:.3f}" if s in d else "-" for s in snrs]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary, path, cpp, n_images):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    channels = sorted({c for c, _ in summary})
+    fig, axes = plt.subplots(1, len(channels), figsize=(6.5 * len(channels), 4.5), squeeze=False)
+    for ax, channel in zip(axes[0], channels):
+        for (c, name), d in sorted(summary.items()):
+            if c != channel:
+                continue
+            snrs = list(d)
+            style = dict(lw=2.5, color="k") if name == ENVELOPE else dict(ls="--", color="grey") \
+                if name == CAPACITY else dict(marker="o", alpha=0.8)
+            ax.plot(snrs, [d[s][0] for s in snrs], label=name, **style)
+        ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel="PSNR (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def images_in(folder, limit):
+    paths = list_images(folder)
+    return paths[:limit] if limit else paths

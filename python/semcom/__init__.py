@@ -4,27 +4,17 @@
     tx = semcom.phy_tx("qpsk", "ldpc-1/2")
 
 Plain logic (PHY maths, codecs, metrics) lives in subpackages that import
-neither GNU Radio nor torch; the blocks below are loaded on first use.
+neither GNU Radio nor torch; the blocks below are thin adapters over it.
 """
 __version__ = "0.1.0"
 
-_BLOCKS = {
-    "phy_tx": "phy_tx",
-    "phy_rx": "phy_rx",
-    "sim_channel": "sim_channel",
-    "image_tx": "image_blocks",
-    "image_rx": "image_blocks",
-    "SimLink": "sim_link",
-}
-
-
-def __getattr__(name):
-    if name in _BLOCKS:
-        import importlib
-        module = importlib.import_module(f".{_BLOCKS[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module 'semcom' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_BLOCKS))
+try:
+    from gnuradio import gr as _gr  # noqa: F401
+except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
+    pass
+else:
+    from .image_blocks import image_rx, image_tx  # noqa: F401
+    from .phy_rx import phy_rx  # noqa: F401
+    from .phy_tx import phy_tx  # noqa: F401
+    from .sim_channel import sim_channel  # noqa: F401
+    from .sim_link import SimLink  # noqa: F401

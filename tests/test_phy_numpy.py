@@ -1,0 +1,142 @@
+"""PHY maths without GNU Radio: BER against closed forms, exact LLRs, LDPC coding gain."""
+import importlib
+
+import numpy as np
+import pytest
+
+try:
+    semcom = importlib.import_module("gnuradio.semcom")
+except ImportError:
+    semcom = importlib.import_module("semcom")
+P = semcom.__name__
+constellations = importlib.import_module(f"{P}.phy.constellations")
+channels = importlib.import_module(f"{P}.phy.channels")
+theory = importlib.import_module(f"{P}.phy.theory")
+ldpc = importlib.import_module(f"{P}.phy.ldpc")
+soft_lut = importlib.import_module(f"{P}.phy.soft_lut")
+link = importlib.import_module(f"{P}.phy.link")
+
+MODS = ["bpsk", "qpsk", "16qam", "64qam"]
+
+
+def _ber_tolerance(p, n):
+    """5 standard deviations of a binomial estimate plus 2% relative (model) slack."""
+    return 5 * np.sqrt(p * (1 - p) / n) + 0.02 * p
+
+
+@pytest.mark.parametrize("mod", MODS)
+def test_unit_energy_gray(mod):
+    c = constellations.constellation(mod)
+    assert np.mean(np.abs(c.points) ** 2) == pytest.approx(1.0)
+    if c.bits_per_symbol > 1:  # nearest neighbours differ in exactly one bit
+        d = np.abs(c.points[:, None] - c.points[None, :])
+        dmin = d[d > 1e-9].min()
+        for i, j in zip(*np.nonzero(np.isclose(d, dmin))):
+            assert bin(i ^ j).count("1") == 1
+
+
+@pytest.mark.parametrize("mod", MODS)
+def test_awgn_ber_matches_closed_form(mod):
+    rng = np.random.default_rng(1)
+    c = constellations.constellation(mod)
+    n = 240_000
+    bits = rng.integers(0, 2, n).astype(np.uint8)
+    s = c.modulate(bits)
+    for snr in (2.0, 6.0, 10.0):
+        ber = np.mean(c.hard_bits(channels.awgn(s, snr, rng)) != bits)
+        p = theory.ber_awgn(mod, snr)
+        assert abs(ber - p) <= _ber_tolerance(p, n), (snr, ber, p)
+
+
+@pytest.mark.parametrize("mod", ["bpsk", "qpsk", "16qam"])
+def test_rayleigh_ber_matches_closed_form(mod):
+    rng = np.random.default_rng(2)
+    c = constellations.constellation(mod)
+    n = 240_000
+    bits = rng.integers(0, 2, n).astype(np.uint8)
+    s = c.modulate(bits)
+    for snr in (5.0, 10.0, 20.0):
+        h = channels.rayleigh_block_gains(len(s), 4, rng)
+        z, _ = channels.equalise(channels.awgn(s * h, snr, rng), h, channels.noise_var(snr))
+        ber = np.mean(c.hard_bits(z) != bits)
+        p = theory.ber_rayleigh(mod, snr)
+        # block fading: 4 symbols share a fade, so effective samples are fewer
+        assert abs(ber - p) <= _ber_tolerance(p, n / 4), (snr, ber, p)
+
+
+def test_exact_llr_against_definition():
+    """LLR = log sum_{s:b=1} exp(-|y-s|^2/N0) - log sum_{s:b=0} ..., computed naively."""
+    rng = np.random.default_rng(3)
+    for mod in MODS:
+        c = constellations.constellation(mod)
+        y = rng.standard_normal(50) + 1j * rng.standard_normal(50)
+        n0 = 0.3
+        got = c.llr(y, n0).reshape(50, -1)
+        for i in range(50):
+            lik = np.exp(-np.abs(y[i] - c.points) ** 2 / n0)
+            for b in range(c.bits_per_symbol):
+                ones = c.label_bits[:, b] == 1
+                assert got[i, b] == pytest.approx(np.log(lik[ones].sum() / lik[~ones].sum()), rel=1e-6, abs=1e-9)
+
+
+def test_llr_sign_means_bit_one():
+    c = constellations.constellation("16qam")
+    llr = c.llr(c.points, 0.01).reshape(16, 4)
+    assert np.array_equal(llr > 0, c.label_bits.astype(bool))
+
+
+@pytest.mark.parametrize("mod", MODS)
+def test_lut_model_close_to_exact(mod):
+    """The table GNU Radio's soft decoder reads is within half a cell of the exact LLR."""
+    c = constellations.constellation(mod)
+    rng = np.random.default_rng(4)
+    n0 = channels.noise_var(10)
+    y = c.modulate(rng.integers(0, 2, 6000 - 6000 % c.bits_per_symbol).astype(np.uint8))
+    y = channels.awgn(y, 10, rng)
+    table = soft_lut.build_table(c, n0)
+    got, exact = soft_lut.lookup(c, table, y), c.llr(y, n0)
+    inside = np.repeat(np.maximum(np.abs(y.real), np.abs(y.imag)) < soft_lut.axis_limit(c), c.bits_per_symbol)
+    cell = 2 * soft_lut.axis_limit(c) / (1 << soft_lut.DEFAULT_PRECISION)
+    slope = 2 * 2 * soft_lut.axis_limit(c) / n0  # |d LLR / dy| <= 2 * max distance / N0
+    assert np.all(np.abs(got - exact)[inside] <= slope * cell * np.sqrt(2) / 2 + 1e-3)
+    assert np.mean(np.sign(got) == np.sign(exact)) > 0.995
+    assert np.median(np.abs(got - exact) / (np.abs(exact) + 1)) < 0.05
+
+
+def test_ldpc_encoder_codewords_satisfy_parity():
+    code = ldpc.code("ldpc-1/2")
+    info = np.random.default_rng(5).integers(0, 2, (8, code.k)).astype(np.uint8)
+    cw = code.encode(info)
+    assert code.syndrome_ok(cw).all()
+    assert np.array_equal(cw[:, code.m:], info)
+
+
+def test_ldpc_coding_gain():
+    """BER < 1e-4 after LDPC where uncoded BER > 1e-2 (QPSK, Es/N0 3 dB, rate 1/2)."""
+    rng = np.random.default_rng(6)
+    code, c, snr = ldpc.code("ldpc-1/2"), constellations.constellation("qpsk"), 3.0
+    info = rng.integers(0, 2, (60, code.k)).astype(np.uint8)
+    cw = code.encode(info)
+    y = channels.awgn(c.modulate(cw.ravel()), snr, rng)
+    llr = c.llr(y, channels.noise_var(snr)).reshape(cw.shape)
+    uncoded = np.mean((llr > 0) != cw)
+    decoded, ok = code.decode_info(llr)
+    assert uncoded > 1e-2
+    assert np.mean(decoded != info) < 1e-4 and ok.all()
+
+
+def test_ldpc_reports_failure_below_threshold():
+    rng = np.random.default_rng(7)
+    code, c, snr = ldpc.code("ldpc-1/2"), constellations.constellation("qpsk"), -2.0
+    cw = code.encode(rng.integers(0, 2, (10, code.k)).astype(np.uint8))
+    llr = c.llr(channels.awgn(c.modulate(cw.ravel()), snr, rng), channels.noise_var(snr)).reshape(cw.shape)
+    _, ok = code.decode_info(llr, max_iter=20)
+    assert not ok.any()
+
+
+def test_link_accounting():
+    cfg = link.LinkConfig("16qam", "ldpc-1/2")
+    cu = 24576
+    bits = cfg.payload_bits(cu)
+    assert bits % 902 == 0 and cfg.channel_uses(bits) <= cu < cfg.channel_uses(bits + 1)
+    assert link.LinkConfig.parse("qpsk").rate == 1.0

@@ -5,8 +5,10 @@ import hashlib
 import json
 import os
 import queue
+import threading
 
 import numpy as np
+from gnuradio import gr
 
 from . import codecs
 from .codecs.base import Received
@@ -115,3 +117,41 @@ class image_rx(pdu_block):
         with open(tmp, "w") as f:
             json.dump(record, f, indent=1)
         os.replace(tmp, stem + ".json")
+
+
+class image_source(gr.basic_block):
+    """Publishes an image file as an image PDU, ``count`` times, every ``interval`` seconds.
+
+    Args:
+        path: image file (PNG, JPEG, ...).
+        count: how many times to send it (0 = forever).
+        interval: seconds between sends.
+    """
+
+    def __init__(self, path: str = "", count: int = 1, interval: float = 1.0):
+        gr.basic_block.__init__(self, name="semcom_image_source", in_sig=None, out_sig=None)
+        from .imageio import load_image
+        self.message_port_register_out(OUT)
+        self.image = load_image(path)
+        self.count, self.interval = int(count), float(interval)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        return True
+
+    def _run(self):
+        sent = 0
+        while not self._stop.is_set() and (self.count == 0 or sent < self.count):
+            self.message_port_pub(OUT, image_pdu(self.image, {"source": "image_source"}))
+            sent += 1
+            self._stop.wait(self.interval)

@@ -54,6 +54,7 @@ def save_image(path: str, arr: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             Image.fromarray(arr).save(f, format=fmt)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except Exception as err:
         if os.path.exists(tmp):

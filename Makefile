@@ -7,6 +7,7 @@
 #   make demo      send examples/images/kodim23.png over a simulated AWGN link
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
+#   make results   regenerate docs/results (eval + bench) and the README tables
 #   make clean     remove build/ and out/
 
 VENV ?= .venv
@@ -20,7 +21,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test demo eval bench clean
+.PHONY: all install bootstrap test demo eval bench results clean
 
 all: install
 
@@ -40,11 +41,14 @@ eval: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --out results/
 
 bench: install
-	@if [ -f apps/semcom-bench ]; then \
-		$(RUN_ENV) $(PYTHON) apps/semcom-bench; \
-	else \
-		echo "apps/semcom-bench not found: nothing to benchmark"; \
-	fi
+	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out results
+
+# The README's tables and plot come from here, never typed by hand.
+RESULTS := docs/results
+results: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --channels awgn rayleigh --out $(RESULTS)
+	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out $(RESULTS)
+	$(PYTHON) scripts/update_readme.py results=$(RESULTS)/summary.md bench=$(RESULTS)/bench.md
 
 clean:
 	rm -rf build out

@@ -140,3 +140,12 @@ def test_link_accounting():
     bits = cfg.payload_bits(cu)
     assert bits % 902 == 0 and cfg.channel_uses(bits) <= cu < cfg.channel_uses(bits + 1)
     assert link.LinkConfig.parse("qpsk").rate == 1.0
+
+
+def test_capacity():
+    assert channels.capacity("awgn", 0.0) == pytest.approx(1.0)
+    rng = np.random.default_rng(8)
+    g = rng.exponential(size=400_000)
+    mc = np.mean(np.log2(1 + g * 10.0))
+    assert channels.capacity("rayleigh", 10.0) == pytest.approx(mc, rel=0.01)
+    assert channels.capacity("rayleigh", 10.0) < channels.capacity("awgn", 10.0)

@@ -13,9 +13,10 @@ from . import metrics
 from .codecs import sscc
 from .errors import SemcomError
 from .imageio import list_images, load_image
+from .phy import channels
 from .phy.link import LinkConfig, channel_use_budget
 
-CAPACITY = "avif+capacity"
+CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
 ENVELOPE = "sscc-envelope"
 FIELDS = ["image", "codec", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
           "payload_bits", "channel_uses"]
@@ -51,10 +52,10 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
             h, w = image.shape[:2]
             cu = channel_use_budget(cpp, h, w)
             for snr in snrs:
-                ref = sscc.capacity_reference(image, snr, cu, "avif")
+                ref = sscc.capacity_reference(image, snr, cu, "avif", channel)
                 yield {"image": name, "codec": CAPACITY, "link": "capacity", "channel": channel, "snr_db": snr,
                        "psnr_db": metrics.psnr(image, ref), "ms_ssim": metrics.ms_ssim(image, ref), "lost": False,
-                       "reason": "", "payload_bits": int(cu * np.log2(1 + 10 ** (snr / 10))), "channel_uses": cu}
+                       "reason": "", "payload_bits": int(cu * channels.capacity(channel, snr)), "channel_uses": cu}
                 progress and progress(1)
 
 

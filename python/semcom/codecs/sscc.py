@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SemcomError
+from ..phy.channels import capacity
 from ..imageio import to_rgb
 from ..metrics import psnr
 from ..phy.link import LinkConfig
@@ -300,11 +301,13 @@ def fit_to_budget(image: np.ndarray, budget_bytes: int, fmt: str = "avif") -> tu
     return fit.data, fit.image
 
 
-def capacity_reference(image: np.ndarray, snr_db: float, channel_uses: int, fmt: str = "avif") -> np.ndarray:
-    """'Codec + capacity' ideal: the image coded into floor(channel_uses * log2(1 + SNR)) bits,
-    delivered error-free; a mid-grey placeholder if even the smallest encoding does not fit."""
+def capacity_reference(image: np.ndarray, snr_db: float, channel_uses: int, fmt: str = "avif",
+                       channel: str = "awgn") -> np.ndarray:
+    """'Codec + capacity' ideal: the image coded into floor(channel_uses * C) bits, delivered
+    error-free, with C the channel's capacity per use (see ``phy.channels.capacity``);
+    a mid-grey placeholder if even the smallest encoding does not fit."""
     image = _as_image(image)
-    bits = int(np.floor(channel_uses * np.log2(1 + 10 ** (snr_db / 10))))
+    bits = int(np.floor(channel_uses * capacity(channel, snr_db)))
     try:
         return fit_to_budget(image, bits // 8, fmt)[1]
     except SemcomError:

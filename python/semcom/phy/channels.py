@@ -40,3 +40,15 @@ def bsc_llr(bits: np.ndarray, flip_prob: float) -> np.ndarray:
     """LLRs a hard-decision receiver hands on: +-log((1-p)/p)."""
     mag = np.log((1 - flip_prob) / max(flip_prob, 1e-12))
     return np.where(np.asarray(bits) > 0, mag, -mag).astype(np.float32)
+
+
+def capacity(channel: str, snr_db: float) -> float:
+    """Bits per channel use with Gaussian inputs: log2(1+SNR) for AWGN; for Rayleigh
+    fading, the ergodic E[log2(1+|h|^2 SNR)] with |h|^2 ~ Exp(1) (Gauss-Laguerre)."""
+    snr = 10.0 ** (snr_db / 10.0)
+    if channel == "awgn":
+        return float(np.log2(1 + snr))
+    if channel == "rayleigh":
+        x, w = np.polynomial.laguerre.laggauss(64)
+        return float(np.sum(w * np.log2(1 + x * snr)))
+    raise ValueError(f"no capacity formula for channel '{channel}'")

@@ -121,3 +121,17 @@ def test_garbled_pdus_are_dropped_and_flowgraph_keeps_running():
     bad = make_pdu({framing.NOISE_VAR: 0.1, framing.CODED_BITS: 1800, framing.PAYLOAD_BITS: 902},
                    np.ones(10, np.complex64))
     assert run_pdus([rx], [bad], 1, timeout=1) == [] and rx.dropped == 1
+
+
+@pytest.mark.parametrize("mod", ["qpsk", "16qam"])
+def test_gnuradio_chain_rayleigh_ber_matches_closed_form(mod):
+    rng = np.random.default_rng(5)
+    n = 160_000
+    bits = rng.integers(0, 2, n).astype(np.uint8)
+    for snr in (6.0, 15.0):
+        chain = [phy_tx(mod, "none"), sim_channel("rayleigh", snr, block_len=4, seed=int(snr)),
+                 phy_rx(mod, "none", "exact")]
+        _, llr = split_pdu(run_pdus(chain, [make_pdu({"frame": 0}, bits)], 1)[0], np.float32)
+        ber, p = np.mean((llr > 0) != bits), theory.ber_rayleigh(mod, snr)
+        n_eff = n / 4  # fades are shared by 4 symbols
+        assert abs(ber - p) <= 5 * np.sqrt(p * (1 - p) / n_eff) + 0.02 * p, (snr, ber, p)

@@ -86,7 +86,7 @@ class phy_rx(pdu_block):
             table = soft_lut.build_table(self.const, n0, self.lut_precision)
             self.gr_const.set_soft_dec_lut(table.tolist(), self.lut_precision)
             self._lut_noise_var = n0
-        scale = 1.0 / soft_lut.axis_limit(self.const)
+        scale = 1.0 / soft_lut.axis_limit(self.const, n0)
         return run_chain(y, [lambda: blocks.multiply_const_cc(scale),
                              lambda: digital.constellation_soft_decoder_cf(self.gr_const)], np.float32,
                          out_per_in=self.const.bits_per_symbol)

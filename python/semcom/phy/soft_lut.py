@@ -5,7 +5,7 @@ decoder has no noise-power input. It can instead read a table: 2**prec x 2**prec
 cells covering [-1, 1) on both axes, row = imaginary part, samples outside
 clamped to the edge cell (checked on 3.10.5.1). We scale the input by
 1/axis_limit so the table covers [-axis_limit, axis_limit) and fill each cell
-with the exact LLR at its centre.
+with the exact LLR at its centre; the limit grows with the noise.
 """
 from __future__ import annotations
 
@@ -16,23 +16,26 @@ from .constellations import Constellation
 DEFAULT_PRECISION = 8
 
 
-def axis_limit(const: Constellation) -> float:
-    """Half-width of the table: outermost point plus margin for noise."""
-    return float(max(np.abs(const.points.real).max(), np.abs(const.points.imag).max())) + 0.5
+def axis_limit(const: Constellation, noise_var: float) -> float:
+    """Half-width of the table: outermost coordinate plus 4 noise standard deviations
+    (per dimension), so clamping at the edge touches about 3e-5 of the samples."""
+    outer = float(max(np.abs(const.points.real).max(), np.abs(const.points.imag).max()))
+    return outer + 4.0 * float(np.sqrt(noise_var / 2))
 
 
 def build_table(const: Constellation, noise_var: float, precision: int = DEFAULT_PRECISION):
     """(cells, bits) float32 table of exact LLRs, in GNU Radio's cell order."""
     cells = 1 << precision
-    centres = (-1 + (2 * np.arange(cells) + 1) / cells) * axis_limit(const)
+    centres = (-1 + (2 * np.arange(cells) + 1) / cells) * axis_limit(const, noise_var)
     grid = centres[None, :] + 1j * centres[:, None]  # row = imag, column = real
     return const.llr(grid.ravel(), noise_var).reshape(cells * cells, -1).astype(np.float32)
 
 
-def lookup(const: Constellation, table: np.ndarray, y: np.ndarray, precision: int = DEFAULT_PRECISION):
+def lookup(const: Constellation, table: np.ndarray, y: np.ndarray, noise_var: float,
+           precision: int = DEFAULT_PRECISION):
     """What the GNU Radio block outputs for samples ``y`` (numpy model of the lookup)."""
     cells = 1 << precision
-    u = np.asarray(y) / axis_limit(const)
+    u = np.asarray(y) / axis_limit(const, noise_var)
     col = np.clip(np.floor((u.real + 1) * cells / 2), 0, cells - 1).astype(np.int64)
     row = np.clip(np.floor((u.imag + 1) * cells / 2), 0, cells - 1).astype(np.int64)
     return table[row * cells + col].ravel()

@@ -1,0 +1,1 @@
+"""Training-side code (PyTorch). Nothing on the transmit/receive path imports this package."""

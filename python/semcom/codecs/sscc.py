@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SemcomError
-from ..phy.channels import capacity
 from ..imageio import to_rgb
 from ..metrics import psnr
+from ..phy.channels import capacity
 from ..phy.link import LinkConfig
 from . import registry
 from .base import Codec, Decoded, Encoded, Received, placeholder

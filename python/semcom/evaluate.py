@@ -13,7 +13,7 @@ from . import metrics
 from .codecs import sscc
 from .errors import SemcomError
 from .imageio import list_images, load_image
-from .phy import channels
+from .phy.channels import capacity
 from .phy.link import LinkConfig, channel_use_budget
 
 CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
@@ -55,7 +55,7 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
                 ref = sscc.capacity_reference(image, snr, cu, "avif", channel)
                 yield {"image": name, "codec": CAPACITY, "link": "capacity", "channel": channel, "snr_db": snr,
                        "psnr_db": metrics.psnr(image, ref), "ms_ssim": metrics.ms_ssim(image, ref), "lost": False,
-                       "reason": "", "payload_bits": int(cu * channels.capacity(channel, snr)), "channel_uses": cu}
+                       "reason": "", "payload_bits": int(cu * capacity(channel, snr)), "channel_uses": cu}
                 progress and progress(1)
 
 

@@ -14,10 +14,10 @@ def main(pairs):
         name, _, path = pair.partition("=")
         with open(path) as f:
             body = f.read().strip()
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        pattern = re.compile(rf"(<!-- {name}:begin -->).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             sys.exit(f"README.md has no <!-- {name}:begin/end --> markers")
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", text)
     with open("README.md", "w") as f:
         f.write(text)
 

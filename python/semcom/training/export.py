@@ -1,0 +1,196 @@
+"""Export a trained BitSemCom model to two ONNX files (encoder, decoder) with a model card.
+
+``encoder.onnx``: input ``image`` float32 (N, 3, H, W) RGB in [0, 1], H and W multiples of 16;
+outputs ``bits`` float32 0/1 (N, C, H/16, W/16) (on the air in C order, "NCHW") and ``logits``
+(bit logits; bit = logit > 0). ``decoder.onnx``: input ``p1`` float32 (N, C, H/16, W/16), the bit
+posteriors P(b=1) = sigmoid(LLR) (LLR > 0 means bit 1; error-free: the bits); output ``image``
+(N, 3, H, W) in [0, 1]. H and W are dynamic axes.
+
+The model card is stored in both files' ONNX ``metadata_props`` (keys ``semcom.*``; the whole card as
+JSON under ``semcom.card``) and written next to them as ``card.json``.
+
+``pad_to_multiple`` / ``crop_back`` are pure numpy (no torch import at module level, torch and
+onnx are imported inside the functions that need them), so a runtime codec may use them: images
+are reflect-padded to a multiple of 16 before the encoder and the decoder's output is cropped back.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+import numpy as np
+
+CARD_VERSION = "1"
+CODEC_FAMILY = "bitsemcom"
+PARITY_TOL = 1e-4  # max abs difference onnxruntime vs torch (float32)
+STRIDE = 16
+
+
+# ---------------------------------------------------------------- padding (numpy only)
+
+def pad_to_multiple(image: np.ndarray, multiple: int = STRIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad an HxWxC (or HxW) image at the bottom/right to multiples of ``multiple``;
+    returns the padded image and the original (H, W). Sides of 1 px use edge padding."""
+    h, w = image.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return image, (h, w)
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
+    mode = "reflect" if min(h, w) > 1 else "edge"
+    return np.pad(image, pad, mode=mode), (h, w)
+
+
+def crop_back(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Undo ``pad_to_multiple``: the top-left ``size`` = (H, W) of an HxWxC (or HxW) image."""
+    return image[: size[0], : size[1]]
+
+
+def bits_per_image(latent_channels: int, height: int, width: int) -> int:
+    """C * ceil(H/16) * ceil(W/16)."""
+    return latent_channels * -(-height // STRIDE) * -(-width // STRIDE)
+
+
+# ---------------------------------------------------------------- export
+
+def _encoder_wrapper(encoder):
+    import torch
+
+    class EncoderExport(torch.nn.Module):
+        def __init__(self, enc):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, image):
+            logits = self.enc.logits(image)
+            return (logits > 0).to(logits.dtype), logits
+
+    return EncoderExport(encoder).eval()
+
+
+def model_card(saved: dict, model_id: str | None = None) -> dict:
+    """Card facts from a ``model.pt``/checkpoint dict (``trainer.Trainer.save_final``)."""
+    cfg = saved["config"]
+    c = int(cfg["model"]["latent_channels"])
+    variant = cfg["model"].get("variant", "bitsemcom")
+    model_id = model_id or cfg.get("name", "bitsemcom")
+    return {
+        "codec": CODEC_FAMILY,
+        "variant": variant,
+        "version": CARD_VERSION,
+        "model_id": model_id,
+        "preset": cfg["model"].get("preset", "small"),
+        "latent_channels": c,
+        "stride": STRIDE,
+        "bits_per_image": f"{c}*ceil(H/16)*ceil(W/16)",
+        "bit_order": "NCHW",
+        "padding": "reflect to a multiple of 16 (bottom/right), crop back after decoding",
+        "encoder_io": "image float32 (N,3,H,W) RGB [0,1] -> bits float32 0/1 (N,C,H/16,W/16), logits",
+        "decoder_io": "p1 = P(b=1) = sigmoid(LLR) float32 (N,C,H/16,W/16) -> image float32 (N,3,H,W) [0,1]",
+        "modulation": cfg["modulation"],
+        "cpp": str(cfg["cpp"]),
+        "train_channel": cfg["channel"]["kind"],
+        "train_snr_range_db": list(cfg["channel"]["snr_range"]),
+        "stage1_steps": int(cfg["stage1_steps"]),
+        "stage2_steps": int(cfg["stage2_steps"]),
+        "train_steps": int(saved.get("step", 0)),
+        "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
+        "hardware": saved.get("hardware", "unknown"),
+        "dataset_hash": saved.get("dataset_hash", "unknown"),
+        "crop": int(cfg["data"]["crop"]),
+        "batch": int(cfg["data"]["batch"]),
+        "lr": float(cfg["lr"]),
+        "seed": int(cfg["seed"]),
+        "val_psnr_db": {k: round(float(v), 3) for k, v in (saved.get("val_psnr") or {}).items()},
+        "torch": saved.get("torch", ""),
+        "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _add_metadata(path: str, card: dict, role: str) -> None:
+    import onnx
+    model = onnx.load(path)
+    props = {f"semcom.{k}": (v if isinstance(v, str) else json.dumps(v)) for k, v in card.items()}
+    props["semcom.role"] = role
+    props["semcom.card"] = json.dumps(card, sort_keys=True)
+    del model.metadata_props[:]
+    for key, value in sorted(props.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name = "gr-semcom"
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def read_metadata(path: str) -> dict:
+    """``metadata_props`` of an ONNX file (via onnxruntime, no onnx package needed)."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return dict(sess.get_modelmeta().custom_metadata_map)
+
+
+def parity(model, encoder_path: str, decoder_path: str, height: int = 64, width: int = 96,
+           seed: int = 0) -> dict:
+    """Max abs difference onnxruntime vs torch on a random (1, 3, H, W) image: encoder logits,
+    decoder output on random posteriors, and the fraction of differing bits where |logit| > 1e-3."""
+    import onnxruntime as ort
+    import torch
+    model.eval()
+    rng = np.random.default_rng(seed)
+    x = rng.random((1, 3, height, width), dtype=np.float32)
+    p1 = rng.random((1, model.latent_channels, height // STRIDE, width // STRIDE), dtype=np.float32)
+    enc = ort.InferenceSession(encoder_path, providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(decoder_path, providers=["CPUExecutionProvider"])
+    bits_o, logits_o = enc.run(["bits", "logits"], {"image": x})
+    img_o, = dec.run(["image"], {"p1": p1})
+    with torch.no_grad():
+        logits_t = model.encoder.logits(torch.from_numpy(x)).numpy()
+        img_t = model.decoder(torch.from_numpy(p1)).numpy()
+    sure = np.abs(logits_t) > 1e-3
+    return {"encoder": float(np.max(np.abs(logits_o - logits_t))),
+            "decoder": float(np.max(np.abs(img_o - img_t))),
+            "bit_mismatch": float(np.mean((bits_o != (logits_t > 0))[sure])) if sure.any() else 0.0,
+            "shape": [height, width]}
+
+
+def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset: int = 17,
+           tol: float = PARITY_TOL) -> dict:
+    """Writes ``encoder.onnx``, ``decoder.onnx`` and ``card.json`` to ``out_dir``; returns the card
+    (with the parity result). RuntimeError when onnxruntime and torch differ by more than ``tol``."""
+    import warnings
+
+    import torch
+    model = model.cpu().eval()
+    os.makedirs(out_dir, exist_ok=True)
+    enc_path, dec_path = os.path.join(out_dir, "encoder.onnx"), os.path.join(out_dir, "decoder.onnx")
+    c = model.latent_channels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy-exporter deprecation notice
+        torch.onnx.export(_encoder_wrapper(model.encoder), (torch.rand(1, 3, 64, 64),), enc_path,
+                          dynamo=False, opset_version=opset, input_names=["image"],
+                          output_names=["bits", "logits"],
+                          dynamic_axes={"image": {0: "N", 2: "H", 3: "W"}, "bits": {0: "N", 2: "h", 3: "w"},
+                                        "logits": {0: "N", 2: "h", 3: "w"}})
+        torch.onnx.export(model.decoder, (torch.rand(1, c, 4, 4),), dec_path, dynamo=False,
+                          opset_version=opset, input_names=["p1"], output_names=["image"],
+                          dynamic_axes={"p1": {0: "N", 2: "h", 3: "w"}, "image": {0: "N", 2: "H", 3: "W"}})
+    card = model_card(saved, model_id)
+    card["onnx_opset"] = opset
+    check = parity(model, enc_path, dec_path)
+    card["parity_max_abs_diff"] = {"encoder_logits": check["encoder"], "decoder": check["decoder"],
+                                   "tolerance": tol, "input": "64x96"}
+    if max(check["encoder"], check["decoder"]) > tol or check["bit_mismatch"] > 0:
+        raise RuntimeError(f"ONNX parity check failed (tolerance {tol}): {check}")
+    for path, role in ((enc_path, "encoder"), (dec_path, "decoder")):
+        _add_metadata(path, card, role)
+    with open(os.path.join(out_dir, "card.json"), "w") as f:
+        json.dump(card, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return card
+
+
+def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opset: int = 17) -> dict:
+    """``export`` of a ``model.pt`` (or checkpoint) written by the trainer."""
+    from .trainer import load_model
+    model, saved = load_model(checkpoint)
+    return export(model, saved, out_dir, model_id, opset)

@@ -1,0 +1,159 @@
+"""BitSemCom codec (Tang et al., "BitSemCom"): CNN semantic extractor + learnable bit mapper + decoder.
+
+The paper's backbone is a Swin Transformer (WITT); this is a plain convolutional stand-in that
+runs on a CPU: four stride-2 stages (a 3x3 strided conv then residual blocks), so the latent is
+(C, H/16, W/16) and one image carries ``C * H/16 * W/16`` bits. With QPSK and cpp 1/16 that is
+C = 32; with 16-QAM C = 64 (``latent_channels_for``).
+
+Bit generation (``variant``):
+  * ``bitsemcom``: the bit mapper (1x1 convs over the feature dimension) gives one logit l per
+    bit, i.e. the two-class distribution pi = softmax([0, l]). Training draws b with Gumbel-Softmax,
+    hard=True, temperature tau: for two classes softmax((log pi + g)/tau)[1] = sigmoid((l + g1 - g0)/tau)
+    and g1 - g0 is Logistic(0, 1), so that is what is drawn (same forward value and gradient as
+    ``F.gumbel_softmax``). Inference: b = [l > 0] (the most probable bit).
+  * ``hard-ste``: same mapper, b = [sigmoid(l) > 0.5] with a straight-through gradient (paper's
+    "Backbone-Hard + STE" ablation).
+  * ``deepjscc-1bit``: no mapper; b = [tanh(z) > 0] with a straight-through gradient through
+    (tanh(z) + 1)/2 (1-bit uniform quantisation of the latent).
+
+The encoder returns bits as float 0/1 tensors (B, C, h, w); their order on the air is the C-order
+flatten of that tensor (channel-major, "NCHW"). The decoder reads the bit posteriors
+P(b=1) = sigmoid(LLR) in the same shape (error-free: the bits themselves) and returns RGB in [0, 1].
+Encoder and decoder are separate modules, fully convolutional, so they export to ONNX with dynamic
+H and W (multiples of 16).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+STRIDE = 16
+VARIANTS = ("bitsemcom", "hard-ste", "deepjscc-1bit")
+# channels of the four stages, residual blocks per stage
+PRESETS = {
+    "tiny": {"channels": (8, 12, 16, 16), "blocks": 0},
+    "small": {"channels": (32, 64, 96, 128), "blocks": 1},
+    "medium": {"channels": (64, 96, 128, 192), "blocks": 2},
+    "paper": {"channels": (128, 192, 256, 320), "blocks": 2},
+}
+
+
+def latent_channels_for(cpp: float, bits_per_symbol: int) -> int:
+    """C such that C * H/16 * W/16 bits fill cpp * H * W channel uses: C = 256 * cpp * k."""
+    c = STRIDE * STRIDE * cpp * bits_per_symbol
+    if abs(c - round(c)) > 1e-9 or round(c) < 1:
+        raise ValueError(f"cpp {cpp} with {bits_per_symbol} bits/symbol gives a non-integer C = {c}")
+    return int(round(c))
+
+
+def _act():
+    return nn.LeakyReLU(0.2)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1), _act(), nn.Conv2d(ch, ch, 3, padding=1))
+        self.act = _act()
+
+    def forward(self, x):
+        return self.act(x + self.body(x))
+
+
+class Encoder(nn.Module):
+    """Image (B, 3, H, W) in [0, 1] -> bits (B, C, H/16, W/16).
+
+    ``forward``: Gumbel/STE bits in training mode, hard bits in eval mode. ``logits``: the bit
+    logits (for ``deepjscc-1bit`` the latent itself)."""
+
+    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
+                 variant: str = "bitsemcom", tau: float = 1.0):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
+        self.variant, self.tau, self.latent_channels = variant, float(tau), latent_channels
+        layers, cin = [], 3
+        for cout in channels:
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), _act()]
+            layers += [ResBlock(cout) for _ in range(blocks)]
+            cin = cout
+        layers.append(nn.Conv2d(cin, latent_channels, 1))  # semantic feature z (L_z = L_b)
+        self.extractor = nn.Sequential(*layers)
+        if variant == "deepjscc-1bit":
+            self.mapper = nn.Identity()
+        else:  # probabilistic generation network: per-position MLP over the feature dimension
+            self.mapper = nn.Sequential(nn.Conv2d(latent_channels, 2 * latent_channels, 1), _act(),
+                                        nn.Conv2d(2 * latent_channels, latent_channels, 1))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mapper(self.extractor(2 * x - 1))
+
+    def sample(self, logits: torch.Tensor) -> torch.Tensor:
+        """Training bits: exactly 0/1 in the forward pass, with gradients to the logits."""
+        if self.variant == "bitsemcom":
+            u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
+            soft = torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / self.tau)
+        elif self.variant == "hard-ste":
+            soft = torch.sigmoid(logits)
+        else:
+            soft = (torch.tanh(logits) + 1) / 2
+        hard = (soft > 0.5).to(soft.dtype)
+        return hard + (soft - soft.detach())  # exactly 0/1 forward (x - x == 0), gradient of soft
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.logits(x)
+        if self.training:
+            return self.sample(logits)
+        return (logits > 0).to(logits.dtype)
+
+
+class Decoder(nn.Module):
+    """Bit posteriors P(b=1) (B, C, h, w) -> RGB (B, 3, 16h, 16w) in [0, 1]."""
+
+    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1):
+        super().__init__()
+        rev = list(channels)[::-1]
+        layers = [nn.Conv2d(latent_channels, rev[0], 1), _act()]
+        for i, cin in enumerate(rev):
+            layers += [ResBlock(cin) for _ in range(blocks)]
+            cout = rev[i + 1] if i + 1 < len(rev) else 3
+            layers += [nn.Conv2d(cin, 4 * cout, 3, padding=1), nn.PixelShuffle(2)]
+            if i + 1 < len(rev):
+                layers.append(_act())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, p1: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(2 * p1 - 1))
+
+
+class BitSemCom(nn.Module):
+    def __init__(self, latent_channels: int = 32, preset: str = "small", variant: str = "bitsemcom",
+                 tau: float = 1.0):
+        super().__init__()
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+        spec = PRESETS[preset]
+        self.preset, self.variant, self.latent_channels = preset, variant, latent_channels
+        self.encoder = Encoder(latent_channels, spec["channels"], spec["blocks"], variant, tau)
+        self.decoder = Decoder(latent_channels, spec["channels"], spec["blocks"])
+
+    def bits_per_image(self, height: int, width: int) -> int:
+        return self.latent_channels * -(-height // STRIDE) * -(-width // STRIDE)
+
+    def forward(self, x: torch.Tensor, channel=None) -> torch.Tensor:
+        """Error-free when ``channel`` is None, else ``channel(bits (B, L)) -> P(b=1) (B, L)``."""
+        bits = self.encoder(x)
+        if channel is None:
+            return self.decoder(bits)
+        p1 = channel(bits.reshape(bits.shape[0], -1)).reshape(bits.shape)
+        return self.decoder(p1)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def build(cfg: dict) -> BitSemCom:
+    """Model from the ``model`` section of a training config."""
+    return BitSemCom(int(cfg["latent_channels"]), cfg.get("preset", "small"), cfg.get("variant", "bitsemcom"),
+                     float(cfg.get("tau", 1.0)))

@@ -1,0 +1,199 @@
+"""BitSemCom training code: model shapes and bits, Gumbel straight-through, two-stage training
+with checkpoints and resume, ONNX export with parity and model card, modulation agnosticism."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from gnuradio.semcom.training import export, models, trainer  # noqa: E402
+from gnuradio.semcom.training.channels import Modem  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+SMOKE = os.path.join(ROOT, "configs", "smoke_synthetic.json")
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_latent_channels_follow_cpp_and_modulation():
+    assert models.latent_channels_for(1 / 16, 2) == 32  # QPSK, cpp 1/16
+    assert models.latent_channels_for(1 / 8, 2) == 64
+    assert models.latent_channels_for(1 / 16, 4) == 64  # 16-QAM
+    with pytest.raises(ValueError):
+        models.latent_channels_for(1 / 1000, 2)
+
+
+@pytest.mark.parametrize("variant", models.VARIANTS)
+def test_shapes_and_bit_counts(variant):
+    torch.manual_seed(0)
+    m = models.BitSemCom(32, "small", variant).eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        bits = m.encoder(x)
+        out = m.decoder(bits)
+    assert bits.shape == (2, 32, 4, 6)
+    assert bits[0].numel() == m.bits_per_image(64, 96) == 32 * 4 * 6 == export.bits_per_image(32, 64, 96)
+    assert set(torch.unique(bits).tolist()) <= {0.0, 1.0}
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert m.bits_per_image(50, 70) == 32 * 4 * 5
+
+
+def test_small_preset_size():
+    n = models.count_params(models.BitSemCom(32, "small"))
+    assert 1_000_000 < n < 3_000_000
+
+
+@pytest.mark.parametrize("variant", models.VARIANTS)
+def test_training_bits_are_binary_and_pass_gradients(variant):
+    torch.manual_seed(1)
+    m = models.BitSemCom(32, "tiny", variant).train()
+    x = torch.rand(2, 3, 32, 48, requires_grad=True)
+    bits = m.encoder(x)
+    assert set(torch.unique(bits.detach()).tolist()) <= {0.0, 1.0}
+    (bits * torch.randn_like(bits)).sum().backward()
+    assert x.grad is not None and torch.any(x.grad != 0)
+    grads = [p.grad for p in m.encoder.parameters()]
+    assert all(g is not None for g in grads) and any(torch.any(g != 0) for g in grads)
+
+
+def test_gumbel_sampling_is_random_in_training_and_hard_at_inference():
+    torch.manual_seed(2)
+    enc = models.BitSemCom(32, "tiny").encoder
+    x = torch.rand(1, 3, 64, 64)
+    enc.train()
+    a, b = enc(x), enc(x)
+    assert not torch.equal(a, b)  # sampled, not thresholded
+    enc.eval()
+    with torch.no_grad():
+        assert torch.equal(enc(x), (enc.logits(x) > 0).float())
+        assert torch.equal(enc(x), enc(x))
+    logits = torch.zeros(20000)  # P(b=1) = sigmoid(0) = 1/2
+    assert abs(float(enc.sample(logits).mean()) - 0.5) < 0.02
+    assert float(enc.sample(torch.full((20000,), 2.0)).mean()) == pytest.approx(1 / (1 + np.exp(-2)), abs=0.02)
+
+
+def test_modulation_agnostic_decoding_at_high_snr():
+    """The same bits through QPSK and 16-QAM at 40 dB give the same posteriors, so the same image."""
+    torch.manual_seed(3)
+    m = models.BitSemCom(32, "tiny").eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        bits = m.encoder(x)
+        flat = bits.reshape(2, -1)
+        outs = []
+        for mod in ("qpsk", "16qam"):
+            ch = trainer.BitChannel(mod, "awgn")
+            assert isinstance(ch.modem, Modem)
+            p1 = ch(flat, 40.0)
+            assert torch.equal((p1 > 0.5).float(), flat)  # no bit errors
+            outs.append(m.decoder(p1.reshape(bits.shape)))
+        ref = m.decoder(bits)
+    assert torch.allclose(outs[0], outs[1], atol=1e-4)
+    assert torch.allclose(outs[0], ref, atol=1e-4)
+
+
+def test_pad_and_crop_are_numpy_and_invert():
+    img = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
+    padded, size = export.pad_to_multiple(img)
+    assert padded.shape == (64, 80, 3) and size == (50, 70)
+    assert np.array_equal(padded[50, :70], img[48])  # reflect
+    assert np.array_equal(export.crop_back(padded, size), img)
+    same, _ = export.pad_to_multiple(np.zeros((32, 48, 3)))
+    assert same.shape == (32, 48, 3)
+
+
+# ---------------------------------------------------------------- training, resume, export
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    run = str(tmp_path_factory.mktemp("run"))
+    cfg = trainer.load_config(SMOKE)
+    t = trainer.Trainer(cfg, run, progress=False)
+    summary = t.fit()
+    return run, cfg, summary
+
+
+def test_smoke_training_reduces_loss_and_writes_checkpoints(smoke_run):
+    run, cfg, summary = smoke_run
+    assert summary["step"] == cfg["stage1_steps"] + cfg["stage2_steps"] == 30
+    assert summary["mean_loss_last"] < summary["mean_loss_first"]
+    assert os.path.exists(os.path.join(run, "ckpt_00000030.pt"))
+    assert os.path.exists(os.path.join(run, "model.pt"))
+    with open(os.path.join(run, "log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows][-1] == 30 and {r["stage"] for r in rows} == {"1", "2"}
+    assert float(rows[-1]["val_psnr"]) > 5 and float(rows[-1]["val_psnr_snr6"]) > 5
+    ck = torch.load(os.path.join(run, "ckpt_00000030.pt"), weights_only=False)
+    assert {"model", "optimizer", "step", "rng", "config"} <= set(ck)
+
+
+def test_resume_continues_from_saved_step(tmp_path):
+    cfg = trainer.load_config(SMOKE, {"val": {"every": 1000}})
+    first = trainer.Trainer(cfg, str(tmp_path), progress=False)
+    assert first.fit(max_steps=20)["step"] == 20
+    assert trainer.latest_checkpoint(str(tmp_path)).endswith("ckpt_00000020.pt")
+    assert not os.path.exists(tmp_path / "model.pt")
+    saved = {k: v.clone() for k, v in first.model.state_dict().items()}
+    second = trainer.Trainer(cfg, str(tmp_path), progress=False)
+    second.load_checkpoint(trainer.latest_checkpoint(str(tmp_path)))
+    assert second.step == 20 and second.stage() == 2
+    assert all(torch.equal(saved[k], v) for k, v in second.model.state_dict().items())
+    assert second.opt.state_dict()["state"]  # Adam moments restored
+    third = trainer.Trainer(cfg, str(tmp_path), progress=False)
+    assert third.fit(resume=True)["step"] == 30
+    with open(tmp_path / "log.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == sorted(steps) and steps[-1] == 30 and steps.count(20) == 1
+    assert os.path.exists(tmp_path / "model.pt")
+
+
+def test_onnx_export_parity_and_card(smoke_run, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    run, cfg, _ = smoke_run
+    card = export.export_file(os.path.join(run, "model.pt"), str(tmp_path), model_id="smoke-test")
+    assert card["parity_max_abs_diff"]["encoder_logits"] <= export.PARITY_TOL
+    assert card["parity_max_abs_diff"]["decoder"] <= export.PARITY_TOL
+    for role in ("encoder", "decoder"):
+        meta = export.read_metadata(str(tmp_path / f"{role}.onnx"))
+        assert meta["semcom.codec"] == "bitsemcom" and meta["semcom.role"] == role
+        assert meta["semcom.model_id"] == "smoke-test" and meta["semcom.variant"] == "bitsemcom"
+        assert meta["semcom.bits_per_image"] == "32*ceil(H/16)*ceil(W/16)"
+        assert meta["semcom.modulation"] == "qpsk" and json.loads(meta["semcom.train_snr_range_db"]) == [-3.0, 6.0]
+        assert meta["semcom.dataset_hash"] == "synthetic" and meta["semcom.train_steps"] == "30"
+        card_meta = json.loads(meta["semcom.card"])
+        assert card_meta["val_psnr_db"] and card_meta["hardware"] and card_meta["version"] == "1"
+    assert json.load(open(tmp_path / "card.json"))["model_id"] == "smoke-test"
+    # dynamic H, W: another size than the export's dummy input, and the model's bit count
+    enc = ort.InferenceSession(str(tmp_path / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(tmp_path / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    img = np.random.default_rng(0).random((1, 3, 48, 112), dtype=np.float32)
+    bits, logits = enc.run(None, {"image": img})
+    assert bits.shape == (1, 32, 3, 7) and set(np.unique(bits)) <= {0.0, 1.0}
+    assert dec.run(None, {"p1": bits})[0].shape == (1, 3, 48, 112)
+
+
+def test_export_fails_loudly_on_parity_mismatch(smoke_run, tmp_path, monkeypatch):
+    run, _, _ = smoke_run
+    real = export.parity
+    monkeypatch.setattr(export, "parity", lambda *a, **k: {**real(*a, **k), "decoder": 1e-2})
+    with pytest.raises(RuntimeError, match="parity"):
+        export.export_file(os.path.join(run, "model.pt"), str(tmp_path))
+    assert not os.path.exists(tmp_path / "card.json")
+
+
+def test_config_files_load():
+    for name in sorted(os.listdir(os.path.join(ROOT, "configs"))):
+        cfg = trainer.load_config(os.path.join(ROOT, "configs", name))
+        k = Modem(cfg["modulation"]).bits_per_symbol
+        assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
+    with pytest.raises(Exception, match="latent_channels"):
+        trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})

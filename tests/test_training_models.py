@@ -197,3 +197,13 @@ def test_config_files_load():
         assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
     with pytest.raises(Exception, match="latent_channels"):
         trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})
+
+
+def test_padding_helpers_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys; from gnuradio.semcom.training import export; "
+            "export.pad_to_multiple(__import__('numpy').zeros((5, 7, 3))); print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"

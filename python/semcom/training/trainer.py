@@ -212,7 +212,13 @@ def latest_checkpoint(run_dir: str) -> str | None:
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"CPU {name}, {torch.get_num_threads()} threads"
 
 
 class Trainer:
@@ -291,6 +297,8 @@ class Trainer:
         self.opt.load_state_dict(ck["optimizer"])
         self.step, self.wall_s, self.val_psnr = int(ck["step"]), float(ck["wall_s"]), dict(ck["val_psnr"])
         _set_rng_state(ck["rng"])
+        if self.rank > 0:  # the checkpoint holds rank 0's RNG; other ranks must draw other crops
+            torch.manual_seed(int(self.cfg["seed"]) + 1000 * self.rank + self.step)
 
     # -------------------------------------------------------- one step, validation
     def stage(self, step: int | None = None) -> int:

@@ -113,8 +113,11 @@ def load_images(cfg: dict, split: str) -> list[np.ndarray]:
         return synthetic_images(int(d["synthetic"]), seed=0 if split == "train" else 1)
     from .. import data, imageio
     paths = data.split_paths(split, cache=d.get("cache"), folder=d.get("folder"))
-    if split == "val" and d.get("folder"):
-        paths = paths[: d["val_images"]]  # a folder has no splits: validate on its first images
+    if d.get("folder"):  # a folder has no splits: hold out the images the cache's rule calls 'val'
+        held = [p for p in paths if data.split_of(os.path.basename(p)) == "val"]
+        rest = [p for p in paths if p not in held]
+        if held and rest:
+            paths = held if split == "val" else rest
     return [imageio.load_image(p) for p in paths]
 
 

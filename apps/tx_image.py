@@ -5,7 +5,8 @@ With --radio sim the receiver runs in the same flowgraph: the received image is
 written to --rx-output and PSNR, MS-SSIM, bits and channel uses are printed.
 
 Example:
-  tx_image.py --snr 3 --channel awgn --codec sscc --rx-output out/rx.png photo.png
+  tx_image.py --snr 3 --channel awgn --rx-output out/rx.png photo.png              # BitSemCom
+  tx_image.py --snr 3 --codec sscc --fec ldpc-1/3 --rx-output out/rx.png photo.png   # AVIF/JPEG 2000/WebP + LDPC
 """
 import json
 import sys
@@ -32,11 +33,12 @@ def main():
     with SimLink(args.codec, args.modulation, args.fec, args.cpp, args.channel, args.snr,
                  ldpc_backend=args.ldpc_backend, seed=args.seed) as link:
         result = link.transmit(image)
+        link_text = link.tx.link.describe()
     save_image(args.rx_output, result.image)
     h, w = image.shape[:2]
     report = {
         "image": args.image, "received": args.rx_output, "codec": args.codec,
-        "link": f"{args.modulation}/{args.fec}", "channel": args.channel, "snr_db": args.snr,
+        "model": result.meta.get("model", ""), "link": link_text, "channel": args.channel, "snr_db": args.snr,
         "lost": result.lost, "reason": result.reason,
         "psnr_db": round(metrics.psnr(image, result.image), 2),
         "ms_ssim": round(metrics.ms_ssim(image, result.image), 4),
@@ -47,7 +49,8 @@ def main():
         print(json.dumps(report))
     else:
         state = f"LOST ({result.reason}), placeholder written" if result.lost else "received"
-        print(f"{state}: {args.rx_output}  {w}x{h}  codec {args.codec} over {report['link']}, "
+        model = f" ({report['model']})" if report["model"] else ""
+        print(f"{state}: {args.rx_output}  {w}x{h}  codec {args.codec}{model} over {report['link']}, "
               f"{args.channel} {args.snr:g} dB")
         print(f"PSNR {report['psnr_db']:.2f} dB  MS-SSIM {report['ms_ssim']:.4f}  "
               f"{result.payload_bits} bits in {result.channel_uses} channel uses (cpp {report['cpp']:.4f})")

@@ -51,8 +51,9 @@ def test_tx_image_below_threshold_is_lost_not_crashed(small_image, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "does not exist"),
     (["--snr", "abc", "x.png"], "SNR must be a number"),
-    (["--codec", "nope", "x.png"], "invalid choice"),
-    (["--cpp", "1/100000", "SMALL"], "too small"),
+    (["--codec", "nope", SAMPLE], "unknown codec 'nope'"),
+    (["--codec", "sscc", "--cpp", "1/100000", "SMALL"], "too small"),
+    (["--cpp", "1/100", "SMALL"], "no BitSemCom model fits"),
 ])
 def test_bad_input_gives_one_line_error(args, message, small_image):
     args = [small_image if a == "SMALL" else a for a in args]
@@ -117,14 +118,15 @@ def test_semcom_eval_writes_table_plot_and_capacity(small_image, tmp_path):
     assert summary["awgn/avif+capacity"]["8.0"]["psnr_db"] >= env["8.0"]["psnr_db"] - 0.5
 
 
-def test_sim_loopback_example_compiles_and_runs(tmp_path):
-    grc = os.path.join(ROOT, "examples", "sim_loopback.grc")
+@pytest.mark.parametrize("example, codec", [("sim_loopback", "avif"), ("semantic_loopback", "bitsemcom")])
+def test_loopback_examples_compile_and_run(example, codec, tmp_path):
+    grc = os.path.join(ROOT, "examples", f"{example}.grc")
     r = subprocess.run(["grcc", grc, "-o", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     sys.path.insert(0, str(tmp_path))
     try:
-        import sim_loopback
-        tb = sim_loopback.sim_loopback(image=SAMPLE, output_dir=str(tmp_path / "rx"), snr_db=10)
+        module = __import__(example)
+        tb = getattr(module, example)(image=SAMPLE, output_dir=str(tmp_path / "rx"), snr_db=10)
         tb.start()
         deadline = time.time() + 120
         while not os.path.exists(tmp_path / "rx" / "frame000000.json") and time.time() < deadline:
@@ -134,4 +136,4 @@ def test_sim_loopback_example_compiles_and_runs(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     record = json.load(open(tmp_path / "rx" / "frame000000.json"))
-    assert record["lost"] is False and record["codec"] == "avif"
+    assert record["lost"] is False and record["codec"] == codec

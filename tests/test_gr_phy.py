@@ -1,35 +1,16 @@
 """The PHY as GNU Radio blocks: stock blocks produce the values the numpy model predicts."""
-import time
 
 import numpy as np
 import pmt
 import pytest
 
 gr_mod = pytest.importorskip("gnuradio.gr")
-from gnuradio import blocks, gr  # noqa: E402
 
 from gnuradio.semcom import phy_rx, phy_tx, sim_channel  # noqa: E402
+from gr_helpers import run_pdus  # noqa: E402
 from gnuradio.semcom.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.phy import channels, framing, ldpc, theory  # noqa: E402
 from gnuradio.semcom.phy.constellations import constellation  # noqa: E402
-
-
-def run_pdus(chain, pdus, n_out, timeout=30):
-    """Posts PDUs into the first block of a message chain; returns what comes out."""
-    tb = gr.top_block()
-    sink = blocks.message_debug()
-    for a, b in zip(chain, chain[1:]):
-        tb.msg_connect(a, "out", b, "in")
-    tb.msg_connect(chain[-1], "out", sink, "store")
-    tb.start()
-    for p in pdus:
-        chain[0].to_basic_block()._post(pmt.intern("in"), p)
-    deadline = time.time() + timeout
-    while sink.num_messages() < n_out and time.time() < deadline:
-        time.sleep(0.005)
-    tb.stop()
-    tb.wait()
-    return [sink.get_message(i) for i in range(sink.num_messages())]
 
 
 def test_noise_source_calibrated_to_es_n0():

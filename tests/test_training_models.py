@@ -100,16 +100,6 @@ def test_modulation_agnostic_decoding_at_high_snr():
     assert torch.allclose(outs[0], ref, atol=1e-4)
 
 
-def test_pad_and_crop_are_numpy_and_invert():
-    img = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
-    padded, size = export.pad_to_multiple(img)
-    assert padded.shape == (64, 80, 3) and size == (50, 70)
-    assert np.array_equal(padded[50, :70], img[48])  # reflect
-    assert np.array_equal(export.crop_back(padded, size), img)
-    same, _ = export.pad_to_multiple(np.zeros((32, 48, 3)))
-    assert same.shape == (32, 48, 3)
-
-
 # ---------------------------------------------------------------- training, resume, export
 
 @pytest.fixture(scope="module")
@@ -197,13 +187,3 @@ def test_config_files_load():
         assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
     with pytest.raises(Exception, match="latent_channels"):
         trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})
-
-
-def test_padding_helpers_do_not_import_torch():
-    import subprocess
-    import sys
-    code = ("import sys; from gnuradio.semcom.training import export; "
-            "export.pad_to_multiple(__import__('numpy').zeros((5, 7, 3))); print('torch' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "False"

@@ -12,6 +12,7 @@ from .phy.ldpc import CODES
 from .phy.link import FEC_NONE
 
 RADIOS = ("sim",)
+DEFAULT_CODEC = "bitsemcom"
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -60,11 +61,14 @@ def add_radio_options(p: argparse.ArgumentParser):
 def add_link_options(p: argparse.ArgumentParser):
     from . import codecs
     g = p.add_argument_group("link")
-    g.add_argument("--codec", default="sscc", choices=codecs.available(),
-                   help="image codec (sscc = best of AVIF/JPEG 2000/WebP/JPEG per image)")
+    g.add_argument("--codec", default=DEFAULT_CODEC,
+                   help="image codec: bitsemcom = the learned BitSemCom model that fits the budget "
+                        "(-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a "
+                        f"model folder; registered: {', '.join(codecs.available())}")
     g.add_argument("--modulation", choices=MODULATIONS, default="qpsk", help="Gray QAM, unit energy")
-    g.add_argument("--fec", choices=tuple(CODES) + (FEC_NONE,), default="ldpc-1/2",
-                   help="LDPC code from GNU Radio's alist files, or none")
+    g.add_argument("--fec", choices=tuple(CODES) + (FEC_NONE,), default="",
+                   help="LDPC code from GNU Radio's alist files, or none (default: the codec's choice, "
+                        "ldpc-1/2 for SSCC and none for learned codecs)")
     g.add_argument("--cpp", type=cpp_value, default=1 / 16, help="channel uses (complex symbols) per pixel")
     g.add_argument("--ldpc-backend", choices=("minsum", "gnuradio"), default="minsum",
                    help="minsum: fast vectorised decoder; gnuradio: fec.ldpc_decoder")

@@ -10,25 +10,38 @@ from collections import defaultdict
 import numpy as np
 
 from . import metrics
-from .codecs import sscc
+from .codecs import registry, sscc
 from .errors import SemcomError
 from .imageio import list_images, load_image
 from .phy.channels import capacity
-from .phy.link import LinkConfig, channel_use_budget
+from .phy.link import FEC_NONE, LinkConfig, channel_use_budget
 
 CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
 ENVELOPE = "sscc-envelope"
-FIELDS = ["image", "codec", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
+FIELDS = ["image", "codec", "family", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
           "payload_bits", "channel_uses"]
+CONVENTIONAL, LEARNED, REFERENCE = "conventional", "learned", "reference"
 
 
-def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum"):
-    """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference."""
+def family(codec: str) -> str:
+    """Learned codecs send their bits uncoded; conventional ones need FEC (LDPC)."""
+    return LEARNED if registry.get(codec).default_fec == FEC_NONE else CONVENTIONAL
+
+
+def links_for(codec: str, links, learned_links):
+    return learned_links if family(codec) == LEARNED else links
+
+
+def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum",
+          learned_links=("qpsk",), reference=True):
+    """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference.
+    Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``."""
     from .sim_link import SimLink
     loaded = [(os.path.basename(p), load_image(p)) for p in images]
     for channel in channels:
         for codec in codecs:
-            for link_text in links:
+            fam = family(codec)
+            for link_text in links_for(codec, links, learned_links):
                 link = LinkConfig.parse(link_text)
                 with SimLink(codec, link.modulation, link.fec, cpp, channel, snrs[0], seed=seed,
                              ldpc_backend=ldpc_backend) as sim:
@@ -38,22 +51,23 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
                             try:
                                 r = sim.transmit(image)
                             except SemcomError as err:  # budget too small for this link: skip the point
-                                yield {"image": name, "codec": codec, "link": link_text, "channel": channel,
+                                yield {"image": name, "codec": codec, "family": fam, "link": link_text,
+                                       "channel": channel,
                                        "snr_db": snr, "psnr_db": float("nan"), "ms_ssim": float("nan"),
                                        "lost": True, "reason": str(err), "payload_bits": 0, "channel_uses": 0}
                                 progress and progress(1)
                                 continue
-                            yield {"image": name, "codec": codec, "link": link_text, "channel": channel,
-                                   "snr_db": snr, "psnr_db": metrics.psnr(image, r.image),
+                            yield {"image": name, "codec": codec, "family": fam, "link": link_text,
+                                   "channel": channel, "snr_db": snr, "psnr_db": metrics.psnr(image, r.image),
                                    "ms_ssim": metrics.ms_ssim(image, r.image), "lost": r.lost, "reason": r.reason,
                                    "payload_bits": r.payload_bits, "channel_uses": r.channel_uses}
                             progress and progress(1)
-        for name, image in loaded:
+        for name, image in loaded if reference else ():
             h, w = image.shape[:2]
             cu = channel_use_budget(cpp, h, w)
             for snr in snrs:
                 ref = sscc.capacity_reference(image, snr, cu, "avif", channel)
-                yield {"image": name, "codec": CAPACITY, "link": "capacity", "channel": channel, "snr_db": snr,
+                yield {"image": name, "codec": CAPACITY, "family": REFERENCE, "link": "capacity", "channel": channel, "snr_db": snr,
                        "psnr_db": metrics.psnr(image, ref), "ms_ssim": metrics.ms_ssim(image, ref), "lost": False,
                        "reason": "", "payload_bits": int(cu * capacity(channel, snr)), "channel_uses": cu}
                 progress and progress(1)
@@ -61,12 +75,13 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
 
 def series(rows):
     """{(channel, series name): {snr: (mean psnr, mean ms-ssim)}}: per codec the best link
-    for each image and SNR, the SSCC envelope over all codecs and links, and the reference."""
+    for each image and SNR, the SSCC envelope over all conventional codecs and links, and the reference."""
     best = defaultdict(dict)
     for r in rows:
         if np.isnan(r["psnr_db"]):
             continue
-        for name in {r["codec"], ENVELOPE if r["codec"] != CAPACITY else CAPACITY}:
+        names = {r["codec"]} | ({ENVELOPE} if r.get("family") == CONVENTIONAL else set())
+        for name in names:
             key = (r["channel"], name, r["snr_db"], r["image"])
             if key not in best or r["psnr_db"] > best[key][0]:
                 best[key] = (r["psnr_db"], r["ms_ssim"])
@@ -135,3 +150,26 @@ def plot(summary, path, cpp, n_images):
 def images_in(folder, limit):
     paths = list_images(folder)
     return paths[:limit] if limit else paths
+
+
+def read_rows(path: str) -> list[dict]:
+    """Rows of an earlier results.csv (numbers and flags parsed back)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as err:
+        raise SemcomError(f"cannot read {path} ({err.strerror})") from None
+    for r in rows:
+        for key in ("snr_db", "psnr_db", "ms_ssim"):
+            r[key] = float(r[key])
+        for key in ("payload_bits", "channel_uses"):
+            r[key] = int(r[key])
+        r["lost"] = r["lost"] == "True"
+        r.setdefault("family", REFERENCE if r["codec"] == CAPACITY else CONVENTIONAL)
+    return rows
+
+
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` rows whose (codec, channel, image) the new sweep did not cover, then ``new``."""
+    covered = {(r["codec"], r["channel"], r["image"]) for r in new}
+    return [r for r in old if (r["codec"], r["channel"], r["image"]) not in covered] + list(new)

@@ -8,6 +8,7 @@ import queue
 import threading
 
 import numpy as np
+import pmt
 from gnuradio import gr
 
 from . import codecs
@@ -27,23 +28,38 @@ def image_pdu(image: np.ndarray, meta: dict | None = None):
 
 
 class image_tx(pdu_block):
-    """Image PDU (uint8 RGB, metadata height/width) in, payload bits PDU out.
+    """Image PDU (uint8 RGB, metadata height/width) or an image file path (a PMT symbol) in,
+    payload bits PDU out.
 
     Args:
-        codec: registry name (see ``semcom-eval --list-codecs``).
-        modulation, fec_code: the link the bit budget is computed for.
+        codec: registry name (see ``semcom-eval --list-codecs``) or a model folder.
+        modulation, fec_code: the link the bit budget is computed for; an empty ``fec_code``
+            means the codec's own choice (LDPC 1/2 for SSCC, none for learned codecs).
         cpp: channel uses per pixel (complex symbols per H*W).
     """
 
     in_dtype = np.uint8
 
-    def __init__(self, codec="sscc", modulation="qpsk", fec_code="ldpc-1/2", cpp=1 / 16):
+    def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16):
         pdu_block.__init__(self, "semcom_image_tx")
         self.codec = codecs.get(codec)
-        self.link = LinkConfig(modulation, fec_code)
+        self.link = LinkConfig(modulation, fec_code or self.codec.default_fec)
         self.cpp = float(cpp)
         self.frame = 0
         self._last = (None, None)  # (image digest, Encoded): resending an image skips re-encoding
+
+    def handle(self, msg):
+        if not pmt.is_symbol(msg):
+            return pdu_block.handle(self, msg)
+        from .imageio import load_image
+        path = pmt.symbol_to_string(msg)
+        try:
+            pdu = self.encode(load_image(path), {"path": path})
+        except SemcomError as err:
+            self.dropped += 1
+            self.logger.warn(f"dropped image file {path}: {err}")
+            return
+        self.message_port_pub(OUT, pdu)
 
     def process(self, meta, data):
         h, w = int(meta[HEIGHT]), int(meta[WIDTH])
@@ -73,19 +89,23 @@ class image_tx(pdu_block):
 class image_rx(pdu_block):
     """Payload LLR PDU in, image PDU out (metadata: codec, lost, reason, height, width).
 
-    A lost image (FEC or codec failure) is replaced by the codec's placeholder.
+    A lost image (FEC or codec failure) is replaced by the codec's placeholder. A frame the codec
+    cannot take (wrong length, another model) is logged and dropped.
 
     Args:
         output_dir: when set, every image is written there (atomically) with a JSON record.
+        codec: decode every frame with this codec (registry name or model folder); empty: the
+            codec the frame names.
     """
 
     in_dtype = np.float32
 
-    def __init__(self, output_dir: str = ""):
+    def __init__(self, output_dir: str = "", codec: str = ""):
         pdu_block.__init__(self, "semcom_image_rx")
         self.output_dir = output_dir
         self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue()
         self._codecs = {}
+        self.fixed = codecs.get(codec) if codec else None
 
     def codec(self, name: str):
         if name not in self._codecs:
@@ -96,7 +116,7 @@ class image_rx(pdu_block):
         return self._codecs[name]
 
     def process(self, meta, llrs):
-        codec = self.codec(str(meta[CODEC]))
+        codec = self.fixed or self.codec(str(meta[CODEC]))
         rx = Received(bits=(llrs > 0).astype(np.uint8), llrs=llrs, fec_ok=bool(meta.get(framing.FEC_OK, True)),
                       meta=meta)
         dec = codec.decode(rx)
@@ -117,6 +137,60 @@ class image_rx(pdu_block):
         with open(tmp, "w") as f:
             json.dump(record, f, indent=1)
         os.replace(tmp, stem + ".json")
+
+
+def learned_codec(model: str, hard: bool = False):
+    """A learned codec by registry name or model folder, with a soft or hard-decision receiver."""
+    from .codecs import neural
+    if os.path.isfile(os.path.join(model, "encoder.onnx")):
+        return neural.ModelCodec(neural.OnnxModel(model), hard)
+    name = model[:-len("-hard")] if model.endswith("-hard") else model
+    codec = codecs.get(name + ("-hard" if hard else ""))
+    if codec.default_fec != "none":
+        raise SemcomError(f"'{model}' is a conventional codec, not a learned model; use Semcom Image Encoder/Decoder")
+    return codec
+
+
+class semantic_encoder(image_tx):
+    """Image PDU or file path in, the learned encoder's bits PDU out (ONNX Runtime).
+
+    Bits per image come from the model card; the frame names the model and its fingerprint.
+
+    Args:
+        model: registry name (``bitsemcom`` picks the largest BitSemCom model that fits) or a model folder.
+        modulation, cpp: the budget the bits must fit (uncoded).
+    """
+
+    def __init__(self, model="bitsemcom", modulation="qpsk", cpp=1 / 16):
+        learned_codec(model)  # validates
+        image_tx.__init__(self, model, modulation, "none", cpp)
+
+
+class semantic_decoder(image_rx):
+    """LLR PDU in, image PDU out through the learned decoder (ONNX Runtime).
+
+    The model comes from the frame (its name and fingerprint), or ``model`` when given; a frame for
+    another model, or with a wrong number of LLRs, is logged and dropped.
+
+    Args:
+        model: empty (the frame's model), a registry name or a model folder.
+        hard_decision: feed the decoder [LLR > 0] instead of P(b=1) = sigmoid(LLR).
+        output_dir: when set, every image is written there with a JSON record.
+    """
+
+    def __init__(self, model: str = "", hard_decision: bool = False, output_dir: str = ""):
+        image_rx.__init__(self, output_dir)
+        self.hard = bool(hard_decision)
+        self.fixed = learned_codec(model, self.hard) if model else None
+
+    def codec(self, name: str):
+        key = name[:-len("-hard")] if name.endswith("-hard") else name
+        if key not in self._codecs:
+            try:
+                self._codecs[key] = learned_codec(key, self.hard)
+            except SemcomError as err:
+                raise ValueError(str(err)) from None
+        return self._codecs[key]
 
 
 class image_source(gr.basic_block):

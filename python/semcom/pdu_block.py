@@ -7,6 +7,8 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
+from .errors import SemcomError
+
 IN, OUT = pmt.intern("in"), pmt.intern("out")
 
 
@@ -27,7 +29,7 @@ class pdu_block(gr.basic_block):
         try:
             meta, data = split_pdu(msg, self.in_dtype)
             outputs = self.process(meta, data)
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, SemcomError) as err:
             self.dropped += 1
             self.logger.warn(f"dropped a malformed PDU: {err}")
             return

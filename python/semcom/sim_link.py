@@ -27,20 +27,22 @@ class LinkResult:
     payload_bits: int
     channel_uses: int
     fec_blocks_failed: int
+    meta: dict  # the received frame's metadata (model name for learned codecs, ...)
 
 
 class SimLink:
     """Owns a running flowgraph; ``transmit`` sends one image and waits for it."""
 
-    def __init__(self, codec="sscc", modulation="qpsk", fec_code="ldpc-1/2", cpp=1 / 16, channel="awgn",
+    def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16, channel="awgn",
                  snr_db=10.0, demapper=None, ldpc_backend="minsum", seed=0, output_dir=""):
         self.tb = gr.top_block("semcom_sim_link")
         self.tx = image_tx(codec, modulation, fec_code, cpp)
+        fec_code = self.tx.link.fec  # the codec's default when none was given
         self.phy_tx = phy_tx(modulation, fec_code)
         self.channel = sim_channel(channel, snr_db, seed=seed)
         self.phy_rx = phy_rx(modulation, fec_code, demapper or ("exact" if channel == "rayleigh" else "lut"),
                              ldpc_backend)
-        self.rx = image_rx(output_dir)
+        self.rx = image_rx(output_dir, codec)
         chain = [self.tx, self.phy_tx, self.channel, self.phy_rx, self.rx]
         for a, b in zip(chain, chain[1:]):
             self.tb.msg_connect(a, "out", b, "in")
@@ -54,7 +56,7 @@ class SimLink:
             raise SemcomError(f"no image came out of the receiver within {timeout:.0f} s") from None
         coded = int(meta[framing.CODED_BITS])
         return LinkResult(rx_image, bool(meta["lost"]), str(meta["reason"]), int(meta[framing.PAYLOAD_BITS]),
-                          -(-coded // self.phy_tx.link.bits_per_symbol), int(meta.get(framing.FEC_BLOCKS_FAILED, 0)))
+                          -(-coded // self.phy_tx.link.bits_per_symbol), int(meta.get(framing.FEC_BLOCKS_FAILED, 0)), meta)
 
     def set_snr(self, snr_db: float):
         self.channel.set_snr(snr_db)

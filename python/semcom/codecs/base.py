@@ -35,6 +35,7 @@ class Codec(ABC):
 
     name: str = ""
     codec_id: int = 0
+    default_fec: str = "ldpc-1/2"  # the FEC used when the user names none
 
     @abstractmethod
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:

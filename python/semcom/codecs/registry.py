@@ -15,7 +15,7 @@ def register(name: str, factory: Callable[..., Codec]) -> None:
 
 
 def _load_builtin() -> None:
-    from . import sscc  # noqa: F401  (registers avif/jpeg2000/webp/jpeg)
+    from . import neural, sscc  # noqa: F401  (register the ONNX models; avif/jpeg2000/webp/jpeg/sscc)
 
 
 def available() -> list[str]:
@@ -24,9 +24,15 @@ def available() -> list[str]:
 
 
 def get(name: str, **options) -> Codec:
+    """A registered codec by name, or a learned model by its folder (holding encoder.onnx)."""
     _load_builtin()
     if name not in _FACTORIES:
-        raise SemcomError(f"unknown codec '{name}'; available: {', '.join(sorted(_FACTORIES))}")
+        import os
+        if os.path.isfile(os.path.join(name, "encoder.onnx")):
+            from . import neural
+            return neural.ModelCodec(neural.OnnxModel(name), **options)
+        raise SemcomError(f"unknown codec '{name}'; available: {', '.join(sorted(_FACTORIES))} "
+                          "(or a model folder holding encoder.onnx and decoder.onnx)")
     return _FACTORIES[name](**options)
 
 

@@ -9,9 +9,9 @@ posteriors P(b=1) = sigmoid(LLR) (LLR > 0 means bit 1; error-free: the bits); ou
 The model card is stored in both files' ONNX ``metadata_props`` (keys ``semcom.*``; the whole card as
 JSON under ``semcom.card``) and written next to them as ``card.json``.
 
-``pad_to_multiple`` / ``crop_back`` are pure numpy (no torch import at module level, torch and
-onnx are imported inside the functions that need them), so a runtime codec may use them: images
-are reflect-padded to a multiple of 16 before the encoder and the decoder's output is cropped back.
+The runtime side (``codecs.neural``, numpy + onnxruntime) reflect-pads images to a multiple of 16
+before the encoder and crops the decoder's output back; torch and onnx are imported only inside the
+functions here that need them.
 """
 from __future__ import annotations
 
@@ -27,24 +27,7 @@ PARITY_TOL = 1e-4  # max abs difference onnxruntime vs torch (float32)
 STRIDE = 16
 
 
-# ---------------------------------------------------------------- padding (numpy only)
-
-def pad_to_multiple(image: np.ndarray, multiple: int = STRIDE) -> tuple[np.ndarray, tuple[int, int]]:
-    """Reflect-pad an HxWxC (or HxW) image at the bottom/right to multiples of ``multiple``;
-    returns the padded image and the original (H, W). Sides of 1 px use edge padding."""
-    h, w = image.shape[:2]
-    ph, pw = -h % multiple, -w % multiple
-    if ph == 0 and pw == 0:
-        return image, (h, w)
-    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
-    mode = "reflect" if min(h, w) > 1 else "edge"
-    return np.pad(image, pad, mode=mode), (h, w)
-
-
-def crop_back(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Undo ``pad_to_multiple``: the top-left ``size`` = (H, W) of an HxWxC (or HxW) image."""
-    return image[: size[0], : size[1]]
-
+# ---------------------------------------------------------------- bit count
 
 def bits_per_image(latent_channels: int, height: int, width: int) -> int:
     """C * ceil(H/16) * ceil(W/16)."""

@@ -1,0 +1,275 @@
+"""Learned codecs run from ONNX files (numpy + onnxruntime; no torch).
+
+A model folder holds ``encoder.onnx`` and ``decoder.onnx`` exported by ``semcom-export``; the model
+card (``semcom.*`` ONNX metadata) says everything the runtime needs: latent channels and stride
+(so bits per image = C * ceil(H/16) * ceil(W/16)), bit order and the variant. Nothing about a
+model's shapes is hard-coded here.
+
+Registered names, for every model folder found (``model_dirs``):
+  * ``<folder>``: soft receiver, the decoder reads P(b=1) = sigmoid(LLR);
+  * ``<folder>-hard``: hard-decision receiver, P(b=1) = [LLR > 0];
+  * ``bitsemcom``: picks, per image, the largest BitSemCom model whose bits fit the budget
+    (preferring the one trained for the link's modulation).
+The bits go on the air uncoded (``default_fec``), as in the paper. Frames carry the model folder
+name and a fingerprint of its files, so a receiver loads the model the transmitter used and
+refuses a different one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+
+import numpy as np
+
+from ..errors import SemcomError
+from ..phy.link import FEC_NONE, LinkConfig
+from . import registry
+from .base import Codec, Decoded, Encoded, Received
+
+MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
+THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
+MODEL, MODEL_HASH = "model", "model_hash"  # frame metadata keys
+FAMILY = "bitsemcom"
+LLR_CLIP = 40.0
+
+
+# ---------------------------------------------------------------- padding (the encoder's stride)
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad an HxWxC (or HxW) image at the bottom/right to multiples of ``multiple``;
+    returns the padded image and the original (H, W). Sides of 1 px use edge padding."""
+    h, w = image.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return image, (h, w)
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
+    mode = "reflect" if min(h, w) > 1 else "edge"
+    return np.pad(image, pad, mode=mode), (h, w)
+
+
+def crop_back(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Undo ``pad_to_multiple``: the top-left ``size`` = (H, W) of an HxWxC (or HxW) image."""
+    return image[: size[0], : size[1]]
+
+
+def posterior(llrs: np.ndarray, hard: bool = False) -> np.ndarray:
+    """P(b=1) from LLRs (positive = 1): sigmoid, or the hard decision; 0 (erasure) gives 0.5."""
+    llrs = np.asarray(llrs, dtype=np.float32)
+    if hard:
+        return np.where(llrs > 0, 1.0, np.where(llrs < 0, 0.0, 0.5)).astype(np.float32)
+    return (1.0 / (1.0 + np.exp(-np.clip(llrs, -LLR_CLIP, LLR_CLIP)))).astype(np.float32)
+
+
+# ---------------------------------------------------------------- model folders
+
+def packaged_models_dir() -> str:
+    """Where ``make install`` puts the shipped models: gnuradio/semcom/models."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+
+
+def model_dirs() -> list[str]:
+    """Model folders (those holding encoder.onnx) in $SEMCOM_MODEL_PATH, then the packaged ones."""
+    roots = [p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p] + [packaged_models_dir()]
+    found, names = [], set()
+    for root in roots:
+        if os.path.isfile(os.path.join(root, "encoder.onnx")):
+            candidates = [root]
+        elif os.path.isdir(root):
+            candidates = [os.path.join(root, d) for d in sorted(os.listdir(root))]
+        else:
+            continue
+        for d in candidates:
+            name = os.path.basename(os.path.normpath(d))
+            if name not in names and os.path.isfile(os.path.join(d, "encoder.onnx")):
+                found.append(d)
+                names.add(name)
+    return found
+
+
+class OnnxModel:
+    """An encoder/decoder ONNX pair and its card; sessions open on first use."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.name = os.path.basename(os.path.normpath(folder))
+        self.paths = {role: os.path.join(folder, f"{role}.onnx") for role in ("encoder", "decoder")}
+        for role, path in self.paths.items():
+            if not os.path.isfile(path):
+                raise SemcomError(f"model {self.name}: {path} is missing; export it with semcom-export")
+        self._sessions: dict = {}
+        self._card = None
+        self._fingerprint = None
+
+    def session(self, role: str):
+        if role not in self._sessions:
+            import onnxruntime as ort
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+            if threads:
+                opts.intra_op_num_threads = threads
+            try:
+                self._sessions[role] = ort.InferenceSession(self.paths[role], opts,
+                                                            providers=["CPUExecutionProvider"])
+            except Exception as err:  # noqa: BLE001 (onnxruntime raises its own exception types)
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise SemcomError(f"model {self.name}: cannot load {self.paths[role]} "
+                                  f"(not a valid ONNX model: {first[:160]})") from None
+        return self._sessions[role]
+
+    @property
+    def card(self) -> dict:
+        if self._card is None:
+            cards = {}
+            for role in self.paths:
+                meta = self.session(role).get_modelmeta().custom_metadata_map
+                if "semcom.card" not in meta:
+                    raise SemcomError(f"model {self.name}: {self.paths[role]} has no gr-semcom model card "
+                                      "(semcom.card metadata); export it with semcom-export")
+                cards[role] = json.loads(meta["semcom.card"])
+            if cards["encoder"] != cards["decoder"]:
+                raise SemcomError(f"model {self.name}: encoder.onnx and decoder.onnx carry different cards "
+                                  f"({cards['encoder'].get('model_id')} vs {cards['decoder'].get('model_id')})")
+            card = cards["encoder"]
+            for key in ("latent_channels", "stride", "bit_order"):
+                if key not in card:
+                    raise SemcomError(f"model {self.name}: model card lacks '{key}'")
+            if card["bit_order"] != "NCHW":
+                raise SemcomError(f"model {self.name}: unsupported bit order {card['bit_order']}")
+            self._card = card
+        return self._card
+
+    @property
+    def fingerprint(self) -> str:
+        """First 12 hex digits of SHA-256 over both files: what frames carry as the model hash."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for role in ("encoder", "decoder"):
+                with open(self.paths[role], "rb") as f:
+                    h.update(f.read())
+            self._fingerprint = h.hexdigest()[:12]
+        return self._fingerprint
+
+    @property
+    def stride(self) -> int:
+        return int(self.card["stride"])
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
+        s = self.stride
+        return int(self.card["latent_channels"]), -(-int(height) // s), -(-int(width) // s)
+
+    def bits_per_image(self, height: int, width: int) -> int:
+        return int(np.prod(self.latent_shape(height, width)))
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 -> bits uint8 0/1, flattened in the card's bit order."""
+        padded, _ = pad_to_multiple(image, self.stride)
+        x = (padded.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+        bits, = self.session("encoder").run(["bits"], {"image": np.ascontiguousarray(x)})
+        return (bits.reshape(-1) > 0.5).astype(np.uint8)
+
+    def decode(self, p1: np.ndarray, height: int, width: int) -> np.ndarray:
+        """P(b=1) of every bit (flat) -> uint8 HxWx3."""
+        shape = self.latent_shape(height, width)
+        x = np.asarray(p1, dtype=np.float32).reshape((1,) + shape)
+        out, = self.session("decoder").run(["image"], {"p1": x})
+        img = (np.clip(out[0].transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+        return np.ascontiguousarray(crop_back(img, (int(height), int(width))))
+
+
+def codec_id_for(name: str) -> int:
+    """Stable 16-bit id for a model folder name (0x100..0xFFFF; below are the built-in codecs)."""
+    return 0x100 + zlib.crc32(name.encode()) % 0xFF00
+
+
+class ModelCodec(Codec):
+    """One model folder as a codec: bits straight from the encoder, LLRs (or hard bits) to the decoder."""
+
+    default_fec = FEC_NONE
+
+    def __init__(self, model: OnnxModel, hard: bool = False):
+        self.model, self.hard = model, hard
+        model.card  # noqa: B018 (loads both files now: a bad model fails here, not mid-stream)
+        self.name = model.name + ("-hard" if hard else "")
+        self.codec_id = codec_id_for(self.name)
+
+    def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
+        h, w = image.shape[:2]
+        need, budget = self.model.bits_per_image(h, w), link.payload_bits(channel_uses)
+        if need > budget:
+            raise SemcomError(f"model {self.model.name} needs {need} bits for {w}x{h} but {link.describe()} "
+                              f"carries only {budget} in {channel_uses} channel uses; raise --cpp or use a "
+                              "denser modulation")
+        return Encoded(self.model.encode(image), {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint})
+
+    def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
+        """(H, W) of a frame meant for this model; ValueError (the PDU is dropped) otherwise."""
+        sent = str(meta.get(MODEL, self.model.name))
+        if sent != self.model.name:
+            raise ValueError(f"frame was encoded with model {sent}, not {self.model.name}")
+        sent_hash = meta.get(MODEL_HASH)
+        if sent_hash is not None and str(sent_hash) != self.model.fingerprint:
+            raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
+                             f"{self.model.folder} has fingerprint {self.model.fingerprint}; install the same model")
+        h, w = int(meta["height"]), int(meta["width"])
+        need = self.model.bits_per_image(h, w)
+        if n_llrs != need:
+            raise ValueError(f"LLR PDU has {n_llrs} values but model {self.model.name} needs {need} for {w}x{h}")
+        return h, w
+
+    def decode(self, rx: Received) -> Decoded:
+        h, w = self.check_frame(rx.meta, len(rx.llrs))
+        return Decoded(self.model.decode(posterior(rx.llrs, self.hard), h, w))
+
+
+class AutoBitSemCom(Codec):
+    """``bitsemcom``: the largest BitSemCom model that fits the budget; frames name the model used."""
+
+    default_fec = FEC_NONE
+
+    def __init__(self, hard: bool = False):
+        self.hard = hard
+        self.name = FAMILY + ("-hard" if hard else "")
+        self.codec_id = codec_id_for(self.name)
+        self._models = {}
+        for d in model_dirs():
+            m = OnnxModel(d)
+            try:
+                if m.card.get("codec") == FAMILY and m.card.get("variant") == "bitsemcom":
+                    self._models[m.name] = m
+            except SemcomError:
+                continue  # a broken folder is reported when it is asked for by name
+
+    def choose(self, link: LinkConfig, height: int, width: int, channel_uses: int) -> OnnxModel:
+        budget = link.payload_bits(channel_uses)
+        fits = [m for m in self._models.values() if m.bits_per_image(height, width) <= budget]
+        if not fits:
+            raise SemcomError(f"no BitSemCom model fits {budget} bits for {width}x{height} over {link.describe()} "
+                              f"(models: {', '.join(self._models) or 'none installed'}); raise --cpp")
+        return max(fits, key=lambda m: (m.bits_per_image(height, width), m.card.get("modulation") == link.modulation))
+
+    def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
+        model = self.choose(link, image.shape[0], image.shape[1], channel_uses)
+        return ModelCodec(model, self.hard).encode(image, link, channel_uses)
+
+    def decode(self, rx: Received) -> Decoded:
+        name = str(rx.meta.get(MODEL, ""))
+        if name not in self._models:
+            raise ValueError(f"frame names model '{name}', which is not installed here "
+                             f"(installed: {', '.join(self._models) or 'none'})")
+        return ModelCodec(self._models[name], self.hard).decode(rx)
+
+
+def _register_all() -> None:
+    for folder in model_dirs():
+        name = os.path.basename(os.path.normpath(folder))
+        for hard in (False, True):
+            registry.register(name + ("-hard" if hard else ""),
+                              lambda folder=folder, hard=hard: ModelCodec(OnnxModel(folder), hard))
+    for hard in (False, True):
+        registry.register(FAMILY + ("-hard" if hard else ""), lambda hard=hard: AutoBitSemCom(hard))
+
+
+_register_all()

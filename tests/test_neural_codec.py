@@ -1,0 +1,194 @@
+"""The learned codecs at run time: ONNX Runtime + numpy, model cards, frames, bad models."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gnuradio.semcom import metrics
+from gnuradio.semcom.codecs import neural, registry
+from gnuradio.semcom.codecs.base import Received
+from gnuradio.semcom.errors import SemcomError
+from gnuradio.semcom.imageio import load_image
+from gnuradio.semcom.phy.link import LinkConfig
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
+MODEL = "bitsemcom-qpsk-cpp16"
+ERROR_FREE_FLOOR_DB = 24.0  # kodim23 through the shipped QPSK model, no channel errors
+
+
+def model_folder(name=MODEL):
+    for d in neural.model_dirs():
+        if os.path.basename(d) == name:
+            return d
+    pytest.fail(f"model {name} is not installed (models/ is installed with the module)")
+
+
+@pytest.fixture(scope="module")
+def image():
+    return load_image(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return registry.get(MODEL)
+
+
+def certain_llrs(bits):
+    return np.where(bits > 0, 30.0, -30.0).astype(np.float32)
+
+
+def received(bits_or_llrs, h, w, meta=None, llrs=None):
+    llrs = certain_llrs(bits_or_llrs) if llrs is None else llrs
+    return Received((llrs > 0).astype(np.uint8), llrs, True, {"height": h, "width": w, **(meta or {})})
+
+
+def test_pad_and_crop_invert():
+    img = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
+    padded, size = neural.pad_to_multiple(img, 16)
+    assert padded.shape == (64, 80, 3) and size == (50, 70)
+    assert np.array_equal(padded[50, :70], img[48])  # reflect
+    assert np.array_equal(neural.crop_back(padded, size), img)
+    assert neural.pad_to_multiple(np.zeros((32, 48, 3)), 16)[0].shape == (32, 48, 3)
+
+
+def test_posterior_is_sigmoid_of_llr_and_hard_mode():
+    llr = np.array([-50.0, -2.0, 0.0, 2.0, 50.0], np.float32)
+    assert np.allclose(neural.posterior(llr), 1 / (1 + np.exp(-llr)), atol=1e-7)
+    assert list(neural.posterior(llr, hard=True)) == [0.0, 0.0, 0.5, 1.0, 1.0]  # LLR 0 = erasure
+
+
+def test_bit_count_comes_from_the_card(codec, image):
+    card = codec.model.card
+    assert card["codec"] == "bitsemcom" and card["modulation"] == "qpsk" and card["stride"] == 16
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LinkConfig("qpsk", "none"), h * w // 16)
+    assert len(enc.bits) == card["latent_channels"] * (h // 16) * (w // 16) == h * w // 16 * 2  # fills cpp 1/16
+    assert set(np.unique(enc.bits)) <= {0, 1}
+    assert enc.meta == {neural.MODEL: MODEL, neural.MODEL_HASH: codec.model.fingerprint}
+
+
+def test_error_free_round_trip_quality_and_odd_sizes(codec, image):
+    h, w = image.shape[:2]
+    bits = codec.encode(image, LinkConfig("qpsk", "none"), h * w // 16).bits
+    out = codec.decode(received(bits, h, w, {neural.MODEL: MODEL})).image
+    assert out.shape == image.shape and metrics.psnr(image, out) > ERROR_FREE_FLOOR_DB
+    odd = image[:101, :75]  # padded to 112x80 inside, cropped back
+    bits = codec.encode(odd, LinkConfig("qpsk", "none"), 10**6).bits
+    assert len(bits) == codec.model.bits_per_image(101, 75) == 32 * 7 * 5
+    assert codec.decode(received(bits, 101, 75)).image.shape == (101, 75, 3)
+
+
+def test_noisier_llrs_degrade_gracefully(codec, image):
+    """Flipping more bits lowers PSNR step by step; erasing all gives a flat guess, not a crash."""
+    h, w = image.shape[:2]
+    bits = codec.encode(image, LinkConfig("qpsk", "none"), h * w // 16).bits
+    rng = np.random.default_rng(0)
+    scores = []
+    for p in (0.0, 0.02, 0.1, 0.3):
+        flip = rng.random(len(bits)) < p
+        scores.append(metrics.psnr(image, codec.decode(received(bits ^ flip, h, w)).image))
+    assert scores == sorted(scores, reverse=True) and scores[1] > scores[0] - 3
+    erased = codec.decode(received(bits, h, w, llrs=np.zeros(len(bits), np.float32))).image
+    assert erased.shape == image.shape
+
+
+def test_frames_for_another_model_or_length_are_refused(codec, image):
+    h, w = 64, 96
+    bits = codec.encode(image[:h, :w], LinkConfig("qpsk", "none"), h * w).bits
+    with pytest.raises(ValueError, match="needs 768"):
+        codec.decode(received(bits[:-1], h, w))
+    with pytest.raises(ValueError, match="model other"):
+        codec.decode(received(bits, h, w, {neural.MODEL: "other"}))
+    with pytest.raises(ValueError, match="fingerprint"):
+        codec.decode(received(bits, h, w, {neural.MODEL: MODEL, neural.MODEL_HASH: "0123456789ab"}))
+
+
+def test_budget_too_small_is_one_clear_error(codec, image):
+    with pytest.raises(SemcomError, match="needs 49152 bits"):
+        codec.encode(image, LinkConfig("bpsk", "none"), 512 * 768 // 16)
+
+
+def test_auto_bitsemcom_picks_the_model_that_fits(image):
+    auto = registry.get("bitsemcom")
+    h, w = image.shape[:2]
+    enc = auto.encode(image, LinkConfig("qpsk", "none"), h * w // 16)
+    assert enc.meta[neural.MODEL] == MODEL
+    big = auto.encode(image, LinkConfig("16qam", "none"), h * w // 16)  # twice the bits fit
+    assert big.meta[neural.MODEL] == "bitsemcom-16qam-cpp16" and len(big.bits) == 2 * len(enc.bits)
+    out = auto.decode(received(big.bits, h, w, big.meta)).image
+    assert metrics.psnr(image, out) > ERROR_FREE_FLOOR_DB
+    with pytest.raises(ValueError, match="not installed"):
+        auto.decode(received(enc.bits, h, w, {neural.MODEL: "nope"}))
+
+
+@pytest.fixture
+def broken_models(tmp_path):
+    src = model_folder()
+    folders = {}
+    for case in ("missing", "corrupt", "nocard"):
+        d = tmp_path / case
+        shutil.copytree(src, d)
+        folders[case] = str(d)
+    os.remove(tmp_path / "missing" / "decoder.onnx")
+    (tmp_path / "corrupt" / "decoder.onnx").write_bytes(b"\x08\x07 this is not protobuf" * 100)
+    onnx = pytest.importorskip("onnx")
+    m = onnx.load(str(tmp_path / "nocard" / "encoder.onnx"))
+    del m.metadata_props[:]
+    onnx.save(m, str(tmp_path / "nocard" / "encoder.onnx"))
+    return folders
+
+
+@pytest.mark.parametrize("case, message", [("missing", "decoder.onnx is missing"),
+                                           ("corrupt", "not a valid ONNX model"),
+                                           ("nocard", "no gr-semcom model card")])
+def test_bad_model_files_give_one_clear_error(broken_models, case, message, image):
+    with pytest.raises(SemcomError, match=message):
+        c = registry.get(broken_models[case])
+        bits = c.encode(image[:32, :32], LinkConfig("qpsk", "none"), 10**4).bits
+        c.decode(received(bits, 32, 32))
+
+
+@pytest.mark.parametrize("case, message", [("corrupt", "not a valid ONNX model"), ("missing", "is missing")])
+def test_apps_report_a_bad_model_on_one_line(broken_models, case, message):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "apps", "tx_image.py"), "--codec", broken_models[case],
+                        "--rx-output", os.devnull, SAMPLE], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_runtime_path_does_not_import_torch():
+    code = ("import sys, numpy as np; from gnuradio.semcom.codecs import registry; "
+            "from gnuradio.semcom.phy.link import LinkConfig; c = registry.get('bitsemcom'); "
+            "c.encode(np.zeros((32, 48, 3), np.uint8), LinkConfig('qpsk', 'none'), 10**4); "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_semantic_blocks_in_a_flowgraph(image):
+    """Encoder block takes a file path; decoder block drops wrong-length and wrong-model frames,
+    keeps running, and decodes the good frame that follows."""
+    pytest.importorskip("gnuradio.gr")
+    import pmt
+    from gr_helpers import run_pdus
+    from gnuradio.semcom import semantic_decoder, semantic_encoder
+    from gnuradio.semcom.pdu_io import make_pdu, split_pdu
+    enc = semantic_encoder("bitsemcom", "qpsk", 1 / 16)
+    (out,) = run_pdus([enc], [pmt.intern(SAMPLE), pmt.intern("/no/such.png")], 1, timeout=60)
+    meta, bits = split_pdu(out, np.uint8)
+    assert meta[neural.MODEL] == MODEL and len(bits) == 49152 and enc.dropped == 1
+    dec = semantic_decoder()
+    llrs = certain_llrs(bits)
+    frames = [make_pdu(meta, llrs[:-8]), make_pdu({**meta, neural.MODEL_HASH: "ffffffffffff"}, llrs),
+              make_pdu(meta, llrs)]
+    (img_pdu,) = run_pdus([dec], frames, 1, timeout=60)
+    img_meta, pixels = split_pdu(img_pdu, np.uint8)
+    assert dec.dropped == 2 and img_meta["lost"] is False
+    assert metrics.psnr(image, pixels.reshape(image.shape)) > ERROR_FREE_FLOOR_DB
+    with pytest.raises(SemcomError, match="conventional codec"):
+        semantic_encoder("avif")

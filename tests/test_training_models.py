@@ -71,10 +71,15 @@ def test_gumbel_sampling_is_random_in_training_and_hard_at_inference():
     enc.train()
     a, b = enc(x), enc(x)
     assert not torch.equal(a, b)  # sampled, not thresholded
-    enc.eval()
+    enc.eval()  # BitSemCom samples at inference too (its decoder is trained on samples)
     with torch.no_grad():
-        assert torch.equal(enc(x), (enc.logits(x) > 0).float())
-        assert torch.equal(enc(x), enc(x))
+        torch.manual_seed(5)
+        first = enc(x)
+        torch.manual_seed(5)
+        assert torch.equal(first, enc(x)) and not torch.equal(first, enc(x))
+    ste = models.BitSemCom(32, "tiny", "hard-ste").encoder.eval()
+    with torch.no_grad():
+        assert torch.equal(ste(x), (ste.logits(x) > 0).float())
     logits = torch.zeros(20000)  # P(b=1) = sigmoid(0) = 1/2
     assert abs(float(enc.sample(logits).mean()) - 0.5) < 0.02
     assert float(enc.sample(torch.full((20000,), 2.0)).mean()) == pytest.approx(1 / (1 + np.exp(-2)), abs=0.02)
@@ -159,6 +164,7 @@ def test_onnx_export_parity_and_card(smoke_run, tmp_path):
         assert meta["semcom.bits_per_image"] == "32*ceil(H/16)*ceil(W/16)"
         assert meta["semcom.modulation"] == "qpsk" and json.loads(meta["semcom.train_snr_range_db"]) == [-3.0, 6.0]
         assert meta["semcom.dataset_hash"] == "synthetic" and meta["semcom.train_steps"] == "30"
+        assert meta["semcom.bit_decision"] == "gumbel-sample"
         card_meta = json.loads(meta["semcom.card"])
         assert card_meta["val_psnr_db"] and card_meta["hardware"] and card_meta["version"] == "1"
     assert json.load(open(tmp_path / "card.json"))["model_id"] == "smoke-test"

@@ -133,6 +133,8 @@ class OnnxModel:
                 raise SemcomError(f"model {self.name}: encoder.onnx and decoder.onnx carry different cards "
                                   f"({cards['encoder'].get('model_id')} vs {cards['decoder'].get('model_id')})")
             card = cards["encoder"]
+            if card.get("bit_decision", "threshold") not in ("threshold", "gumbel-sample"):
+                raise SemcomError(f"model {self.name}: unknown bit decision {card['bit_decision']}")
             for key in ("latent_channels", "stride", "bit_order"):
                 if key not in card:
                     raise SemcomError(f"model {self.name}: model card lacks '{key}'")
@@ -163,11 +165,16 @@ class OnnxModel:
     def bits_per_image(self, height: int, width: int) -> int:
         return int(np.prod(self.latent_shape(height, width)))
 
-    def encode(self, image: np.ndarray) -> np.ndarray:
-        """uint8 HxWx3 -> bits uint8 0/1, flattened in the card's bit order."""
+    def encode(self, image: np.ndarray, seed: int = 0) -> np.ndarray:
+        """uint8 HxWx3 -> bits uint8 0/1, flattened in the card's bit order. With the card's
+        ``bit_decision`` = gumbel-sample the bits are [logit + Logistic(0, 1) > 0], drawn from
+        ``seed`` (so an image always gives the same bits); otherwise [logit > 0]."""
         padded, _ = pad_to_multiple(image, self.stride)
         x = (padded.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-        bits, = self.session("encoder").run(["bits"], {"image": np.ascontiguousarray(x)})
+        bits, logits = self.session("encoder").run(["bits", "logits"], {"image": np.ascontiguousarray(x)})
+        if self.card.get("bit_decision", "threshold") == "gumbel-sample":
+            u = np.random.default_rng(seed).random(logits.size).clip(1e-6, 1 - 1e-6)
+            return (logits.reshape(-1) + np.log(u) - np.log1p(-u) > 0).astype(np.uint8)
         return (bits.reshape(-1) > 0.5).astype(np.uint8)
 
     def decode(self, p1: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Export a trained BitSemCom model to two ONNX files (encoder, decoder) with a model card.
 
 ``encoder.onnx``: input ``image`` float32 (N, 3, H, W) RGB in [0, 1], H and W multiples of 16;
-outputs ``bits`` float32 0/1 (N, C, H/16, W/16) (on the air in C order, "NCHW") and ``logits``
-(bit logits; bit = logit > 0). ``decoder.onnx``: input ``p1`` float32 (N, C, H/16, W/16), the bit
+outputs ``bits`` float32 0/1 (N, C, H/16, W/16) (the threshold [logit > 0]; on the air in C order,
+"NCHW") and ``logits``. The card's ``bit_decision`` says which bits to send: ``threshold`` (``bits``)
+or ``gumbel-sample`` ([logit + Logistic(0, 1) noise > 0], drawn by the runtime). ``decoder.onnx``: input ``p1`` float32 (N, C, H/16, W/16), the bit
 posteriors P(b=1) = sigmoid(LLR) (LLR > 0 means bit 1; error-free: the bits); output ``image``
 (N, 3, H, W) in [0, 1]. H and W are dynamic axes.
 
@@ -25,6 +26,9 @@ CARD_VERSION = "1"
 CODEC_FAMILY = "bitsemcom"
 PARITY_TOL = 1e-4  # max abs difference onnxruntime vs torch (float32)
 STRIDE = 16
+# how the runtime turns encoder logits l into bits: a Logistic(0, 1) sample (Gumbel-Softmax's
+# forward pass, b = [l + g > 0]) or the threshold [l > 0]
+BIT_DECISION = {"bitsemcom": "gumbel-sample", "hard-ste": "threshold", "deepjscc-1bit": "threshold"}
 
 
 # ---------------------------------------------------------------- bit count
@@ -67,6 +71,7 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "stride": STRIDE,
         "bits_per_image": f"{c}*ceil(H/16)*ceil(W/16)",
         "bit_order": "NCHW",
+        "bit_decision": BIT_DECISION[variant],
         "padding": "reflect to a multiple of 16 (bottom/right), crop back after decoding",
         "encoder_io": "image float32 (N,3,H,W) RGB [0,1] -> bits float32 0/1 (N,C,H/16,W/16), logits",
         "decoder_io": "p1 = P(b=1) = sigmoid(LLR) float32 (N,C,H/16,W/16) -> image float32 (N,3,H,W) [0,1]",

@@ -10,7 +10,9 @@ Bit generation (``variant``):
     bit, i.e. the two-class distribution pi = softmax([0, l]). Training draws b with Gumbel-Softmax,
     hard=True, temperature tau: for two classes softmax((log pi + g)/tau)[1] = sigmoid((l + g1 - g0)/tau)
     and g1 - g0 is Logistic(0, 1), so that is what is drawn (same forward value and gradient as
-    ``F.gumbel_softmax``). Inference: b = [l > 0] (the most probable bit).
+    ``F.gumbel_softmax``). Inference samples the same way, as the authors' code does: the trained
+    encoder dithers (a latent value is carried by the probability of its bits), and the most
+    probable bit [l > 0] instead loses about 7 dB (measured: 13.6 vs 20.8 dB on kodim23, step 1000).
   * ``hard-ste``: same mapper, b = [sigmoid(l) > 0.5] with a straight-through gradient (paper's
     "Backbone-Hard + STE" ablation).
   * ``deepjscc-1bit``: no mapper; b = [tanh(z) > 0] with a straight-through gradient through
@@ -63,7 +65,8 @@ class ResBlock(nn.Module):
 class Encoder(nn.Module):
     """Image (B, 3, H, W) in [0, 1] -> bits (B, C, H/16, W/16).
 
-    ``forward``: Gumbel/STE bits in training mode, hard bits in eval mode. ``logits``: the bit
+    ``forward``: Gumbel/STE bits in training mode; in eval mode Gumbel samples for ``bitsemcom``
+    and hard thresholds for the ablations. ``logits``: the bit
     logits (for ``deepjscc-1bit`` the latent itself)."""
 
     def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
@@ -102,7 +105,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.logits(x)
-        if self.training:
+        if self.training or self.variant == "bitsemcom":
             return self.sample(logits)
         return (logits > 0).to(logits.dtype)
 

@@ -1,0 +1,318 @@
+"""Burst framing: a frame's payload split over many bursts, and its reassembly.
+
+A frame (one image) has ``payload_bits`` information bits. The transmitter splits
+them into ``segments`` consecutive segments (``segment``) and sends each in its
+own burst, preceded by a ``Header``. Every segment except the last carries
+``ceil(payload_bits / segments)`` bits; the last carries the rest (at least 1).
+``segment_lengths`` is the one place that rule lives.
+
+Header on air (``HEADER_BITS`` = 160 bits, every field unsigned, MSB first)::
+
+    bits   0- 15  codec_id       bits  80- 95  segments (total in this frame)
+    bits  16- 31  height         bits  96-103  modulation (index into MODULATIONS)
+    bits  32- 47  width          bits 104-111  fec (0 = none, then ldpc.CODES keys)
+    bits  48- 63  frame (wraps)  bits 112-143  payload_bits (whole frame)
+    bits  64- 79  segment        bits 144-159  CRC-16/CCITT-FALSE of bits 0-143
+
+The receiver feeds (header, segment LLRs) to a ``Reassembler``, which returns a
+``Frame`` with the whole payload's LLRs once every segment arrived, or once a
+newer frame shows the missing ones are lost: those spans get LLR 0 (erasures),
+so a learned codec can still decode a partial image.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import astuple, dataclass, fields
+
+import numpy as np
+
+from ..errors import SemcomError
+from .constellations import MODULATIONS
+from .ldpc import CODES
+from .link import FEC_NONE
+
+FEC_NAMES = (FEC_NONE, *CODES)  # index carried in Header.fec
+
+FRAME_MODULO = 1 << 16
+_NEWER_MAX = FRAME_MODULO // 2 - 1  # (new - old) % 65536 in 1..32767 means new is newer
+
+_FIELDS = ">HHHHHHBBI"  # codec_id height width frame segment segments modulation fec payload_bits
+_FIELD_BYTES = struct.calcsize(_FIELDS)
+HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 160
+
+
+def _crc16_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+_CRC16_TABLE = _crc16_table()
+
+
+def crc16(data: bytes | bytearray | memoryview | np.ndarray) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0) of bytes.
+
+    ``crc16(b"123456789") == 0x29B1``. An ndarray is taken as its raw bytes.
+    """
+    if isinstance(data, np.ndarray):
+        data = data.tobytes()
+    crc = 0xFFFF
+    for byte in bytes(data):
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16_TABLE[(crc >> 8) ^ byte]
+    return crc
+
+
+def segment_lengths(payload_bits: int, segments: int) -> list[int]:
+    """Bits carried by each segment: ceil(payload_bits / segments), the last the rest.
+
+    Raises ValueError when that leaves the last segment empty (too many segments
+    for the payload); a 0-bit payload is one empty segment.
+    """
+    payload_bits, segments = int(payload_bits), int(segments)
+    if payload_bits < 0 or segments < 1:
+        raise ValueError(f"need payload_bits >= 0 and segments >= 1, got {payload_bits} and {segments}")
+    if payload_bits == 0:
+        if segments != 1:
+            raise ValueError(f"a 0-bit payload is 1 segment, not {segments}")
+        return [0]
+    chunk = -(-payload_bits // segments)
+    last = payload_bits - chunk * (segments - 1)
+    if last < 1:
+        raise ValueError(f"{payload_bits} bits cannot fill {segments} segments of {chunk} bits")
+    return [chunk] * (segments - 1) + [last]
+
+
+def segment(bits: np.ndarray, bits_per_burst: int) -> list[np.ndarray]:
+    """Split a frame's payload into ceil(len / bits_per_burst) consecutive chunks (views).
+
+    Chunk lengths follow ``segment_lengths``, so each is at most bits_per_burst
+    (and possibly less: 10 bits at 6 per burst give 5 + 5). ``len(result)`` is the
+    header's ``segments``. A 0-bit payload gives one empty chunk.
+    """
+    bits = np.asarray(bits)
+    if bits.ndim != 1:
+        raise ValueError(f"payload must be a 1-D bit array, got shape {bits.shape}")
+    if int(bits_per_burst) < 1:
+        raise ValueError(f"bits_per_burst must be at least 1, got {bits_per_burst}")
+    count = max(1, -(-bits.size // int(bits_per_burst)))
+    if count >= FRAME_MODULO:
+        raise ValueError(f"{bits.size} bits at {bits_per_burst} per burst needs {count} segments; "
+                         f"the header allows {FRAME_MODULO - 1}")
+    edges = np.cumsum(segment_lengths(bits.size, count))[:-1]
+    return np.split(bits, edges)
+
+
+def is_newer(new: int, old: int) -> bool:
+    """Frame-number order with 16-bit wrap-around: (new - old) % 65536 in 1..32767."""
+    return 1 <= (int(new) - int(old)) % FRAME_MODULO <= _NEWER_MAX
+
+
+@dataclass(frozen=True)
+class Header:
+    codec_id: int
+    height: int
+    width: int
+    frame: int
+    segment: int
+    segments: int
+    modulation: int  # index into MODULATIONS
+    fec: int  # index into FEC_NAMES
+    payload_bits: int
+
+    @property
+    def modulation_name(self) -> str:
+        return MODULATIONS[self.modulation]
+
+    @property
+    def fec_name(self) -> str:
+        return FEC_NAMES[self.fec]
+
+    def problem(self) -> str | None:
+        """Why this header cannot describe a burst (one line), or None when it can."""
+        widths = (16, 16, 16, 16, 16, 16, 8, 8, 32)
+        for field, value, width in zip(fields(self), astuple(self), widths):
+            if not 0 <= value < (1 << width):
+                return f"header field {field.name}={value} does not fit in {width} unsigned bits"
+        if self.modulation >= len(MODULATIONS):
+            return f"header modulation index {self.modulation} is not one of 0..{len(MODULATIONS) - 1}"
+        if self.fec >= len(FEC_NAMES):
+            return f"header fec index {self.fec} is not one of 0..{len(FEC_NAMES) - 1}"
+        if not 0 <= self.segment < self.segments:
+            return f"header segment {self.segment} is outside 0..{self.segments - 1}"
+        try:
+            segment_lengths(self.payload_bits, self.segments)
+        except ValueError as err:
+            return f"header is inconsistent: {err}"
+        return None
+
+    def pack(self) -> np.ndarray:
+        """HEADER_BITS bits (uint8 0/1, MSB first), CRC last. ValueError if a field is invalid."""
+        why = self.problem()
+        if why:
+            raise ValueError(why)
+        body = struct.pack(_FIELDS, *astuple(self))
+        raw = body + crc16(body).to_bytes(2, "big")
+        return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
+
+    @classmethod
+    def unpack(cls, bits: np.ndarray) -> Header:
+        """Inverse of ``pack``; SemcomError on wrong length, CRC failure or invalid fields."""
+        bits = np.asarray(bits).ravel()
+        if bits.size != HEADER_BITS:
+            raise SemcomError(f"burst header must be {HEADER_BITS} bits, got {bits.size}")
+        if not np.isin(bits, (0, 1)).all():
+            raise SemcomError("burst header bits must be 0 or 1")
+        raw = np.packbits(bits.astype(np.uint8)).tobytes()
+        body, crc = raw[:_FIELD_BYTES], int.from_bytes(raw[_FIELD_BYTES:], "big")
+        if crc16(body) != crc:
+            raise SemcomError("burst header CRC mismatch; header dropped")
+        header = cls(*(int(v) for v in struct.unpack(_FIELDS, body)))
+        why = header.problem()
+        if why:
+            raise SemcomError(why)
+        return header
+
+
+@dataclass
+class Frame:
+    """A reassembled frame: its header fields, the payload LLRs, and which segments arrived."""
+    codec_id: int
+    height: int
+    width: int
+    frame: int
+    segments: int
+    modulation: int
+    fec: int
+    payload_bits: int
+    llrs: np.ndarray  # float32, payload_bits long; 0 (erasure) over lost segments
+    received: np.ndarray  # bool, one per segment
+    bursts_lost: int
+
+    @property
+    def complete(self) -> bool:
+        return self.bursts_lost == 0
+
+    @property
+    def modulation_name(self) -> str:
+        return MODULATIONS[self.modulation]
+
+    @property
+    def fec_name(self) -> str:
+        return FEC_NAMES[self.fec]
+
+
+class _Pending:
+    def __init__(self, header: Header):
+        self.header = header
+        lengths = segment_lengths(header.payload_bits, header.segments)
+        self.lengths = lengths
+        self.chunk = lengths[0]  # offset of segment i is i * chunk
+        self.llrs = np.zeros(header.payload_bits, dtype=np.float32)
+        self.received = np.zeros(header.segments, dtype=bool)
+
+    def mismatch(self, h: Header) -> str | None:
+        first = self.header
+        for name in ("height", "width", "payload_bits", "segments"):
+            if getattr(h, name) != getattr(first, name):
+                return (f"burst {h.segment} of frame {h.frame} has {name}={getattr(h, name)}, "
+                        f"but the frame's first burst had {getattr(first, name)}")
+        return None
+
+    def finish(self) -> Frame:
+        h = self.header
+        return Frame(h.codec_id, h.height, h.width, h.frame, h.segments, h.modulation, h.fec,
+                     h.payload_bits, self.llrs, self.received,
+                     int(self.received.size - np.count_nonzero(self.received)))
+
+
+class Reassembler:
+    """Collects bursts per (codec_id, frame) and returns completed ``Frame`` objects.
+
+    ``add`` returns a list (usually empty or one frame), because a burst can also
+    finish older frames: a pending frame is given up on, its missing segments
+    becoming erasures (LLR 0), once a burst arrives whose frame number is at least
+    ``older_than_frames`` newer (16-bit wrap-around, see ``is_newer``). The frame
+    counter is taken as shared by all codec_ids. Raise ``older_than_frames`` to
+    tolerate bursts reordered across frames. ``flush_all`` finishes everything
+    (shutdown, timeout).
+
+    Duplicate bursts of a pending frame are ignored (the first copy is kept) and
+    counted in ``duplicates``. A returned frame's key is forgotten, so a later
+    burst with the same (codec_id, frame), e.g. from a restarted transmitter,
+    starts a new frame.
+    """
+
+    def __init__(self, older_than_frames: int = 1, max_payload_bits: int = 1 << 24):
+        if not 1 <= int(older_than_frames) <= _NEWER_MAX:
+            raise ValueError(f"older_than_frames must be in 1..{_NEWER_MAX}, got {older_than_frames}")
+        self.older_than_frames = int(older_than_frames)
+        self.max_payload_bits = int(max_payload_bits)  # bounds the buffer a header can allocate
+        self.duplicates = 0
+        self._pending: dict[tuple[int, int], _Pending] = {}
+
+    def __len__(self) -> int:
+        """Number of frames in progress."""
+        return len(self._pending)
+
+    def add(self, header: Header, llrs: np.ndarray) -> list[Frame]:
+        """Store one burst's segment LLRs; return the frames this completes (oldest first).
+
+        ValueError (one line) for a burst that cannot belong to its frame: invalid
+        header, wrong length for its segment, or shape/payload_bits/segments unlike
+        the frame's first burst. A rejected burst changes nothing.
+        """
+        why = header.problem()
+        if why:
+            raise ValueError(why)
+        if header.payload_bits > self.max_payload_bits:
+            raise ValueError(f"frame of {header.payload_bits} bits exceeds "
+                             f"max_payload_bits={self.max_payload_bits}")
+        llrs = np.asarray(llrs, dtype=np.float32)
+        if llrs.ndim != 1:
+            raise ValueError(f"burst LLRs must be 1-D, got shape {llrs.shape}")
+        key = (header.codec_id, header.frame)
+        pending = self._pending.get(key)
+        if pending is not None:
+            why = pending.mismatch(header)
+            if why:
+                raise ValueError(why)
+            lengths = pending.lengths
+        else:
+            lengths = segment_lengths(header.payload_bits, header.segments)
+        want = lengths[header.segment]
+        if llrs.size != want:
+            raise ValueError(f"burst {header.segment} of frame {header.frame} has {llrs.size} LLRs, "
+                             f"its segment carries {want}")
+
+        done = self.flush(header.frame)
+        if pending is None:
+            pending = self._pending[key] = _Pending(header)
+        if pending.received[header.segment]:
+            self.duplicates += 1
+            return done
+        start = header.segment * pending.chunk
+        pending.llrs[start:start + want] = llrs
+        pending.received[header.segment] = True
+        if pending.received.all():
+            done.append(self._pending.pop(key).finish())
+        return done
+
+    def flush(self, frame: int, older_than_frames: int | None = None) -> list[Frame]:
+        """Finish every pending frame at least ``older_than_frames`` (default: the
+        reassembler's) frame numbers older than ``frame``; oldest first."""
+        n = self.older_than_frames if older_than_frames is None else int(older_than_frames)
+        ages = {key: (int(frame) - key[1]) % FRAME_MODULO for key in self._pending}
+        stale = [key for key, age in ages.items() if n <= age <= _NEWER_MAX]
+        stale.sort(key=lambda k: -ages[k])
+        return [self._pending.pop(key).finish() for key in stale]
+
+    def flush_all(self) -> list[Frame]:
+        """Finish every pending frame, in the order their first bursts arrived."""
+        done = [p.finish() for p in self._pending.values()]
+        self._pending.clear()
+        return done

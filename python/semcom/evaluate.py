@@ -73,14 +73,16 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
                 progress and progress(1)
 
 
-def series(rows):
+def series(rows, per_link=False):
     """{(channel, series name): {snr: (mean psnr, mean ms-ssim)}}: per codec the best link
-    for each image and SNR, the SSCC envelope over all conventional codecs and links, and the reference."""
+    for each image and SNR (``per_link``: one series per codec and link), the SSCC envelope over
+    all conventional codecs and links, and the reference."""
     best = defaultdict(dict)
     for r in rows:
         if np.isnan(r["psnr_db"]):
             continue
-        names = {r["codec"]} | ({ENVELOPE} if r.get("family") == CONVENTIONAL else set())
+        own = f"{r['codec']} {r['link']}" if per_link and r["codec"] != CAPACITY else r["codec"]
+        names = {own} | ({ENVELOPE} if r.get("family") == CONVENTIONAL else set())
         for name in names:
             key = (r["channel"], name, r["snr_db"], r["image"])
             if key not in best or r["psnr_db"] > best[key][0]:
@@ -91,13 +93,13 @@ def series(rows):
     return {k: {snr: tuple(np.mean(v, axis=0)) for snr, v in sorted(d.items())} for k, d in out.items()}
 
 
-def write_outputs(rows, out_dir, cpp, n_images):
+def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    summary = series(rows)
+    summary = series(rows, per_link)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"cpp": cpp, "images": n_images, "rows": rows,
                    "summary": {f"{c}/{n}": {str(s): {"psnr_db": p, "ms_ssim": m} for s, (p, m) in d.items()}

@@ -112,8 +112,23 @@ def is_newer(new: int, old: int) -> bool:
     return 1 <= (int(new) - int(old)) % FRAME_MODULO <= _NEWER_MAX
 
 
+class _LinkNames:
+    """Names of the ``modulation`` and ``fec`` indices a header or frame carries."""
+
+    modulation: int
+    fec: int
+
+    @property
+    def modulation_name(self) -> str:
+        return MODULATIONS[self.modulation]
+
+    @property
+    def fec_name(self) -> str:
+        return FEC_NAMES[self.fec]
+
+
 @dataclass(frozen=True)
-class Header:
+class Header(_LinkNames):
     codec_id: int
     height: int
     width: int
@@ -123,14 +138,6 @@ class Header:
     modulation: int  # index into MODULATIONS
     fec: int  # index into FEC_NAMES
     payload_bits: int
-
-    @property
-    def modulation_name(self) -> str:
-        return MODULATIONS[self.modulation]
-
-    @property
-    def fec_name(self) -> str:
-        return FEC_NAMES[self.fec]
 
     def problem(self) -> str | None:
         """Why this header cannot describe a burst (one line), or None when it can."""
@@ -179,7 +186,7 @@ class Header:
 
 
 @dataclass
-class Frame:
+class Frame(_LinkNames):
     """A reassembled frame: its header fields, the payload LLRs, and which segments arrived."""
     codec_id: int
     height: int
@@ -196,14 +203,6 @@ class Frame:
     @property
     def complete(self) -> bool:
         return self.bursts_lost == 0
-
-    @property
-    def modulation_name(self) -> str:
-        return MODULATIONS[self.modulation]
-
-    @property
-    def fec_name(self) -> str:
-        return FEC_NAMES[self.fec]
 
 
 class _Pending:

@@ -63,7 +63,7 @@ def section(name, folder, card, scores, n_images):
         f"| validation PSNR (dB, val crops, by SNR) | {val} |",
         f"| ONNX parity vs PyTorch | encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "
         f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}) |",
-        f"| files | {size_mb(folder):.1f} MB (fp32) |",
+        f"| files | {size_mb(folder):.1f} MB, weights {card.get('weights', 'float32')} |",
     ]
     mine = scores.get(name) or {}
     if mine:

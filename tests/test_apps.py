@@ -103,13 +103,14 @@ def test_rx_image_sigint_keeps_what_was_received(small_image, tmp_path):
     assert len(glob.glob(str(out / "*.png"))) >= 2
 
 
-def test_semcom_eval_writes_table_plot_and_capacity(small_image, tmp_path):
+def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp_path):
     images = tmp_path / "imgs"
     images.mkdir()
     save_image(str(images / "a.png"), load_image(small_image))
-    r = app("semcom-eval", "--images", images, "--codecs", "webp", "--links", "qpsk/ldpc-1/2",
-            "--snr", 0, 8, "--out", tmp_path / "res", timeout=600)
-    assert r.returncode == 0, r.stderr
+    for snrs in (["8"], ["0", "--append"]):  # the second run adds a point to the first one's results
+        r = app("semcom-eval", "--images", images, "--codecs", "webp", "--links", "qpsk/ldpc-1/2",
+                "--snr", *snrs, "--out", tmp_path / "res", timeout=600)
+        assert r.returncode == 0, r.stderr
     for f in ("results.csv", "results.json", "summary.md", "psnr_vs_snr.png"):
         assert (tmp_path / "res" / f).stat().st_size > 0
     summary = json.load(open(tmp_path / "res" / "results.json"))["summary"]

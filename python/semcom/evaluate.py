@@ -172,6 +172,8 @@ def read_rows(path: str) -> list[dict]:
 
 
 def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
-    """``old`` rows whose (codec, channel, image) the new sweep did not cover, then ``new``."""
-    covered = {(r["codec"], r["channel"], r["image"]) for r in new}
-    return [r for r in old if (r["codec"], r["channel"], r["image"]) not in covered] + list(new)
+    """``old`` rows for points (codec, link, channel, image, SNR) the new sweep did not cover, then ``new``."""
+    def key(r):
+        return r["codec"], r["link"], r["channel"], r["image"], float(r["snr_db"])
+    covered = {key(r) for r in new}
+    return [r for r in old if key(r) not in covered] + list(new)

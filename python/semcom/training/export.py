@@ -141,14 +141,58 @@ def parity(model, encoder_path: str, decoder_path: str, height: int = 64, width:
             "shape": [height, width]}
 
 
+def round_weights_to_fp16(model, height: int = 64, width: int = 96, seed: int = 0) -> dict:
+    """Rounds every parameter to the nearest float16 (in place); returns the max abs change of the
+    encoder logits and decoder output on a random input (what storing float16 weights costs)."""
+    import torch
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.random((1, 3, height, width), dtype=np.float32))
+    p1 = torch.from_numpy(rng.random((1, model.latent_channels, height // STRIDE, width // STRIDE),
+                                     dtype=np.float32))
+    with torch.no_grad():
+        before = model.encoder.logits(x), model.decoder(p1)
+        for param in model.parameters():
+            param.copy_(param.half().float())
+        after = model.encoder.logits(x), model.decoder(p1)
+    return {"encoder_logits": float((before[0] - after[0]).abs().max()),
+            "decoder": float((before[1] - after[1]).abs().max())}
+
+
+def _store_fp16(path: str) -> None:
+    """Stores an ONNX file's float32 initializers as float16, each followed by a Cast to float32
+    (ONNX Runtime folds the casts when it loads the model): half the file size."""
+    import onnx
+    from onnx import helper, numpy_helper
+    model = onnx.load(path)
+    graph = model.graph
+    casts, keep = [], []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT:
+            keep.append(init)
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+        keep.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
 def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset: int = 17,
-           tol: float = PARITY_TOL) -> dict:
+           tol: float = PARITY_TOL, fp16: bool = True) -> dict:
     """Writes ``encoder.onnx``, ``decoder.onnx`` and ``card.json`` to ``out_dir``; returns the card
-    (with the parity result). RuntimeError when onnxruntime and torch differ by more than ``tol``."""
+    (with the parity result). RuntimeError when onnxruntime and torch differ by more than ``tol``.
+    ``fp16``: the weights are rounded to float16 first and stored as float16 (the parity check
+    compares against the rounded model; the card records what rounding changed)."""
     import warnings
 
     import torch
     model = model.cpu().eval()
+    rounding = round_weights_to_fp16(model) if fp16 else None
     os.makedirs(out_dir, exist_ok=True)
     enc_path, dec_path = os.path.join(out_dir, "encoder.onnx"), os.path.join(out_dir, "decoder.onnx")
     c = model.latent_channels
@@ -162,8 +206,14 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
         torch.onnx.export(model.decoder, (torch.rand(1, c, 4, 4),), dec_path, dynamo=False,
                           opset_version=opset, input_names=["p1"], output_names=["image"],
                           dynamic_axes={"p1": {0: "N", 2: "h", 3: "w"}, "image": {0: "N", 2: "H", 3: "W"}})
+    if fp16:
+        for path in (enc_path, dec_path):
+            _store_fp16(path)
     card = model_card(saved, model_id)
     card["onnx_opset"] = opset
+    card["weights"] = "float16 (cast to float32 on load)" if fp16 else "float32"
+    if rounding:
+        card["fp16_rounding_max_abs_diff"] = rounding
     check = parity(model, enc_path, dec_path)
     card["parity_max_abs_diff"] = {"encoder_logits": check["encoder"], "decoder": check["decoder"],
                                    "tolerance": tol, "input": "64x96"}
@@ -177,8 +227,9 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
     return card
 
 
-def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opset: int = 17) -> dict:
+def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opset: int = 17,
+                fp16: bool = True) -> dict:
     """``export`` of a ``model.pt`` (or checkpoint) written by the trainer."""
     from .trainer import load_model
     model, saved = load_model(checkpoint)
-    return export(model, saved, out_dir, model_id, opset)
+    return export(model, saved, out_dir, model_id, opset, fp16=fp16)

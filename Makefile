@@ -53,13 +53,14 @@ CONVENTIONAL := avif jpeg2000 webp
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
-		--channels awgn --out $(RESULTS)
+		--channels awgn --snr -6 -3 0 3 6 10 15 20 --out $(RESULTS)
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs $(LEARNED) $(CONVENTIONAL) \
-		--channels rayleigh --out $(RESULTS)/rayleigh
+		--channels rayleigh --snr -3 0 3 6 10 15 20 --out $(RESULTS)/rayleigh
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs bitsemcom-qpsk-cpp16 \
 		--learned-links qpsk 16qam 64qam --per-link --no-reference --out $(RESULTS)/modulations
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out $(RESULTS)
-	$(PYTHON) scripts/update_readme.py results=$(RESULTS)/summary.md rayleigh=$(RESULTS)/rayleigh/summary.md \
+	$(PYTHON) scripts/update_readme.py results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
+		rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
 		modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 

@@ -44,6 +44,8 @@ def size_mb(folder):
 
 def section(name, folder, card, scores, n_images):
     minutes = card["train_wall_s"] / 60
+    total = card["stage1_steps"] + card["stage2_steps"]
+    config = card.get("config") or "?"
     val = ", ".join(f"{k}: {v:.2f}" for k, v in card.get("val_psnr_db", {}).items())
     parity = card.get("parity_max_abs_diff", {})
     lines = [
@@ -56,9 +58,10 @@ def section(name, folder, card, scores, n_images):
         f"cpp {card['cpp']}) |",
         f"| training data | semcom-data cache, data set hash `{card['dataset_hash'][:16]}...`, "
         f"{card['crop']}px crops, batch {card['batch']} |",
-        f"| training | {card['train_steps']} steps ({card['stage1_steps']} error-free + {card['stage2_steps']} over "
-        f"{card['train_channel']} channel, SNR {card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), "
-        f"lr {card['lr']:g}, seed {card['seed']} |",
+        f"| training | {card['train_steps']} of the schedule's {total} steps ({card['stage1_steps']} error-free, then "
+        f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
+        f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "
+        f"seed {card['seed']}; config `configs/{config}.json` |",
         f"| time, hardware | {minutes:.0f} min on {card['hardware']} (torch {card.get('torch', '?')}) |",
         f"| validation PSNR (dB, val crops, by SNR) | {val} |",
         f"| ONNX parity vs PyTorch | encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "

@@ -108,7 +108,34 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(table)
     plot(summary, os.path.join(out_dir, "psnr_vs_snr.png"), cpp, n_images)
+    families = {r["codec"]: r.get("family") for r in rows}
+    with open(os.path.join(out_dir, "findings.md"), "w") as f:
+        f.write(findings(summary, [c for c, fam in sorted(families.items()) if fam == LEARNED]))
     return table
+
+
+def findings(summary, learned) -> str:
+    """Per channel: each learned codec's PSNR minus the SSCC envelope's at every SNR, and every
+    series' largest PSNR drop between neighbouring SNR points (a cliff shows up there)."""
+    lines = []
+    for channel in sorted({c for c, _ in summary}):
+        env = summary.get((channel, ENVELOPE))
+        names = [n for n in learned if (channel, n) in summary]
+        if not env or not names:
+            continue
+        snrs = sorted(env)
+        lines += [f"**{channel}**: PSNR gain over the SSCC envelope (dB), and the largest drop between "
+                  "neighbouring SNR points\n", "| series | " + " | ".join(f"{s:g} dB" for s in snrs)
+                  + " | largest drop |", "|---" * (len(snrs) + 2) + "|"]
+        for name in names + [ENVELOPE]:
+            d = summary[(channel, name)]
+            gains = [f"{d[s][0] - env[s][0]:+.2f}" if s in d else "-" for s in snrs]
+            pts = [s for s in snrs if s in d]
+            drop = max((d[a][0] - d[b][0] for a, b in zip(pts[1:], pts)), default=0.0)
+            drop_at = next((f"{a:g} to {b:g} dB" for a, b in zip(pts[1:], pts) if d[a][0] - d[b][0] == drop), "")
+            lines.append(f"| {name} | " + " | ".join(gains) + f" | {max(drop, 0):.2f} dB ({drop_at}) |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def markdown_table(summary, cpp, n_images):

@@ -66,6 +66,7 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "variant": variant,
         "version": CARD_VERSION,
         "model_id": model_id,
+        "config": cfg.get("name", ""),
         "preset": cfg["model"].get("preset", "small"),
         "latent_channels": c,
         "stride": STRIDE,

@@ -48,7 +48,7 @@ bench: install
 # over Rayleigh; one model over three modulations; benchmarks; then README and models/README.md.
 RESULTS := docs/results
 TEST_IMAGES ?= $(HOME)/.cache/gr-semcom/data/test
-LEARNED := bitsemcom bitsemcom-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
+LEARNED := bitsemcom-qpsk-cpp16 bitsemcom-qpsk-cpp16-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
 CONVENTIONAL := avif jpeg2000 webp
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test

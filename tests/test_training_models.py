@@ -195,3 +195,32 @@ def test_config_files_load():
         assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
     with pytest.raises(Exception, match="latent_channels"):
         trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})
+
+
+def test_training_continues_from_an_exported_model(smoke_run, tmp_path):
+    """--init-from: the ONNX folder's (float16) weights become the torch model's, exactly."""
+    run, cfg, _ = smoke_run
+    export.export_file(os.path.join(run, "model.pt"), str(tmp_path / "onnx"))
+    rounded, _ = trainer.load_model(os.path.join(run, "model.pt"))
+    export.round_weights_to_fp16(rounded)
+    fresh = trainer.Trainer(cfg, str(tmp_path / "more"), progress=False)
+    card = export.load_onnx_weights(fresh.model, str(tmp_path / "onnx"))
+    assert card["model_id"] == cfg["name"]
+    ref = rounded.state_dict()
+    assert all(torch.equal(ref[k], v) for k, v in fresh.model.state_dict().items())
+    other = trainer.Trainer(trainer.load_config(SMOKE, {"model": {"variant": "hard-ste"}}), str(tmp_path / "x"),
+                            progress=False)
+    with pytest.raises(Exception, match="hard-ste"):
+        export.load_onnx_weights(other.model, str(tmp_path / "onnx"))
+    assert fresh.fit(max_steps=2, init_from=str(tmp_path / "onnx"))["step"] == 2
+
+
+def test_shipped_models_load_back_into_their_configs():
+    """Every model in models/ can seed further training from the config its card names."""
+    folders = [os.path.join(ROOT, "models", d) for d in sorted(os.listdir(os.path.join(ROOT, "models")))
+               if os.path.isfile(os.path.join(ROOT, "models", d, "encoder.onnx"))]
+    assert len(folders) >= 2
+    for folder in folders:
+        card = json.load(open(os.path.join(folder, "card.json")))
+        model = models.build(trainer.load_config(os.path.join(ROOT, "configs", card["config"] + ".json"))["model"])
+        assert export.load_onnx_weights(model, folder)["model_id"] == os.path.basename(folder)

@@ -234,3 +234,41 @@ def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opse
     from .trainer import load_model
     model, saved = load_model(checkpoint)
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
+
+
+def load_onnx_weights(model, folder: str) -> dict:
+    """Loads the weights of an exported model folder (encoder.onnx + decoder.onnx, float16 or
+    float32) into ``model``, so training can continue from a shipped model when its checkpoints
+    are gone. Returns the card; SemcomError when the folder does not match the model."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from ..errors import SemcomError
+    card = None
+    state = {}
+    for role, prefix, target in (("encoder", "enc.", "encoder."), ("decoder", "", "decoder.")):
+        path = os.path.join(folder, f"{role}.onnx")
+        try:
+            m = onnx.load(path)
+        except Exception as err:  # noqa: BLE001 (missing file, protobuf errors)
+            raise SemcomError(f"cannot read {path} ({str(err).splitlines()[0][:120]})") from None
+        meta = {p.key: p.value for p in m.metadata_props}
+        card = card or json.loads(meta.get("semcom.card", "null") or "null")
+        for init in m.graph.initializer:
+            name = init.name[:-len("__fp16")] if init.name.endswith("__fp16") else init.name
+            if name.startswith(prefix):
+                state[target + name[len(prefix):]] = torch.from_numpy(
+                    numpy_helper.to_array(init).astype(np.float32).copy())
+    if card is None:
+        raise SemcomError(f"{folder} has no gr-semcom model card; export it with semcom-export")
+    want = {"latent_channels": model.latent_channels, "variant": model.variant, "preset": model.preset}
+    got = {k: card.get(k) for k in want}
+    if got != want:
+        raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise SemcomError(f"{folder} lacks weights for {', '.join(missing[:3])}")
+    model.load_state_dict({k: state[k].reshape(expected[k].shape) for k in expected})
+    return card

@@ -364,13 +364,17 @@ class Trainer:
                 w.writeheader()
             w.writerow({k: row.get(k, "") for k in fields})
 
-    def fit(self, resume: bool = False, max_steps: int | None = None) -> dict:
-        """Train up to the configured total (or ``max_steps`` more steps); returns a summary."""
+    def fit(self, resume: bool = False, max_steps: int | None = None, init_from: str | None = None) -> dict:
+        """Train up to the configured total (or ``max_steps`` more steps); returns a summary.
+        ``init_from``: an exported model folder whose weights start the run (fresh optimizer, step 0)
+        when there is no checkpoint to resume."""
         os.makedirs(self.run_dir, exist_ok=True)
-        if resume:
-            ck = latest_checkpoint(self.run_dir)
-            if ck:
-                self.load_checkpoint(ck)
+        ck = latest_checkpoint(self.run_dir) if resume else None
+        if ck:
+            self.load_checkpoint(ck)
+        elif init_from:
+            from .export import load_onnx_weights
+            load_onnx_weights(self.model, init_from)
         if self.rank == 0:
             with open(os.path.join(self.run_dir, "config.json"), "w") as f:
                 json.dump(self.cfg, f, indent=2)

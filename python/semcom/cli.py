@@ -77,6 +77,8 @@ def add_link_options(p: argparse.ArgumentParser):
 def run_main(main) -> None:
     """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C stops cleanly even when the app was started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main() or 0)
     except SemcomError as err:

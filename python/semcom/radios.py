@@ -1,0 +1,352 @@
+"""Radio back-ends: complex-baseband (gr_complex) stream endpoints made of GNU Radio's own blocks.
+
+``tx_sink(cfg)`` has one complex input, ``rx_source(cfg)`` one complex output.
+Both are thin hier blocks around one stock block (``.block``); ``.cfg`` is the
+configuration in effect (for a file receiver: the rate and frequency read back
+from its SigMF metadata).
+
+Kinds and the options they use (``RadioConfig`` fields):
+
+- ``zmq``:   address (the TX side binds, the RX side connects), zmq_pattern
+  (``pubsub``: broadcast, drops while nobody listens; ``pushpull``: lossless,
+  blocks while nobody listens; ``reqrep``: the receiver asks for samples),
+  timeout_ms, pass_tags. freq and rate are only carried along.
+- ``file``:  path of complex64 samples (SigMF ``cf32_le``); TX writes a
+  ``.sigmf-meta`` next to it with rate, freq and description, RX reads them
+  back; repeat loops the recording. Runs as fast as the flowgraph allows.
+- ``uhd``:   args (UHD device args, e.g. ``type=b200``), freq, rate, gain,
+  antenna, len_tag (TX burst length tag). Fails with one line when no USRP
+  matches the args.
+- ``soapy``: args (SoapySDR device args, e.g. ``driver=rtlsdr``), freq, rate,
+  gain, antenna, len_tag. Fails with one line when no device matches.
+
+Importing this module does not import GNU Radio; the builders do.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, replace
+
+from .errors import SemcomError
+
+KINDS = ("zmq", "file", "uhd", "soapy")
+ZMQ_PATTERNS = ("pubsub", "pushpull", "reqrep")
+ZMQ_SCHEMES = ("tcp", "ipc", "inproc")
+SIGMF_DATA, SIGMF_META = ".sigmf-data", ".sigmf-meta"
+SIGMF_VERSION = "1.0.0"
+SAMPLE_BYTES = 8  # complex64
+
+
+@dataclass
+class RadioConfig:
+    """One radio endpoint; see the module docstring for which kind uses which field."""
+
+    kind: str
+    args: str = ""
+    freq: float = 915e6
+    rate: float = 1e6
+    gain: float = 30.0
+    antenna: str = ""
+    address: str = "tcp://127.0.0.1:5555"
+    path: str = ""
+    zmq_pattern: str = "pubsub"
+    timeout_ms: int = 100
+    pass_tags: bool = False
+    len_tag: str = ""
+    repeat: bool = False
+    description: str = ""
+
+    def __post_init__(self):
+        if self.kind == "sim":
+            raise SemcomError("radio 'sim' is the in-process simulated channel and has no stream endpoint; "
+                              f"choose one of {', '.join(KINDS)}")
+        if self.kind not in KINDS:
+            raise SemcomError(f"unknown radio '{self.kind}'; choose one of {', '.join(KINDS)}")
+        self.freq = _positive("frequency", self.freq, "Hz")
+        self.rate = _positive("sample rate", self.rate, "samples/s")
+        try:
+            self.gain = float(self.gain)
+        except (TypeError, ValueError):
+            raise SemcomError(f"gain must be a number in dB, got '{self.gain}'") from None
+        if not math.isfinite(self.gain):
+            raise SemcomError(f"gain must be a finite number in dB, got {self.gain}")
+        for name in ("args", "antenna", "address", "path", "len_tag", "description"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise SemcomError(f"radio {name} must be a string, got {value!r}")
+            if name != "description" and ("\n" in value or "\r" in value):
+                raise SemcomError(f"radio {name} must be one line, got {value!r}")
+        if self.kind == "file" and not self.path:
+            raise SemcomError("radio 'file' needs a path to a recording (e.g. capture.sigmf-data)")
+        if self.kind == "zmq":
+            scheme, sep, rest = self.address.partition("://")
+            if not sep or scheme not in ZMQ_SCHEMES or not rest:
+                raise SemcomError(f"ZeroMQ address '{self.address}' is not like tcp://127.0.0.1:5555 "
+                                  f"(schemes: {', '.join(ZMQ_SCHEMES)})")
+            if self.zmq_pattern not in ZMQ_PATTERNS:
+                raise SemcomError(f"unknown ZeroMQ pattern '{self.zmq_pattern}'; "
+                                  f"choose one of {', '.join(ZMQ_PATTERNS)}")
+            if isinstance(self.timeout_ms, bool) or not isinstance(self.timeout_ms, int) or self.timeout_ms <= 0:
+                raise SemcomError(f"ZeroMQ timeout must be a positive number of milliseconds, got {self.timeout_ms!r}")
+
+
+def _positive(what: str, value, unit: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SemcomError(f"{what} must be a number in {unit}, got '{value}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise SemcomError(f"{what} must be a positive number in {unit}, got {value:g}")
+    return value
+
+
+def _one_line(err: BaseException) -> str:
+    """A driver's (often multi-line) exception text on one line."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+
+
+# ---------------------------------------------------------------- builders
+
+def tx_sink(cfg: RadioConfig):
+    """A hier block with one gr_complex input that sends to the radio ``cfg`` describes."""
+    block, cfg = _BUILDERS[cfg.kind](cfg, True)
+    return _wrap(block, cfg, True)
+
+
+def rx_source(cfg: RadioConfig):
+    """A hier block with one gr_complex output that receives from the radio ``cfg`` describes."""
+    block, cfg = _BUILDERS[cfg.kind](cfg, False)
+    return _wrap(block, cfg, False)
+
+
+_ENDPOINT = None
+
+
+def _wrap(block, cfg: RadioConfig, is_tx: bool):
+    global _ENDPOINT
+    from gnuradio import gr
+
+    if _ENDPOINT is None:
+        class radio_endpoint(gr.hier_block2):
+            """One complex stream port around a stock block (``.block``); ``.cfg`` is the config in effect."""
+
+            def __init__(self, block, cfg, is_tx):
+                port, none = gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0)
+                gr.hier_block2.__init__(self, f"semcom_radio_{cfg.kind}_{'tx' if is_tx else 'rx'}",
+                                        port if is_tx else none, none if is_tx else port)
+                self.block, self.cfg = block, cfg
+                self.connect(self, block) if is_tx else self.connect(block, self)
+
+        _ENDPOINT = radio_endpoint
+    return _ENDPOINT(block, cfg, is_tx)
+
+
+def _zmq(cfg: RadioConfig, is_tx: bool):
+    from gnuradio import gr, zeromq
+
+    common = (gr.sizeof_gr_complex, 1, cfg.address, cfg.timeout_ms, cfg.pass_tags, -1)
+    make = {("pubsub", True): lambda: zeromq.pub_sink(*common, "", True),
+            ("pubsub", False): lambda: zeromq.sub_source(*common, ""),
+            ("pushpull", True): lambda: zeromq.push_sink(*common),
+            ("pushpull", False): lambda: zeromq.pull_source(*common),
+            ("reqrep", True): lambda: zeromq.rep_sink(*common),
+            ("reqrep", False): lambda: zeromq.req_source(*common)}[cfg.zmq_pattern, is_tx]
+    try:
+        return make(), cfg
+    except RuntimeError as err:  # zmq bind/connect errors: 'Address already in use', 'Invalid argument'
+        side = "bind" if is_tx else "connect to"
+        raise SemcomError(f"cannot {side} ZeroMQ address '{cfg.address}': {_one_line(err)}") from None
+
+
+# ---------------------------------------------------------------- file / SigMF
+
+def sigmf_paths(path: str) -> tuple[str, str]:
+    """(data file, metadata file): x.sigmf-data <-> x.sigmf-meta; any other data name gets '.sigmf-meta' added."""
+    if path.endswith(SIGMF_META):
+        path = path[:-len(SIGMF_META)] + SIGMF_DATA
+    base = path[:-len(SIGMF_DATA)] if path.endswith(SIGMF_DATA) else path
+    return path, base + SIGMF_META
+
+
+def write_sigmf(path: str, rate: float, freq: float, description: str = "") -> str:
+    """Writes the SigMF metadata of the cf32_le recording ``path`` atomically; returns its path."""
+    from . import __version__
+
+    data, meta_path = sigmf_paths(path)
+    glob = {"core:datatype": "cf32_le", "core:sample_rate": float(rate), "core:version": SIGMF_VERSION,
+            "core:description": description or "gr-semcom complex baseband recording",
+            "core:recorder": f"gr-semcom {__version__}"}
+    if not data.endswith(SIGMF_DATA):  # a non-conforming dataset name must be named in the metadata
+        glob["core:dataset"] = os.path.basename(data)
+    meta = {"global": glob, "captures": [{"core:sample_start": 0, "core:frequency": float(freq)}],
+            "annotations": []}
+    folder = os.path.dirname(os.path.abspath(meta_path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SIGMF_META, dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, meta_path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return meta_path
+
+
+def read_sigmf(path: str) -> dict:
+    """Reads the SigMF metadata of ``path`` (data or meta file name).
+
+    Returns {'rate': Hz or None, 'freq': Hz or None, 'datatype', 'description',
+    'meta_path', 'sigmf': the whole JSON}.
+    """
+    _, meta_path = sigmf_paths(path)
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        glob = meta["global"]
+        captures = meta.get("captures") or [{}]
+        out = {"rate": glob.get("core:sample_rate"), "freq": captures[0].get("core:frequency"),
+               "datatype": glob["core:datatype"], "description": glob.get("core:description", ""),
+               "meta_path": meta_path, "sigmf": meta}
+        for key in ("rate", "freq"):
+            if out[key] is not None:
+                out[key] = float(out[key])
+    except FileNotFoundError:
+        raise SemcomError(f"no SigMF metadata file {meta_path}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        raise SemcomError(f"{meta_path} is not valid SigMF metadata ({type(err).__name__}: {_one_line(err)})") from None
+    return out
+
+
+def _file(cfg: RadioConfig, is_tx: bool):
+    from gnuradio import blocks, gr
+
+    data, meta_path = sigmf_paths(cfg.path)
+    if is_tx:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(data)), exist_ok=True)
+            sink = blocks.file_sink(gr.sizeof_gr_complex, data, False)
+            sink.set_unbuffered(False)
+            write_sigmf(data, cfg.rate, cfg.freq, cfg.description)
+        except (OSError, RuntimeError) as err:
+            raise SemcomError(f"cannot write recording {data}: {_one_line(err)}") from None
+        return sink, replace(cfg, path=data)
+    if not os.path.isfile(data):
+        raise SemcomError(f"no recording {data} (radio 'file' reads complex64 samples written by radio 'file')")
+    size = os.path.getsize(data)
+    if size == 0 or size % SAMPLE_BYTES:
+        raise SemcomError(f"recording {data} has {size} bytes, not a whole positive number of complex64 samples "
+                          f"({SAMPLE_BYTES} bytes each): truncated, or not cf32")
+    if os.path.exists(meta_path):
+        info = read_sigmf(meta_path)
+        if info["datatype"] != "cf32_le":
+            raise SemcomError(f"recording {data} holds '{info['datatype']}' samples; only cf32_le is supported")
+        cfg = replace(cfg, path=data, rate=info["rate"] or cfg.rate, freq=info["freq"] or cfg.freq,
+                      description=info["description"] or cfg.description)
+    try:
+        return blocks.file_source(gr.sizeof_gr_complex, data, cfg.repeat), cfg
+    except RuntimeError as err:
+        raise SemcomError(f"cannot read recording {data}: {_one_line(err)}") from None
+
+
+# ---------------------------------------------------------------- UHD
+
+def _no_usrp(args: str) -> SemcomError:
+    return SemcomError(f"no USRP found for device args '{args}' "
+                       "(uhd_find_devices lists what is attached; check USB/network and --args)")
+
+
+def find_usrps(args: str = "") -> list[str]:
+    """The USRPs that match ``args``, as UHD's device address strings."""
+    # UHD logs an INFO banner on first use: keep the console to warnings unless the user chose a level.
+    os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")
+    from gnuradio import uhd
+    from gnuradio.uhd import uhd_python
+
+    # uhd.find_devices() is broken in GR 3.10.5 (it calls the missing find_devices_raw);
+    # uhd_python.find is the binding of uhd::device::find.
+    try:
+        return [d.to_string() for d in uhd_python.find(uhd.device_addr(args))]
+    except RuntimeError as err:
+        raise SemcomError(f"UHD device search for '{args}' failed: {_one_line(err)}") from None
+
+
+def _uhd(cfg: RadioConfig, is_tx: bool):
+    if not find_usrps(cfg.args):
+        raise _no_usrp(cfg.args)
+    from gnuradio import uhd
+
+    try:
+        stream = uhd.stream_args(cpu_format="fc32", otw_format="sc16", channels=[0])
+        addr = uhd.device_addr(cfg.args)
+        block = uhd.usrp_sink(addr, stream, cfg.len_tag) if is_tx else uhd.usrp_source(addr, stream)
+    except RuntimeError as err:  # e.g. found but busy, firmware/FPGA image missing
+        if "No devices found" in str(err):
+            raise _no_usrp(cfg.args) from None
+        raise SemcomError(f"cannot open USRP '{cfg.args}': {_one_line(err)}") from None
+    try:
+        block.set_samp_rate(cfg.rate)
+        block.set_center_freq(cfg.freq, 0)
+        block.set_gain(cfg.gain, 0)
+        if cfg.antenna:
+            block.set_antenna(cfg.antenna, 0)
+    except RuntimeError as err:
+        raise SemcomError(f"USRP '{cfg.args}' rejected the settings "
+                          f"(rate {cfg.rate:g}, freq {cfg.freq:g}, gain {cfg.gain:g}, antenna '{cfg.antenna}'): "
+                          f"{_one_line(err)}") from None
+    return block, cfg
+
+
+# ---------------------------------------------------------------- SoapySDR
+
+def _no_soapy(args: str) -> SemcomError:
+    return SemcomError(f"no SoapySDR device found for '{args}' (SoapySDRUtil --find lists what is attached; "
+                       "check the device, its SoapySDR driver module and --args)")
+
+
+def find_soapy(args: str = "") -> list[str] | None:
+    """The SoapySDR devices that match ``args``, or None when the SoapySDR Python module is missing."""
+    try:
+        import SoapySDR
+    except ImportError:
+        return None
+    try:
+        found = SoapySDR.Device.enumerate(args)
+    except RuntimeError as err:
+        raise SemcomError(f"SoapySDR device search for '{args}' failed: {_one_line(err)}") from None
+    return [",".join(f"{k}={d[k]}" for k in d.keys()) for d in found]
+
+
+def _soapy(cfg: RadioConfig, is_tx: bool):
+    # Debian ships libsoapysdr without its Python module (python3-soapysdr); then a missing device
+    # shows only as the constructor's RuntimeError 'SoapySDR::Device::make() no match'.
+    if find_soapy(cfg.args) == []:
+        raise _no_soapy(cfg.args)
+    from gnuradio import soapy
+
+    make = soapy.sink if is_tx else soapy.source
+    try:
+        block = make(cfg.args, "fc32", 1, "", "", [""], [""])
+    except RuntimeError as err:
+        if "no match" in str(err):
+            raise _no_soapy(cfg.args) from None
+        raise SemcomError(f"cannot open SoapySDR device '{cfg.args}': {_one_line(err)}") from None
+    try:
+        block.set_sample_rate(0, cfg.rate)
+        block.set_frequency(0, cfg.freq)
+        block.set_gain(0, cfg.gain)
+        if cfg.antenna:
+            block.set_antenna(0, cfg.antenna)
+        if is_tx and cfg.len_tag:
+            block.set_length_tag_name(cfg.len_tag)
+    except (RuntimeError, ValueError) as err:
+        raise SemcomError(f"SoapySDR device '{cfg.args}' rejected the settings "
+                          f"(rate {cfg.rate:g}, freq {cfg.freq:g}, gain {cfg.gain:g}, antenna '{cfg.antenna}'): "
+                          f"{_one_line(err)}") from None
+    return block, cfg
+
+
+_BUILDERS = {"zmq": _zmq, "file": _file, "uhd": _uhd, "soapy": _soapy}

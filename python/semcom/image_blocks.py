@@ -12,6 +12,7 @@ import pmt
 from gnuradio import gr
 
 from . import codecs
+from .codecs import registry
 from .codecs.base import Received
 from .errors import SemcomError
 from .pdu_block import OUT, pdu_block
@@ -32,7 +33,7 @@ class image_tx(pdu_block):
     payload bits PDU out.
 
     Args:
-        codec: registry name (see ``semcom-eval --list-codecs``) or a model folder.
+        codec: registry name (see ``semcom-eval --list-codecs``), a model folder or a Codec.
         modulation, fec_code: the link the bit budget is computed for; an empty ``fec_code``
             means the codec's own choice (LDPC 1/2 for SSCC, none for learned codecs).
         cpp: channel uses per pixel (complex symbols per H*W).
@@ -42,7 +43,7 @@ class image_tx(pdu_block):
 
     def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16):
         pdu_block.__init__(self, "semcom_image_tx")
-        self.codec = codecs.get(codec)
+        self.codec = registry.resolve(codec)
         self.link = LinkConfig(modulation, fec_code or self.codec.default_fec)
         self.cpp = float(cpp)
         self.frame = 0
@@ -94,8 +95,8 @@ class image_rx(pdu_block):
 
     Args:
         output_dir: when set, every image is written there (atomically) with a JSON record.
-        codec: decode every frame with this codec (registry name or model folder); empty: the
-            codec the frame names.
+        codec: decode every frame with this codec (registry name, model folder or Codec); empty:
+            the codec the frame names.
     """
 
     in_dtype = np.float32
@@ -105,7 +106,7 @@ class image_rx(pdu_block):
         self.output_dir = output_dir
         self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue()
         self._codecs = {}
-        self.fixed = codecs.get(codec) if codec else None
+        self.fixed = registry.resolve(codec) if codec else None
 
     def codec(self, name: str):
         if name not in self._codecs:
@@ -141,11 +142,11 @@ class image_rx(pdu_block):
 
 def learned_codec(model: str, hard: bool = False):
     """A learned codec by registry name or model folder, with a soft or hard-decision receiver."""
-    from .codecs import neural
-    if os.path.isfile(os.path.join(model, "encoder.onnx")):
-        return neural.ModelCodec(neural.OnnxModel(model), hard)
     name = model[:-len("-hard")] if model.endswith("-hard") else model
-    codec = codecs.get(name + ("-hard" if hard else ""))
+    if os.path.isfile(os.path.join(name, "encoder.onnx")):
+        codec = codecs.get(name, hard=hard)
+    else:
+        codec = codecs.get(name + ("-hard" if hard else ""))
     if codec.default_fec != "none":
         raise SemcomError(f"'{model}' is a conventional codec, not a learned model; use Semcom Image Encoder/Decoder")
     return codec
@@ -162,8 +163,7 @@ class semantic_encoder(image_tx):
     """
 
     def __init__(self, model="bitsemcom", modulation="qpsk", cpp=1 / 16):
-        learned_codec(model)  # validates
-        image_tx.__init__(self, model, modulation, "none", cpp)
+        image_tx.__init__(self, learned_codec(model), modulation, "none", cpp)
 
 
 class semantic_decoder(image_rx):

@@ -42,7 +42,7 @@ class SimLink:
         self.channel = sim_channel(channel, snr_db, seed=seed)
         self.phy_rx = phy_rx(modulation, fec_code, demapper or ("exact" if channel == "rayleigh" else "lut"),
                              ldpc_backend)
-        self.rx = image_rx(output_dir, codec)
+        self.rx = image_rx(output_dir, self.tx.codec)  # one codec (and one set of ONNX sessions) for both ends
         chain = [self.tx, self.phy_tx, self.channel, self.phy_rx, self.rx]
         for a, b in zip(chain, chain[1:]):
             self.tb.msg_connect(a, "out", b, "in")

@@ -36,6 +36,11 @@ def get(name: str, **options) -> Codec:
     return _FACTORIES[name](**options)
 
 
+def resolve(codec) -> Codec:
+    """``codec`` itself when it already is a Codec, else ``get(codec)``."""
+    return codec if isinstance(codec, Codec) else get(codec)
+
+
 def by_id(codec_id: int) -> Codec:
     _load_builtin()
     for name in _FACTORIES:

@@ -1,0 +1,403 @@
+"""Burst waveforms in numpy: single carrier (RRC) and OFDM, transmit and receive.
+
+A burst on air::
+
+    guard | preamble: 4 x ZC-32 | [OFDM: LTF cp32 + 2 x 64] | data ... | guard
+
+The data symbols are the header (160 bits, CRC-16, shortened LDPC(500,202),
+BPSK: ``HEADER_SYMBOLS``) followed by the payload symbols. The receiver never
+knows the SNR: from the preamble it estimates timing (delay-and-correlate, then
+cross-correlation with parabolic refinement), carrier frequency (repetition
+phase), the channel and the noise variance; known pilots then track the phase.
+
+* ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a symbol-spaced channel
+  (7 taps) is fitted to the preamble by least squares, whose residual gives the
+  noise variance, and an MMSE equaliser (13 taps) undoes multipath and
+  fractional timing; 4 pilots per 60 data symbols track phase.
+* ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
+  802.11a layout); two long training symbols give H per subcarrier and the noise
+  variance; pilots remove the common phase error of every OFDM symbol.
+
+Es/N0 = 1 / (noise variance per sample) for both: SC pulses have unit energy,
+the OFDM FFT is unitary. Nothing here imports GNU Radio; the blocks in
+``burst_blocks`` carry these bursts through ``corr_est_cc`` and the radios.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import SemcomError
+from . import burst, ldpc
+from .constellations import constellation
+
+ZC_LEN, ZC_ROOT, ZC_REPEATS = 32, 5, 4
+HEADER_CODE = "n_0500_k_0202_gap_11.alist"  # shortened: 160 header bits + 42 known zeros
+HEADER_SYMBOLS = 500 - (202 - burst.HEADER_BITS)  # 458 BPSK symbols
+KNOWN_LLR = 50.0
+MIN_PREAMBLE_QUALITY = 0.25  # normalised repetition correlation; noise gives ~1/sqrt(3*period)
+MAX_BURST_SYMBOLS = 1 << 16  # data symbols a header may announce (bounds receive buffers)
+
+
+def zadoff_chu(length: int = ZC_LEN, root: int = ZC_ROOT) -> np.ndarray:
+    n = np.arange(length)
+    return np.exp(-1j * np.pi * root * n * n / length).astype(np.complex64)
+
+
+def rrc_taps(sps: int, rolloff: float, span: int) -> np.ndarray:
+    """Root-raised-cosine pulse, ``span`` symbols long, unit energy (sum of squares 1)."""
+    t = (np.arange(span * sps + 1) - span * sps / 2) / sps
+    taps = np.empty_like(t)
+    for i, x in enumerate(t):
+        if abs(x) < 1e-9:
+            taps[i] = 1 + rolloff * (4 / np.pi - 1)
+        elif abs(abs(4 * rolloff * x) - 1) < 1e-9:
+            taps[i] = rolloff / np.sqrt(2) * ((1 + 2 / np.pi) * np.sin(np.pi / (4 * rolloff))
+                                             + (1 - 2 / np.pi) * np.cos(np.pi / (4 * rolloff)))
+        else:
+            taps[i] = ((np.sin(np.pi * x * (1 - rolloff)) + 4 * rolloff * x * np.cos(np.pi * x * (1 + rolloff)))
+                       / (np.pi * x * (1 - (4 * rolloff * x) ** 2)))
+    return (taps / np.sqrt(np.sum(taps ** 2))).astype(np.float32)
+
+
+@lru_cache(maxsize=None)
+def _header_code() -> ldpc.LdpcCode:
+    return ldpc.LdpcCode.from_alist(ldpc.find_alist(HEADER_CODE), "header")
+
+
+def encode_header(header: burst.Header) -> np.ndarray:
+    """Header -> HEADER_SYMBOLS BPSK symbols (the known shortening zeros are not sent)."""
+    code = _header_code()
+    info = np.zeros(code.k, np.uint8)
+    info[:burst.HEADER_BITS] = header.pack()
+    word = code.encode(info)[0]
+    return constellation("bpsk").modulate(word[:HEADER_SYMBOLS])
+
+
+def decode_header(symbols: np.ndarray, noise_var) -> burst.Header:
+    """Equalised header symbols -> Header; SemcomError when LDPC or CRC fail."""
+    code = _header_code()
+    llr = np.full(code.n, -KNOWN_LLR, np.float32)
+    llr[:HEADER_SYMBOLS] = constellation("bpsk").llr(symbols, noise_var)
+    bits, ok, _ = code.decode(llr[None], max_iter=30)
+    if not ok[0]:
+        raise SemcomError("burst header failed LDPC decoding")
+    return burst.Header.unpack(bits[0, code.m:code.m + burst.HEADER_BITS])
+
+
+@dataclass
+class Demodulated:
+    """What the receiver made of one burst's data symbols."""
+    symbols: np.ndarray  # equalised, phase-corrected, unbiased (complex64)
+    noise_var: np.ndarray  # per symbol
+    snr_db: float  # estimated from the preamble
+    cfo: float  # estimated carrier offset, cycles per sample
+    start: float  # burst start in the window (samples, fractional)
+
+
+def _delay_correlate(x: np.ndarray, period: int, span: int):
+    """Delay-and-correlate over ``span`` samples: (sum r[k+P] r*[k], normalised |.|) per start."""
+    prod = x[period:] * np.conj(x[:-period])
+    power = np.abs(x) ** 2
+    csum = np.concatenate([[0], np.cumsum(prod)])
+    psum = np.concatenate([[0], np.cumsum(power)])
+    n = len(prod) - span + 1
+    if n <= 0:
+        return np.zeros(0, complex), np.zeros(0)
+    p = csum[span:span + n] - csum[:n]
+    e1 = psum[span:span + n] - psum[:n]
+    e2 = psum[period + span:period + span + n] - psum[period:period + n]
+    return p, np.abs(p) / np.sqrt(e1 * e2 + 1e-30)
+
+
+def track_phase(corr: np.ndarray, smooth: int = 5) -> np.ndarray:
+    """Phase per pilot group from pilot correlations ``corr`` (complex, one per group, in order).
+
+    The mean rotation between neighbouring groups (residual CFO) is taken out, the
+    correlations are averaged over ``smooth`` neighbouring groups, and the rotation put back.
+    """
+    corr = np.asarray(corr, complex)
+    step = np.angle(np.sum(corr[1:] * np.conj(corr[:-1]))) if len(corr) > 1 else 0.0
+    ramp = step * np.arange(len(corr))
+    flat = corr * np.exp(-1j * ramp)
+    kernel = np.ones(min(smooth, len(corr)))
+    avg = np.convolve(flat, kernel, mode="same")
+    return np.unwrap(np.angle(avg)) + ramp
+
+
+def _parabolic(y_m1: float, y0: float, y_p1: float) -> float:
+    den = y_m1 - 2 * y0 + y_p1
+    return 0.0 if den >= 0 else float(np.clip(0.5 * (y_m1 - y_p1) / den, -0.5, 0.5))
+
+
+class Waveform:
+    """Shared transmit/receive logic; subclasses define the data-symbol mapping."""
+
+    name = ""
+    sps = 1  # samples per ZC element of the preamble
+    guard = 64  # zero samples before and after each burst
+
+    def __init__(self):
+        self.zc = zadoff_chu()
+        self.period = ZC_LEN * self.sps  # preamble repetition, samples
+
+    # -- transmit ------------------------------------------------------------
+    def preamble(self) -> np.ndarray:
+        """Preamble samples as sent (what ``corr_est_cc`` looks for: one period of it)."""
+        raise NotImplementedError
+
+    def modulate(self, header: burst.Header, payload: np.ndarray) -> np.ndarray:
+        """Header + payload symbols -> burst samples (complex64, with guards)."""
+        data = np.concatenate([encode_header(header), np.asarray(payload, np.complex64)])
+        body = self._modulate_data(data)
+        return np.concatenate([np.zeros(self.guard, np.complex64), self.preamble(), body,
+                               np.zeros(self.guard, np.complex64)]).astype(np.complex64)
+
+    def _modulate_data(self, data: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def burst_samples(self, data_symbols: int) -> int:
+        """Samples of a burst with ``data_symbols`` data symbols (header included), guards included."""
+        raise NotImplementedError
+
+    # -- receive -------------------------------------------------------------
+    def acquire(self, x: np.ndarray):
+        """Finds the preamble in window ``x``: (start sample (fractional), CFO cycles/sample, quality).
+
+        Returns None when no preamble of sufficient quality is there.
+        """
+        span = (ZC_REPEATS - 1) * self.period
+        p, quality = _delay_correlate(x, self.period, span)
+        if not len(quality):
+            return None
+        d0 = int(np.argmax(quality))
+        if quality[d0] < MIN_PREAMBLE_QUALITY:
+            return None
+        cfo = float(np.angle(p[d0]) / (2 * np.pi * self.period))
+        template = self.preamble()
+        lo = max(0, d0 - self.period // 2)
+        hi = min(len(x) - len(template), d0 + self.period // 2)
+        if hi <= lo:
+            return None
+        seg = x[lo:hi + len(template)] * np.exp(-2j * np.pi * cfo * np.arange(lo, hi + len(template)))
+        corr = np.abs(np.correlate(seg, template, mode="valid"))
+        k = int(np.argmax(corr))
+        frac = _parabolic(corr[k - 1], corr[k], corr[k + 1]) if 0 < k < len(corr) - 1 else 0.0
+        return lo + k + frac, cfo, float(quality[d0])
+
+    def demodulate(self, x: np.ndarray, count: int, sync=None) -> Demodulated:
+        """The first ``count`` data symbols of the burst whose preamble starts near window ``x``'s
+        beginning. ``sync`` is a previous ``acquire`` result (else it is computed).
+        SemcomError when there is no usable preamble or too few samples."""
+        sync = sync or self.acquire(x)
+        if sync is None:
+            raise SemcomError("no preamble found")
+        return self._demodulate(x, count, *sync[:2])
+
+    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+        raise NotImplementedError
+
+
+PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols, and at the end
+
+
+class SingleCarrier(Waveform):
+    """RRC single carrier, 2 samples per symbol, MMSE equaliser, pilot phase tracking."""
+
+    name = "sc"
+    sps = 2
+    rolloff, span = 0.35, 11
+    channel_taps, equaliser_taps = 3, 6  # each side
+
+    def __init__(self):
+        super().__init__()
+        self.rrc = rrc_taps(self.sps, self.rolloff, self.span)
+        self.pre_symbols = np.tile(self.zc, ZC_REPEATS)
+        self.pilots = constellation("qpsk").points[np.arange(PILOT_GROUP) % 4].astype(np.complex64)
+
+    def _shape(self, symbols: np.ndarray) -> np.ndarray:
+        up = np.zeros(len(symbols) * self.sps, np.complex64)
+        up[::self.sps] = symbols
+        return np.convolve(up, self.rrc).astype(np.complex64)
+
+    def preamble(self) -> np.ndarray:
+        return self._shape(self.pre_symbols)[:len(self.pre_symbols) * self.sps]
+
+    def _layout(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of data symbols, positions of pilot symbols) in the symbol stream after the preamble."""
+        groups = -(-count // PILOT_SPACING) + 1
+        block = PILOT_GROUP + PILOT_SPACING
+        pilot_pos = (np.arange(groups)[:, None] * block + np.arange(PILOT_GROUP)).ravel()
+        data_pos = (np.arange(groups - 1)[:, None] * block + PILOT_GROUP + np.arange(PILOT_SPACING)).ravel()[:count]
+        return data_pos, pilot_pos
+
+    def _stream(self, data: np.ndarray) -> np.ndarray:
+        data_pos, pilot_pos = self._layout(len(data))
+        stream = np.zeros(pilot_pos[-1] + 1, np.complex64)
+        stream[data_pos] = data
+        stream[pilot_pos] = np.tile(self.pilots, len(pilot_pos) // PILOT_GROUP)
+        return stream
+
+    def _modulate_data(self, data: np.ndarray) -> np.ndarray:
+        # the preamble and data are one symbol stream under one pulse train
+        shaped = self._shape(np.concatenate([self.pre_symbols, self._stream(data)]))
+        return shaped[len(self.pre_symbols) * self.sps:]
+
+    def burst_samples(self, data_symbols: int) -> int:
+        _, pilot_pos = self._layout(data_symbols)
+        return 2 * self.guard + (len(self.pre_symbols) + pilot_pos[-1] + 1) * self.sps + len(self.rrc) - 1
+
+    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+        data_pos, pilot_pos = self._layout(count)
+        n_sym = len(self.pre_symbols) + pilot_pos[-1] + 1 + self.equaliser_taps + self.channel_taps
+        first = start + len(self.rrc) - 1  # matched-filter peak of preamble symbol 0
+        i0 = int(np.floor(first))
+        need = i0 + 2 + n_sym * self.sps
+        if need > len(x) + len(self.rrc):
+            raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
+        x = x * np.exp(-2j * np.pi * cfo * np.arange(len(x))).astype(np.complex64)
+        mf = np.convolve(x, self.rrc)
+        mf = np.concatenate([mf, np.zeros(max(0, need + 4 - len(mf)), np.complex64)])
+        z = _cubic_samples(mf, first, self.sps, n_sym)
+        g, noise = self._fit_channel(z)
+        w, mu = self._mmse(g, noise)
+        e = self.equaliser_taps
+        zp = np.concatenate([np.zeros(e, z.dtype), z, np.zeros(e, z.dtype)])
+        eq = np.convolve(zp, np.conj(w)[::-1], mode="valid")[:len(z)] / mu
+        stream = eq[len(self.pre_symbols):]
+        # phase tracking: per pilot group, unwrapped and interpolated
+        groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
+        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1))
+        centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
+        data = stream[data_pos] * np.exp(-1j * np.interp(data_pos, centres, phase))
+        nv = (1 - mu) / mu
+        signal = float(np.sum(np.abs(g) ** 2))
+        return Demodulated(data.astype(np.complex64), np.full(count, nv, np.float32),
+                           float(10 * np.log10(signal / noise)), cfo, start)
+
+    def _fit_channel(self, z: np.ndarray):
+        """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
+        k, n = self.channel_taps, len(self.pre_symbols)
+        rows = np.arange(k, n - k)
+        a = np.stack([self.pre_symbols[rows - j] for j in range(-k, k + 1)], axis=1)
+        g, *_ = np.linalg.lstsq(a, z[rows], rcond=None)
+        resid = z[rows] - a @ g
+        noise = float(np.sum(np.abs(resid) ** 2) / max(1, len(rows) - len(g)))
+        return g, max(noise, 1e-6)
+
+    def _mmse(self, g: np.ndarray, noise: float):
+        """MMSE linear equaliser taps (for z[n-E..n+E]) and its bias mu (unbiased noise var (1-mu)/mu)."""
+        e, k = self.equaliser_taps, self.channel_taps
+        rows, cols = 2 * e + 1, 2 * e + 2 * k + 1
+        h = np.zeros((rows, cols), complex)
+        for j in range(rows):
+            h[j, j:j + 2 * k + 1] = g[::-1]
+        target = h[:, e + k]
+        w = np.linalg.solve(h @ h.conj().T + noise * np.eye(rows), target)
+        mu = float(np.real(np.vdot(w, target)))
+        return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+
+def _cubic_samples(x: np.ndarray, first: float, step: int, count: int) -> np.ndarray:
+    """x at first, first+step, ... by cubic Lagrange interpolation (one fractional delay)."""
+    i0 = int(np.floor(first))
+    mu = first - i0
+    c = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
+                  -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
+    idx = i0 + step * np.arange(count)
+    out = np.zeros(count, complex)
+    for j, cj in enumerate(c):
+        pos = np.clip(idx + j - 1, 0, len(x) - 1)
+        out += cj * x[pos]
+    return out
+
+
+class Ofdm(Waveform):
+    """64-subcarrier OFDM, CP 16, LTF channel estimate, pilot common-phase tracking."""
+
+    name = "ofdm"
+    sps = 1
+    fft, cp, ltf_cp = 64, 16, 32
+    pilot_carriers = np.array([-21, -7, 7, 21])
+    pilot_values = np.array([1, 1, 1, -1], np.complex64)
+    backoff = 4  # samples of cyclic prefix the FFT window starts early (timing margin)
+
+    def __init__(self):
+        super().__init__()
+        used = np.r_[-26:0, 1:27]
+        self.data_carriers = np.array([c for c in used if c not in self.pilot_carriers])
+        rng = np.random.default_rng(7)
+        self.ltf = np.zeros(self.fft, np.complex64)
+        self.ltf[used % self.fft] = rng.choice([-1.0, 1.0], len(used))
+
+    def _time(self, freq: np.ndarray) -> np.ndarray:
+        return (np.fft.ifft(freq, axis=-1) * np.sqrt(self.fft)).astype(np.complex64)
+
+    def _freq(self, time: np.ndarray) -> np.ndarray:
+        return np.fft.fft(time, axis=-1) / np.sqrt(self.fft)
+
+    def preamble(self) -> np.ndarray:
+        ltf = self._time(self.ltf)
+        # ZC at a quarter of the sample power of a data symbol is too weak; keep it at unit power
+        return np.concatenate([np.tile(self.zc, ZC_REPEATS), ltf[-self.ltf_cp:], ltf, ltf]).astype(np.complex64)
+
+    def _symbols(self, count: int) -> int:
+        return -(-count // len(self.data_carriers))
+
+    def _modulate_data(self, data: np.ndarray) -> np.ndarray:
+        n_sym = self._symbols(len(data))
+        freq = np.zeros((n_sym, self.fft), np.complex64)
+        fill = np.zeros(n_sym * len(self.data_carriers), np.complex64)
+        fill[:len(data)] = data
+        freq[:, self.data_carriers % self.fft] = fill.reshape(n_sym, -1)
+        freq[:, self.pilot_carriers % self.fft] = self.pilot_values
+        time = self._time(freq)
+        return np.concatenate([time[:, -self.cp:], time], axis=1).ravel()
+
+    def burst_samples(self, data_symbols: int) -> int:
+        return 2 * self.guard + len(self.preamble()) + self._symbols(data_symbols) * (self.fft + self.cp)
+
+    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+        d = int(round(start)) - self.backoff
+        ltf_at = d + ZC_REPEATS * ZC_LEN + self.ltf_cp
+        n_sym = self._symbols(count)
+        data_at = ltf_at + 2 * self.fft
+        need = data_at + n_sym * (self.fft + self.cp)
+        if d < 0 or need > len(x):
+            raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
+        n = np.arange(len(x))
+        x = x * np.exp(-2j * np.pi * cfo * n)
+        # fine CFO from the two identical long training symbols
+        l1, l2 = x[ltf_at:ltf_at + self.fft], x[ltf_at + self.fft:ltf_at + 2 * self.fft]
+        fine = float(np.angle(np.vdot(l1, l2)) / (2 * np.pi * self.fft))
+        x = x * np.exp(-2j * np.pi * fine * n)
+        cfo += fine
+        used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
+        y1 = self._freq(x[ltf_at:ltf_at + self.fft])[used]
+        y2 = self._freq(x[ltf_at + self.fft:ltf_at + 2 * self.fft])[used]
+        noise = max(float(np.mean(np.abs(y1 - y2) ** 2) / 2), 1e-6)
+        # least-squares impulse response of at most cp taps: averages the noise over subcarriers
+        basis = np.exp(-2j * np.pi * np.outer(np.where(used >= self.fft // 2, used - self.fft, used),
+                                              np.arange(self.cp)) / self.fft)
+        taps, *_ = np.linalg.lstsq(basis, (y1 + y2) / 2 / self.ltf[used], rcond=None)
+        h = basis @ taps
+        blocks = x[data_at:need].reshape(n_sym, self.fft + self.cp)[:, self.cp:]
+        y = self._freq(blocks)[:, used] / h
+        nd = len(self.data_carriers)
+        cpe = track_phase(np.sum(y[:, nd:] * np.conj(self.pilot_values), axis=1))
+        data = (y[:, :nd] * np.exp(-1j * cpe)[:, None]).ravel()[:count]
+        nv = np.tile(noise / np.abs(h[:nd]) ** 2, n_sym)[:count]
+        snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / noise))
+        return Demodulated(data.astype(np.complex64), nv.astype(np.float32), snr, cfo, start)
+
+
+WAVEFORMS = {"sc": SingleCarrier, "ofdm": Ofdm}
+
+
+@lru_cache(maxsize=None)
+def waveform(name: str) -> Waveform:
+    if name not in WAVEFORMS:
+        raise SemcomError(f"unknown waveform '{name}'; choose one of {', '.join(WAVEFORMS)}")
+    return WAVEFORMS[name]()

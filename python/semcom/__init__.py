@@ -13,6 +13,7 @@ try:
 except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
     pass
 else:
+    from .burst_blocks import air_channel, burst_rx, burst_tx  # noqa: F401
     from .image_blocks import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
     from .phy_rx import phy_rx  # noqa: F401
     from .phy_tx import phy_tx  # noqa: F401

@@ -21,6 +21,7 @@ from .phy import framing
 from .phy.link import LinkConfig, channel_use_budget
 
 HEIGHT, WIDTH, CODEC, LOST, REASON = "height", "width", "codec", "lost", "reason"
+CODEC_ID = "codec_id"
 
 
 def image_pdu(image: np.ndarray, meta: dict | None = None):
@@ -77,8 +78,8 @@ class image_tx(pdu_block):
         else:
             enc = self.codec.encode(image, self.link, channel_use_budget(self.cpp, h, w))
             self._last = (digest, enc)
-        out_meta = {**(meta or {}), **enc.meta, CODEC: self.codec.name, framing.FRAME: self.frame,
-                    HEIGHT: h, WIDTH: w}
+        out_meta = {CODEC_ID: self.codec.codec_id, **(meta or {}), **enc.meta, CODEC: self.codec.name,
+                    framing.FRAME: self.frame, HEIGHT: h, WIDTH: w}
         self.frame += 1
         return make_pdu(out_meta, enc.bits.astype(np.uint8))
 
@@ -107,6 +108,7 @@ class image_rx(pdu_block):
         self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue()
         self._codecs = {}
         self.fixed = registry.resolve(codec) if codec else None
+        self.count = 0  # images out so far; names the files (frame numbers restart with a transmitter)
 
     def codec(self, name: str):
         if name not in self._codecs:
@@ -126,12 +128,13 @@ class image_rx(pdu_block):
             self.logger.warn(f"frame {meta.get(framing.FRAME)}: image lost ({dec.reason}); wrote placeholder")
         if self.output_dir:
             self.write(meta, dec.image)
+        self.count += 1
         self.received.put((meta, dec.image))
         return [image_pdu(dec.image, meta)]
 
     def write(self, meta: dict, image: np.ndarray):
         from .imageio import save_image
-        stem = os.path.join(self.output_dir, f"frame{int(meta.get(framing.FRAME, 0)):06d}")
+        stem = os.path.join(self.output_dir, f"frame{self.count:06d}")
         save_image(stem + ".png", image)
         record = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool))}
         tmp = stem + ".json.tmp"

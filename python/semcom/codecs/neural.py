@@ -31,6 +31,7 @@ from .base import Codec, Decoded, Encoded, Received
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 MODEL, MODEL_HASH = "model", "model_hash"  # frame metadata keys
+CODEC_ID = "codec_id"  # what a burst header carries: the model's id, whichever registry name sent it
 FAMILY = "bitsemcom"
 LLR_CLIP = 40.0
 
@@ -209,7 +210,8 @@ class ModelCodec(Codec):
             raise SemcomError(f"model {self.model.name} needs {need} bits for {w}x{h} but {link.describe()} "
                               f"carries only {budget} in {channel_uses} channel uses; raise --cpp or use a "
                               "denser modulation")
-        return Encoded(self.model.encode(image), {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint})
+        return Encoded(self.model.encode(image), {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint,
+                                                  CODEC_ID: codec_id_for(self.model.name)})
 
     def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
         """(H, W) of a frame meant for this model; ValueError (the PDU is dropped) otherwise."""
@@ -274,7 +276,8 @@ def _register_all() -> None:
         name = os.path.basename(os.path.normpath(folder))
         for hard in (False, True):
             registry.register(name + ("-hard" if hard else ""),
-                              lambda folder=folder, hard=hard: ModelCodec(OnnxModel(folder), hard))
+                              lambda folder=folder, hard=hard: ModelCodec(OnnxModel(folder), hard),
+                              None if hard else codec_id_for(name), {MODEL: name})
     for hard in (False, True):
         registry.register(FAMILY + ("-hard" if hard else ""), lambda hard=hard: AutoBitSemCom(hard))
 

@@ -8,10 +8,16 @@ from ..errors import SemcomError
 from .base import Codec
 
 _FACTORIES: dict[str, Callable[..., Codec]] = {}
+_FRAME_META: dict[int, dict] = {}  # codec id on air -> frame metadata naming the codec (and model)
 
 
-def register(name: str, factory: Callable[..., Codec]) -> None:
+def register(name: str, factory: Callable[..., Codec], codec_id: int | None = None,
+             frame_meta: dict | None = None) -> None:
+    """Adds a codec. ``codec_id`` is what its frames carry on air (burst headers); a receiver maps
+    it back to ``{"codec": name, **frame_meta}`` without building the codec."""
     _FACTORIES[name] = factory
+    if codec_id is not None:
+        _FRAME_META.setdefault(int(codec_id), {"codec": name, **(frame_meta or {})})
 
 
 def _load_builtin() -> None:
@@ -39,6 +45,15 @@ def get(name: str, **options) -> Codec:
 def resolve(codec) -> Codec:
     """``codec`` itself when it already is a Codec, else ``get(codec)``."""
     return codec if isinstance(codec, Codec) else get(codec)
+
+
+def frame_meta(codec_id: int) -> dict:
+    """Metadata naming the codec of an over-the-air frame; SemcomError when the id is unknown here."""
+    _load_builtin()
+    if int(codec_id) not in _FRAME_META:
+        raise SemcomError(f"frame names codec id {codec_id:#06x}, which this installation does not know "
+                          "(install the transmitter's model)")
+    return dict(_FRAME_META[int(codec_id)])
 
 
 def by_id(codec_id: int) -> Codec:

@@ -352,4 +352,4 @@ class SsccCodec(Codec):
 
 
 for _name in ("sscc", *FORMATS):
-    registry.register(_name, functools.partial(SsccCodec, _name))
+    registry.register(_name, functools.partial(SsccCodec, _name), SSCC_ID if _name == "sscc" else FORMATS[_name].codec_id)

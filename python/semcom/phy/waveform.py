@@ -2,7 +2,7 @@
 
 A burst on air::
 
-    guard | preamble: 4 x ZC-32 | [OFDM: LTF cp32 + 2 x 64] | data ... | guard
+    guard | preamble: 4 x ZC-32 (RRC) | [OFDM: LTF cp32 + 2 x 64] | data ... | guard
 
 The data symbols are the header (160 bits, CRC-16, shortened LDPC(500,202),
 BPSK: ``HEADER_SYMBOLS``) followed by the payload symbols. The receiver never
@@ -10,6 +10,7 @@ knows the SNR: from the preamble it estimates timing (delay-and-correlate, then
 cross-correlation with parabolic refinement), carrier frequency (repetition
 phase), the channel and the noise variance; known pilots then track the phase.
 
+* Preamble (both): 4 x ZC-32 at 2 samples/symbol, RRC roll-off 0.35.
 * ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a symbol-spaced channel
   (7 taps) is fitted to the preamble by least squares, whose residual gives the
   noise variance, and an MMSE equaliser (13 taps) undoes multipath and
@@ -95,6 +96,7 @@ class Demodulated:
     snr_db: float  # estimated from the preamble
     cfo: float  # estimated carrier offset, cycles per sample
     start: float  # burst start in the window (samples, fractional)
+    pilot_error: float  # mean squared pilot error over the expected noise (about 1 for a good burst)
 
 
 def _delay_correlate(x: np.ndarray, period: int, span: int):
@@ -132,11 +134,31 @@ def _parabolic(y_m1: float, y0: float, y_p1: float) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (y_m1 - y_p1) / den, -0.5, 0.5))
 
 
+PREAMBLE_SPS, ROLLOFF, RRC_SPAN = 2, 0.35, 11
+
+
+@lru_cache(maxsize=None)
+def _rrc() -> np.ndarray:
+    return rrc_taps(PREAMBLE_SPS, ROLLOFF, RRC_SPAN)
+
+
+def shape(symbols: np.ndarray) -> np.ndarray:
+    """Symbols -> RRC pulse train at PREAMBLE_SPS samples per symbol (full convolution)."""
+    up = np.zeros(len(symbols) * PREAMBLE_SPS, np.complex64)
+    up[::PREAMBLE_SPS] = symbols
+    return np.convolve(up, _rrc()).astype(np.complex64)
+
+
+def zc_preamble() -> np.ndarray:
+    """The synchronisation preamble both waveforms share: 4 x ZC-32, RRC-shaped, 2 samples/symbol."""
+    return shape(np.tile(zadoff_chu(), ZC_REPEATS))[:ZC_REPEATS * ZC_LEN * PREAMBLE_SPS]
+
+
 class Waveform:
     """Shared transmit/receive logic; subclasses define the data-symbol mapping."""
 
     name = ""
-    sps = 1  # samples per ZC element of the preamble
+    sps = PREAMBLE_SPS  # samples per preamble symbol
     guard = 64  # zero samples before and after each burst
 
     def __init__(self):
@@ -207,23 +229,16 @@ class SingleCarrier(Waveform):
     """RRC single carrier, 2 samples per symbol, MMSE equaliser, pilot phase tracking."""
 
     name = "sc"
-    sps = 2
-    rolloff, span = 0.35, 11
     channel_taps, equaliser_taps = 3, 6  # each side
 
     def __init__(self):
         super().__init__()
-        self.rrc = rrc_taps(self.sps, self.rolloff, self.span)
+        self.rrc = _rrc()
         self.pre_symbols = np.tile(self.zc, ZC_REPEATS)
         self.pilots = constellation("qpsk").points[np.arange(PILOT_GROUP) % 4].astype(np.complex64)
 
-    def _shape(self, symbols: np.ndarray) -> np.ndarray:
-        up = np.zeros(len(symbols) * self.sps, np.complex64)
-        up[::self.sps] = symbols
-        return np.convolve(up, self.rrc).astype(np.complex64)
-
     def preamble(self) -> np.ndarray:
-        return self._shape(self.pre_symbols)[:len(self.pre_symbols) * self.sps]
+        return zc_preamble()
 
     def _layout(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions of data symbols, positions of pilot symbols) in the symbol stream after the preamble."""
@@ -242,7 +257,7 @@ class SingleCarrier(Waveform):
 
     def _modulate_data(self, data: np.ndarray) -> np.ndarray:
         # the preamble and data are one symbol stream under one pulse train
-        shaped = self._shape(np.concatenate([self.pre_symbols, self._stream(data)]))
+        shaped = shape(np.concatenate([self.pre_symbols, self._stream(data)]))
         return shaped[len(self.pre_symbols) * self.sps:]
 
     def burst_samples(self, data_symbols: int) -> int:
@@ -273,9 +288,11 @@ class SingleCarrier(Waveform):
         centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
         data = stream[data_pos] * np.exp(-1j * np.interp(data_pos, centres, phase))
         nv = (1 - mu) / mu
+        pilots = stream[pilot_pos] * np.exp(-1j * np.interp(pilot_pos, centres, phase))
+        error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
         signal = float(np.sum(np.abs(g) ** 2))
         return Demodulated(data.astype(np.complex64), np.full(count, nv, np.float32),
-                           float(10 * np.log10(signal / noise)), cfo, start)
+                           float(10 * np.log10(signal / noise)), cfo, start, error)
 
     def _fit_channel(self, z: np.ndarray):
         """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
@@ -318,7 +335,6 @@ class Ofdm(Waveform):
     """64-subcarrier OFDM, CP 16, LTF channel estimate, pilot common-phase tracking."""
 
     name = "ofdm"
-    sps = 1
     fft, cp, ltf_cp = 64, 16, 32
     pilot_carriers = np.array([-21, -7, 7, 21])
     pilot_values = np.array([1, 1, 1, -1], np.complex64)
@@ -340,8 +356,7 @@ class Ofdm(Waveform):
 
     def preamble(self) -> np.ndarray:
         ltf = self._time(self.ltf)
-        # ZC at a quarter of the sample power of a data symbol is too weak; keep it at unit power
-        return np.concatenate([np.tile(self.zc, ZC_REPEATS), ltf[-self.ltf_cp:], ltf, ltf]).astype(np.complex64)
+        return np.concatenate([zc_preamble(), ltf[-self.ltf_cp:], ltf, ltf]).astype(np.complex64)
 
     def _symbols(self, count: int) -> int:
         return -(-count // len(self.data_carriers))
@@ -361,7 +376,7 @@ class Ofdm(Waveform):
 
     def _demodulate(self, x, count, start, cfo) -> Demodulated:
         d = int(round(start)) - self.backoff
-        ltf_at = d + ZC_REPEATS * ZC_LEN + self.ltf_cp
+        ltf_at = d + ZC_REPEATS * self.period + self.ltf_cp
         n_sym = self._symbols(count)
         data_at = ltf_at + 2 * self.fft
         need = data_at + n_sym * (self.fft + self.cp)
@@ -387,10 +402,12 @@ class Ofdm(Waveform):
         y = self._freq(blocks)[:, used] / h
         nd = len(self.data_carriers)
         cpe = track_phase(np.sum(y[:, nd:] * np.conj(self.pilot_values), axis=1))
-        data = (y[:, :nd] * np.exp(-1j * cpe)[:, None]).ravel()[:count]
+        rotated = y * np.exp(-1j * cpe)[:, None]
+        data = rotated[:, :nd].ravel()[:count]
         nv = np.tile(noise / np.abs(h[:nd]) ** 2, n_sym)[:count]
+        error = float(np.mean(np.abs(rotated[:, nd:] - self.pilot_values) ** 2 * np.abs(h[nd:]) ** 2) / noise)
         snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / noise))
-        return Demodulated(data.astype(np.complex64), nv.astype(np.float32), snr, cfo, start)
+        return Demodulated(data.astype(np.complex64), nv.astype(np.float32), snr, cfo, start, error)
 
 
 WAVEFORMS = {"sc": SingleCarrier, "ofdm": Ofdm}

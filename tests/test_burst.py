@@ -24,7 +24,8 @@ def _raw_header_bits(*values) -> np.ndarray:
 
 
 def _bursts(llrs, bits_per_burst, frame=3, codec_id=7, height=64, width=96, modulation=1, fec=3):
-    chunks = burst.segment(llrs, bits_per_burst)
+    align = Header(codec_id, height, width, frame, 0, 1, modulation, fec, 1).align
+    chunks = burst.segment(llrs, bits_per_burst, align)
     return [(Header(codec_id, height, width, frame, i, len(chunks), modulation, fec, llrs.size), c)
             for i, c in enumerate(chunks)]
 
@@ -224,3 +225,14 @@ def test_bad_bursts_rejected_without_damage(llrs):
     out = [f for b in bursts[1:] for f in rx.add(*b)]
     assert len(out) == 1 and out[0].complete and rx.duplicates == 0
     np.testing.assert_array_equal(out[0].llrs, llrs)
+
+
+def test_segments_align_to_ldpc_blocks():
+    # 27 LDPC-1/2 blocks (k = 902) over 7 bursts: 4 blocks in each of 6, 3 in the last; no padded block
+    k = 902
+    assert burst.segment_lengths(24354, 7, k) == [4 * k] * 6 + [24354 - 24 * k]
+    assert burst.segment_lengths(10, 4, 1) == [3, 3, 3, 1]
+    # when aligning would empty the last segment, the unaligned rule applies
+    assert burst.segment_lengths(2 * k, 3, k) == burst.segment_lengths(2 * k, 3)
+    h = Header(3, 512, 768, 41, 0, 7, 1, burst.FEC_NAMES.index("ldpc-1/2"), 24354)
+    assert h.align == k and sum(h.lengths) == 24354

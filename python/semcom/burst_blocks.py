@@ -164,6 +164,7 @@ def frame_meta(received: air.ReceivedFrame) -> dict:
     return {**registry.frame_meta(f.codec_id), CODEC_ID: f.codec_id, HEIGHT: f.height, WIDTH: f.width,
             framing.FRAME: f.frame, framing.PAYLOAD_BITS: f.payload_bits, framing.FEC_OK: received.fec_ok,
             "modulation": f.modulation_name, "fec": f.fec_name, "bursts": f.segments,
+            "channel_uses": air.frame_channel_uses(f),
             "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
             "snr_est_db": round(received.snr_db, 2),
             "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),

@@ -11,7 +11,8 @@ from .phy.constellations import MODULATIONS
 from .phy.ldpc import CODES
 from .phy.link import FEC_NONE
 
-RADIOS = ("sim",)
+RADIOS = ("sim", "zmq", "file", "uhd", "soapy")
+WAVEFORMS = ("sc", "ofdm", "ideal")
 DEFAULT_CODEC = "bitsemcom"
 
 
@@ -48,14 +49,79 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def add_radio_options(p: argparse.ArgumentParser):
+def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
+    from .radios import KINDS, ZMQ_PATTERNS
     g = p.add_argument_group("radio")
     g.add_argument("--radio", choices=RADIOS, default="sim",
-                   help="sim: in-process simulated channel (ZeroMQ, file and UHD radios come with the burst waveform)")
-    g.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn",
-                   help="simulated channel; rayleigh is block fading with perfect CSI")
-    g.add_argument("--snr", type=snr_value, default=10.0, help="Es/N0 in dB of the simulated channel")
-    g.add_argument("--seed", type=int, default=0, help="noise and fading seed")
+                   help="sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
+                        "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device")
+    g.add_argument("--waveform", choices=WAVEFORMS, default="sc",
+                   help="sc: RRC single carrier, 2 samples/symbol; ofdm: 64 subcarriers, CP 16; ideal: "
+                        "synchronised symbols, no waveform (sim only, the reference channel of semcom-eval)")
+    g.add_argument("--burst-symbols", type=int, default=4096, help="payload channel uses per burst at most")
+    s = p.add_argument_group("simulated channel (--radio sim)")
+    s.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn",
+                   help="rayleigh: flat fading (channels.fading_model; block fading with perfect CSI "
+                        "for --waveform ideal)")
+    s.add_argument("--snr", type=snr_value, default=10.0, help="Es/N0 in dB per data symbol")
+    s.add_argument("--cfo", type=float, default=0.0,
+                   help="carrier offset, cycles per sample (0.005 = 1%% of the sc symbol rate)")
+    s.add_argument("--timing-offset", type=float, default=0.0, help="fractional timing offset in samples [0, 1)")
+    s.add_argument("--clock-ppm", type=float, default=0.0, help="sample-clock offset between the radios")
+    s.add_argument("--taps", default="1", help="multipath impulse response, sample spaced, e.g. 1,0.4j,0.2")
+    s.add_argument("--impaired", action="store_true",
+                   help="the acceptance channel: --cfo 0.005 --timing-offset 0.37 --clock-ppm 10 --taps 1,0.4j,0.2")
+    s.add_argument("--seed", type=int, default=0, help="noise and fading seed")
+    h = p.add_argument_group("radio hardware (--radio zmq/file/uhd/soapy)")
+    h.add_argument("--args", default="", help="device arguments: uhd 'type=b200,serial=...', soapy 'driver=...'")
+    h.add_argument("--freq", type=float, default=915e6, help="centre frequency, Hz")
+    h.add_argument("--rate", type=float, default=1e6, help="sample rate, samples/s")
+    h.add_argument("--gain", type=float, default=30.0, help="gain, dB")
+    h.add_argument("--antenna", default="", help="antenna port (e.g. TX/RX, RX2); empty: the device default")
+    h.add_argument("--address", default="tcp://127.0.0.1:5555",
+                   help="ZeroMQ address: the transmitter binds, the receiver connects")
+    h.add_argument("--zmq-pattern", choices=ZMQ_PATTERNS, default="pubsub",
+                   help="pubsub: broadcast (drops while nobody listens); pushpull: lossless, waits for the "
+                        "receiver; reqrep: the receiver asks")
+    h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
+    if receiver:
+        h.add_argument("--threshold", type=float, default=0.999,
+                       help="preamble detector (corr_est_cc) threshold, 1 - false-alarm rate per sample")
+        h.add_argument("--frame-timeout", type=float, default=2.0,
+                       help="seconds without a frame's bursts before its missing ones count as lost")
+    else:
+        h.add_argument("--amplitude", type=float, default=0.0,
+                       help="transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)")
+    assert set(KINDS) <= set(RADIOS)
+
+
+def radio_config(args):
+    """The RadioConfig of a non-sim --radio."""
+    from .radios import RadioConfig
+    return RadioConfig(args.radio, args=args.args, freq=args.freq, rate=args.rate, gain=args.gain,
+                       antenna=args.antenna, address=args.address, path=args.file, zmq_pattern=args.zmq_pattern)
+
+
+def air_options(args):
+    from .air_link import AirOptions
+    amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
+    return AirOptions(args.waveform, args.burst_symbols, amplitude, getattr(args, "threshold", 0.999),
+                      getattr(args, "frame_timeout", 2.0))
+
+
+def impairments(args):
+    from .air_link import ACCEPTANCE, Impairments, parse_taps
+    given = dict(cfo=args.cfo, delay=args.timing_offset, clock_ppm=args.clock_ppm, taps=parse_taps(args.taps))
+    if args.impaired:
+        given = ACCEPTANCE
+    if not 0 <= given["delay"] < 1:
+        raise SemcomError(f"--timing-offset must be in [0, 1) samples, got {given['delay']}")
+    return Impairments(args.snr, rayleigh=args.channel == "rayleigh", seed=args.seed, **given)
+
+
+def check_waveform(args):
+    if args.waveform == "ideal" and args.radio != "sim":
+        raise SemcomError("--waveform ideal exists only with --radio sim; radios need sc or ofdm")
 
 
 def add_link_options(p: argparse.ArgumentParser):
@@ -93,3 +159,26 @@ def quiet_gnuradio(verbose: bool) -> None:
     """Block log lines (lost images, dropped PDUs) show only with --verbose; apps report them too."""
     from gnuradio import gr
     gr.logging().set_default_level(gr.log_levels.info if verbose else gr.log_levels.err)
+
+
+def sim_link(args, output_dir: str = ""):
+    """The in-process link of --radio sim: SimLink (--waveform ideal) or AirLink (sc, ofdm)."""
+    if args.waveform == "ideal":
+        from .sim_link import SimLink
+        return SimLink(args.codec, args.modulation, args.fec, args.cpp, args.channel, args.snr,
+                       ldpc_backend=args.ldpc_backend, seed=args.seed, output_dir=output_dir)
+    from .air_link import AirLink
+    return AirLink(args.codec, args.modulation, args.fec, args.cpp, impairments(args), air_options(args),
+                   output_dir)
+
+
+def link_text(args) -> str:
+    """How the sim channel is described in reports."""
+    if args.waveform == "ideal":
+        return f"{args.channel} {args.snr:g} dB (ideal, synchronised)"
+    imp = impairments(args)
+    parts = [f"{args.channel} {args.snr:g} dB", args.waveform]
+    if imp.cfo or imp.delay or imp.clock_ppm or len(imp.taps) > 1:
+        parts.append(f"CFO {imp.cfo:g}/sample, timing {imp.delay:g}, clock {imp.clock_ppm:g} ppm, "
+                     f"{len(imp.taps)} taps")
+    return ", ".join(parts)

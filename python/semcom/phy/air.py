@@ -34,6 +34,12 @@ def payload_symbols(header: burst.Header, segment_bits: int) -> int:
     return link.channel_uses(segment_bits)
 
 
+def frame_channel_uses(frame) -> int:
+    """Payload channel uses of a whole frame (a Header or Frame): every segment, FEC and padding included."""
+    link = LinkConfig(frame.modulation_name, frame.fec_name)
+    return sum(link.channel_uses(n) for n in frame.lengths)
+
+
 class BurstTransmitter:
     """Frame bits -> burst sample arrays for one link (modulation, FEC) and waveform."""
 
@@ -59,7 +65,8 @@ class BurstTransmitter:
 
     def bursts(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int) -> list[np.ndarray]:
         bits = np.asarray(bits, np.uint8)
-        segments = burst.segment(bits, self.bits_per_burst)
+        align = 1 if self.link.code is None else self.link.code.k
+        segments = burst.segment(bits, self.bits_per_burst, align)
         out = []
         for i, seg in enumerate(segments):
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
@@ -178,7 +185,7 @@ class BurstReceiver:
                 try:
                     demod = wave.demodulate(x, wf_mod.HEADER_SYMBOLS, sync)
                     header = wf_mod.decode_header(demod.symbols, demod.noise_var)
-                    segment = burst.segment_lengths(header.payload_bits, header.segments)[header.segment]
+                    segment = header.lengths[header.segment]
                     n_data = wf_mod.HEADER_SYMBOLS + payload_symbols(header, segment)
                     if n_data > wf_mod.MAX_BURST_SYMBOLS:
                         raise SemcomError(f"header announces {n_data} symbols, more than {wf_mod.MAX_BURST_SYMBOLS}")

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import SemcomError
 from .constellations import MODULATIONS
+from . import ldpc
 from .ldpc import CODES
 from .link import FEC_NONE
 
@@ -67,32 +68,40 @@ def crc16(data: bytes | bytearray | memoryview | np.ndarray) -> int:
     return crc
 
 
-def segment_lengths(payload_bits: int, segments: int) -> list[int]:
+def segment_lengths(payload_bits: int, segments: int, align: int = 1) -> list[int]:
     """Bits carried by each segment: ceil(payload_bits / segments), the last the rest.
 
-    Raises ValueError when that leaves the last segment empty (too many segments
-    for the payload); a 0-bit payload is one empty segment.
+    With ``align`` > 1 (the LDPC block size, so no burst pads a partial block) the
+    common length is rounded up to a multiple of ``align`` when that still leaves
+    the last segment at least 1 bit; otherwise the unaligned rule applies.
+    Raises ValueError when even that leaves the last segment empty (too many
+    segments for the payload); a 0-bit payload is one empty segment.
     """
-    payload_bits, segments = int(payload_bits), int(segments)
-    if payload_bits < 0 or segments < 1:
-        raise ValueError(f"need payload_bits >= 0 and segments >= 1, got {payload_bits} and {segments}")
+    payload_bits, segments, align = int(payload_bits), int(segments), int(align)
+    if payload_bits < 0 or segments < 1 or align < 1:
+        raise ValueError(f"need payload_bits >= 0, segments >= 1 and align >= 1, got {payload_bits}, "
+                         f"{segments} and {align}")
     if payload_bits == 0:
         if segments != 1:
             raise ValueError(f"a 0-bit payload is 1 segment, not {segments}")
         return [0]
     chunk = -(-payload_bits // segments)
+    aligned = -(-chunk // align) * align
+    if payload_bits - aligned * (segments - 1) >= 1:
+        chunk = aligned
     last = payload_bits - chunk * (segments - 1)
     if last < 1:
         raise ValueError(f"{payload_bits} bits cannot fill {segments} segments of {chunk} bits")
     return [chunk] * (segments - 1) + [last]
 
 
-def segment(bits: np.ndarray, bits_per_burst: int) -> list[np.ndarray]:
+def segment(bits: np.ndarray, bits_per_burst: int, align: int = 1) -> list[np.ndarray]:
     """Split a frame's payload into ceil(len / bits_per_burst) consecutive chunks (views).
 
-    Chunk lengths follow ``segment_lengths``, so each is at most bits_per_burst
-    (and possibly less: 10 bits at 6 per burst give 5 + 5). ``len(result)`` is the
-    header's ``segments``. A 0-bit payload gives one empty chunk.
+    Chunk lengths follow ``segment_lengths`` (with ``align``), so each is at most
+    bits_per_burst when that is a multiple of ``align`` (and possibly less: 10 bits
+    at 6 per burst give 5 + 5). ``len(result)`` is the header's ``segments``. A
+    0-bit payload gives one empty chunk.
     """
     bits = np.asarray(bits)
     if bits.ndim != 1:
@@ -103,7 +112,7 @@ def segment(bits: np.ndarray, bits_per_burst: int) -> list[np.ndarray]:
     if count >= FRAME_MODULO:
         raise ValueError(f"{bits.size} bits at {bits_per_burst} per burst needs {count} segments; "
                          f"the header allows {FRAME_MODULO - 1}")
-    edges = np.cumsum(segment_lengths(bits.size, count))[:-1]
+    edges = np.cumsum(segment_lengths(bits.size, count, align))[:-1]
     return np.split(bits, edges)
 
 
@@ -125,6 +134,16 @@ class _LinkNames:
     @property
     def fec_name(self) -> str:
         return FEC_NAMES[self.fec]
+
+    @property
+    def align(self) -> int:
+        """Segment alignment: the LDPC block's information bits (1 when uncoded)."""
+        return 1 if self.fec_name == FEC_NONE else ldpc.code(self.fec_name).k
+
+    @property
+    def lengths(self) -> list[int]:
+        """Bits of every segment of this frame."""
+        return segment_lengths(self.payload_bits, self.segments, self.align)
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,7 @@ class Header(_LinkNames):
         if not 0 <= self.segment < self.segments:
             return f"header segment {self.segment} is outside 0..{self.segments - 1}"
         try:
-            segment_lengths(self.payload_bits, self.segments)
+            self.lengths  # noqa: B018 (validates)
         except ValueError as err:
             return f"header is inconsistent: {err}"
         return None
@@ -208,7 +227,7 @@ class Frame(_LinkNames):
 class _Pending:
     def __init__(self, header: Header):
         self.header = header
-        lengths = segment_lengths(header.payload_bits, header.segments)
+        lengths = header.lengths
         self.lengths = lengths
         self.chunk = lengths[0]  # offset of segment i is i * chunk
         self.llrs = np.zeros(header.payload_bits, dtype=np.float32)
@@ -282,7 +301,7 @@ class Reassembler:
                 raise ValueError(why)
             lengths = pending.lengths
         else:
-            lengths = segment_lengths(header.payload_bits, header.segments)
+            lengths = header.lengths
         want = lengths[header.segment]
         if llrs.size != want:
             raise ValueError(f"burst {header.segment} of frame {header.frame} has {llrs.size} LLRs, "

@@ -111,9 +111,10 @@ class AirTransmitter(_Flowgraph):
         self.tb.msg_connect(self.image, "out", self.bursts, "in")
 
     def send(self, image: np.ndarray, meta: dict | None = None):
+        """Encodes and queues one image; returns (frame metadata, payload bits)."""
         m, bits = split_pdu(self.image.encode(image, meta), np.uint8)
         self.bursts.send(bits, m)
-        return m
+        return m, len(bits)
 
     def wait_sent(self, timeout: float = 60.0):
         """Blocks until every queued burst has left burst_tx."""

@@ -201,12 +201,14 @@ class BurstReceiver:
             x = self._window(ws, min(stop, self.end))
             self.head = None
             self.detections.pop(0)
-            self._skip(stop - wave.guard)
             try:
                 frames += self._payload(wave.demodulate(x, n_data, sync), header, segment, start)
-            except (SemcomError, ValueError) as err:
+            except (SemcomError, ValueError) as err:  # cut short or corrupted: what follows may be a burst
                 self.dropped += 1
                 self.last_error = f"burst {header.segment} of frame {header.frame}: {err}"
+                self._skip(start + len(wave.preamble()))
+            else:
+                self._skip(stop - wave.guard)
         return frames
 
     def _payload(self, demod: wf_mod.Demodulated, header: burst.Header, segment: int, start: int):

@@ -2,7 +2,7 @@
 
 A burst on air::
 
-    guard | preamble: 4 x ZC-32 (RRC) | [OFDM: LTF cp32 + 2 x 64] | data ... | guard
+    guard | preamble: ZC-32 x (1, 1, 1, -1) (RRC) | [OFDM: 2 training symbols] | data ... | guard
 
 The data symbols are the header (160 bits, CRC-16, shortened LDPC(500,202),
 BPSK: ``HEADER_SYMBOLS``) followed by the payload symbols. The receiver never
@@ -10,14 +10,15 @@ knows the SNR: from the preamble it estimates timing (delay-and-correlate, then
 cross-correlation with parabolic refinement), carrier frequency (repetition
 phase), the channel and the noise variance; known pilots then track the phase.
 
-* Preamble (both): 4 x ZC-32 at 2 samples/symbol, RRC roll-off 0.35.
+* Preamble (both): ZC-32 sent 4 times, the last negated, 2 samples/symbol, RRC roll-off 0.35.
 * ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a symbol-spaced channel
   (7 taps) is fitted to the preamble by least squares, whose residual gives the
   noise variance, and an MMSE equaliser (13 taps) undoes multipath and
   fractional timing; 4 pilots per 60 data symbols track phase.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
-  variance; pilots remove the common phase error of every OFDM symbol.
+  variance (two different known symbols, so nothing but the ZC repeats); pilots remove the
+  common phase error of every OFDM symbol.
 
 Es/N0 = 1 / (noise variance per sample) for both: SC pulses have unit energy,
 the OFDM FFT is unitary. Nothing here imports GNU Radio; the blocks in
@@ -129,6 +130,12 @@ def track_phase(corr: np.ndarray, smooth: int = 5) -> np.ndarray:
     return np.unwrap(np.angle(avg)) + ramp
 
 
+def _blend(pilot_error: float, n_training: int, n_pilots: int) -> float:
+    """Noise-variance correction: the training estimate and the pilots' (``pilot_error`` times
+    it) averaged by sample count. Pilots see what training cannot: phase tracking, drift."""
+    return (n_training + n_pilots * pilot_error) / (n_training + n_pilots)
+
+
 def _parabolic(y_m1: float, y0: float, y_p1: float) -> float:
     den = y_m1 - 2 * y0 + y_p1
     return 0.0 if den >= 0 else float(np.clip(0.5 * (y_m1 - y_p1) / den, -0.5, 0.5))
@@ -149,9 +156,18 @@ def shape(symbols: np.ndarray) -> np.ndarray:
     return np.convolve(up, _rrc()).astype(np.complex64)
 
 
+PREAMBLE_SIGNS = np.array([1, 1, 1, -1])  # the sign flip marks the end: timing is unambiguous
+
+
+def preamble_symbols() -> np.ndarray:
+    return (np.tile(zadoff_chu(), ZC_REPEATS) * np.repeat(PREAMBLE_SIGNS, ZC_LEN)).astype(np.complex64)
+
+
+@lru_cache(maxsize=None)
 def zc_preamble() -> np.ndarray:
-    """The synchronisation preamble both waveforms share: 4 x ZC-32, RRC-shaped, 2 samples/symbol."""
-    return shape(np.tile(zadoff_chu(), ZC_REPEATS))[:ZC_REPEATS * ZC_LEN * PREAMBLE_SPS]
+    """The synchronisation preamble both waveforms share: ZC-32 x (+1, +1, +1, -1), RRC-shaped,
+    2 samples/symbol."""
+    return shape(preamble_symbols())[:ZC_REPEATS * ZC_LEN * PREAMBLE_SPS]
 
 
 class Waveform:
@@ -190,24 +206,28 @@ class Waveform:
 
         Returns None when no preamble of sufficient quality is there.
         """
-        span = (ZC_REPEATS - 1) * self.period
+        span = (ZC_REPEATS - 2) * self.period  # the three equal periods
         p, quality = _delay_correlate(x, self.period, span)
         if not len(quality):
             return None
         d0 = int(np.argmax(quality))
         if quality[d0] < MIN_PREAMBLE_QUALITY:
             return None
-        cfo = float(np.angle(p[d0]) / (2 * np.pi * self.period))
-        template = self.preamble()
-        lo = max(0, d0 - self.period // 2)
-        hi = min(len(x) - len(template), d0 + self.period // 2)
+        # timing: correlation with the whole preamble (sign flip included) after removing the CFO,
+        # searched around the repetition peak; then the CFO from the repetitions at that start
+        cfo0 = float(np.angle(p[d0]) / (2 * np.pi * self.period))
+        template = zc_preamble()
+        lo = max(0, d0 - self.period)
+        hi = min(len(x) - len(template), d0 + self.period, len(p) - 1)
         if hi <= lo:
             return None
-        seg = x[lo:hi + len(template)] * np.exp(-2j * np.pi * cfo * np.arange(lo, hi + len(template)))
-        corr = np.abs(np.correlate(seg, template, mode="valid"))
-        k = int(np.argmax(corr))
-        frac = _parabolic(corr[k - 1], corr[k], corr[k + 1]) if 0 < k < len(corr) - 1 else 0.0
-        return lo + k + frac, cfo, float(quality[d0])
+        seg = x[lo:hi + len(template)] * np.exp(-2j * np.pi * cfo0 * np.arange(lo, hi + len(template)))
+        metric = np.abs(np.correlate(seg, template, "valid"))
+        k = int(np.argmax(metric))
+        frac = _parabolic(metric[k - 1], metric[k], metric[k + 1]) if 0 < k < len(metric) - 1 else 0.0
+        start = lo + k
+        cfo = float(np.angle(p[start]) / (2 * np.pi * self.period))
+        return start + frac, cfo, float(quality[start])
 
     def demodulate(self, x: np.ndarray, count: int, sync=None) -> Demodulated:
         """The first ``count`` data symbols of the burst whose preamble starts near window ``x``'s
@@ -234,7 +254,7 @@ class SingleCarrier(Waveform):
     def __init__(self):
         super().__init__()
         self.rrc = _rrc()
-        self.pre_symbols = np.tile(self.zc, ZC_REPEATS)
+        self.pre_symbols = preamble_symbols()
         self.pilots = constellation("qpsk").points[np.arange(PILOT_GROUP) % 4].astype(np.complex64)
 
     def preamble(self) -> np.ndarray:
@@ -290,6 +310,7 @@ class SingleCarrier(Waveform):
         nv = (1 - mu) / mu
         pilots = stream[pilot_pos] * np.exp(-1j * np.interp(pilot_pos, centres, phase))
         error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
+        nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
         signal = float(np.sum(np.abs(g) ** 2))
         return Demodulated(data.astype(np.complex64), np.full(count, nv, np.float32),
                            float(10 * np.log10(signal / noise)), cfo, start, error)
@@ -335,7 +356,7 @@ class Ofdm(Waveform):
     """64-subcarrier OFDM, CP 16, LTF channel estimate, pilot common-phase tracking."""
 
     name = "ofdm"
-    fft, cp, ltf_cp = 64, 16, 32
+    fft, cp = 64, 16
     pilot_carriers = np.array([-21, -7, 7, 21])
     pilot_values = np.array([1, 1, 1, -1], np.complex64)
     backoff = 4  # samples of cyclic prefix the FFT window starts early (timing margin)
@@ -345,8 +366,9 @@ class Ofdm(Waveform):
         used = np.r_[-26:0, 1:27]
         self.data_carriers = np.array([c for c in used if c not in self.pilot_carriers])
         rng = np.random.default_rng(7)
-        self.ltf = np.zeros(self.fft, np.complex64)
-        self.ltf[used % self.fft] = rng.choice([-1.0, 1.0], len(used))
+        # two different training symbols: nothing after the ZC repeats with its period
+        self.ltf = np.zeros((2, self.fft), np.complex64)
+        self.ltf[:, used % self.fft] = rng.choice([-1.0, 1.0], (2, len(used)))
 
     def _time(self, freq: np.ndarray) -> np.ndarray:
         return (np.fft.ifft(freq, axis=-1) * np.sqrt(self.fft)).astype(np.complex64)
@@ -356,7 +378,8 @@ class Ofdm(Waveform):
 
     def preamble(self) -> np.ndarray:
         ltf = self._time(self.ltf)
-        return np.concatenate([zc_preamble(), ltf[-self.ltf_cp:], ltf, ltf]).astype(np.complex64)
+        with_cp = np.concatenate([ltf[:, -self.cp:], ltf], axis=1).ravel()  # two ordinary OFDM symbols
+        return np.concatenate([zc_preamble(), with_cp]).astype(np.complex64)
 
     def _symbols(self, count: int) -> int:
         return -(-count // len(self.data_carriers))
@@ -376,27 +399,27 @@ class Ofdm(Waveform):
 
     def _demodulate(self, x, count, start, cfo) -> Demodulated:
         d = int(round(start)) - self.backoff
-        ltf_at = d + ZC_REPEATS * self.period + self.ltf_cp
+        sym = self.fft + self.cp
+        ltf_at = d + ZC_REPEATS * self.period
         n_sym = self._symbols(count)
-        data_at = ltf_at + 2 * self.fft
+        data_at = ltf_at + 2 * sym
         need = data_at + n_sym * (self.fft + self.cp)
         if d < 0 or need > len(x):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
         n = np.arange(len(x))
         x = x * np.exp(-2j * np.pi * cfo * n)
-        # fine CFO from the two identical long training symbols
-        l1, l2 = x[ltf_at:ltf_at + self.fft], x[ltf_at + self.fft:ltf_at + 2 * self.fft]
-        fine = float(np.angle(np.vdot(l1, l2)) / (2 * np.pi * self.fft))
+        used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
+        y = self._freq(x[ltf_at:data_at].reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
+        # fine CFO: the channel estimates of the two training symbols rotate by 2 pi cfo fft
+        fine = float(np.angle(np.vdot(y[0], y[1])) / (2 * np.pi * sym))
         x = x * np.exp(-2j * np.pi * fine * n)
         cfo += fine
-        used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
-        y1 = self._freq(x[ltf_at:ltf_at + self.fft])[used]
-        y2 = self._freq(x[ltf_at + self.fft:ltf_at + 2 * self.fft])[used]
-        noise = max(float(np.mean(np.abs(y1 - y2) ** 2) / 2), 1e-6)
+        y[1] *= np.exp(-2j * np.pi * fine * sym)
+        noise = max(float(np.mean(np.abs(y[0] - y[1]) ** 2) / 2), 1e-6)
         # least-squares impulse response of at most cp taps: averages the noise over subcarriers
         basis = np.exp(-2j * np.pi * np.outer(np.where(used >= self.fft // 2, used - self.fft, used),
-                                              np.arange(self.cp)) / self.fft)
-        taps, *_ = np.linalg.lstsq(basis, (y1 + y2) / 2 / self.ltf[used], rcond=None)
+                                              np.arange(self.cp - self.backoff)) / self.fft)
+        taps, *_ = np.linalg.lstsq(basis, y.mean(axis=0), rcond=None)
         h = basis @ taps
         blocks = x[data_at:need].reshape(n_sym, self.fft + self.cp)[:, self.cp:]
         y = self._freq(blocks)[:, used] / h
@@ -406,8 +429,9 @@ class Ofdm(Waveform):
         data = rotated[:, :nd].ravel()[:count]
         nv = np.tile(noise / np.abs(h[:nd]) ** 2, n_sym)[:count]
         error = float(np.mean(np.abs(rotated[:, nd:] - self.pilot_values) ** 2 * np.abs(h[nd:]) ** 2) / noise)
-        snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / noise))
-        return Demodulated(data.astype(np.complex64), nv.astype(np.float32), snr, cfo, start, error)
+        scale = _blend(error, len(used), n_sym * len(self.pilot_carriers))
+        snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / (noise * scale)))
+        return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error)
 
 
 WAVEFORMS = {"sc": SingleCarrier, "ofdm": Ofdm}

@@ -1,0 +1,215 @@
+"""Burst waveforms and the burst receiver in numpy, without a flowgraph: synchronisation under
+CFO, fractional timing and multipath, BER against closed forms, noise-variance estimates,
+lost and truncated bursts, and silence on noise."""
+import importlib
+
+import numpy as np
+import pytest
+
+try:
+    semcom = importlib.import_module("gnuradio.semcom")
+except ImportError:
+    semcom = importlib.import_module("semcom")
+P = semcom.__name__
+waveform = importlib.import_module(f"{P}.phy.waveform")
+air = importlib.import_module(f"{P}.phy.air")
+burst = importlib.import_module(f"{P}.phy.burst")
+theory = importlib.import_module(f"{P}.phy.theory")
+constellations = importlib.import_module(f"{P}.phy.constellations")
+errors = importlib.import_module(f"{P}.errors")
+
+WAVES = ["sc", "ofdm"]
+HEADER = burst.Header(0x1234, 512, 768, 9, 2, 6, 1, 0, 49152)
+MULTIPATH = (1.0, 0.4j, 0.2)
+
+
+def channel(s, snr_db, rng, cfo=0.0, delay=0.0, taps=(1.0,), lead=300):
+    """Windowed-sinc fractional delay, multipath, CFO (cycles/sample), AWGN (Es/N0 per symbol)."""
+    n = np.arange(-16, 17)
+    s = np.convolve(s, np.sinc(n - delay) * np.hamming(33))[16:16 + len(s)]
+    taps = np.asarray(taps, complex) / np.linalg.norm(taps)
+    s = np.convolve(s, taps)[:len(s)]
+    s = np.concatenate([np.zeros(lead), s, np.zeros(lead)])
+    s = s * np.exp(2j * np.pi * cfo * np.arange(len(s)))
+    nv = 10 ** (-snr_db / 10)
+    return (s + np.sqrt(nv / 2) * (rng.standard_normal(len(s)) + 1j * rng.standard_normal(len(s)))).astype(np.complex64)
+
+
+def send_one(name, snr_db, rng, bits=8192, **impairments):
+    wave = waveform.waveform(name)
+    q = constellations.constellation("qpsk")
+    payload = rng.integers(0, 2, bits).astype(np.uint8)
+    s = wave.modulate(HEADER, q.modulate(payload))
+    r = channel(s, snr_db, rng, **impairments)
+    count = waveform.HEADER_SYMBOLS + bits // 2
+    d = wave.demodulate(r, count)
+    return wave, payload, d
+
+
+def test_rrc_pulse_is_unit_energy_nyquist():
+    taps = waveform.rrc_taps(2, 0.35, 11)
+    assert np.sum(taps ** 2) == pytest.approx(1.0, rel=1e-5)
+    rc = np.convolve(taps, taps)  # raised cosine: 1 at the centre, ~0 at the other symbol instants
+    centre = len(rc) // 2
+    assert rc[centre] == pytest.approx(1.0, rel=1e-3)
+    others = np.delete(rc[centre % 2::2], centre // 2)
+    assert np.max(np.abs(others)) < 0.02
+
+
+def test_header_round_trip_and_rejection():
+    rng = np.random.default_rng(0)
+    sym = waveform.encode_header(HEADER)
+    assert sym.size == waveform.HEADER_SYMBOLS
+    assert waveform.decode_header(sym, 0.1) == HEADER
+    ok = 0
+    for _ in range(40):  # BPSK at Es/N0 0 dB: the shortened LDPC(500,202) header still decodes
+        noisy = sym + np.sqrt(0.5) * (rng.standard_normal(sym.size) + 1j * rng.standard_normal(sym.size))
+        try:
+            ok += waveform.decode_header(noisy, 1.0) == HEADER
+        except errors.SemcomError:
+            pass
+    assert ok >= 38
+    with pytest.raises(errors.SemcomError):
+        waveform.decode_header(rng.standard_normal(sym.size) + 0j, 1.0)
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_burst_length_is_announced(name):
+    wave = waveform.waveform(name)
+    for n in (1, 59, 60, 61, 1000):
+        assert len(wave.modulate(HEADER, np.ones(n, np.complex64))) == wave.burst_samples(waveform.HEADER_SYMBOLS + n)
+
+
+@pytest.mark.parametrize("name", WAVES)
+@pytest.mark.parametrize("snr_db", [3.0, 8.0])
+def test_ber_close_to_theory_on_awgn(name, snr_db):
+    """Estimated channel, CFO and noise: uncoded QPSK BER within 1 dB of the closed form."""
+    rng = np.random.default_rng(int(snr_db))
+    errs = total = 0
+    est = []
+    for _ in range(4):
+        wave, payload, d = send_one(name, snr_db, rng, bits=16384, cfo=0.003, delay=0.3)
+        hard = constellations.constellation("qpsk").hard_bits(d.symbols[waveform.HEADER_SYMBOLS:])
+        errs += np.count_nonzero(hard != payload)
+        total += payload.size
+        est.append(d.snr_db)
+    ber = errs / total
+    assert theory.ber_awgn("qpsk", snr_db) <= ber * 1.25  # cannot beat the bound by more than the noise
+    assert ber <= theory.ber_awgn("qpsk", snr_db - 1.0)
+    assert np.mean(est) == pytest.approx(snr_db, abs=0.8)
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_noise_variance_matches_the_errors(name):
+    """The per-symbol noise variance handed to the demapper is what the equalised symbols show."""
+    rng = np.random.default_rng(5)
+    wave, payload, d = send_one(name, 6.0, rng, bits=16384, cfo=0.004, delay=0.5, taps=MULTIPATH)
+    sent = constellations.constellation("qpsk").modulate(payload)
+    err = np.abs(d.symbols[waveform.HEADER_SYMBOLS:] - sent) ** 2
+    ratio = np.mean(err) / np.mean(d.noise_var[waveform.HEADER_SYMBOLS:])
+    assert 0.75 < ratio < 1.33
+    assert d.pilot_error < 2.0
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_acceptance_impairments_at_10_db(name):
+    """CFO 1% of the SC symbol rate, fractional timing, 3-tap multipath, 10 dB: header and payload."""
+    rng = np.random.default_rng(1)
+    wave, payload, d = send_one(name, 10.0, rng, cfo=0.005, delay=0.37, taps=MULTIPATH)
+    assert waveform.decode_header(d.symbols[:waveform.HEADER_SYMBOLS], d.noise_var[:waveform.HEADER_SYMBOLS]) == HEADER
+    assert d.cfo == pytest.approx(0.005, abs=3e-4)
+    llr = constellations.constellation("qpsk").llr(d.symbols[waveform.HEADER_SYMBOLS:], d.noise_var[waveform.HEADER_SYMBOLS:])
+    assert np.mean((llr > 0) != payload) < 0.03
+
+
+def stream_of(name, frames, rng, snr_db=16.0, drop=(), cut=None, modulation="qpsk", fec="none", bits=20000):
+    tx = air.BurstTransmitter(modulation, fec, name, burst_symbols=2048)
+    sent, pieces = [], [np.zeros(400, np.complex64)]
+    index = 0
+    for f in range(frames):
+        payload = rng.integers(0, 2, bits).astype(np.uint8)
+        sent.append(payload)
+        for b in tx.bursts(payload, 0x0102, 64, 96, f):
+            if index == cut:
+                b = b[:len(b) // 2]
+            if index not in drop:
+                pieces.append(b)
+            index += 1
+    pieces.append(np.zeros(2000, np.complex64))
+    return sent, channel(np.concatenate(pieces), snr_db, rng, cfo=0.002, delay=0.2, lead=0)
+
+
+def receive(name, stream, every=150, chunk=5000, **kw):
+    """Feeds the stream in chunks with a detection every ``every`` samples (a pessimistic detector)."""
+    rx = air.BurstReceiver(name, **kw)
+    out = []
+    for i in range(0, len(stream), chunk):
+        piece = stream[i:i + chunk]
+        out += rx.feed(piece, range(i, i + len(piece), every))
+    return rx, out + rx.flush()
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_lost_burst_becomes_erasures(name):
+    rng = np.random.default_rng(2)
+    sent, stream = stream_of(name, 2, rng, drop={1})  # frame 0 loses its second burst
+    rx, frames = receive(name, stream)
+    assert [f.frame.frame for f in frames] == [0, 1]
+    f0, f1 = frames[0].frame, frames[1].frame
+    assert f0.bursts_lost == 1 and f1.bursts_lost == 0
+    lengths = burst.segment_lengths(20000, f0.segments)
+    erased = slice(lengths[0], lengths[0] + lengths[1])
+    assert not f0.llrs[erased].any()
+    keep = np.ones(20000, bool)
+    keep[erased] = False
+    assert np.array_equal(f0.llrs[keep] > 0, sent[0][keep].astype(bool))
+    assert np.array_equal(f1.llrs > 0, sent[1].astype(bool))
+    assert frames[1].snr_db == pytest.approx(16.0, abs=1.5)
+    assert not frames[0].fec_ok and frames[1].fec_ok
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_truncated_burst_is_dropped_and_the_receiver_goes_on(name):
+    rng = np.random.default_rng(3)
+    sent, stream = stream_of(name, 2, rng, cut=2)  # frame 0's third burst stops half way
+    rx, frames = receive(name, stream)
+    assert [f.frame.frame for f in frames] == [0, 1]
+    assert frames[0].frame.bursts_lost == 1
+    assert frames[1].frame.bursts_lost == 0
+    assert np.array_equal(frames[1].frame.llrs > 0, sent[1].astype(bool))
+
+
+def test_ldpc_segments_decode_per_burst():
+    rng = np.random.default_rng(4)
+    sent, stream = stream_of("sc", 1, rng, snr_db=4.0, modulation="qpsk", fec="ldpc-1/2", bits=9000)
+    rx, frames = receive("sc", stream)
+    assert len(frames) == 1 and frames[0].fec_ok
+    assert np.array_equal(frames[0].frame.llrs > 0, sent[0].astype(bool))
+
+
+@pytest.mark.parametrize("name", WAVES)
+def test_no_bursts_from_noise(name):
+    rng = np.random.default_rng(6)
+    noise = ((rng.standard_normal(600_000) + 1j * rng.standard_normal(600_000)) / np.sqrt(2)).astype(np.complex64)
+    rx, frames = receive(name, noise, every=40)
+    assert frames == [] and rx.bursts == 0
+
+
+def test_unfinished_frame_expires():
+    rng = np.random.default_rng(7)
+    sent, stream = stream_of("sc", 1, rng, drop={4})  # the frame's last burst (of 5) never comes
+    now = [0.0]
+    rx = air.BurstReceiver("sc", frame_timeout=2.0, clock=lambda: now[0])
+    assert rx.feed(stream, range(0, len(stream), 150)) == []
+    now[0] = 1.0
+    assert rx.expire() == []
+    now[0] = 3.5
+    (frame,) = rx.expire()
+    assert frame.frame.bursts_lost == 1 and frame.frame.segments == 5
+
+
+def test_buffer_stays_bounded():
+    rng = np.random.default_rng(8)
+    noise = ((rng.standard_normal(400_000) + 1j * rng.standard_normal(400_000)) / np.sqrt(2)).astype(np.complex64)
+    rx, _ = receive("sc", noise, every=1000, chunk=4000)
+    assert len(rx.buf) < 10_000

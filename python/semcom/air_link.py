@@ -34,7 +34,7 @@ class AirOptions:
     waveform: str = "sc"
     burst_symbols: int = air.DEFAULT_BURST_SYMBOLS
     amplitude: float = 1.0  # transmit scale; radios want peaks below 1
-    threshold: float = 0.999  # corr_est_cc dynamic threshold
+    threshold: float = 0.99  # corr_est_cc dynamic threshold
     frame_timeout: float = 2.0  # seconds before a frame's missing bursts count as lost
 
 

@@ -28,7 +28,8 @@ from .phy import air, framing, waveform as wf_mod
 CODEC_ID, HEIGHT, WIDTH = "codec_id", "height", "width"
 SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")
 CORR_START = pmt.intern("corr_start")
-TAIL_ZEROS = 1024  # after a frame's last burst: flushes the receiver's filters
+DETECTOR_ITEMS = 2048  # corr_est_cc works on at least this many samples at a time
+TAIL_ZEROS = DETECTOR_ITEMS  # after a frame's last burst: pushes it through the detector
 
 
 class burst_tx(gr.sync_block):
@@ -183,7 +184,7 @@ class burst_rx(gr.hier_block2):
         frame_timeout: seconds after a frame's last burst before its missing bursts count as lost.
     """
 
-    def __init__(self, waveform="sc", threshold=0.999, frame_timeout=2.0):
+    def __init__(self, waveform="sc", threshold=0.99, frame_timeout=2.0):
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.message_port_register_hier_out("out")
@@ -191,6 +192,9 @@ class burst_rx(gr.hier_block2):
         period = wave.preamble()[:wave.period]
         self.detector = digital.corr_est_cc(period.tolist(), float(wave.sps), 0, float(threshold),
                                             digital.THRESHOLD_DYNAMIC)
+        # the dynamic threshold is relative to the mean correlation of each work() call: a short
+        # call holding little but a preamble would hide it
+        self.detector.set_min_noutput_items(DETECTOR_ITEMS)
         self.sink = burst_sink(waveform, frame_timeout)
         self.connect(self, self.detector, self.sink)
         self.msg_connect(self.sink, OUT, self, OUT)

@@ -85,7 +85,7 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
                         "receiver; reqrep: the receiver asks")
     h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
     if receiver:
-        h.add_argument("--threshold", type=float, default=0.999,
+        h.add_argument("--threshold", type=float, default=0.99,
                        help="preamble detector (corr_est_cc) threshold, 1 - false-alarm rate per sample")
         h.add_argument("--frame-timeout", type=float, default=2.0,
                        help="seconds without a frame's bursts before its missing ones count as lost")
@@ -105,7 +105,7 @@ def radio_config(args):
 def air_options(args):
     from .air_link import AirOptions
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
-    return AirOptions(args.waveform, args.burst_symbols, amplitude, getattr(args, "threshold", 0.999),
+    return AirOptions(args.waveform, args.burst_symbols, amplitude, getattr(args, "threshold", 0.99),
                       getattr(args, "frame_timeout", 2.0))
 
 

@@ -14,6 +14,7 @@ Plain numpy; ``burst_blocks`` wraps both for GNU Radio.
 """
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 
@@ -209,6 +210,8 @@ class BurstReceiver:
                 self._skip(start + len(wave.preamble()))
             else:
                 self._skip(stop - wave.guard)
+                # bursts often come back to back: look right after this one too, whatever the detector saw
+                bisect.insort(self.detections, stop + wave.guard)
         return frames
 
     def _payload(self, demod: wf_mod.Demodulated, header: burst.Header, segment: int, start: int):

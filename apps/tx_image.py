@@ -83,9 +83,9 @@ def send_to_radio(args, images):
     with AirTransmitter(radio, args.codec, args.modulation, args.fec, args.cpp, cli.air_options(args),
                         throttle=args.radio == "zmq").start() as tx:
         for n, (path, image) in enumerate(images * args.repeat):
-            meta = tx.send(image, {"path": path})
+            meta, len_bits = tx.send(image, {"path": path})
             line = {"sent": path, "frame": int(meta["frame"]), "codec": meta["codec"], "model": meta.get("model", ""),
-                    "bits": int(meta["payload_bits"]), "link": tx.image.link.describe(), "radio": args.radio}
+                    "bits": int(len_bits), "link": tx.image.link.describe(), "radio": args.radio}
             print(json.dumps(line) if args.json else
                   f"frame {line['frame']}: {path} -> {args.radio} ({line['codec']}, {line['bits']} bits, "
                   f"{line['link']}, {args.waveform})", flush=True)

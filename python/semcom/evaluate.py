@@ -32,19 +32,38 @@ def links_for(codec: str, links, learned_links):
     return learned_links if family(codec) == LEARNED else links
 
 
+def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False) -> str:
+    """'awgn' for the ideal synchronised link; 'awgn/sc+impaired' etc. over the burst waveform."""
+    if waveform == "ideal":
+        return channel
+    return f"{channel}/{waveform}" + ("+impaired" if impaired else "")
+
+
+def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="ideal", impaired=False):
+    """SimLink (ideal, synchronised symbols) or AirLink (burst waveform through channel_model)."""
+    if waveform == "ideal":
+        from .sim_link import SimLink
+        return SimLink(codec, link.modulation, link.fec, cpp, channel, snr, seed=seed, ldpc_backend=ldpc_backend)
+    from .air_link import ACCEPTANCE, AirLink, AirOptions, Impairments
+    imp = Impairments(snr, rayleigh=channel == "rayleigh", seed=seed, **(ACCEPTANCE if impaired else {}))
+    return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform))
+
+
 def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum",
-          learned_links=("qpsk",), reference=True):
+          learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False):
     """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference.
-    Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``."""
-    from .sim_link import SimLink
+    Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``.
+    ``waveform`` sc/ofdm sends bursts through channel_model (``impaired``: the acceptance CFO,
+    timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'."""
     loaded = [(os.path.basename(p), load_image(p)) for p in images]
-    for channel in channels:
+    for channel_name in channels:
+        channel = channel_label(channel_name, waveform, impaired)
         for codec in codecs:
             fam = family(codec)
             for link_text in links_for(codec, links, learned_links):
                 link = LinkConfig.parse(link_text)
-                with SimLink(codec, link.modulation, link.fec, cpp, channel, snrs[0], seed=seed,
-                             ldpc_backend=ldpc_backend) as sim:
+                with open_link(codec, link, cpp, channel_name, snrs[0], seed, ldpc_backend, waveform,
+                               impaired) as sim:
                     for name, image in loaded:
                         for snr in snrs:
                             sim.set_snr(snr)
@@ -66,10 +85,10 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
             h, w = image.shape[:2]
             cu = channel_use_budget(cpp, h, w)
             for snr in snrs:
-                ref = sscc.capacity_reference(image, snr, cu, "avif", channel)
+                ref = sscc.capacity_reference(image, snr, cu, "avif", channel_name)
                 yield {"image": name, "codec": CAPACITY, "family": REFERENCE, "link": "capacity", "channel": channel, "snr_db": snr,
                        "psnr_db": metrics.psnr(image, ref), "ms_ssim": metrics.ms_ssim(image, ref), "lost": False,
-                       "reason": "", "payload_bits": int(cu * capacity(channel, snr)), "channel_uses": cu}
+                       "reason": "", "payload_bits": int(cu * capacity(channel_name, snr)), "channel_uses": cu}
                 progress and progress(1)
 
 

@@ -12,6 +12,7 @@ Examples:
   tx_image.py --snr 3 --rx-output out/rx.png photo.png                      # BitSemCom, simulated
   tx_image.py --impaired --waveform ofdm --codec sscc photo.png             # CFO, timing, multipath
   tx_image.py --radio zmq --repeat 10 --interval 0.5 a.png b.png            # to rx_image.py --radio zmq
+  tx_image.py --radio zmq --add-channel --snr 15 --impaired photo.png        # noisy, impaired ZeroMQ link
   tx_image.py --radio file --file out/capture.sigmf-data photo.png          # record IQ
   tx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 60 photo.png
 """
@@ -31,6 +32,9 @@ def main():
     g.add_argument("--repeat", type=int, default=1, help="send the list of images this many times")
     g.add_argument("--interval", type=float, default=0.0, help="seconds between images (pace a slow receiver)")
     g.add_argument("--json", action="store_true", help="print one JSON line per image")
+    g.add_argument("--add-channel", action="store_true",
+                   help="--radio zmq/file: pass the samples through the simulated channel first "
+                        "(--snr, --cfo, --timing-offset, --clock-ppm, --taps, --impaired)")
     args = p.parse_args()
     cli.quiet_gnuradio(args.verbose)
     cli.check_waveform(args)
@@ -79,9 +83,13 @@ def send_simulated(args, images):
 
 def send_to_radio(args, images):
     from gnuradio.semcom.air_link import AirTransmitter
+    from gnuradio.semcom.errors import SemcomError
     radio = cli.radio_config(args)
+    if args.add_channel and args.radio not in ("zmq", "file"):
+        raise SemcomError("--add-channel is for --radio zmq or file; over the air the channel is real")
     with AirTransmitter(radio, args.codec, args.modulation, args.fec, args.cpp, cli.air_options(args),
-                        throttle=args.radio == "zmq").start() as tx:
+                        throttle=args.radio == "zmq",
+                        impairments=cli.impairments(args) if args.add_channel else None).start() as tx:
         for n, (path, image) in enumerate(images * args.repeat):
             meta, len_bits = tx.send(image, {"path": path})
             line = {"sent": path, "frame": int(meta["frame"]), "codec": meta["codec"], "model": meta.get("model", ""),

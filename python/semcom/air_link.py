@@ -94,16 +94,20 @@ class _Flowgraph:
 
 class AirTransmitter(_Flowgraph):
     """Sends images as bursts to a radio. ``throttle`` paces samples at the radio's rate
-    (for zmq, which has no clock of its own)."""
+    (for zmq, which has no clock of its own); ``impairments`` puts air_channel before the radio."""
 
     def __init__(self, radio: radios.RadioConfig, codec="bitsemcom", modulation="qpsk", fec_code="",
-                 cpp=1 / 16, options: AirOptions | None = None, throttle: bool = False):
+                 cpp=1 / 16, options: AirOptions | None = None, throttle: bool = False,
+                 impairments: Impairments | None = None):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_tx")
         self.image = image_tx(codec, modulation, fec_code, cpp)
         self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude)
         self.sink = radios.tx_sink(radio)
         chain = [self.bursts]
+        if impairments is not None:  # a simulated channel in front of zmq or file: test receivers with noise
+            self.channel = impairments.block()
+            chain.append(self.channel)
         if throttle:
             self.throttle = blocks.throttle(gr.sizeof_gr_complex, radio.rate, True)
             chain.append(self.throttle)

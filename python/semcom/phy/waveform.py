@@ -333,9 +333,28 @@ class SingleCarrier(Waveform):
         for j in range(rows):
             h[j, j:j + 2 * k + 1] = g[::-1]
         target = h[:, e + k]
-        w = np.linalg.solve(h @ h.conj().T + noise * np.eye(rows), target)
+        w = _solve(h @ h.conj().T + noise * np.eye(rows), target)
         mu = float(np.real(np.vdot(w, target)))
         return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gaussian elimination with partial pivoting for a small dense system. numpy's LAPACK path
+    hands tiny systems to OpenBLAS threads, which costs milliseconds on a busy machine."""
+    a = np.array(a, complex)
+    b = np.array(b, complex)
+    n = len(b)
+    for i in range(n):
+        p = i + int(np.argmax(np.abs(a[i:, i])))
+        if p != i:
+            a[[i, p]], b[[i, p]] = a[[p, i]], b[[p, i]]
+        f = a[i + 1:, i] / a[i, i]
+        a[i + 1:, i:] -= f[:, None] * a[i, i:]
+        b[i + 1:] -= f * b[i]
+    x = np.zeros(n, complex)
+    for i in range(n - 1, -1, -1):
+        x[i] = (b[i] - a[i, i + 1:] @ x[i + 1:]) / a[i, i]
+    return x
 
 
 def _cubic_samples(x: np.ndarray, first: float, step: int, count: int) -> np.ndarray:

@@ -8,6 +8,7 @@
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
 #   make results   regenerate docs/results (eval + bench) and the README tables
+#   make ota       over-the-air acceptance figures and receiver benchmarks into docs/results/ota
 #   make clean     remove build/ and out/
 
 VENV ?= .venv
@@ -21,7 +22,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test demo eval bench results clean
+.PHONY: all install bootstrap test demo eval bench results ota clean
 
 all: install
 
@@ -63,6 +64,19 @@ results: install
 		rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
 		modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
+
+# Over the air (issue 4): every codec on the ideal channel and through channel_model with the
+# acceptance impairments (sc and ofdm) at 10 dB, then the receiver benchmarks (about 25 min).
+OTA := $(RESULTS)/ota
+ota: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
+		--links qpsk/ldpc-1/2 --snr 10 --no-reference --out $(OTA)
+	for w in sc ofdm; do $(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) \
+		--codecs $(LEARNED) $(CONVENTIONAL) --links qpsk/ldpc-1/2 --snr 10 --no-reference \
+		--waveform $$w --impaired --append --out $(OTA) || exit 1; done
+	$(RUN_ENV) $(PYTHON) apps/semcom-ota-bench --images $(TEST_IMAGES) --out $(OTA)
+	$(PYTHON) scripts/update_readme.py ota=$(OTA)/waveforms.md ota-bench=$(OTA)/ota_bench.md
 
 clean:
 	rm -rf build out

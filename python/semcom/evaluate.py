@@ -112,6 +112,37 @@ def series(rows, per_link=False):
     return {k: {snr: tuple(np.mean(v, axis=0)) for snr, v in sorted(d.items())} for k, d in out.items()}
 
 
+def waveform_table(rows, tolerance_db: float = 1.0) -> str:
+    """Markdown: each codec's mean PSNR on the ideal channel against every over-the-air channel
+    label in ``rows`` at the same SNR and images, with the difference and whether it is within
+    ``tolerance_db``."""
+    summary = series(rows)
+    ideal = sorted({c for c, _ in summary if "/" not in c})
+    air = sorted({c for c, _ in summary if "/" in c})
+    counts = defaultdict(set)
+    for r in rows:
+        if not np.isnan(r["psnr_db"]):
+            counts[(r["channel"], r["codec"])].add(r["image"])
+    head = "| codec | SNR dB | images | " + " | ".join(ideal + air) + " | within %g dB |" % tolerance_db
+    lines = [head, "|" + "---|" * (4 + len(ideal) + len(air))]
+    for (channel, name), points in sorted(summary.items()):
+        if channel not in ideal or name == CAPACITY:
+            continue
+        for snr, (psnr, _) in points.items():
+            cells, ok = [f"{psnr:.2f}"], True
+            for label in air:
+                other = summary.get((label, name), {}).get(snr)
+                if other is None:
+                    cells.append("–")
+                    continue
+                delta = other[0] - psnr
+                ok &= delta >= -tolerance_db
+                cells.append(f"{other[0]:.2f} ({delta:+.2f})")
+            n = len(counts[(channel, name)]) if name != ENVELOPE else len({r["image"] for r in rows})
+            lines.append(f"| {name} | {snr:g} | {n} | " + " | ".join(cells) + f" | {'yes' if ok else 'NO'} |")
+    return "\n".join(lines)
+
+
 def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
@@ -130,6 +161,9 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     families = {r["codec"]: r.get("family") for r in rows}
     with open(os.path.join(out_dir, "findings.md"), "w") as f:
         f.write(findings(summary, [c for c, fam in sorted(families.items()) if fam == LEARNED]))
+    if any("/" in r["channel"] for r in rows):  # over-the-air rows: compare with the ideal channel
+        with open(os.path.join(out_dir, "waveforms.md"), "w") as f:
+            f.write(waveform_table(rows) + "\n")
     return table
 
 

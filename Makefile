@@ -4,7 +4,7 @@
 #
 #   make install   bootstrap only
 #   make test      pytest against the module installed in the venv
-#   make demo      send examples/images/kodim23.png with BitSemCom over a simulated AWGN link
+#   make demo      send examples/images/kodim23.png with BitSemCom over a simulated, impaired radio link
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
 #   make results   regenerate docs/results (eval + bench) and the README tables
@@ -34,7 +34,7 @@ test: install
 
 demo: install
 	@mkdir -p out
-	$(RUN_ENV) $(PYTHON) apps/tx_image.py --radio sim --snr 10 --channel awgn \
+	$(RUN_ENV) $(PYTHON) apps/tx_image.py --radio sim --snr 10 --channel awgn --impaired \
 		--rx-output out/demo_rx.png examples/images/kodim23.png
 
 eval: install

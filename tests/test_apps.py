@@ -41,7 +41,8 @@ def test_tx_image_sim_reports_psnr_and_budget(small_image, tmp_path):
 
 def test_tx_image_below_threshold_is_lost_not_crashed(small_image, tmp_path):
     out = tmp_path / "rx.png"
-    r = app("tx_image.py", "--snr", -5, "--codec", "avif", "--rx-output", out, "--json", small_image)
+    r = app("tx_image.py", "--snr", -5, "--waveform", "ideal", "--codec", "avif", "--rx-output", out, "--json",
+            small_image)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["lost"] and report["reason"] == "fec"

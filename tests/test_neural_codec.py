@@ -68,7 +68,8 @@ def test_bit_count_comes_from_the_card(codec, image):
     enc = codec.encode(image, LinkConfig("qpsk", "none"), h * w // 16)
     assert len(enc.bits) == card["latent_channels"] * (h // 16) * (w // 16) == h * w // 16 * 2  # fills cpp 1/16
     assert set(np.unique(enc.bits)) <= {0, 1}
-    assert enc.meta == {neural.MODEL: MODEL, neural.MODEL_HASH: codec.model.fingerprint}
+    assert enc.meta == {neural.MODEL: MODEL, neural.MODEL_HASH: codec.model.fingerprint,
+                        neural.CODEC_ID: neural.codec_id_for(MODEL)}
 
 
 def test_error_free_round_trip_quality_and_odd_sizes(codec, image):

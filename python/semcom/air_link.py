@@ -23,7 +23,7 @@ from .pdu_io import split_pdu
 from .codecs.base import placeholder
 from .phy import air
 from .phy.burst import FRAME_MODULO
-from .sim_link import LinkResult
+from .sim_link import FlowgraphOwner, LinkResult
 
 WAVEFORMS = ("sc", "ofdm")
 
@@ -76,23 +76,7 @@ def _result(meta: dict, image: np.ndarray) -> LinkResult:
                       int(meta.get("channel_uses", 0)), int(meta.get("bursts_fec_failed", 0)), meta)
 
 
-class _Flowgraph:
-    def start(self):
-        self.tb.start()
-        return self
-
-    def close(self):
-        self.tb.stop()
-        self.tb.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class AirTransmitter(_Flowgraph):
+class AirTransmitter(FlowgraphOwner):
     """Sends images as bursts to a radio. ``throttle`` paces samples at the radio's rate
     (for zmq, which has no clock of its own); ``impairments`` puts air_channel before the radio."""
 
@@ -129,7 +113,7 @@ class AirTransmitter(_Flowgraph):
             time.sleep(0.01)
 
 
-class AirReceiver(_Flowgraph):
+class AirReceiver(FlowgraphOwner):
     """Receives bursts from a radio and decodes images; ``received`` is image_rx's queue."""
 
     def __init__(self, radio: radios.RadioConfig, options: AirOptions | None = None, codec="", output_dir=""):
@@ -162,7 +146,7 @@ class AirReceiver(_Flowgraph):
         self._waiter.join(timeout=10)
 
 
-class AirLink(_Flowgraph):
+class AirLink(FlowgraphOwner):
     """image_tx -> burst_tx -> air_channel -> burst_rx -> image_rx in one running flowgraph."""
 
     def __init__(self, codec="bitsemcom", modulation="qpsk", fec_code="", cpp=1 / 16,
@@ -189,7 +173,7 @@ class AirLink(_Flowgraph):
         deadline = time.monotonic() + timeout
         while not self.bursts_tx.idle and time.monotonic() < deadline:
             time.sleep(0.005)
-        deadline = min(deadline, time.monotonic() + self.frame_timeout + 10.0)
+        deadline = min(deadline, time.monotonic() + self.frame_timeout + 5.0)
         while True:
             try:
                 meta, rx_image = self.rx.received.get(timeout=max(0.0, deadline - time.monotonic()))

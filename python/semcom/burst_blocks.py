@@ -169,6 +169,7 @@ def frame_meta(received: air.ReceivedFrame) -> dict:
             "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
             "snr_est_db": round(received.snr_db, 2),
             "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),
+            "snr_est_db_bursts": ",".join(f"{b.header.segment}:{b.snr_db:.1f}" for b in bursts),
             "cfo_est": round(float(np.mean([b.cfo for b in bursts])) if bursts else 0.0, 6),
             "first_sample": min((b.position for b in bursts), default=-1)}
 

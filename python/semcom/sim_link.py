@@ -30,7 +30,27 @@ class LinkResult:
     meta: dict  # the received frame's metadata (model name for learned codecs, ...)
 
 
-class SimLink:
+class FlowgraphOwner:
+    """Owns ``self.tb``; stops it on ``close`` or at the end of a ``with`` block."""
+
+    tb: gr.top_block
+
+    def start(self):
+        self.tb.start()
+        return self
+
+    def close(self):
+        self.tb.stop()
+        self.tb.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SimLink(FlowgraphOwner):
     """Owns a running flowgraph; ``transmit`` sends one image and waits for it."""
 
     def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16, channel="awgn",
@@ -61,12 +81,3 @@ class SimLink:
     def set_snr(self, snr_db: float):
         self.channel.set_snr(snr_db)
 
-    def close(self):
-        self.tb.stop()
-        self.tb.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -1,0 +1,264 @@
+"""The example flowgraphs (examples/*.grc) compiled with grcc and run headless, and the Qt image display.
+
+Every example compiles; the simulated air loopbacks (single carrier and OFDM), the Qt GUI loopback
+(offscreen) and the ZeroMQ transmitter/receiver pair run until an image arrives. The USRP examples
+only compile (no radio here).
+"""
+import glob
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gnuradio.semcom.burst_blocks")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+from gnuradio.semcom.imageio import load_image  # noqa: E402
+from gnuradio.semcom.metrics import psnr  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+EXAMPLES = os.path.join(ROOT, "examples")
+SAMPLE = os.path.join(EXAMPLES, "images", "kodim23.png")
+GRC_FILES = sorted(glob.glob(os.path.join(EXAMPLES, "*.grc")))
+IMPAIRED = dict(snr_db=10, cfo=0.005, delay=0.37)  # the channel the loopbacks must get through
+RUN_TIMEOUT = 60.0  # seconds for an image to arrive
+STOP_TIMEOUT = 20.0  # seconds for a flowgraph to stop
+
+
+def grc_env() -> dict:
+    """The environment grcc needs to find the installed module's blocks (as the Makefile sets it)."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.join(sys.prefix, "bin") + os.pathsep + env.get("PATH", "")
+    env.setdefault("GRC_BLOCKS_PATH", os.path.join(sys.prefix, "share", "gnuradio", "grc", "blocks"))
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+def grcc(grc: str, out_dir) -> str:
+    """Compiles ``grc`` into ``out_dir``; returns the generated program's path."""
+    exe = shutil.which("grcc", path=grc_env()["PATH"])
+    if exe is None:
+        pytest.skip("grcc (GNU Radio Companion compiler) is not installed")
+    r = subprocess.run([exe, grc, "-o", str(out_dir)], capture_output=True, text=True, env=grc_env(), timeout=120)
+    assert r.returncode == 0, f"grcc {os.path.basename(grc)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    assert "Error" not in r.stderr, r.stderr
+    name = os.path.splitext(os.path.basename(grc))[0]
+    path = os.path.join(str(out_dir), name + ".py")
+    assert os.path.isfile(path), f"grcc wrote no {name}.py:\n{r.stdout[-2000:]}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("grcc")
+
+
+@pytest.fixture(scope="module")
+def example(build_dir):
+    """example(name) -> the top block class grcc generated from examples/<name>.grc (compiled once)."""
+    classes = {}
+
+    def load(name):
+        if name not in classes:
+            path = os.path.join(str(build_dir), name + ".py")
+            if not os.path.isfile(path):
+                path = grcc(os.path.join(EXAMPLES, name + ".grc"), build_dir)
+            spec = importlib.util.spec_from_file_location(f"semcom_example_{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            classes[name] = getattr(module, name)
+        return classes[name]
+
+    return load
+
+
+@pytest.fixture(scope="module")
+def qapp():
+    QtWidgets = pytest.importorskip("PyQt5.QtWidgets")
+    return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+
+
+def wait_for(predicate, timeout: float, poll=None) -> bool:
+    """Polls ``predicate`` (calling ``poll``, e.g. the Qt event loop, in between) until true or timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        if poll is not None:
+            poll()
+        time.sleep(0.05)
+    return True
+
+
+def stop(*tbs):
+    """Stops flowgraphs; fails (rather than hangs) when one does not finish."""
+    for tb in tbs:
+        tb.stop()
+    for tb in tbs:
+        waiter = threading.Thread(target=tb.wait, daemon=True)
+        waiter.start()
+        waiter.join(STOP_TIMEOUT)
+        assert not waiter.is_alive(), f"{tb.name()} did not stop within {STOP_TIMEOUT:.0f} s"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def first_image(folder) -> tuple[dict, np.ndarray]:
+    record = json.load(open(os.path.join(str(folder), "frame000000.json")))
+    return record, load_image(os.path.join(str(folder), "frame000000.png"))
+
+
+def arrived(folder):
+    return lambda: os.path.exists(os.path.join(str(folder), "frame000000.json"))
+
+
+# ---------------------------------------------------------------- compile
+
+def test_examples_found():
+    names = {os.path.basename(f) for f in GRC_FILES}
+    for name in ("air_loopback", "air_loopback_ofdm", "air_loopback_gui", "zmq_tx", "zmq_rx",
+                 "usrp_tx", "usrp_rx", "usrp_tx_ofdm", "usrp_rx_ofdm"):
+        assert name + ".grc" in names
+
+
+@pytest.mark.parametrize("grc", GRC_FILES, ids=[os.path.basename(f) for f in GRC_FILES])
+def test_example_compiles(grc, build_dir):
+    path = grcc(grc, build_dir)
+    compile(open(path).read(), path, "exec")  # valid Python
+
+
+# ---------------------------------------------------------------- run
+
+@pytest.mark.parametrize("name, waveform", [("air_loopback", "sc"), ("air_loopback_ofdm", "ofdm")])
+def test_air_loopback_decodes_through_impaired_channel(example, tmp_path, name, waveform):
+    out = tmp_path / "rx"
+    tb = example(name)(image=SAMPLE, output_dir=str(out), waveform=waveform, **IMPAIRED)
+    tb.start()
+    try:
+        ok = wait_for(arrived(out), RUN_TIMEOUT)
+    finally:
+        stop(tb)
+    assert ok, f"no image from {name} within {RUN_TIMEOUT:.0f} s"
+    record, image = first_image(out)
+    assert record["lost"] is False and record["bursts_lost"] == 0, record
+    assert abs(record["snr_est_db"] - IMPAIRED["snr_db"]) < 2, record
+    assert abs(record["cfo_est"] - IMPAIRED["cfo"]) < 5e-4, record
+    assert image.shape == (512, 768, 3)
+    assert psnr(load_image(SAMPLE), image) > 20
+
+
+def test_air_loopback_gui_shows_image_offscreen(example, qapp, tmp_path):
+    out = tmp_path / "rx"
+    tb = example("air_loopback_gui")(image=SAMPLE, output_dir=str(out), **IMPAIRED)
+    tb.show()
+    tb.start()
+    try:
+        widget = tb.display.widget
+        ok = wait_for(lambda: widget.images_shown > 0, RUN_TIMEOUT, qapp.processEvents)
+    finally:
+        stop(tb)
+        tb.hide()
+    assert ok, f"the GUI loopback showed no image within {RUN_TIMEOUT:.0f} s"
+    assert widget.image_size == (768, 512)
+    assert "frame 0" in widget.caption_text and "SNR est" in widget.caption_text
+    assert not widget.label.pixmap().isNull()
+    record, image = first_image(out)
+    assert record["lost"] is False and psnr(load_image(SAMPLE), image) > 20
+    tb.deleteLater()
+    qapp.processEvents()
+
+
+def test_zmq_tx_rx_pair(example, tmp_path):
+    out = tmp_path / "rx"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    rx = example("zmq_rx")(address=address, output_dir=str(out), waveform="sc")
+    tx = example("zmq_tx")(address=address, image=SAMPLE, waveform="sc")
+    rx.start()
+    tx.start()
+    try:
+        ok = wait_for(arrived(out), RUN_TIMEOUT)
+    finally:
+        stop(tx, rx)
+    assert ok, f"no image over ZeroMQ ({address}) within {RUN_TIMEOUT:.0f} s"
+    record, image = first_image(out)
+    assert record["lost"] is False and record["bursts_lost"] == 0, record
+    assert psnr(load_image(SAMPLE), image) > 20
+
+
+# ---------------------------------------------------------------- image display
+
+def _pdu(h=32, w=48, **meta):
+    from gnuradio.semcom.image_blocks import image_pdu
+    image = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return image, image_pdu(image, meta)
+
+
+def test_image_display_shows_pdu_from_another_thread(qapp):
+    import pmt
+    from gnuradio.semcom.image_display import image_display
+
+    block = image_display("Received")
+    widget = block.widget
+    widget.resize(400, 300)
+    widget.show()
+    image, pdu = _pdu(frame=3, codec="bitsemcom", model="bitsemcom-qpsk-cpp16", snr_est_db=9.87,
+                      bursts_lost=1, bursts=6, lost=False)
+    sender = threading.Thread(target=block.handle, args=(pdu,))  # as GNU Radio's message thread would
+    sender.start()
+    sender.join(5)
+    assert block.received == 1 and widget.images_shown == 0  # queued to the GUI thread
+    assert wait_for(lambda: widget.images_shown == 1, 10, qapp.processEvents)
+    assert widget.image_size == (48, 32)
+    shown = widget.label.pixmap()
+    assert not shown.isNull()
+    room = widget.label.contentsRect().size()
+    assert shown.width() <= room.width() and shown.height() <= room.height()
+    assert max(shown.width(), shown.height()) > 48  # scaled up to fit
+    assert abs(shown.width() / shown.height() - 48 / 32) < 0.05  # aspect ratio kept
+    # the pixels are the image's (at the unscaled size)
+    qimg = widget.label.source.toImage()
+    assert (qimg.pixelColor(5, 7).red(), qimg.pixelColor(5, 7).green(), qimg.pixelColor(5, 7).blue()) == \
+        tuple(int(v) for v in image[7, 5])
+    caption = widget.caption_text
+    for part in ("frame 3", "bitsemcom (bitsemcom-qpsk-cpp16)", "SNR est 9.9 dB", "bursts lost 1/6", "ok"):
+        assert part in caption, caption
+
+    # a lost image says so; a message that is not an image PDU is dropped
+    _, pdu = _pdu(16, 16, frame=4, codec="avif", lost=True, reason="LDPC failure")
+    block.handle(pdu)
+    block.handle(pmt.intern("not a pdu"))
+    assert wait_for(lambda: widget.images_shown == 2, 10, qapp.processEvents)
+    assert widget.image_size == (16, 16) and "LOST (LDPC failure)" in widget.caption_text
+    assert block.dropped == 1
+    widget.hide()
+    widget.deleteLater()
+
+
+def test_image_display_in_a_flowgraph(qapp):
+    from gnuradio import blocks, gr
+    from gnuradio.semcom.image_display import image_display
+
+    _, pdu = _pdu(24, 40, frame=0)
+    tb = gr.top_block()
+    strobe = blocks.message_strobe(pdu, 50)
+    display = image_display()
+    tb.msg_connect(strobe, "strobe", display, "in")
+    tb.start()
+    try:
+        ok = wait_for(lambda: display.widget.images_shown > 0, 10, qapp.processEvents)
+    finally:
+        stop(tb)
+    assert ok and display.widget.image_size == (40, 24)
+    assert display.widget.caption_text == "frame 0"

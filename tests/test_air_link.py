@@ -124,7 +124,9 @@ def test_two_processes_over_zeromq_survive_a_transmitter_restart(small_image, tm
                            "--address", address, "--reference", small_image, "--count", "3", "--output-dir", out,
                            "--frame-timeout", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.5)  # the subscriber connects before the publisher binds: nothing is missed
+        ready = rx.stdout.readline()  # "listening on zmq ..." once the flowgraph runs (slow CI: wait for it)
+        assert ready.startswith("listening on"), ready + rx.stderr.read()
+        time.sleep(0.5)
         first = app("tx_image.py", "--radio", "zmq", "--address", address, "--repeat", 2, "--interval", 0.3,
                     small_image)
         assert first.returncode == 0, first.stderr

@@ -139,3 +139,14 @@ def test_loopback_examples_compile_and_run(example, codec, tmp_path):
         sys.path.remove(str(tmp_path))
     record = json.load(open(tmp_path / "rx" / "frame000000.json"))
     assert record["lost"] is False and record["codec"] == codec
+
+
+def test_image_rx_queue_is_bounded():
+    """A flowgraph whose images nobody takes from image_rx.received keeps flat memory."""
+    from gnuradio.semcom import image_blocks
+    rx = image_blocks.image_rx("", "avif")
+    meta = {"codec": "avif", "height": 8, "width": 8}
+    for i in range(image_blocks.RECEIVED_KEPT + 10):
+        rx.process({**meta, "frame": i}, np.zeros(64, np.float32))
+    assert rx.received.qsize() == image_blocks.RECEIVED_KEPT
+    assert rx.received.get_nowait()[0]["frame"] == 10  # the oldest were dropped

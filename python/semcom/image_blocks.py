@@ -22,6 +22,7 @@ from .phy.link import LinkConfig, channel_use_budget
 
 HEIGHT, WIDTH, CODEC, LOST, REASON = "height", "width", "codec", "lost", "reason"
 CODEC_ID = "codec_id"
+RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
 
 
 def image_pdu(image: np.ndarray, meta: dict | None = None):
@@ -105,7 +106,8 @@ class image_rx(pdu_block):
     def __init__(self, output_dir: str = "", codec: str = ""):
         pdu_block.__init__(self, "semcom_image_rx")
         self.output_dir = output_dir
-        self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue()
+        # for apps that wait on images; bounded, oldest dropped, so a flowgraph nobody reads keeps flat memory
+        self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue(maxsize=RECEIVED_KEPT)
         self._codecs = {}
         self.fixed = registry.resolve(codec) if codec else None
         self.count = 0  # images out so far; names the files (frame numbers restart with a transmitter)
@@ -129,7 +131,15 @@ class image_rx(pdu_block):
         if self.output_dir:
             self.write(meta, dec.image)
         self.count += 1
-        self.received.put((meta, dec.image))
+        while True:
+            try:
+                self.received.put_nowait((meta, dec.image))
+                break
+            except queue.Full:
+                try:
+                    self.received.get_nowait()
+                except queue.Empty:
+                    pass
         return [image_pdu(dec.image, meta)]
 
     def write(self, meta: dict, image: np.ndarray):

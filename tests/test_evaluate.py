@@ -23,9 +23,9 @@ def test_envelope_is_best_conventional_only():
 
 
 def test_findings_gain_and_largest_drop():
-    text = evaluate.findings(evaluate.series(ROWS), ["net"])
+    text = evaluate.findings(ROWS, ["net"])
     net = next(line for line in text.splitlines() if line.startswith("| net "))
-    assert "| +1.00 | -3.00 | -2.50 |" in net and "1.00 dB (3 to 0 dB)" in net
+    assert "| 1 | +1.00 | -3.00 | -2.50 |" in net and "1.00 dB (3 to 0 dB)" in net
     env = next(line for line in text.splitlines() if line.startswith(f"| {evaluate.ENVELOPE} "))
     assert "5.00 dB (3 to 0 dB)" in env
 
@@ -36,3 +36,15 @@ def test_merge_keeps_points_not_rerun():
     merged = evaluate.merge_rows(old, new)
     assert len(merged) == len(ROWS)
     assert [r["psnr_db"] for r in merged if r["codec"] == "net" and r["snr_db"] == 0] == [30.0]
+
+
+def test_gains_compare_the_same_images():
+    """A learned codec that skips an image is compared with the envelope on the images it sent."""
+    nan = float("nan")
+    rows = ROWS + [row("avif", "conventional", s, 40.0, image="b.png", link="qpsk/ldpc-1/2") for s in (0, 3, 6)] + \
+        [row("net", "learned", s, nan, image="b.png") for s in (0, 3, 6)]
+    text = evaluate.findings(rows, ["net"])
+    net = next(line for line in text.splitlines() if line.startswith("| net "))
+    assert "| 1 | +1.00 | -3.00 | -2.50 |" in net  # not against the 2-image envelope (30, 32.5, 32.5)
+    table = evaluate.markdown_table(evaluate.series(rows), 1 / 16, 2, evaluate.covered_images(rows))
+    assert "| net | 1 |" in table and f"| {evaluate.ENVELOPE} | 2 |" in table

@@ -154,22 +154,36 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
         json.dump({"cpp": cpp, "images": n_images, "rows": rows,
                    "summary": {f"{c}/{n}": {str(s): {"psnr_db": p, "ms_ssim": m} for s, (p, m) in d.items()}
                                for (c, n), d in summary.items()}}, f, indent=1, default=float)
-    table = markdown_table(summary, cpp, n_images)
+    table = markdown_table(summary, cpp, n_images, covered_images(rows))
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(table)
     plot(summary, os.path.join(out_dir, "psnr_vs_snr.png"), cpp, n_images)
     families = {r["codec"]: r.get("family") for r in rows}
     with open(os.path.join(out_dir, "findings.md"), "w") as f:
-        f.write(findings(summary, [c for c, fam in sorted(families.items()) if fam == LEARNED]))
+        f.write(findings(rows, [c for c, fam in sorted(families.items()) if fam == LEARNED]))
     if any("/" in r["channel"] for r in rows):  # over-the-air rows: compare with the ideal channel
         with open(os.path.join(out_dir, "waveforms.md"), "w") as f:
             f.write(waveform_table(rows) + "\n")
     return table
 
 
-def findings(summary, learned) -> str:
-    """Per channel: each learned codec's PSNR minus the SSCC envelope's at every SNR, and every
-    series' largest PSNR drop between neighbouring SNR points (a cliff shows up there)."""
+def covered_images(rows) -> dict:
+    """{(channel, series): images with a result}; a learned model skips sizes its budget cannot carry."""
+    out = defaultdict(set)
+    for r in rows:
+        if not np.isnan(r["psnr_db"]):
+            out[(r["channel"], r["codec"])].add(r["image"])
+            out[(r["channel"], f"{r['codec']} {r['link']}")].add(r["image"])  # per-link series
+            if r.get("family") == CONVENTIONAL:
+                out[(r["channel"], ENVELOPE)].add(r["image"])
+    return out
+
+
+def findings(rows, learned) -> str:
+    """Per channel: each learned codec's PSNR minus the SSCC envelope's at every SNR, on the images
+    the codec could send, and every series' largest PSNR drop between neighbouring SNR points (a
+    cliff shows up there)."""
+    summary, covered = series(rows), covered_images(rows)
     lines = []
     for channel in sorted({c for c, _ in summary}):
         env = summary.get((channel, ENVELOPE))
@@ -177,32 +191,36 @@ def findings(summary, learned) -> str:
         if not env or not names:
             continue
         snrs = sorted(env)
-        lines += [f"**{channel}**: PSNR gain over the SSCC envelope (dB), and the largest drop between "
-                  "neighbouring SNR points\n", "| series | " + " | ".join(f"{s:g} dB" for s in snrs)
-                  + " | largest drop |", "|---" * (len(snrs) + 2) + "|"]
+        lines += [f"**{channel}**: PSNR gain over the SSCC envelope on the same images (dB), and the largest "
+                  "drop between neighbouring SNR points\n", "| series | images | "
+                  + " | ".join(f"{s:g} dB" for s in snrs) + " | largest drop |", "|---" * (len(snrs) + 3) + "|"]
         for name in names + [ENVELOPE]:
             d = summary[(channel, name)]
-            gains = [f"{d[s][0] - env[s][0]:+.2f}" if s in d else "-" for s in snrs]
+            images = covered[(channel, name)]
+            same = series([r for r in rows if r["channel"] == channel and r["image"] in images])[(channel, ENVELOPE)]
+            gains = [f"{d[s][0] - same[s][0]:+.2f}" if s in d and s in same else "-" for s in snrs]
             pts = [s for s in snrs if s in d]
             drop = max((d[a][0] - d[b][0] for a, b in zip(pts[1:], pts)), default=0.0)
             drop_at = next((f"{a:g} to {b:g} dB" for a, b in zip(pts[1:], pts) if d[a][0] - d[b][0] == drop), "")
-            lines.append(f"| {name} | " + " | ".join(gains) + f" | {max(drop, 0):.2f} dB ({drop_at}) |")
+            lines.append(f"| {name} | {len(images)} | " + " | ".join(gains) + f" | {max(drop, 0):.2f} dB ({drop_at}) |")
         lines.append("")
     return "\n".join(lines)
 
 
-def markdown_table(summary, cpp, n_images):
+def markdown_table(summary, cpp, n_images, covered=None):
     lines = []
     for channel in sorted({c for c, _ in summary}):
         names = sorted(n for c, n in summary if c == channel)
         snrs = sorted({s for (c, _), d in summary.items() if c == channel for s in d})
-        lines.append(f"**{channel}**, cpp {cpp:.4g}, mean over {n_images} image(s): PSNR dB / MS-SSIM\n")
-        lines.append("| series | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
-        lines.append("|---" * (len(snrs) + 1) + "|")
+        lines.append(f"**{channel}**, cpp {cpp:.4g}, {n_images} image(s); each series is the mean over the "
+                     "images it could send (`images`): PSNR dB / MS-SSIM\n")
+        lines.append("| series | images | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+        lines.append("|---" * (len(snrs) + 2) + "|")
         for name in names:
             d = summary[(channel, name)]
             cells = [f"{d[s][0]:.2f} / {d[s][1]:.3f}" if s in d else "-" for s in snrs]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            n = len((covered or {}).get((channel, name), ())) or n_images
+            lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 

@@ -1,20 +1,14 @@
 """PHY maths without GNU Radio: BER against closed forms, exact LLRs, LDPC coding gain."""
-import importlib
-
 import numpy as np
 import pytest
+from plain import module
 
-try:
-    semcom = importlib.import_module("gnuradio.semcom")
-except ImportError:
-    semcom = importlib.import_module("semcom")
-P = semcom.__name__
-constellations = importlib.import_module(f"{P}.phy.constellations")
-channels = importlib.import_module(f"{P}.phy.channels")
-theory = importlib.import_module(f"{P}.phy.theory")
-ldpc = importlib.import_module(f"{P}.phy.ldpc")
-soft_lut = importlib.import_module(f"{P}.phy.soft_lut")
-link = importlib.import_module(f"{P}.phy.link")
+constellations = module("phy.constellations")
+channels = module("phy.channels")
+theory = module("phy.theory")
+ldpc = module("phy.ldpc")
+soft_lut = module("phy.soft_lut")
+link = module("phy.link")
 
 MODS = ["bpsk", "qpsk", "16qam", "64qam"]
 

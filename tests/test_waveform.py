@@ -1,22 +1,16 @@
 """Burst waveforms and the burst receiver in numpy, without a flowgraph: synchronisation under
 CFO, fractional timing and multipath, BER against closed forms, noise-variance estimates,
 lost and truncated bursts, and silence on noise."""
-import importlib
-
 import numpy as np
 import pytest
+from plain import module
 
-try:
-    semcom = importlib.import_module("gnuradio.semcom")
-except ImportError:
-    semcom = importlib.import_module("semcom")
-P = semcom.__name__
-waveform = importlib.import_module(f"{P}.phy.waveform")
-air = importlib.import_module(f"{P}.phy.air")
-burst = importlib.import_module(f"{P}.phy.burst")
-theory = importlib.import_module(f"{P}.phy.theory")
-constellations = importlib.import_module(f"{P}.phy.constellations")
-errors = importlib.import_module(f"{P}.errors")
+waveform = module("phy.waveform")
+air = module("phy.air")
+burst = module("phy.burst")
+theory = module("phy.theory")
+constellations = module("phy.constellations")
+errors = module("errors")
 
 WAVES = ["sc", "ofdm"]
 HEADER = burst.Header(0x1234, 512, 768, 9, 2, 6, 1, 0, 49152)

@@ -1,0 +1,12 @@
+"""The module's plain (GNU Radio-free) submodules: from the installed package, else the source tree."""
+import importlib
+
+try:
+    PACKAGE = importlib.import_module("gnuradio.semcom").__name__
+except ImportError:
+    PACKAGE = importlib.import_module("semcom").__name__
+
+
+def module(name: str):
+    """``module("phy.ldpc")`` is gnuradio.semcom.phy.ldpc (or semcom.phy.ldpc without GNU Radio)."""
+    return importlib.import_module(f"{PACKAGE}.{name}")

@@ -52,7 +52,7 @@ class burst_tx(gr.sync_block):
         self.set_msg_handler(IN, self.handle)
         self.queue: collections.deque = collections.deque()
         self.ready = threading.Event()
-        self.current, self.pos = None, 0
+        self.current, self.pos, self.last = None, 0, False
         self.frames_sent = self.bursts_sent = self.samples_sent = self.dropped = 0
         self.frames_queued = 0
 

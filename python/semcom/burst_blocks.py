@@ -182,7 +182,8 @@ class burst_rx(gr.hier_block2):
         threshold: ``corr_est_cc`` dynamic threshold (1 - false-alarm probability per sample);
             lower finds weaker bursts, spends more time on noise. Header LDPC + CRC-16 reject
             false detections.
-        frame_timeout: seconds after a frame's last burst before its missing bursts count as lost.
+        frame_timeout: seconds without samples (transmitter stopped) before a pending frame's missing
+            bursts count as lost; while samples flow, 16 bursts' worth of samples without one does.
     """
 
     def __init__(self, waveform="sc", threshold=0.99, frame_timeout=2.0):

@@ -88,7 +88,8 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
         h.add_argument("--threshold", type=float, default=0.99,
                        help="preamble detector (corr_est_cc) threshold, 1 - false-alarm rate per sample")
         h.add_argument("--frame-timeout", type=float, default=2.0,
-                       help="seconds without a frame's bursts before its missing ones count as lost")
+                       help="seconds without samples before a pending frame's missing bursts count as lost "
+                            "(while samples flow: 16 bursts' worth of samples)")
     else:
         h.add_argument("--amplitude", type=float, default=0.0,
                        help="transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)")

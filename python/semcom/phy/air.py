@@ -27,6 +27,8 @@ from .link import LinkConfig
 
 DEFAULT_BURST_SYMBOLS = 4096
 LLR_CLIP = 30.0
+FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
+MAX_BURST_DATA = DEFAULT_BURST_SYMBOLS + wf_mod.HEADER_SYMBOLS
 MAX_PILOT_ERROR = 4.0  # pilot error this many times the preamble's noise estimate: burst corrupted
 
 
@@ -116,8 +118,9 @@ class BurstReceiver:
         self.head = None  # (window start, sync, header) of the detection being waited on
         self.assembler = burst.Reassembler()
         self.infos: dict[tuple[int, int], list[BurstInfo]] = {}
-        self.last_seen: dict[tuple[int, int], float] = {}
+        self.last_seen: dict[tuple[int, int], int] = {}  # sample position of each pending frame's last burst
         self.frame_timeout, self.clock = float(frame_timeout), clock
+        self.last_feed = clock()
         self.bursts = self.dropped = self.detections_seen = self.misses = 0
         self.last_error = ""
 
@@ -127,6 +130,8 @@ class BurstReceiver:
 
     def feed(self, samples: np.ndarray, detections=()) -> list[ReceivedFrame]:
         self.buf = np.concatenate([self.buf, np.asarray(samples, np.complex64)])
+        if len(samples):
+            self.last_feed = self.clock()
         for d in detections:
             self.detections_seen += 1
             if d >= self.skip_until and (not self.detections or d > self.detections[-1]):
@@ -233,7 +238,7 @@ class BurstReceiver:
         self.bursts += 1
         key = (header.codec_id, header.frame)
         self.infos.setdefault(key, []).append(info)
-        self.last_seen[key] = self.clock()
+        self.last_seen[key] = self.end
         return [self._finish(f) for f in self.assembler.add(header, llr[:segment])]
 
     def _finish(self, frame: burst.Frame) -> ReceivedFrame:
@@ -242,9 +247,15 @@ class BurstReceiver:
         return ReceivedFrame(frame, self.infos.pop(key, []))
 
     def expire(self) -> list[ReceivedFrame]:
-        """Frames whose last burst came more than ``frame_timeout`` seconds ago, finished with erasures."""
-        now = self.clock()
-        if not any(now - t > self.frame_timeout for t in self.last_seen.values()):
+        """Gives up on pending frames (their missing bursts become erasures) when the stream has
+        been idle for ``frame_timeout`` seconds (a transmitter stopped), or when
+        ``FRAME_GAP_BURSTS`` bursts' worth of samples passed since a frame's last burst. Counting
+        samples, not seconds, while samples flow keeps a frame whole on a slow or busy machine."""
+        if not self.last_seen:
+            return []
+        idle = self.clock() - self.last_feed > self.frame_timeout
+        gap = FRAME_GAP_BURSTS * self.wave.burst_samples(MAX_BURST_DATA)
+        if not idle and all(self.end - pos <= gap for pos in self.last_seen.values()):
             return []
         return [self._finish(f) for f in self.assembler.flush_all()]
 

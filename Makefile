@@ -66,7 +66,8 @@ results: install
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 
 # Over the air (issue 4): every codec on the ideal channel and through channel_model with the
-# acceptance impairments (sc and ofdm) at 10 dB, then the receiver benchmarks (about 25 min).
+# acceptance impairments (sc and ofdm) at 10 dB, a low-SNR sweep over the impaired single carrier,
+# then the receiver benchmarks (about 35 min).
 OTA := $(RESULTS)/ota
 ota: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
@@ -75,8 +76,13 @@ ota: install
 	for w in sc ofdm; do $(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) \
 		--codecs $(LEARNED) $(CONVENTIONAL) --links qpsk/ldpc-1/2 --snr 10 --no-reference \
 		--waveform $$w --impaired --append --out $(OTA) || exit 1; done
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs bitsemcom-qpsk-cpp16 $(CONVENTIONAL) \
+		--links qpsk/ldpc-1/2 --snr -3 0 3 6 --no-reference --out $(OTA)/sweep
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs bitsemcom-qpsk-cpp16 $(CONVENTIONAL) \
+		--links qpsk/ldpc-1/2 --snr -3 0 3 6 --no-reference --waveform sc --impaired --append --out $(OTA)/sweep
 	$(RUN_ENV) $(PYTHON) apps/semcom-ota-bench --images $(TEST_IMAGES) --out $(OTA)
-	$(PYTHON) scripts/update_readme.py ota=$(OTA)/waveforms.md ota-bench=$(OTA)/ota_bench.md
+	$(PYTHON) scripts/update_readme.py ota=$(OTA)/waveforms.md ota-sweep=$(OTA)/sweep/waveforms.md \
+		ota-bench=$(OTA)/ota_bench.md
 
 clean:
 	rm -rf build out

@@ -40,6 +40,7 @@ HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 160 header bits + 282 k
 HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 818 BPSK symbols: decodes at Es/N0 -4 dB
 KNOWN_LLR = 50.0
 MIN_PREAMBLE_QUALITY = 0.12  # normalised repetition correlation: 0.2 at Es/N0 -3 dB (sc), ~0.09 on noise
+MIN_TEMPLATE_CORRELATION = 0.2  # normalised correlation with the preamble: ~0.45 at -3 dB, ~0.06 on noise
 MAX_BURST_SYMBOLS = 1 << 16  # data symbols a header may announce (bounds receive buffers)
 
 
@@ -224,6 +225,9 @@ class Waveform:
         seg = x[lo:hi + len(template)] * np.exp(-2j * np.pi * cfo0 * np.arange(lo, hi + len(template)))
         metric = np.abs(np.correlate(seg, template, "valid"))
         k = int(np.argmax(metric))
+        energy = float(np.sum(np.abs(seg[k:k + len(template)]) ** 2) * np.sum(np.abs(template) ** 2))
+        if metric[k] < MIN_TEMPLATE_CORRELATION * np.sqrt(energy + 1e-30):
+            return None  # noise: spares the header decoder
         frac = _parabolic(metric[k - 1], metric[k], metric[k + 1]) if 0 < k < len(metric) - 1 else 0.0
         start = lo + k
         return start + frac, self._refine_cfo(x, start, cfo0, template), float(quality[start])

@@ -53,7 +53,9 @@ def save_image(path: str, arr: np.ndarray) -> None:
         raise SemcomError(f"cannot write into {folder} ({err.strerror}); choose a writable output path") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            Image.fromarray(arr).save(f, format=fmt)
+            # PNG at zlib level 1: 4x faster than the default 6 (27 against 120 ms for 768x512) for
+            # 10% more bytes, which keeps a receiver writing every image real-time
+            Image.fromarray(arr).save(f, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {}))
         os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except Exception as err:

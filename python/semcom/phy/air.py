@@ -180,6 +180,7 @@ class BurstReceiver:
                     ws, sync = shifted, wave.acquire(x)
                     if sync is None:
                         self.detections.pop(0)
+                        self.misses += 1
                         continue
                 self.head = (ws, sync, None)
             ws, sync, header = self.head

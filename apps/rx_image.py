@@ -122,8 +122,10 @@ def receive_from_radio(args, reference):
         pass
     finally:
         rx.close()
-    print(f"stopped after {received} images ({rx.bursts.sink.rx.bursts} bursts, "
-          f"{rx.bursts.sink.rx.dropped} dropped); all written to {args.output_dir}")
+    stats = rx.bursts.receiver
+    bad = f", {stats.bad_samples} non-finite or out-of-range samples zeroed" if stats.bad_samples else ""
+    print(f"stopped after {received} images ({stats.bursts} bursts, {stats.dropped} dropped{bad}); "
+          f"all written to {args.output_dir}")
     return 0
 
 

@@ -220,3 +220,14 @@ def test_frame_gives_up_after_a_long_gap_of_samples():
     for _ in range(40):  # 800k samples of noise, the clock standing still
         frames += rx.feed(noise)
     assert len(frames) == 1 and frames[0].frame.bursts_lost == 1
+
+
+def test_garbage_samples_are_zeroed_and_counted():
+    rng = np.random.default_rng(10)
+    sent, stream = stream_of("sc", 1, rng)
+    junk = np.frombuffer(rng.bytes(80_000), np.complex64)  # a file of the wrong format: inf, NaN, 1e38
+    rx = air.BurstReceiver("sc")
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        frames = rx.feed(junk, range(0, len(junk), 500)) + rx.feed(stream, range(len(junk), len(junk) + len(stream), 150))
+    assert rx.bad_samples > 0 and len(frames) == 1
+    assert np.array_equal(frames[0].frame.llrs > 0, sent[0].astype(bool))

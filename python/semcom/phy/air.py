@@ -29,7 +29,8 @@ DEFAULT_BURST_SYMBOLS = 4096
 LLR_CLIP = 30.0
 FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
 MAX_BURST_DATA = DEFAULT_BURST_SYMBOLS + wf_mod.HEADER_SYMBOLS
-MAX_PILOT_ERROR = 4.0  # pilot error this many times the preamble's noise estimate: burst corrupted
+MAX_PILOT_ERROR = 4.0
+MAX_SAMPLE = 1e4  # radios deliver about +-1; larger or non-finite samples are zeroed and counted  # pilot error this many times the preamble's noise estimate: burst corrupted
 
 
 def payload_symbols(header: burst.Header, segment_bits: int) -> int:
@@ -121,7 +122,7 @@ class BurstReceiver:
         self.last_seen: dict[tuple[int, int], int] = {}  # sample position of each pending frame's last burst
         self.frame_timeout, self.clock = float(frame_timeout), clock
         self.last_feed = clock()
-        self.bursts = self.dropped = self.detections_seen = self.misses = 0
+        self.bursts = self.dropped = self.detections_seen = self.misses = self.bad_samples = 0
         self.last_error = ""
 
     @property
@@ -129,7 +130,13 @@ class BurstReceiver:
         return self.base + len(self.buf)
 
     def feed(self, samples: np.ndarray, detections=()) -> list[ReceivedFrame]:
-        self.buf = np.concatenate([self.buf, np.asarray(samples, np.complex64)])
+        samples = np.asarray(samples, np.complex64)
+        with np.errstate(all="ignore"):
+            bad = ~(np.abs(samples) <= MAX_SAMPLE)  # NaN, inf, or a file of the wrong format
+        if bad.any():
+            self.bad_samples += int(np.count_nonzero(bad))
+            samples = np.where(bad, np.complex64(0), samples)
+        self.buf = np.concatenate([self.buf, samples])
         if len(samples):
             self.last_feed = self.clock()
         for d in detections:

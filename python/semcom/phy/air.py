@@ -29,19 +29,13 @@ DEFAULT_BURST_SYMBOLS = 4096
 LLR_CLIP = 30.0
 FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
 MAX_BURST_DATA = DEFAULT_BURST_SYMBOLS + wf_mod.HEADER_SYMBOLS
-MAX_PILOT_ERROR = 4.0
-MAX_SAMPLE = 1e4  # radios deliver about +-1; larger or non-finite samples are zeroed and counted  # pilot error this many times the preamble's noise estimate: burst corrupted
-
-
-def payload_symbols(header: burst.Header, segment_bits: int) -> int:
-    link = LinkConfig(header.modulation_name, header.fec_name)
-    return link.channel_uses(segment_bits)
+MAX_PILOT_ERROR = 4.0  # pilot error this many times the preamble's noise estimate: burst corrupted
+MAX_SAMPLE = 1e4  # radios deliver about +-1; larger or non-finite samples are zeroed and counted
 
 
 def frame_channel_uses(frame) -> int:
     """Payload channel uses of a whole frame (a Header or Frame): every segment, FEC and padding included."""
-    link = LinkConfig(frame.modulation_name, frame.fec_name)
-    return sum(link.channel_uses(n) for n in frame.lengths)
+    return sum(frame.link.channel_uses(n) for n in frame.lengths)
 
 
 class BurstTransmitter:
@@ -69,8 +63,7 @@ class BurstTransmitter:
 
     def bursts(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int) -> list[np.ndarray]:
         bits = np.asarray(bits, np.uint8)
-        align = 1 if self.link.code is None else self.link.code.k
-        segments = burst.segment(bits, self.bits_per_burst, align)
+        segments = burst.segment(bits, self.bits_per_burst, self.link.block[0])  # whole LDPC blocks
         out = []
         for i, seg in enumerate(segments):
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
@@ -112,6 +105,7 @@ class BurstReceiver:
         self.wave = wf_mod.waveform(waveform)
         self.lookback = wf_mod.ZC_REPEATS * self.wave.period + self.wave.guard
         self.acquire_span = 2 * self.lookback + len(self.wave.preamble())
+        self.frame_gap = FRAME_GAP_BURSTS * self.wave.burst_samples(MAX_BURST_DATA)
         self.buf = np.zeros(0, np.complex64)
         self.base = 0  # absolute index of buf[0]
         self.detections: list[int] = []
@@ -200,7 +194,7 @@ class BurstReceiver:
                     demod = wave.demodulate(x, wf_mod.HEADER_SYMBOLS, sync)
                     header = wf_mod.decode_header(demod.symbols, demod.noise_var)
                     segment = header.lengths[header.segment]
-                    n_data = wf_mod.HEADER_SYMBOLS + payload_symbols(header, segment)
+                    n_data = wf_mod.HEADER_SYMBOLS + header.link.channel_uses(segment)
                     if n_data > wf_mod.MAX_BURST_SYMBOLS:
                         raise SemcomError(f"header announces {n_data} symbols, more than {wf_mod.MAX_BURST_SYMBOLS}")
                 except (SemcomError, ValueError) as err:
@@ -231,7 +225,7 @@ class BurstReceiver:
         if demod.pilot_error > MAX_PILOT_ERROR:
             raise SemcomError(f"pilots off by {demod.pilot_error:.1f}x the noise estimate (burst cut short "
                               "or corrupted); segment lost")
-        link = LinkConfig(header.modulation_name, header.fec_name)
+        link = header.link
         sym = demod.symbols[wf_mod.HEADER_SYMBOLS:]
         llr = constellation(link.modulation).llr(sym, demod.noise_var[wf_mod.HEADER_SYMBOLS:])
         llr = np.clip(llr, -LLR_CLIP, LLR_CLIP).astype(np.float32)
@@ -262,8 +256,7 @@ class BurstReceiver:
         if not self.last_seen:
             return []
         idle = self.clock() - self.last_feed > self.frame_timeout
-        gap = FRAME_GAP_BURSTS * self.wave.burst_samples(MAX_BURST_DATA)
-        if not idle and all(self.end - pos <= gap for pos in self.last_seen.values()):
+        if not idle and all(self.end - pos <= self.frame_gap for pos in self.last_seen.values()):
             return []
         return [self._finish(f) for f in self.assembler.flush_all()]
 

@@ -28,9 +28,8 @@ import numpy as np
 
 from ..errors import SemcomError
 from .constellations import MODULATIONS
-from . import ldpc
 from .ldpc import CODES
-from .link import FEC_NONE
+from .link import FEC_NONE, LinkConfig
 
 FEC_NAMES = (FEC_NONE, *CODES)  # index carried in Header.fec
 
@@ -136,9 +135,13 @@ class _LinkNames:
         return FEC_NAMES[self.fec]
 
     @property
+    def link(self) -> LinkConfig:
+        return LinkConfig(self.modulation_name, self.fec_name)
+
+    @property
     def align(self) -> int:
         """Segment alignment: the LDPC block's information bits (1 when uncoded)."""
-        return 1 if self.fec_name == FEC_NONE else ldpc.code(self.fec_name).k
+        return self.link.block[0]
 
     @property
     def lengths(self) -> list[int]:

@@ -400,6 +400,9 @@ class Ofdm(Waveform):
         # two different training symbols: nothing after the ZC repeats with its period
         self.ltf = np.zeros((2, self.fft), np.complex64)
         self.ltf[:, used % self.fft] = rng.choice([-1.0, 1.0], (2, len(used)))
+        ltf = self._time(self.ltf)
+        with_cp = np.concatenate([ltf[:, -self.cp:], ltf], axis=1).ravel()  # two ordinary OFDM symbols
+        self._preamble = np.concatenate([zc_preamble(), with_cp]).astype(np.complex64)
 
     def _time(self, freq: np.ndarray) -> np.ndarray:
         return (np.fft.ifft(freq, axis=-1) * np.sqrt(self.fft)).astype(np.complex64)
@@ -408,9 +411,7 @@ class Ofdm(Waveform):
         return np.fft.fft(time, axis=-1) / np.sqrt(self.fft)
 
     def preamble(self) -> np.ndarray:
-        ltf = self._time(self.ltf)
-        with_cp = np.concatenate([ltf[:, -self.cp:], ltf], axis=1).ravel()  # two ordinary OFDM symbols
-        return np.concatenate([zc_preamble(), with_cp]).astype(np.complex64)
+        return self._preamble
 
     def _symbols(self, count: int) -> int:
         return -(-count // len(self.data_carriers))

@@ -159,3 +159,34 @@ def test_file_radio_records_and_replays_with_sigmf(small_image, tmp_path):
     assert r.returncode == 0, r.stderr
     (rec,) = records(tmp_path / "rx")
     assert rec["psnr_db"] > 20.5 and rec["bursts"] == rec["bursts"] - rec["bursts_lost"]
+
+
+ARENA_PROBE = r"""
+import ctypes, re, sys, tempfile, threading
+import numpy as np
+from gnuradio.semcom.burst_blocks import burst_sink
+if sys.argv[1] == "capped":
+    burst_sink()
+def churn():
+    for _ in range(50):
+        np.ones(1 << 17).sum()  # 1 MB, malloc'd and freed on this thread
+threads = [threading.Thread(target=churn) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile("r") as f:
+    stream = libc.fopen(f.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(len(re.findall(r'<heap nr="', f.read())))
+"""
+
+
+def test_receiver_caps_malloc_arenas():
+    """Threads of a receiver share 2 glibc arenas (the soak's receiver memory grew without the cap)."""
+    def arenas(mode):
+        out = subprocess.run([sys.executable, "-c", ARENA_PROBE, mode], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr[-500:]
+        return int(out.stdout.split()[-1])
+    assert arenas("capped") <= 2 < arenas("default")

@@ -19,6 +19,7 @@ import numpy as np
 import pmt
 from gnuradio import channels, digital, filter as gr_filter, gr
 
+from . import malloc
 from .codecs import registry
 from .errors import SemcomError
 from .pdu_block import IN, OUT
@@ -107,6 +108,7 @@ class burst_sink(gr.sync_block):
 
     def __init__(self, waveform="sc", frame_timeout=2.0):
         gr.sync_block.__init__(self, name="semcom_burst_sink", in_sig=[np.complex64], out_sig=None)
+        malloc.limit_arenas()  # flat memory when running for days
         self.message_port_register_out(OUT)
         self.rx = air.BurstReceiver(waveform, frame_timeout)
         self.lock = threading.Lock()

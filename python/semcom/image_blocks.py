@@ -11,7 +11,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import codecs
+from . import codecs, malloc
 from .codecs import registry
 from .codecs.base import Received
 from .errors import SemcomError
@@ -105,6 +105,7 @@ class image_rx(pdu_block):
 
     def __init__(self, output_dir: str = "", codec: str = ""):
         pdu_block.__init__(self, "semcom_image_rx")
+        malloc.limit_arenas()  # flat memory when running for days
         self.output_dir = output_dir
         # for apps that wait on images; bounded, oldest dropped, so a flowgraph nobody reads keeps flat memory
         self.received: "queue.Queue[tuple[dict, np.ndarray]]" = queue.Queue(maxsize=RECEIVED_KEPT)

@@ -8,7 +8,7 @@ gr_mod = pytest.importorskip("gnuradio.gr")
 
 from gnuradio.semcom import phy_rx, phy_tx, sim_channel  # noqa: E402
 from gr_helpers import run_pdus  # noqa: E402
-from gnuradio.semcom.pdu_io import make_pdu, split_pdu  # noqa: E402
+from gnuradio.semcom.pdu_io import make_pdu, make_vector, split_pdu, vector_elements  # noqa: E402
 from gnuradio.semcom.phy import channels, framing, ldpc, theory  # noqa: E402
 from gnuradio.semcom.phy.constellations import constellation  # noqa: E402
 
@@ -85,6 +85,23 @@ def test_rayleigh_chain_with_csi_decodes():
              phy_rx("qpsk", "ldpc-1/2", "exact")]
     meta, llr = split_pdu(run_pdus(chain, [make_pdu({"frame": 0}, bits)], 1)[0], np.float32)
     assert meta[framing.FEC_OK] and np.mean((llr > 0) != bits) == 0
+
+
+@pytest.mark.parametrize("dtype,kind", [(np.uint8, "u8"), (np.int8, "s8"), (np.int16, "s16"), (np.uint32, "u32"),
+                                        (np.int64, "s64"), (np.float32, "f32"), (np.float64, "f64"),
+                                        (np.complex64, "c32"), (np.complex128, "c64")])
+def test_pdu_vectors_match_pmt_accessors(dtype, kind):
+    """numpy <-> pmt through the serialised form gives the vector pmt's own accessors see, and back."""
+    values = np.random.default_rng(1).normal(0, 100, 2 * 999).view(np.complex128)
+    data = (values if np.iscomplexobj(np.zeros(1, dtype)) else values.real).astype(dtype)
+    vec = make_vector(data)
+    assert getattr(pmt, f"is_{kind}vector")(vec)
+    assert np.array_equal(np.array(getattr(pmt, f"{kind}vector_elements")(vec)), data)
+    back = vector_elements(vec)
+    assert back.dtype == np.dtype(dtype) and np.array_equal(back, data)
+    assert vector_elements(make_vector(np.zeros(0, dtype))).size == 0
+    meta, out = split_pdu(make_pdu({"snr": np.arange(3.0)}, data), dtype)
+    assert np.array_equal(out, data) and list(meta["snr"]) == [0, 1, 2]
 
 
 def test_garbled_pdus_are_dropped_and_flowgraph_keeps_running():

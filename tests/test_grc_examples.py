@@ -1,8 +1,9 @@
 """The example flowgraphs (examples/*.grc) compiled with grcc and run headless, and the Qt image display.
 
 Every example compiles; the simulated air loopbacks (single carrier and OFDM), the Qt GUI loopback
-(offscreen) and the ZeroMQ transmitter/receiver pair run until an image arrives. The USRP examples
-only compile (no radio here).
+(offscreen) and the ZeroMQ transmitter/receiver pair run until an image arrives; a file recording is
+replayed by the GRC example and by rx_image.py. The USRP and SoapySDR examples only compile (no radio
+here).
 """
 import glob
 import importlib.util
@@ -129,7 +130,8 @@ def arrived(folder):
 def test_examples_found():
     names = {os.path.basename(f) for f in GRC_FILES}
     for name in ("air_loopback", "air_loopback_ofdm", "air_loopback_gui", "zmq_tx", "zmq_rx",
-                 "usrp_tx", "usrp_rx", "usrp_tx_ofdm", "usrp_rx_ofdm"):
+                 "usrp_tx", "usrp_rx", "usrp_tx_ofdm", "usrp_rx_ofdm", "file_record", "file_replay",
+                 "soapy_tx", "soapy_rx"):
         assert name + ".grc" in names
 
 
@@ -195,6 +197,36 @@ def test_zmq_tx_rx_pair(example, tmp_path):
     record, image = first_image(out)
     assert record["lost"] is False and record["bursts_lost"] == 0, record
     assert psnr(load_image(SAMPLE), image) > 20
+
+
+def test_file_record_then_replay_in_grc_and_in_rx_image(example, tmp_path):
+    recording = tmp_path / "capture.cf32"
+    tb = example("file_record")(image=SAMPLE, count=2, interval=0.3, recording=str(recording))
+    tb.start()
+    try:
+        sent = wait_for(lambda: tb.burst_tx.frames_sent == 2 and tb.burst_tx.idle, RUN_TIMEOUT)
+        time.sleep(0.3)  # the channel and the file sink drain
+    finally:
+        stop(tb)
+    assert sent, "file_record did not send its 2 images"
+    out = tmp_path / "rx"
+    replay = example("file_replay")(recording=str(recording), output_dir=str(out))
+    replay.start()
+    waiter = threading.Thread(target=replay.wait, daemon=True)
+    waiter.start()
+    waiter.join(RUN_TIMEOUT)
+    assert not waiter.is_alive(), "file_replay did not stop at the end of the recording"
+    records = sorted(f for f in os.listdir(out) if f.endswith(".json"))
+    assert records == ["frame000000.json", "frame000001.json"], records
+    record, image = first_image(out)
+    assert record["lost"] is False and record["bursts_lost"] == 0, record
+    assert psnr(load_image(SAMPLE), image) > 20
+    # the apps read the same recording (no SigMF metadata: the default rate)
+    app = subprocess.run([sys.executable, os.path.join(ROOT, "apps", "rx_image.py"), "--radio", "file", "--file",
+                          str(recording), "--reference", SAMPLE, "--output-dir", str(tmp_path / "app")],
+                         capture_output=True, text=True, timeout=180, env=grc_env())
+    assert app.returncode == 0, app.stderr[-2000:]
+    assert app.stdout.count(": ok") == 2 and "stopped after 2 images" in app.stdout, app.stdout
 
 
 # ---------------------------------------------------------------- image display

@@ -36,7 +36,13 @@ def main():
     g.add_argument("--count", type=int, default=0, help="stop after this many images (0 = until Ctrl-C)")
     g.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many seconds without an image (0 = never)")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
+    g.add_argument("--decoder", choices=("float32", "int8"), default="",
+                   help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
+                        "twice as fast (default: $SEMCOM_DECODER, else float32)")
     args = p.parse_args()
+    if args.decoder:
+        from gnuradio.semcom.codecs.neural import DECODER_ENV
+        os.environ[DECODER_ENV] = args.decoder
     cli.quiet_gnuradio(args.verbose)
     cli.check_waveform(args)
 

@@ -73,6 +73,16 @@ def section(name, folder, card, scores, n_images):
         f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}) |",
         f"| files | {size_mb(folder):.1f} MB, weights {card.get('weights', 'float32')} |",
     ]
+    q = card.get("int8")
+    if q:
+        delta = ", ".join(("error-free" if k == "error_free" else f"{k} dB") + f" {v:+.3f} dB"
+                          for k, v in q["int8_minus_float32_db"].items())
+        snrs = ", ".join(str(s) if isinstance(s, str) else f"{s:g} dB" for s in q["calibration_snr_db"])
+        lines.append(f"| int8 decoder (`SEMCOM_DECODER=int8`) | `decoder.int8.onnx` from `semcom-quantize`, "
+                     f"{os.path.getsize(os.path.join(folder, 'decoder.int8.onnx')) / 1e6:.1f} MB, calibrated on "
+                     f"{q['calibration_images']} training photos ({snrs}); PSNR against float32 on "
+                     f"{q['images']} test photos: {delta}; decode {q['decode_ms']['float32']} → "
+                     f"{q['decode_ms']['int8']} ms ({q['speedup']}×, input {q['decode_input']}) |")
     mine = scores.get(name) or {}
     if mine:
         snrs = sorted(mine)

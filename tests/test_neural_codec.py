@@ -210,3 +210,75 @@ def test_one_model_runs_over_every_modulation(image):
     scores = {mod: metrics.psnr(image, img) for mod, img in got.items()}
     assert max(scores.values()) - min(scores.values()) < 0.02, scores
     assert scores["qpsk"] > ERROR_FREE_FLOOR_DB
+
+
+# ---------------------------------------------------------------- int8 decoders
+
+SHIPPED = sorted(os.path.basename(d) for d in neural.model_dirs())
+INT8_LOSS_DB = 0.15  # int8 decoders stay this close to float32 (semcom-quantize measured 0.02-0.05 dB)
+
+
+def int8_codec(monkeypatch, folder):
+    monkeypatch.setenv(neural.DECODER_ENV, "int8")
+    return registry.get(folder)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_int8_decoders_match_float32(name, image, monkeypatch):
+    """Every shipped model has an int8 decoder, it is really int8, and it decodes as well as float32."""
+    folder = model_folder(name)
+    int8_path = os.path.join(folder, neural.DECODER_FILES["int8"])
+    assert os.path.isfile(int8_path), f"{name} has no int8 decoder: run semcom-quantize {folder}"
+    onnx = pytest.importorskip("onnx")
+    ops = {n.op_type for n in onnx.load(int8_path).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    img = image[:256, :384]
+    h, w = img.shape[:2]
+    full = registry.get(folder)
+    enc = full.encode(img, LinkConfig(full.model.card["modulation"], "none"), 10**6)
+    llrs = certain_llrs(enc.bits) * 0.1  # soft: |LLR| = 3
+    float32 = metrics.psnr(img, full.decode(received(enc.bits, h, w, enc.meta, llrs)).image)
+    int8 = metrics.psnr(img, int8_codec(monkeypatch, folder).decode(received(enc.bits, h, w, enc.meta, llrs)).image)
+    assert abs(int8 - float32) < INT8_LOSS_DB, (int8, float32)
+
+
+def test_int8_decoder_missing_or_unknown_precision_is_one_clear_error(tmp_path, image, monkeypatch):
+    folder = tmp_path / MODEL
+    shutil.copytree(model_folder(), folder)
+    os.remove(folder / neural.DECODER_FILES["int8"])
+    bits = registry.get(str(folder)).encode(image[:32, :32], LinkConfig("qpsk", "none"), 10**4).bits
+    with pytest.raises(SemcomError, match="no int8 decoder .* semcom-quantize"):
+        int8_codec(monkeypatch, str(folder)).decode(received(bits, 32, 32))
+    monkeypatch.setenv(neural.DECODER_ENV, "fp8")
+    with pytest.raises(SemcomError, match="choose one of float32, int8"):
+        registry.get(str(folder)).decode(received(bits, 32, 32))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "apps", "rx_image.py"), "--reference", SAMPLE, "--count", "1",
+                        "--decoder", "int8", "--output-dir", str(tmp_path / "rx")], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, neural.MODEL_PATH_ENV: str(tmp_path), neural.DECODER_ENV: ""})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "bitsemcom-qpsk-cpp16 has no int8 decoder" in r.stderr, r.stderr
+
+
+def test_quantize_writes_an_int8_decoder_the_receiver_accepts(tmp_path, image, monkeypatch):
+    pytest.importorskip("ml_dtypes")
+    from gnuradio.semcom.training import quantize
+    folder = tmp_path / MODEL
+    shutil.copytree(model_folder(), folder)
+    os.remove(folder / neural.DECODER_FILES["int8"])
+    info = quantize.quantize_decoder(str(folder), [SAMPLE], snrs_db=(5.0,))
+    assert info["calibration_images"] == 1 and info["calibration_snr_db"] == ["error-free", 5.0]
+    report = quantize.compare(str(folder), [SAMPLE], snr_db=3.0, runs=1)
+    assert abs(report["int8_minus_float32_db"]["error_free"]) < 0.3, report
+    c = int8_codec(monkeypatch, str(folder))  # same card in its metadata: the receiver takes it as this model
+    h, w = image.shape[:2]
+    enc = c.encode(image, LinkConfig("qpsk", "none"), 10**6)
+    assert metrics.psnr(image, c.decode(received(enc.bits, h, w, enc.meta)).image) > ERROR_FREE_FLOOR_DB - 0.3
+
+
+def test_rx_image_decoder_option(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "apps", "rx_image.py"), "--reference", SAMPLE,
+                        "--count", "1", "--snr", "10", "--decoder", "int8", "--output-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-1500:]
+    psnr = float(r.stdout.split("PSNR ")[1].split()[0])
+    assert psnr > ERROR_FREE_FLOOR_DB - 0.5, r.stdout

@@ -30,6 +30,8 @@ from .base import Codec, Decoded, Encoded, Received
 
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
+DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
+DECODER_FILES = {"float32": "decoder.onnx", "int8": "decoder.int8.onnx"}  # int8: semcom-quantize writes it
 MODEL, MODEL_HASH = "model", "model_hash"  # frame metadata keys
 CODEC_ID = "codec_id"  # what a burst header carries: the model's id, whichever registry name sent it
 FAMILY = "bitsemcom"
@@ -103,20 +105,31 @@ class OnnxModel:
         self._card = None
         self._fingerprint = None
 
+    def decoder_path(self, precision: str = "") -> str:
+        """The decoder file for ``precision`` ('float32' or 'int8'; default: $SEMCOM_DECODER, else float32)."""
+        precision = precision or os.environ.get(DECODER_ENV, "") or "float32"
+        if precision not in DECODER_FILES:
+            raise SemcomError(f"{DECODER_ENV}={precision}: choose one of {', '.join(DECODER_FILES)}")
+        path = os.path.join(self.folder, DECODER_FILES[precision])
+        if not os.path.isfile(path):
+            raise SemcomError(f"model {self.name} has no {precision} decoder ({path}); "
+                              f"make one with semcom-quantize {self.folder}")
+        return path
+
     def session(self, role: str):
         if role not in self._sessions:
             import onnxruntime as ort
+            path = self.decoder_path() if role == "decoder" else self.paths[role]
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             threads = int(os.environ.get(THREADS_ENV, "0") or 0)
             if threads:
                 opts.intra_op_num_threads = threads
             try:
-                self._sessions[role] = ort.InferenceSession(self.paths[role], opts,
-                                                            providers=["CPUExecutionProvider"])
+                self._sessions[role] = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
             except Exception as err:  # noqa: BLE001 (onnxruntime raises its own exception types)
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise SemcomError(f"model {self.name}: cannot load {self.paths[role]} "
+                raise SemcomError(f"model {self.name}: cannot load {path} "
                                   f"(not a valid ONNX model: {first[:160]})") from None
         return self._sessions[role]
 
@@ -242,21 +255,27 @@ class AutoBitSemCom(Codec):
         self.hard = hard
         self.name = FAMILY + ("-hard" if hard else "")
         self.codec_id = codec_id_for(self.name)
-        self._models = {}
+        self._models, self._unusable = {}, {}
         for d in model_dirs():
             m = OnnxModel(d)
             try:
                 if m.card.get("codec") == FAMILY and m.card.get("variant") == "bitsemcom":
                     self._models[m.name] = m
-            except SemcomError:
-                continue  # a broken folder is reported when it is asked for by name
+            except SemcomError as err:  # a broken folder, or no int8 decoder with SEMCOM_DECODER=int8
+                self._unusable[m.name] = str(err)
+
+    def _listing(self) -> str:
+        text = ", ".join(self._models) or "none installed"
+        if self._unusable:
+            text += "; unusable: " + "; ".join(self._unusable.values())
+        return text
 
     def choose(self, link: LinkConfig, height: int, width: int, channel_uses: int) -> OnnxModel:
         budget = link.payload_bits(channel_uses)
         fits = [m for m in self._models.values() if m.bits_per_image(height, width) <= budget]
         if not fits:
             raise SemcomError(f"no BitSemCom model fits {budget} bits for {width}x{height} over {link.describe()} "
-                              f"(models: {', '.join(self._models) or 'none installed'}); raise --cpp")
+                              f"(models: {self._listing()}); raise --cpp")
         return max(fits, key=lambda m: (m.bits_per_image(height, width), m.card.get("modulation") == link.modulation))
 
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
@@ -267,7 +286,7 @@ class AutoBitSemCom(Codec):
         name = str(rx.meta.get(MODEL, ""))
         if name not in self._models:
             raise ValueError(f"frame names model '{name}', which is not installed here "
-                             f"(installed: {', '.join(self._models) or 'none'})")
+                             f"(installed: {self._listing()})")
         return ModelCodec(self._models[name], self.hard).decode(rx)
 
 

@@ -1,1 +1,2 @@
-"""Training-side code (PyTorch). Nothing on the transmit/receive path imports this package."""
+"""Training-side code (PyTorch), ONNX export and int8 quantisation. Nothing on the transmit/receive path
+imports this package."""

@@ -17,7 +17,12 @@ DEFAULT_CODEC = "bitsemcom"
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    def _get_help_string(self, action):
+        """Adds '(default: ...)' unless the help says it already or there is none (empty, off)."""
+        if "default" in (action.help or "") or action.default is None or action.default is False \
+                or action.default in ("", []):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def snr_value(text: str) -> float:

@@ -94,8 +94,9 @@ def model_dirs() -> list[str]:
 class OnnxModel:
     """An encoder/decoder ONNX pair and its card; sessions open on first use."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, precision: str = ""):
         self.folder = folder
+        self.precision = precision  # the decoder's: 'float32' or 'int8'; empty: $SEMCOM_DECODER, else float32
         self.name = os.path.basename(os.path.normpath(folder))
         self.paths = {role: os.path.join(folder, f"{role}.onnx") for role in ("encoder", "decoder")}
         for role, path in self.paths.items():
@@ -105,9 +106,9 @@ class OnnxModel:
         self._card = None
         self._fingerprint = None
 
-    def decoder_path(self, precision: str = "") -> str:
-        """The decoder file for ``precision`` ('float32' or 'int8'; default: $SEMCOM_DECODER, else float32)."""
-        precision = precision or os.environ.get(DECODER_ENV, "") or "float32"
+    def decoder_path(self) -> str:
+        """The decoder file of this model's precision."""
+        precision = self.precision or os.environ.get(DECODER_ENV, "") or "float32"
         if precision not in DECODER_FILES:
             raise SemcomError(f"{DECODER_ENV}={precision}: choose one of {', '.join(DECODER_FILES)}")
         path = os.path.join(self.folder, DECODER_FILES[precision])

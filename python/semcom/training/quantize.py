@@ -20,26 +20,21 @@ from .. import metrics
 from ..codecs.neural import DECODER_FILES, OnnxModel, posterior
 from ..errors import SemcomError
 from ..imageio import load_image
+from ..phy import channels
 from ..phy.constellations import constellation
 
 CALIBRATION_SNR_DB = (0.0, 5.0, 10.0)  # plus the hard bits
 
 
 def received_posteriors(model: OnnxModel, image: np.ndarray, snr_db: float | None, seed: int = 0) -> np.ndarray:
-    """The decoder's input for ``image``: its bits, error-free (snr_db None) or as P(b=1) after QPSK
-    over AWGN at Es/N0 = snr_db (exact LLRs, noise variance known)."""
-    h, w = image.shape[:2]
+    """The decoder's input for ``image`` (flat): its bits, error-free (snr_db None) or as P(b=1) after
+    QPSK over AWGN at Es/N0 = snr_db (exact LLRs, noise variance known)."""
     bits = model.encode(image)
     if snr_db is None:
-        p1 = bits.astype(np.float32)
-    else:
-        qpsk = constellation("qpsk")
-        noise_var = 10 ** (-snr_db / 10)
-        rng = np.random.default_rng(seed)
-        x = qpsk.modulate(bits)
-        y = x + np.sqrt(noise_var / 2) * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size))
-        p1 = posterior(qpsk.llr(y, noise_var))
-    return p1.reshape((1,) + model.latent_shape(h, w))
+        return bits.astype(np.float32)
+    qpsk = constellation("qpsk")
+    y = channels.awgn(qpsk.modulate(bits), snr_db, np.random.default_rng(seed))
+    return posterior(qpsk.llr(y, channels.noise_var(snr_db)))
 
 
 def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SNR_DB) -> dict:
@@ -51,11 +46,12 @@ def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SN
 
     if not calibration:
         raise SemcomError("no calibration images")
-    model = OnnxModel(folder)
+    model = OnnxModel(folder, "float32")
     inputs = []
     for i, path in enumerate(calibration):
         image = load_image(path)
-        inputs += [received_posteriors(model, image, snr, seed=i) for snr in (None, *snrs_db)]
+        shape = (1,) + model.latent_shape(*image.shape[:2])
+        inputs += [received_posteriors(model, image, snr, seed=i).reshape(shape) for snr in (None, *snrs_db)]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -78,45 +74,38 @@ def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SN
     for entry in onnx.load(source).metadata_props:  # the card, so the receiver accepts it as this model
         quantized.metadata_props.add(key=entry.key, value=entry.value)
     quantized.metadata_props.add(key="semcom.quantization", value=json.dumps(info, sort_keys=True))
-    onnx.save(quantized, target)
+    onnx.save(quantized, target + ".tmp")
+    os.replace(target + ".tmp", target)  # never a partial decoder
     return info
 
 
-def _decode_ms(session, p1: np.ndarray, runs: int) -> float:
-    session.run(["image"], {"p1": p1})
+def _decode_ms(model: OnnxModel, p1: np.ndarray, height: int, width: int, runs: int) -> float:
+    model.decode(p1, height, width)
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        session.run(["image"], {"p1": p1})
+        model.decode(p1, height, width)
         times.append(time.perf_counter() - t)
     return 1e3 * statistics.median(times)
 
 
 def compare(folder: str, images: list[str], snr_db: float = 3.0, runs: int = 5) -> dict:
     """int8 against float32 on ``images``: mean PSNR of each, error-free and at ``snr_db`` (QPSK,
-    AWGN), and the median decode time of the largest image (both sessions alike, in one process)."""
-    model = OnnxModel(folder)
-    sessions = {}
-    for precision in DECODER_FILES:
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        sessions[precision] = ort.InferenceSession(model.decoder_path(precision), opts,
-                                                   providers=["CPUExecutionProvider"])
-    psnr = {p: {"error_free": [], f"{snr_db:g}": []} for p in sessions}
-    largest = None
+    AWGN), and the median decode time of the largest image (both models alike, in one process)."""
+    models = {p: OnnxModel(folder, p) for p in DECODER_FILES}
+    psnr = {p: {"error_free": [], f"{snr_db:g}": []} for p in models}
+    largest = None  # (p1, height, width)
     for i, path in enumerate(images):
         image = load_image(path)
         h, w = image.shape[:2]
         for key, snr in (("error_free", None), (f"{snr_db:g}", snr_db)):
-            p1 = received_posteriors(model, image, snr, seed=1000 + i)
-            largest = p1 if largest is None or p1.size > largest.size else largest
-            for precision, session in sessions.items():
-                out, = session.run(["image"], {"p1": p1})
-                decoded = (np.clip(out[0].transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)[:h, :w]
-                psnr[precision][key].append(metrics.psnr(image, decoded))
-    ms = {p: round(_decode_ms(s, largest, runs), 1) for p, s in sessions.items()}
+            p1 = received_posteriors(models["float32"], image, snr, seed=1000 + i)
+            largest = (p1, h, w) if largest is None or p1.size > largest[0].size else largest
+            for precision, model in models.items():
+                psnr[precision][key].append(metrics.psnr(image, model.decode(p1, h, w)))
+    ms = {p: round(_decode_ms(m, *largest, runs), 1) for p, m in models.items()}
     mean = {p: {k: round(float(np.mean(v)), 3) for k, v in d.items()} for p, d in psnr.items()}
     return {"images": len(images), "psnr_db": mean,
             "int8_minus_float32_db": {k: round(mean["int8"][k] - mean["float32"][k], 3) for k in mean["int8"]},
-            "decode_ms": ms, "decode_input": list(largest.shape), "speedup": round(ms["float32"] / ms["int8"], 2)}
+            "decode_ms": ms, "decode_input": [1, *models["float32"].latent_shape(*largest[1:])],
+            "speedup": round(ms["float32"] / ms["int8"], 2)}

@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.air_link")
+pytest.importorskip("gnuradio.semcom.links.air")
 from gnuradio import blocks, filter as gr_filter, gr  # noqa: E402
 from gnuradio.semcom import metrics  # noqa: E402
-from gnuradio.semcom.air_link import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
-from gnuradio.semcom.burst_blocks import air_channel  # noqa: E402
+from gnuradio.semcom.links.air import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
+from gnuradio.semcom.blocks.burst import air_channel  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402
 
@@ -164,7 +164,7 @@ def test_file_radio_records_and_replays_with_sigmf(small_image, tmp_path):
 ARENA_PROBE = r"""
 import ctypes, re, sys, tempfile, threading
 import numpy as np
-from gnuradio.semcom.burst_blocks import burst_sink
+from gnuradio.semcom.blocks.burst import burst_sink
 if sys.argv[1] == "capped":
     burst_sink()
 def churn():

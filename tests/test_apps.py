@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.sim_link")
+pytest.importorskip("gnuradio.semcom.links.sim")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -143,7 +143,7 @@ def test_loopback_examples_compile_and_run(example, codec, tmp_path):
 
 def test_image_rx_queue_is_bounded():
     """A flowgraph whose images nobody takes from image_rx.received keeps flat memory."""
-    from gnuradio.semcom import image_blocks
+    from gnuradio.semcom.blocks import image as image_blocks
     rx = image_blocks.image_rx("", "avif")
     meta = {"codec": "avif", "height": 8, "width": 8}
     for i in range(image_blocks.RECEIVED_KEPT + 10):

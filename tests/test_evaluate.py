@@ -1,8 +1,8 @@
 """semcom-eval's series, merging and findings on hand-made rows (no flowgraph)."""
 try:
-    from gnuradio.semcom import evaluate
+    from gnuradio.semcom.evaluation import sweep as evaluate
 except ImportError:  # without GNU Radio the plain module still imports from the source tree
-    from semcom import evaluate
+    from semcom.evaluation import sweep as evaluate
 
 
 def row(codec, family, snr, psnr, image="a.png", link="qpsk"):

@@ -8,7 +8,7 @@ gr_mod = pytest.importorskip("gnuradio.gr")
 
 from gnuradio.semcom import phy_rx, phy_tx, sim_channel  # noqa: E402
 from gr_helpers import run_pdus  # noqa: E402
-from gnuradio.semcom.pdu_io import make_pdu, make_vector, split_pdu, vector_elements  # noqa: E402
+from gnuradio.semcom.blocks.pdu_io import make_pdu, make_vector, split_pdu, vector_elements  # noqa: E402
 from gnuradio.semcom.phy import channels, framing, ldpc, theory  # noqa: E402
 from gnuradio.semcom.phy.constellations import constellation  # noqa: E402
 

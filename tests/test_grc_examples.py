@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.burst_blocks")
+pytest.importorskip("gnuradio.semcom.blocks.burst")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
 from gnuradio.semcom.imageio import load_image  # noqa: E402
@@ -232,14 +232,14 @@ def test_file_record_then_replay_in_grc_and_in_rx_image(example, tmp_path):
 # ---------------------------------------------------------------- image display
 
 def _pdu(h=32, w=48, **meta):
-    from gnuradio.semcom.image_blocks import image_pdu
+    from gnuradio.semcom.blocks.image import image_pdu
     image = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
     return image, image_pdu(image, meta)
 
 
 def test_image_display_shows_pdu_from_another_thread(qapp):
     import pmt
-    from gnuradio.semcom.image_display import image_display
+    from gnuradio.semcom.blocks.display import image_display
 
     block = image_display("Received")
     widget = block.widget
@@ -280,7 +280,7 @@ def test_image_display_shows_pdu_from_another_thread(qapp):
 
 def test_image_display_in_a_flowgraph(qapp):
     from gnuradio import blocks, gr
-    from gnuradio.semcom.image_display import image_display
+    from gnuradio.semcom.blocks.display import image_display
 
     _, pdu = _pdu(24, 40, frame=0)
     tb = gr.top_block()

@@ -178,7 +178,7 @@ def test_semantic_blocks_in_a_flowgraph(image):
     import pmt
     from gr_helpers import run_pdus
     from gnuradio.semcom import semantic_decoder, semantic_encoder
-    from gnuradio.semcom.pdu_io import make_pdu, split_pdu
+    from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu
     enc = semantic_encoder("bitsemcom", "qpsk", 1 / 16)
     (out,) = run_pdus([enc], [pmt.intern(SAMPLE), pmt.intern("/no/such.png")], 1, timeout=60)
     meta, bits = split_pdu(out, np.uint8)
@@ -199,7 +199,7 @@ def test_one_model_runs_over_every_modulation(image):
     """Modulation-agnostic: the QPSK-trained model over QPSK, 16-QAM and 64-QAM through the GNU Radio
     chain. At 30 dB there are no bit errors, so the image is the same and only the channel uses shrink."""
     pytest.importorskip("gnuradio.gr")
-    from gnuradio.semcom.sim_link import SimLink
+    from gnuradio.semcom.links.sim import SimLink
     h, w = image.shape[:2]
     got = {}
     for mod, k in (("qpsk", 2), ("16qam", 4), ("64qam", 6)):

@@ -14,7 +14,7 @@ gr = pytest.importorskip("gnuradio.gr")
 
 from gnuradio import blocks  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
-from gnuradio.semcom.radios import RadioConfig, read_sigmf, rx_source, sigmf_paths, tx_sink  # noqa: E402
+from gnuradio.semcom.links.radios import RadioConfig, read_sigmf, rx_source, sigmf_paths, tx_sink  # noqa: E402
 
 
 def one_line(err):
@@ -67,7 +67,7 @@ def test_soapy_without_device_names_the_args(build):
 
 def test_missing_usrp_prints_nothing_else_and_import_is_lazy():
     """A fresh process: importing radios loads no radio bindings, and UHD adds no banner to the one line."""
-    code = ("import sys\nfrom gnuradio.semcom import radios\n"
+    code = ("import sys\nfrom gnuradio.semcom.links import radios\n"
             "assert not {'gnuradio.uhd', 'gnuradio.soapy', 'gnuradio.zeromq'} & set(sys.modules), sys.modules\n"
             "try:\n    radios.rx_source(radios.RadioConfig('uhd', args='type=b200,serial=x'))\n"
             "except radios.SemcomError as e:\n    print(e)\n")

@@ -34,9 +34,9 @@ def test_modulate_passes_gradients():
 def test_awgn_ber_and_llr_distribution_match_gnuradio_chain(mod):
     """Same BER as the closed form (which the GNU Radio chain test also checks) and the same
     LLR distribution as the GNU Radio soft decoder fed with noise from noise_source_c."""
-    from gnuradio.semcom.phy_rx import phy_rx
-    from gnuradio.semcom.phy_tx import phy_tx
-    from gnuradio.semcom.sim_channel import sim_channel
+    from gnuradio.semcom.blocks.phy_rx import phy_rx
+    from gnuradio.semcom.blocks.phy_tx import phy_tx
+    from gnuradio.semcom.blocks.sim_channel import sim_channel
     torch.manual_seed(0)
     c, m = constellation(mod), tch.Modem(mod)
     n = 60_000

@@ -13,9 +13,9 @@ try:
 except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
     pass
 else:
-    from .burst_blocks import air_channel, burst_rx, burst_tx  # noqa: F401
-    from .image_blocks import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
-    from .phy_rx import phy_rx  # noqa: F401
-    from .phy_tx import phy_tx  # noqa: F401
-    from .sim_channel import sim_channel  # noqa: F401
-    from .sim_link import SimLink  # noqa: F401
+    from .blocks.burst import air_channel, burst_rx, burst_tx  # noqa: F401
+    from .blocks.image import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
+    from .blocks.phy_rx import phy_rx  # noqa: F401
+    from .blocks.phy_tx import phy_tx  # noqa: F401
+    from .blocks.sim_channel import sim_channel  # noqa: F401
+    from .links.sim import SimLink  # noqa: F401

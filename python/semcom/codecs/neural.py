@@ -31,6 +31,7 @@ from .base import Codec, Decoded, Encoded, Received
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
+ENCODER_FILE = "encoder.onnx"
 DECODER_FILES = {"float32": "decoder.onnx", "int8": "decoder.int8.onnx"}  # int8: semcom-quantize writes it
 MODEL, MODEL_HASH = "model", "model_hash"  # frame metadata keys
 CODEC_ID = "codec_id"  # what a burst header carries: the model's id, whichever registry name sent it
@@ -77,7 +78,7 @@ def model_dirs() -> list[str]:
     roots = [p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p] + [packaged_models_dir()]
     found, names = [], set()
     for root in roots:
-        if os.path.isfile(os.path.join(root, "encoder.onnx")):
+        if os.path.isfile(os.path.join(root, ENCODER_FILE)):
             candidates = [root]
         elif os.path.isdir(root):
             candidates = [os.path.join(root, d) for d in sorted(os.listdir(root))]
@@ -85,7 +86,7 @@ def model_dirs() -> list[str]:
             continue
         for d in candidates:
             name = os.path.basename(os.path.normpath(d))
-            if name not in names and os.path.isfile(os.path.join(d, "encoder.onnx")):
+            if name not in names and os.path.isfile(os.path.join(d, ENCODER_FILE)):
                 found.append(d)
                 names.add(name)
     return found
@@ -300,6 +301,9 @@ def _register_all() -> None:
                               None if hard else codec_id_for(name), {MODEL: name})
     for hard in (False, True):
         registry.register(FAMILY + ("-hard" if hard else ""), lambda hard=hard: AutoBitSemCom(hard))
+    registry.register_folder_loader(
+        lambda folder, **options: ModelCodec(OnnxModel(folder), **options)
+        if os.path.isfile(os.path.join(folder, ENCODER_FILE)) else None)
 
 
 _register_all()

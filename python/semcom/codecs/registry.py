@@ -9,6 +9,7 @@ from .base import Codec
 
 _FACTORIES: dict[str, Callable[..., Codec]] = {}
 _FRAME_META: dict[int, dict] = {}  # codec id on air -> frame metadata naming the codec (and model)
+_FOLDER_LOADERS: list[Callable[..., Codec | None]] = []  # model folder -> codec, or None if not theirs
 
 
 def register(name: str, factory: Callable[..., Codec], codec_id: int | None = None,
@@ -20,23 +21,22 @@ def register(name: str, factory: Callable[..., Codec], codec_id: int | None = No
         _FRAME_META.setdefault(int(codec_id), {"codec": name, **(frame_meta or {})})
 
 
-def _load_builtin() -> None:
-    from . import neural, sscc  # noqa: F401  (register the ONNX models; avif/jpeg2000/webp/jpeg/sscc)
+def register_folder_loader(load: Callable[..., Codec | None]) -> None:
+    """Adds a way to open a codec from a folder path given as its name (learned models)."""
+    _FOLDER_LOADERS.append(load)
 
 
 def available() -> list[str]:
-    _load_builtin()
     return sorted(_FACTORIES)
 
 
 def get(name: str, **options) -> Codec:
     """A registered codec by name, or a learned model by its folder (holding encoder.onnx)."""
-    _load_builtin()
     if name not in _FACTORIES:
-        import os
-        if os.path.isfile(os.path.join(name, "encoder.onnx")):
-            from . import neural
-            return neural.ModelCodec(neural.OnnxModel(name), **options)
+        for load in _FOLDER_LOADERS:
+            codec = load(name, **options)
+            if codec is not None:
+                return codec
         raise SemcomError(f"unknown codec '{name}'; available: {', '.join(sorted(_FACTORIES))} "
                           "(or a model folder holding encoder.onnx and decoder.onnx)")
     return _FACTORIES[name](**options)
@@ -49,7 +49,6 @@ def resolve(codec) -> Codec:
 
 def frame_meta(codec_id: int) -> dict:
     """Metadata naming the codec of an over-the-air frame; SemcomError when the id is unknown here."""
-    _load_builtin()
     if int(codec_id) not in _FRAME_META:
         raise SemcomError(f"frame names codec id {codec_id:#06x}, which this installation does not know "
                           "(install the transmitter's model)")
@@ -57,7 +56,6 @@ def frame_meta(codec_id: int) -> dict:
 
 
 def by_id(codec_id: int) -> Codec:
-    _load_builtin()
     for name in _FACTORIES:
         codec = _FACTORIES[name]()
         if codec.codec_id == codec_id:

@@ -10,7 +10,7 @@
   ``ReceivedFrame``. It keeps a bounded buffer; ``expire`` gives up on frames
   whose bursts stopped arriving (transmitter stopped mid-frame).
 
-Plain numpy; ``burst_blocks`` wraps both for GNU Radio.
+Plain numpy; ``blocks.burst`` wraps both for GNU Radio.
 """
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ import argparse
 import signal
 import sys
 
-from . import __version__
-from .errors import SemcomError
-from .phy.constellations import MODULATIONS
-from .phy.ldpc import CODES
-from .phy.link import FEC_NONE
+from .. import __version__
+from ..errors import SemcomError
+from ..phy.constellations import MODULATIONS
+from ..phy.ldpc import CODES
+from ..phy.link import FEC_NONE
 
 RADIOS = ("sim", "zmq", "file", "uhd", "soapy")
 WAVEFORMS = ("sc", "ofdm", "ideal")
@@ -47,6 +47,22 @@ def cpp_value(text: str) -> float:
     return value
 
 
+def app_command(name: str) -> list[str]:
+    """The command line that runs app ``name`` (a module of this package) in a new process."""
+    return [sys.executable, "-m", f"{__package__}.{name}"]
+
+
+def sample_image() -> str:
+    """The bundled sample photo: the installed copy, else the source tree's."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    for root in (os.path.join(sys.prefix, "share", "gr-semcom"), os.path.join(here, "..", "..", "..")):
+        path = os.path.join(root, "examples", "images", "kodim23.png")
+        if os.path.isfile(path):
+            return os.path.normpath(path)
+    raise SemcomError("the sample photo examples/images/kodim23.png is not installed; pass an image")
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=Formatter)
     p.add_argument("--version", action="version", version=f"gr-semcom {__version__}")
@@ -55,7 +71,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
-    from .radios import KINDS, ZMQ_PATTERNS
+    from ..links.radios import KINDS, ZMQ_PATTERNS
     g = p.add_argument_group("radio")
     g.add_argument("--radio", choices=RADIOS, default="sim",
                    help="sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
@@ -103,20 +119,20 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
 
 def radio_config(args):
     """The RadioConfig of a non-sim --radio."""
-    from .radios import RadioConfig
+    from ..links.radios import RadioConfig
     return RadioConfig(args.radio, args=args.args, freq=args.freq, rate=args.rate, gain=args.gain,
                        antenna=args.antenna, address=args.address, path=args.file, zmq_pattern=args.zmq_pattern)
 
 
 def air_options(args):
-    from .air_link import AirOptions
+    from ..links.air import AirOptions
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
     return AirOptions(args.waveform, args.burst_symbols, amplitude, getattr(args, "threshold", 0.99),
                       getattr(args, "frame_timeout", 2.0))
 
 
 def impairments(args):
-    from .air_link import ACCEPTANCE, Impairments, parse_taps
+    from ..links.air import ACCEPTANCE, Impairments, parse_taps
     given = dict(cfo=args.cfo, delay=args.timing_offset, clock_ppm=args.clock_ppm, taps=parse_taps(args.taps))
     if args.impaired:
         given = ACCEPTANCE
@@ -131,7 +147,7 @@ def check_waveform(args):
 
 
 def add_link_options(p: argparse.ArgumentParser):
-    from . import codecs
+    from .. import codecs
     g = p.add_argument_group("link")
     g.add_argument("--codec", default=DEFAULT_CODEC,
                    help="image codec: bitsemcom = the learned BitSemCom model that fits the budget "
@@ -170,10 +186,10 @@ def quiet_gnuradio(verbose: bool) -> None:
 def sim_link(args, output_dir: str = ""):
     """The in-process link of --radio sim: SimLink (--waveform ideal) or AirLink (sc, ofdm)."""
     if args.waveform == "ideal":
-        from .sim_link import SimLink
+        from ..links.sim import SimLink
         return SimLink(args.codec, args.modulation, args.fec, args.cpp, args.channel, args.snr,
                        ldpc_backend=args.ldpc_backend, seed=args.seed, output_dir=output_dir)
-    from .air_link import AirLink
+    from ..links.air import AirLink
     return AirLink(args.codec, args.modulation, args.fec, args.cpp, impairments(args), air_options(args),
                    output_dir)
 

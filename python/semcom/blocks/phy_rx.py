@@ -17,12 +17,12 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import blocks, digital, fec, gr
 
-from .errors import SemcomError
+from ..errors import SemcomError
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
-from .phy import channels, framing, soft_lut
-from .phy.constellations import constellation
-from .phy.link import LinkConfig
+from ..phy import channels, framing, soft_lut
+from ..phy.constellations import constellation
+from ..phy.link import LinkConfig
 from .phy_tx import gr_constellation
 from .stream_run import run_chain
 

@@ -9,12 +9,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import metrics
-from .codecs import registry, sscc
-from .errors import SemcomError
-from .imageio import list_images, load_image
-from .phy.channels import capacity
-from .phy.link import FEC_NONE, LinkConfig, channel_use_budget
+from .. import metrics
+from ..codecs import registry, sscc
+from ..errors import SemcomError
+from ..imageio import list_images, load_image
+from ..phy.channels import capacity
+from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 
 CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
 ENVELOPE = "sscc-envelope"
@@ -42,9 +42,9 @@ def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False)
 def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="ideal", impaired=False):
     """SimLink (ideal, synchronised symbols) or AirLink (burst waveform through channel_model)."""
     if waveform == "ideal":
-        from .sim_link import SimLink
+        from ..links.sim import SimLink
         return SimLink(codec, link.modulation, link.fec, cpp, channel, snr, seed=seed, ldpc_backend=ldpc_backend)
-    from .air_link import ACCEPTANCE, AirLink, AirOptions, Impairments
+    from ..links.air import ACCEPTANCE, AirLink, AirOptions, Impairments
     imp = Impairments(snr, rayleigh=channel == "rayleigh", seed=seed, **(ACCEPTANCE if impaired else {}))
     return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform))
 

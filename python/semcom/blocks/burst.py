@@ -20,11 +20,11 @@ import pmt
 from gnuradio import channels, digital, filter as gr_filter, gr
 
 from . import malloc
-from .codecs import registry
-from .errors import SemcomError
+from ..codecs import registry
+from ..errors import SemcomError
 from .pdu_block import IN, OUT
 from .pdu_io import make_pdu, split_pdu
-from .phy import air, framing, waveform as wf_mod
+from ..phy import air, framing, waveform as wf_mod
 
 CODEC_ID, HEIGHT, WIDTH = "codec_id", "height", "width"
 SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")

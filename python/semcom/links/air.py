@@ -16,14 +16,14 @@ import numpy as np
 from gnuradio import blocks, gr
 
 from . import radios
-from .burst_blocks import air_channel, burst_rx, burst_tx
-from .errors import SemcomError
-from .image_blocks import image_rx, image_tx
-from .pdu_io import split_pdu
-from .codecs.base import placeholder
-from .phy import air
-from .phy.burst import FRAME_MODULO
-from .sim_link import FlowgraphOwner, LinkResult
+from ..blocks.burst import air_channel, burst_rx, burst_tx
+from ..errors import SemcomError
+from ..blocks.image import image_rx, image_tx
+from ..blocks.pdu_io import split_pdu
+from ..codecs.base import placeholder
+from ..phy import air
+from ..phy.burst import FRAME_MODULO
+from .sim import FlowgraphOwner, LinkResult
 
 WAVEFORMS = ("sc", "ofdm")
 

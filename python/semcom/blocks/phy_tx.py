@@ -6,9 +6,9 @@ from gnuradio import blocks, digital, fec, gr
 
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
-from .phy import framing
-from .phy.constellations import constellation
-from .phy.link import LinkConfig
+from ..phy import framing
+from ..phy.constellations import constellation
+from ..phy.link import LinkConfig
 from .stream_run import TAIL, run_chain
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from .errors import SemcomError
+from ..errors import SemcomError
 
 IN, OUT = pmt.intern("in"), pmt.intern("out")
 

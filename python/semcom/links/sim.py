@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from gnuradio import gr
 
-from .errors import SemcomError
-from .image_blocks import image_rx, image_tx
-from .phy import framing
-from .phy_rx import phy_rx
-from .phy_tx import phy_tx
-from .sim_channel import sim_channel
+from ..errors import SemcomError
+from ..blocks.image import image_rx, image_tx
+from ..phy import framing
+from ..blocks.phy_rx import phy_rx
+from ..blocks.phy_tx import phy_tx
+from ..blocks.sim_channel import sim_channel
 
 
 @dataclass

@@ -30,7 +30,7 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 
-from .errors import SemcomError
+from ..errors import SemcomError
 
 KINDS = ("zmq", "file", "uhd", "soapy")
 ZMQ_PATTERNS = ("pubsub", "pushpull", "reqrep")
@@ -173,7 +173,7 @@ def sigmf_paths(path: str) -> tuple[str, str]:
 
 def write_sigmf(path: str, rate: float, freq: float, description: str = "") -> str:
     """Writes the SigMF metadata of the cf32_le recording ``path`` atomically; returns its path."""
-    from . import __version__
+    from .. import __version__
 
     data, meta_path = sigmf_paths(path)
     glob = {"core:datatype": "cf32_le", "core:sample_rate": float(rate), "core:version": SIGMF_VERSION,

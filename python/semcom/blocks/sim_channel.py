@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import analog, blocks
 
-from .errors import SemcomError
+from ..errors import SemcomError
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
-from .phy import channels, framing
+from ..phy import channels, framing
 from .stream_run import run_chain
 
 CHANNELS = ("awgn", "rayleigh")

@@ -11,14 +11,15 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import codecs, malloc
-from .codecs import registry
-from .codecs.base import Received
-from .errors import SemcomError
+from .. import codecs
+from . import malloc
+from ..codecs import registry
+from ..codecs.base import Received
+from ..errors import SemcomError
 from .pdu_block import OUT, pdu_block
 from .pdu_io import make_pdu
-from .phy import framing
-from .phy.link import LinkConfig, channel_use_budget
+from ..phy import framing
+from ..phy.link import LinkConfig, channel_use_budget
 
 HEIGHT, WIDTH, CODEC, LOST, REASON = "height", "width", "codec", "lost", "reason"
 CODEC_ID = "codec_id"
@@ -54,7 +55,7 @@ class image_tx(pdu_block):
     def handle(self, msg):
         if not pmt.is_symbol(msg):
             return pdu_block.handle(self, msg)
-        from .imageio import load_image
+        from ..imageio import load_image
         path = pmt.symbol_to_string(msg)
         try:
             pdu = self.encode(load_image(path), {"path": path})
@@ -144,7 +145,7 @@ class image_rx(pdu_block):
         return [image_pdu(dec.image, meta)]
 
     def write(self, meta: dict, image: np.ndarray):
-        from .imageio import save_image
+        from ..imageio import save_image
         stem = os.path.join(self.output_dir, f"frame{self.count:06d}")
         save_image(stem + ".png", image)
         record = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool))}
@@ -218,7 +219,7 @@ class image_source(gr.basic_block):
 
     def __init__(self, path: str = "", count: int = 1, interval: float = 1.0):
         gr.basic_block.__init__(self, name="semcom_image_source", in_sig=None, out_sig=None)
-        from .imageio import load_image
+        from ..imageio import load_image
         self.message_port_register_out(OUT)
         self.image = load_image(path)
         self.count, self.interval = int(count), float(interval)

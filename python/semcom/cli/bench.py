@@ -1,0 +1,186 @@
+"""Benchmarks of gr-semcom (medians of several runs).
+
+  * learned codec latency: encode and decode of one 768x512 image with ONNX
+    Runtime (all cores, and one thread), and the peak memory (max RSS) of
+    rx_image.py receiving images with that codec over the simulated channel;
+  * PHY, pinned to one CPU core: symbols/s through map -> AWGN -> soft demap, as a GNU Radio stream flowgraph
+    (constellation_encoder_bc -> add_cc + noise_source_c -> constellation_soft_decoder_cf
+    with the exact-LLR table);
+  * information bits/s through LDPC decoding: the vectorised min-sum decoder and
+    GNU Radio's fec.ldpc_decoder on the same frames, and their ratio.
+
+Writes --out/bench.json and --out/bench.md.
+"""
+import json
+import os
+import statistics
+import time
+
+from . import common as cli
+
+
+
+def bench_stream(modulation, n_symbols, runs):
+    import numpy as np
+    from gnuradio import analog, blocks, digital, gr
+    from ..phy import channels, soft_lut
+    from ..phy.constellations import constellation
+    from ..blocks.phy_tx import gr_constellation
+
+    const, gr_const = constellation(modulation), gr_constellation(modulation)
+    gr_const.set_soft_dec_lut(soft_lut.build_table(const, channels.noise_var(10)).tolist(), soft_lut.DEFAULT_PRECISION)
+    labels = np.random.default_rng(0).integers(0, len(const.points), 1 << 16).astype(np.uint8)
+    times = []
+    for _ in range(runs):
+        tb = gr.top_block()
+        src = blocks.vector_source_b(labels, True)
+        head = blocks.head(gr.sizeof_char, n_symbols)
+        mapper = digital.constellation_encoder_bc(gr_const)
+        noise = analog.noise_source_c(analog.GR_GAUSSIAN, float(np.sqrt(channels.noise_var(10))), 1)
+        add = blocks.add_cc()
+        scale = blocks.multiply_const_cc(1.0 / soft_lut.axis_limit(const, channels.noise_var(10)))
+        soft = digital.constellation_soft_decoder_cf(gr_const)
+        sink = blocks.null_sink(gr.sizeof_float)
+        tb.connect(src, head, mapper, (add, 0))
+        tb.connect(noise, (add, 1))
+        tb.connect(add, scale, soft, sink)
+        t = time.perf_counter()
+        tb.run()
+        times.append(time.perf_counter() - t)
+    return n_symbols / statistics.median(times)
+
+
+def bench_codec(model_name, runs):
+    """Median encode/decode ms for one 768x512 image, per ONNX Runtime thread setting."""
+    import numpy as np
+    from ..codecs import neural, registry
+    from ..imageio import load_image
+    from ..phy.link import LinkConfig
+    image = load_image(cli.sample_image())
+    h, w = image.shape[:2]
+    out = {"model": model_name, "image": f"{w}x{h}"}
+    for threads in (0, 1):
+        os.environ[neural.THREADS_ENV] = str(threads)
+        codec = registry.get(model_name)
+        enc = codec.encode(image, LinkConfig("qpsk", "none"), h * w)  # warm-up (session init)
+        llrs = np.where(enc.bits > 0, 4.0, -4.0).astype(np.float32)
+        p1 = neural.posterior(llrs)
+        t_enc, t_dec = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            codec.model.encode(image)
+            t_enc.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            codec.model.decode(p1, h, w)
+            t_dec.append(time.perf_counter() - t)
+        key = "all_cores" if threads == 0 else "1_thread"
+        out[key] = {"encode_ms": 1e3 * statistics.median(t_enc), "decode_ms": 1e3 * statistics.median(t_dec),
+                    "threads": os.cpu_count() if threads == 0 else 1}
+    os.environ.pop(neural.THREADS_ENV)
+    return out
+
+
+def bench_rx_memory(codec, count):
+    """Peak RSS (MB) and wall time of rx_image.py receiving ``count`` images (simulated radio)."""
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [*cli.app_command("rx_image"), "--reference", cli.sample_image(), "--count",
+               str(count), "--codec", codec, "--snr", "10", "--output-dir", out]
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"rx_image.py failed: {proc.stderr.read().decode()[-300:]}")
+    return {"codec": codec, "images": count, "max_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall}
+
+
+def bench_ldpc(snr_db, frames, runs):
+    import numpy as np
+    from ..phy import channels, framing, ldpc
+    from ..blocks.phy_rx import phy_rx
+    from ..blocks.phy_tx import phy_tx
+
+    code = ldpc.code("ldpc-1/2")
+    rng = np.random.default_rng(1)
+    bits = rng.integers(0, 2, frames * code.k).astype(np.uint8)
+    y = channels.awgn(phy_tx("bpsk", "ldpc-1/2").modulate(bits, {}), snr_db, rng)
+    const_llr = phy_rx("bpsk", "ldpc-1/2", "exact").const.llr(y, channels.noise_var(snr_db)).astype(np.float32)
+    out = {}
+    for backend in ("minsum", "gnuradio"):
+        rx = phy_rx("bpsk", "ldpc-1/2", "exact", backend)
+        times, bers = [], []
+        for _ in range(runs):
+            meta = {framing.CODED_BITS: frames * code.n, framing.PAYLOAD_BITS: len(bits)}
+            t = time.perf_counter()
+            post = rx.decode(const_llr.copy(), len(bits), meta)
+            times.append(time.perf_counter() - t)
+            bers.append(float(np.mean((post > 0) != bits)))
+        out[backend] = {"info_bits_per_s": len(bits) / statistics.median(times), "ber": bers[0]}
+    return out
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--runs", type=int, default=5, help="runs per measurement (median reported)")
+    p.add_argument("--symbols", type=int, default=2_000_000, help="symbols per stream run")
+    p.add_argument("--frames", type=int, default=40, help="LDPC codewords (n=1800) per decoding run")
+    p.add_argument("--model", default="bitsemcom-qpsk-cpp16", help="learned codec for the latency and memory runs")
+    p.add_argument("--rx-images", type=int, default=5, help="images rx_image.py receives in the memory run")
+    p.add_argument("--out", default="results", help="output folder")
+    args = p.parse_args()
+    cli.quiet_gnuradio(args.verbose)
+    results = {"cpu": os.uname().machine, "runs": args.runs, "stream_symbols_per_s": {}, "ldpc": {}}
+    results["codec"] = bench_codec(args.model, args.runs)
+    for key in ("all_cores", "1_thread"):
+        r = results["codec"][key]
+        print(f"{args.model} 768x512 ({r['threads']} thread(s)): encode {r['encode_ms']:.0f} ms, "
+              f"decode {r['decode_ms']:.0f} ms")
+    results["rx_memory"] = bench_rx_memory(args.model, args.rx_images)
+    r = results["rx_memory"]
+    print(f"rx_image.py, {r['images']} images with {r['codec']}: peak RSS {r['max_rss_mb']:.0f} MB, {r['wall_s']:.1f} s")
+    if hasattr(os, "sched_setaffinity"):  # the PHY figures are per core
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    for mod in ("bpsk", "qpsk", "16qam", "64qam"):
+        results["stream_symbols_per_s"][mod] = bench_stream(mod, args.symbols, args.runs)
+        print(f"map -> AWGN -> soft demap  {mod:6s} {results['stream_symbols_per_s'][mod] / 1e6:6.2f} Msym/s")
+    for snr in (1.0, 3.0):
+        r = bench_ldpc(snr, args.frames, args.runs)
+        results["ldpc"][f"bpsk_{snr:g}dB"] = r
+        ratio = r["minsum"]["info_bits_per_s"] / r["gnuradio"]["info_bits_per_s"]
+        print(f"LDPC n=1800 r=1/2 BPSK {snr:g} dB: min-sum {r['minsum']['info_bits_per_s'] / 1e6:.2f} Mbit/s "
+              f"(BER {r['minsum']['ber']:.1e}), gr-fec {r['gnuradio']['info_bits_per_s'] / 1e3:.0f} kbit/s "
+              f"(BER {r['gnuradio']['ber']:.1e}), ratio {ratio:.1f}x")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    lines = ["| measurement | value |", "|---|---|"]
+    c = results["codec"]
+    for key in ("all_cores", "1_thread"):
+        lines.append(f"| {c['model']} encode / decode, one {c['image']} image, ONNX Runtime, {c[key]['threads']} "
+                     f"thread(s) | {c[key]['encode_ms']:.0f} ms / {c[key]['decode_ms']:.0f} ms |")
+    r = results["rx_memory"]
+    lines.append(f"| rx_image.py peak memory (max RSS), {r['images']} images with {r['codec']} | "
+                 f"{r['max_rss_mb']:.0f} MB |")
+    for mod, v in results["stream_symbols_per_s"].items():
+        lines.append(f"| map -> AWGN -> soft demap, {mod} | {v / 1e6:.2f} Msym/s |")
+    for key, r in results["ldpc"].items():
+        ratio = r["minsum"]["info_bits_per_s"] / r["gnuradio"]["info_bits_per_s"]
+        lines.append(f"| LDPC 1/2 min-sum, {key} | {r['minsum']['info_bits_per_s'] / 1e6:.2f} Mbit/s "
+                     f"(BER {r['minsum']['ber']:.1e}) |")
+        lines.append(f"| LDPC 1/2 gr-fec ldpc_decoder, {key} | {r['gnuradio']['info_bits_per_s'] / 1e3:.0f} kbit/s "
+                     f"(BER {r['gnuradio']['ber']:.1e}); min-sum is {ratio:.1f}x faster |")
+    with open(os.path.join(args.out, "bench.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}/bench.json and bench.md")
+    return 0
+
+
+def run():
+    cli.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,97 @@
+"""Compare image codecs over the gr-semcom PHY: PSNR and MS-SSIM against SNR.
+
+Every (codec, link) pair is run through the GNU Radio chain for each image and
+SNR: conventional codecs over every --links entry (modulation/LDPC), learned
+codecs uncoded over every --learned-links modulation. Outputs in --out:
+results.csv (one row per point), results.json, summary.md (mean per series)
+and psnr_vs_snr.png. Series: each codec at its best link per image and SNR,
+the SSCC envelope (best conventional codec x link) and the ideal AVIF +
+capacity reference, log2(1+SNR) bits per channel use.
+
+--append keeps the rows already in --out/results.csv for points (codec, link,
+channel, image, SNR) this run does not evaluate, so a new codec or SNR joins
+an earlier comparison without re-running it.
+
+Examples:
+  semcom-eval --images examples/images --snr 0 3 6 10 15 20 --out results
+  semcom-eval --codecs bitsemcom bitsemcom-hard --append --out results
+"""
+import os
+import sys
+
+from . import common as cli
+
+DEFAULT_LINKS = ["bpsk/ldpc-1/2", "qpsk/ldpc-1/3", "qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]
+
+
+def main():
+    from .. import codecs
+    p = cli.parser(__doc__)
+    p.add_argument("--images", default="examples/images", help="folder of test images")
+    p.add_argument("--max-images", type=int, default=0, help="use only the first N images (0 = all)")
+    p.add_argument("--codecs", nargs="+", default=["bitsemcom", "avif", "jpeg2000", "webp"],
+                   help=f"codecs to compare; available: {', '.join(codecs.available())}")
+    p.add_argument("--links", nargs="+", default=DEFAULT_LINKS,
+                   help="modulation/fec pairs for conventional codecs ('qpsk' = uncoded)")
+    p.add_argument("--learned-links", nargs="+", default=["qpsk"],
+                   help="modulations (uncoded) for learned codecs")
+    p.add_argument("--append", action="store_true",
+                   help="merge with --out/results.csv: keep its rows for points not re-run")
+    p.add_argument("--no-reference", action="store_true", help="skip the AVIF + capacity reference")
+    p.add_argument("--per-link", action="store_true", help="one series per codec and link (default: best link)")
+    p.add_argument("--channels", nargs="+", default=["awgn"], choices=("awgn", "rayleigh"))
+    p.add_argument("--waveform", choices=("ideal", "sc", "ofdm"), default="ideal",
+                   help="ideal: synchronised symbols; sc/ofdm: bursts through GNU Radio's channel_model, "
+                        "the receiver estimating timing, CFO, channel and noise")
+    p.add_argument("--impaired", action="store_true",
+                   help="with sc/ofdm: CFO 0.005/sample, timing offset 0.37, clock 10 ppm, taps 1,0.4j,0.2")
+    p.add_argument("--snr", nargs="+", type=cli.snr_value, default=[0, 3, 6, 10, 15, 20], help="Es/N0 points in dB")
+    p.add_argument("--cpp", type=cli.cpp_value, default=1 / 16, help="channel uses per pixel")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--list-codecs", action="store_true", help="print the registered codecs and exit")
+    p.add_argument("--rebuild", action="store_true",
+                   help="evaluate nothing: rewrite --out's tables, findings and plot from its results.csv")
+    args = p.parse_args()
+    if args.list_codecs:
+        print("\n".join(codecs.available()))
+        return 0
+    if args.rebuild:
+        from ..evaluation import sweep as evaluate
+        rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))
+        print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
+        return 0
+    cli.quiet_gnuradio(args.verbose)
+    from tqdm import tqdm
+    from ..evaluation import sweep as evaluate
+    from ..errors import SemcomError
+    from ..phy.link import LinkConfig
+
+    for name in args.codecs:
+        codecs.get(name)
+    for link in args.links + args.learned_links:
+        LinkConfig.parse(link)
+    images = evaluate.images_in(args.images, args.max_images)
+    previous = os.path.join(args.out, "results.csv")
+    old = evaluate.read_rows(previous) if args.append and os.path.exists(previous) else []
+    reference = not args.no_reference
+    per_point = sum(len(evaluate.links_for(c, args.links, args.learned_links)) for c in args.codecs) + reference
+    total = len(images) * len(args.snr) * len(args.channels) * per_point
+    with tqdm(total=total, unit="pt", desc="semcom-eval", file=sys.stderr) as bar:
+        rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,
+                                   progress=bar.update, seed=args.seed, learned_links=args.learned_links,
+                                   reference=reference, waveform=args.waveform, impaired=args.impaired))
+    rows = evaluate.merge_rows(old, rows)
+    if not rows:
+        raise SemcomError("nothing was evaluated")
+    print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
+    print(f"wrote {args.out}/results.csv, results.json, summary.md, psnr_vs_snr.png")
+    return 0
+
+
+def run():
+    cli.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,142 @@
+"""Receive images with the gr-semcom burst waveform; write each with a JSON record.
+
+--radio zmq/file/uhd/soapy: runs until Ctrl-C (or --count images, or --idle-exit
+seconds without one, or the end of a --radio file recording). Every image is
+written as frameNNNNNN.png with frameNNNNNN.json (codec, model, SNR estimate,
+bursts lost, PSNR and MS-SSIM when --reference is given), both written
+atomically: never a partial file. Bursts that fail become erasures for learned
+codecs and a lost image (grey placeholder) for SSCC. The receiver keeps running
+when the transmitter stops and restarts.
+
+--radio sim: an in-process transmitter sends --reference repeatedly through the
+simulated channel.
+
+Examples:
+  rx_image.py --radio zmq --output-dir out/rx                           # with tx_image.py --radio zmq
+  rx_image.py --radio zmq --reference photo.png --count 10
+  rx_image.py --radio file --file out/capture.sigmf-data --output-dir out/rx
+  rx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 40
+  rx_image.py --reference photo.png --count 5 --snr 2 --impaired        # simulated
+"""
+import json
+import os
+import queue
+import time
+
+from . import common as cli
+
+
+def main():
+    p = cli.parser(__doc__)
+    cli.add_radio_options(p, receiver=True)
+    cli.add_link_options(p)
+    g = p.add_argument_group("receiver")
+    g.add_argument("--reference", default="", help="image to score against (and, with --radio sim, to send)")
+    g.add_argument("--count", type=int, default=0, help="stop after this many images (0 = until Ctrl-C)")
+    g.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many seconds without an image (0 = never)")
+    g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
+    g.add_argument("--decoder", choices=("float32", "int8"), default="",
+                   help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
+                        "twice as fast (default: $SEMCOM_DECODER, else float32)")
+    args = p.parse_args()
+    if args.decoder:
+        from ..codecs.neural import DECODER_ENV
+        os.environ[DECODER_ENV] = args.decoder
+    cli.quiet_gnuradio(args.verbose)
+    cli.check_waveform(args)
+
+    from ..errors import SemcomError
+    from ..imageio import load_image
+    reference = load_image(args.reference) if args.reference else None
+    if args.radio == "sim" and reference is None:
+        raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
+    os.makedirs(args.output_dir, exist_ok=True)
+    if args.radio == "sim":
+        return receive_simulated(args, reference)
+    return receive_from_radio(args, reference)
+
+
+def record(args, meta: dict, image, reference, index: int) -> dict:
+    """Adds PSNR/MS-SSIM to the JSON record image_rx wrote, atomically; returns it."""
+    from .. import metrics
+    stem = os.path.join(args.output_dir, f"frame{index:06d}")
+    with open(stem + ".json") as f:
+        rec = json.load(f)
+    if reference is not None:
+        if reference.shape == image.shape:
+            rec.update(psnr_db=round(metrics.psnr(reference, image), 2),
+                       ms_ssim=round(metrics.ms_ssim(reference, image), 4))
+        else:
+            rec["reference_mismatch"] = f"received {image.shape[1]}x{image.shape[0]}, reference is " \
+                                        f"{reference.shape[1]}x{reference.shape[0]}"
+        with open(stem + ".json.tmp", "w") as f:
+            json.dump(rec, f, indent=1)
+        os.replace(stem + ".json.tmp", stem + ".json")
+    rec["file"] = stem + ".png"
+    return rec
+
+
+def log_line(rec: dict, index: int) -> str:
+    state = f"LOST ({rec.get('reason')})" if rec.get("lost") else "ok"
+    parts = [f"image {index}: {state}", f"codec {rec.get('model') or rec.get('codec')}"]
+    if "bursts" in rec:
+        parts.append(f"bursts {rec['bursts'] - rec['bursts_lost']}/{rec['bursts']}")
+        parts.append(f"SNR est {rec['snr_est_db']:.1f} dB")
+    if "psnr_db" in rec:
+        parts.append(f"PSNR {rec['psnr_db']:.2f} dB")
+    return "  ".join(parts) + f"  -> {rec['file']}"
+
+
+def receive_simulated(args, reference):
+    received = 0
+    with cli.sim_link(args, output_dir=args.output_dir) as link:
+        try:
+            while args.count == 0 or received < args.count:
+                result = link.transmit(reference)
+                if not result.meta:  # nothing detected: nothing written
+                    print(f"image {received}: LOST ({result.reason}), nothing written", flush=True)
+                    continue
+                print(log_line(record(args, result.meta, result.image, reference, received), received), flush=True)
+                received += 1
+        except KeyboardInterrupt:
+            pass
+    print(f"stopped after {received} images; all written to {args.output_dir}")
+    return 0
+
+
+def receive_from_radio(args, reference):
+    from ..links.air import AirReceiver
+    codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
+    rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir).start()
+    print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)
+    received, last = 0, time.monotonic()
+    try:
+        while args.count == 0 or received < args.count:
+            try:
+                meta, image = rx.received.get(timeout=0.2)
+            except queue.Empty:
+                if rx.finished.is_set() and rx.received.empty():
+                    break  # a file recording ended
+                if args.idle_exit and time.monotonic() - last > args.idle_exit:
+                    break
+                continue
+            last = time.monotonic()
+            print(log_line(record(args, meta, image, reference, received), received), flush=True)
+            received += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rx.close()
+    stats = rx.bursts.receiver
+    bad = f", {stats.bad_samples} non-finite or out-of-range samples zeroed" if stats.bad_samples else ""
+    print(f"stopped after {received} images ({stats.bursts} bursts, {stats.dropped} dropped{bad}); "
+          f"all written to {args.output_dir}")
+    return 0
+
+
+def run():
+    cli.run_main(main)
+
+
+if __name__ == "__main__":
+    run()

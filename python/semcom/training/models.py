@@ -40,6 +40,10 @@ PRESETS = {
     "medium": {"channels": (64, 96, 128, 192), "blocks": 2},
     "paper": {"channels": (128, 192, 256, 320), "blocks": 2},
 }
+ACTS = ("leaky", "gdn")
+UPSAMPLES = ("shuffle", "deconv")
+# backbone options of a config's ``model`` section (None: the preset's)
+BACKBONE = {"channels": None, "blocks": None, "act": "leaky", "se": False, "upsample": "shuffle"}
 
 
 def latent_channels_for(cpp: float, bits_per_symbol: int) -> int:
@@ -54,11 +58,52 @@ def _act():
     return nn.LeakyReLU(0.2)
 
 
-class ResBlock(nn.Module):
-    def __init__(self, ch: int):
+class GDN(nn.Module):
+    """Generalised divisive normalisation (Balle et al. 2016): y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2);
+    ``inverse`` (IGDN) multiplies instead. beta and gamma are kept non-negative by squaring stored
+    parameters (with a small pedestal on beta). Exports to ONNX as Mul, Conv, Sqrt, Div."""
+
+    def __init__(self, ch: int, inverse: bool = False, gamma_init: float = 0.1):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1), _act(), nn.Conv2d(ch, ch, 3, padding=1))
-        self.act = _act()
+        self.inverse = inverse
+        self.beta = nn.Parameter(torch.ones(ch))
+        self.gamma = nn.Parameter(torch.sqrt(gamma_init * torch.eye(ch) + 1e-6))
+
+    def forward(self, x):
+        beta = self.beta * self.beta + 1e-6
+        gamma = (self.gamma * self.gamma)[:, :, None, None]
+        norm = torch.sqrt(torch.nn.functional.conv2d(x * x, gamma, beta))
+        return x * norm if self.inverse else x / norm
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al. 2018): x * sigmoid(W2 relu(W1 mean_hw(x)))."""
+
+    def __init__(self, ch: int, reduction: int = 4):
+        super().__init__()
+        hidden = max(4, ch // reduction)
+        self.fc = nn.Sequential(nn.Conv2d(ch, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, ch, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.fc(x.mean(dim=(2, 3), keepdim=True))
+
+
+def _norm(kind: str, ch: int, decoder: bool) -> nn.Module:
+    """The non-linearity after a conv: LeakyReLU, or GDN in the encoder / IGDN in the decoder."""
+    return GDN(ch, inverse=decoder) if kind == "gdn" else _act()
+
+
+class ResBlock(nn.Module):
+    """x + conv(act(conv(x))) [then SE on the branch], followed by LeakyReLU (``act='leaky'``) or
+    nothing (``act='gdn'``, the branch's GDN/IGDN is the non-linearity)."""
+
+    def __init__(self, ch: int, act: str = "leaky", se: bool = False, decoder: bool = False):
+        super().__init__()
+        layers = [nn.Conv2d(ch, ch, 3, padding=1), _norm(act, ch, decoder), nn.Conv2d(ch, ch, 3, padding=1)]
+        if se:
+            layers.append(SqueezeExcite(ch))
+        self.body = nn.Sequential(*layers)
+        self.act = _act() if act == "leaky" else nn.Identity()
 
     def forward(self, x):
         return self.act(x + self.body(x))
@@ -72,15 +117,15 @@ class Encoder(nn.Module):
     logits (for ``deepjscc-1bit`` the latent itself)."""
 
     def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
-                 variant: str = "bitsemcom", tau: float = 1.0):
+                 variant: str = "bitsemcom", tau: float = 1.0, act: str = "leaky", se: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
         self.variant, self.tau, self.latent_channels = variant, float(tau), latent_channels
         layers, cin = [], 3
         for cout in channels:
-            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), _act()]
-            layers += [ResBlock(cout) for _ in range(blocks)]
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), _norm(act, cout, False)]
+            layers += [ResBlock(cout, act, se) for _ in range(blocks)]
             cin = cout
         layers.append(nn.Conv2d(cin, latent_channels, 1))  # semantic feature z (L_z = L_b)
         self.extractor = nn.Sequential(*layers)
@@ -112,19 +157,27 @@ class Encoder(nn.Module):
         return (logits > 0).to(logits.dtype)
 
 
+def _upsample(cin: int, cout: int, kind: str) -> list[nn.Module]:
+    """2x upsampling: sub-pixel conv (conv to 4*cout, PixelShuffle) or a 4x4 transposed conv."""
+    if kind == "deconv":
+        return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)]
+    return [nn.Conv2d(cin, 4 * cout, 3, padding=1), nn.PixelShuffle(2)]
+
+
 class Decoder(nn.Module):
     """Bit posteriors P(b=1) (B, C, h, w) -> RGB (B, 3, 16h, 16w) in [0, 1]."""
 
-    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1):
+    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
+                 act: str = "leaky", se: bool = False, upsample: str = "shuffle"):
         super().__init__()
         rev = list(channels)[::-1]
         layers = [nn.Conv2d(latent_channels, rev[0], 1), _act()]
         for i, cin in enumerate(rev):
-            layers += [ResBlock(cin) for _ in range(blocks)]
+            layers += [ResBlock(cin, act, se, decoder=True) for _ in range(blocks)]
             cout = rev[i + 1] if i + 1 < len(rev) else 3
-            layers += [nn.Conv2d(cin, 4 * cout, 3, padding=1), nn.PixelShuffle(2)]
+            layers += _upsample(cin, cout, upsample)
             if i + 1 < len(rev):
-                layers.append(_act())
+                layers.append(_norm(act, cout, True))
         self.net = nn.Sequential(*layers)
 
     def forward(self, p1: torch.Tensor) -> torch.Tensor:
@@ -132,15 +185,29 @@ class Decoder(nn.Module):
 
 
 class BitSemCom(nn.Module):
+    """``preset`` sets the stage widths and residual blocks per stage; ``channels``/``blocks``
+    override them; ``act`` ('leaky' or 'gdn'), ``se`` and ``upsample`` ('shuffle' or 'deconv')
+    choose the backbone (``BACKBONE``; the defaults are the shipped models' layers)."""
+
     def __init__(self, latent_channels: int = 32, preset: str = "small", variant: str = "bitsemcom",
-                 tau: float = 1.0):
+                 tau: float = 1.0, **backbone):
         super().__init__()
         if preset not in PRESETS:
             raise ValueError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+        unknown = set(backbone) - set(BACKBONE)
+        if unknown:
+            raise ValueError(f"unknown model option(s) {', '.join(sorted(unknown))}; known: {', '.join(BACKBONE)}")
+        opts = {**BACKBONE, **{k: v for k, v in backbone.items() if v is not None}}
+        if opts["act"] not in ACTS or opts["upsample"] not in UPSAMPLES:
+            raise ValueError(f"act must be one of {ACTS}, upsample one of {UPSAMPLES}")
         spec = PRESETS[preset]
+        channels = tuple(int(c) for c in (opts["channels"] or spec["channels"]))
+        blocks = int(spec["blocks"] if opts["blocks"] is None else opts["blocks"])
+        self.backbone = {"channels": list(channels), "blocks": blocks, "act": opts["act"], "se": bool(opts["se"]),
+                         "upsample": opts["upsample"]}
         self.preset, self.variant, self.latent_channels = preset, variant, latent_channels
-        self.encoder = Encoder(latent_channels, spec["channels"], spec["blocks"], variant, tau)
-        self.decoder = Decoder(latent_channels, spec["channels"], spec["blocks"])
+        self.encoder = Encoder(latent_channels, channels, blocks, variant, tau, opts["act"], bool(opts["se"]))
+        self.decoder = Decoder(latent_channels, channels, blocks, opts["act"], bool(opts["se"]), opts["upsample"])
 
     def bits_per_image(self, height: int, width: int) -> int:
         return self.latent_channels * -(-height // STRIDE) * -(-width // STRIDE)
@@ -161,4 +228,13 @@ def count_params(module: nn.Module) -> int:
 def build(cfg: dict) -> BitSemCom:
     """Model from the ``model`` section of a training config."""
     return BitSemCom(int(cfg["latent_channels"]), cfg.get("preset", "small"), cfg.get("variant", "bitsemcom"),
-                     float(cfg.get("tau", 1.0)))
+                     float(cfg.get("tau", 1.0)), **{k: cfg.get(k) for k in BACKBONE})
+
+
+def load_model(path: str, device: str = "cpu") -> tuple[BitSemCom, dict]:
+    """Model (eval mode) and its saved dict from ``model.pt`` or a trainer checkpoint."""
+    ck = torch.load(path, map_location=device, weights_only=False)
+    model = build(ck["config"]["model"]).to(device)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, ck

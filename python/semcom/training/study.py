@@ -1,0 +1,165 @@
+"""Fixed-budget study of what limits the learned codec: one factor at a time against a baseline.
+
+Every run trains the QPSK cpp 1/16 BitSemCom model from scratch on the same data for the same
+training time (validation excluded), one thread, with today's small-preset recipe scaled to the
+steps that fit: a short probe measures seconds per step, the run gets N = budget / (s/step) steps,
+a third error-free then the noisy stage, LR x0.6 every N/3 steps (as 2000 of 6000 today), and it
+stops at the budget even if the probe was optimistic. Validation (val centre crops, error-free and
+at 3 dB AWGN) runs every N/6 steps; ``log.csv`` of each run gives val PSNR against training time.
+
+    runs: run(variants, out, budget_s)       report: report(out, md, png)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+
+BASE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "bitsemcom_qpsk_cpp16_small.json")
+
+# variant -> config overrides (one factor each against the baseline)
+VARIANTS = {
+    "baseline": {},
+    "bf16": {"precision": "bf16", "channels_last": True},
+    "gdn": {"model": {"act": "gdn"}},
+    "mse+msssim": {"loss": {"kind": "mse+msssim"}},
+    "wide": {"model": {"channels": [48, 96, 144, 192]}},
+    "deep": {"model": {"blocks": 2}},
+    "se": {"model": {"se": True}},
+    "deconv": {"model": {"upsample": "deconv"}},
+    "cosine": {"lr_schedule": {"kind": "cosine"}},
+    "warmup-cosine": {"lr_schedule": {"kind": "warmup-cosine", "warmup": 0.05}},
+    "l1": {"loss": "l1"},
+    "crop64-b64": {"data": {"crop": 64, "batch": 64}},
+    "crop256-b4": {"data": {"crop": 256, "batch": 4}},
+    "jitter": {"data": {"jitter": [0.5, 1.0]}},
+    "scale0.5": {"data": {"prepared_scale": 0.5}},
+}
+VAL_SNR = 3.0
+
+
+def _merge(base, over):
+    from .trainer import _merge as merge
+    return merge(base, over)
+
+
+def probe(cfg: dict, steps: int = 6) -> float:
+    """Median seconds per training step (data included) of a throw-away trainer."""
+    import statistics
+    import tempfile
+
+    from .trainer import Trainer
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Trainer(cfg, tmp, progress=False)
+        sampler = t._sampler()
+        times = []
+        for _ in range(steps + 2):
+            t0 = time.perf_counter()
+            t.train_step(next(sampler))
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times[2:])
+
+
+def scaled(cfg: dict, n: int) -> dict:
+    """The small preset's recipe (2000 + 4000 steps, LR x0.6 every 2000) scaled to ``n`` steps."""
+    third = max(1, n // 3)
+    return _merge(cfg, {"stage1_steps": third, "stage2_steps": n - third,
+                        "lr_decay": {"every": third, "gamma": 0.6},
+                        "val": {"every": max(1, n // 6), "snrs": [VAL_SNR]},
+                        "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "log_every": 25, "threads": 1})
+
+
+def run(names, out: str, budget_s: float, base: str = BASE_CONFIG) -> None:
+    import torch
+
+    from .trainer import Trainer, load_config
+    torch.set_num_threads(1)
+    os.makedirs(out, exist_ok=True)
+    for name in names:
+        run_dir = os.path.join(out, name)
+        if os.path.exists(os.path.join(run_dir, "summary.json")):
+            continue
+        cfg = load_config(base, VARIANTS[name])
+        sec = probe(scaled(cfg, 3))
+        n = max(6, int(budget_s / sec))
+        cfg = scaled(cfg, n)
+        cfg["name"] = f"study-{name}"
+        t0 = time.time()
+        t = Trainer(cfg, run_dir, progress=False)
+        s = t.fit(budget_s=budget_s)
+        summary = {"variant": name, "overrides": VARIANTS[name], "probe_s_per_step": sec, "planned_steps": n,
+                   "steps": s["step"], "train_s": s["train_s"], "wall_s": time.time() - t0,
+                   "steps_per_s": s["step"] / s["train_s"], "precision": t.precision,
+                   "val_psnr": s["val_psnr"], "params": sum(p.numel() for p in t.model.parameters())}
+        with open(os.path.join(run_dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        print(json.dumps(summary), flush=True)
+
+
+def curves(run_dir: str) -> list[tuple[float, int, float, float]]:
+    """(train_s, step, val PSNR error-free, val PSNR at 3 dB) rows of a run's log."""
+    rows = []
+    with open(os.path.join(run_dir, "log.csv")) as f:
+        for r in csv.DictReader(f):
+            if r.get("val_psnr_error_free"):
+                rows.append((float(r["train_s"]), int(r["step"]), float(r["val_psnr_error_free"]),
+                             float(r[f"val_psnr_snr{VAL_SNR:g}"])))
+    return rows
+
+
+def report(out: str, md: str, png: str | None = None, command: str = "") -> list[dict]:
+    """Table (markdown) and val-PSNR-vs-time plot of every finished run under ``out``."""
+    done = []
+    for name in VARIANTS:
+        path = os.path.join(out, name, "summary.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                done.append(json.load(f))
+    if not done:
+        return done
+    base = next((d for d in done if d["variant"] == "baseline"), None)
+    lines = ["| variant | change | params | steps | steps/s | val PSNR error-free (dB) | at 3 dB (dB) | "
+             "vs baseline (error-free / 3 dB) |", "|---|---|---|---|---|---|---|---|"]
+    for d in done:
+        ef, s3 = d["val_psnr"]["error_free"], d["val_psnr"][f"{VAL_SNR:g}"]
+        delta = (f"{ef - base['val_psnr']['error_free']:+.2f} / {s3 - base['val_psnr'][f'{VAL_SNR:g}']:+.2f}"
+                 if base else "")
+        change = json.dumps(d["overrides"]).replace("|", "/") if d["overrides"] else "today's small recipe"
+        lines.append(f"| {d['variant']} | `{change}` | {d['params'] / 1e6:.2f}M | {d['steps']} | "
+                     f"{d['steps_per_s']:.2f} | {ef:.2f} | {s3:.2f} | {delta} |")
+    with open(md, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if png:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+        for d in done:
+            rows = curves(os.path.join(out, d["variant"]))
+            for ax, col in zip(axes, (2, 3)):
+                ax.plot([r[0] / 60 for r in rows], [r[col] for r in rows], marker=".", label=d["variant"])
+        for ax, title in zip(axes, ("error-free", f"AWGN {VAL_SNR:g} dB")):
+            ax.set_title(f"val PSNR, {title}")
+            ax.set_xlabel("training time (min, 1 thread)")
+            ax.set_ylabel("PSNR (dB)")
+            ax.grid(alpha=0.3)
+        axes[1].legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(png, dpi=110)
+    return done
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="runs/study")
+    p.add_argument("--budget", type=float, default=360.0, help="training seconds per run")
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    p.add_argument("--report", metavar="MD", help="only write the table (and --plot) of finished runs")
+    p.add_argument("--plot", metavar="PNG")
+    args = p.parse_args(argv)
+    if args.report:
+        report(args.out, args.report, args.plot)
+    else:
+        run(args.variants, args.out, args.budget)

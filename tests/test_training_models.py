@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from gnuradio.semcom.training import export, models, trainer  # noqa: E402
+from gnuradio.semcom.training import export, models, recipe, trainer  # noqa: E402
 from gnuradio.semcom.training.channels import Modem  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -95,7 +95,7 @@ def test_modulation_agnostic_decoding_at_high_snr():
         flat = bits.reshape(2, -1)
         outs = []
         for mod in ("qpsk", "16qam"):
-            ch = trainer.BitChannel(mod, "awgn")
+            ch = recipe.Channel({"kind": "awgn"}, mod)
             assert isinstance(ch.modem, Modem)
             p1 = ch(flat, 40.0)
             assert torch.equal((p1 > 0.5).float(), flat)  # no bit errors

@@ -55,6 +55,25 @@ def _encoder_wrapper(encoder):
     return EncoderExport(encoder).eval()
 
 
+def _recipe_facts(cfg: dict) -> dict:
+    """The recipe in a card, plus the legacy keys (steps error-free / through a channel, the last
+    noisy stage's channel and SNR range) that tools reading older cards expect."""
+    stages = cfg.get("recipe") or [
+        {"name": "error-free", "steps": int(cfg["stage1_steps"]), "channel": {"kind": "error-free"}},
+        {"name": "channel", "steps": int(cfg["stage2_steps"]), "channel": cfg["channel"]}]
+    noisy = [s for s in stages if s["channel"]["kind"] != "error-free"]
+    last = noisy[-1]["channel"] if noisy else {"kind": "error-free"}
+    return {
+        "recipe": [{"name": s.get("name", ""), "steps": int(s["steps"]), "channel": s["channel"]["kind"],
+                    **({"snr_range_db": list(s["channel"]["snr_range"])} if "snr_range" in s["channel"] else {}),
+                    **({"train": s["train"]} if s.get("train") else {})} for s in stages],
+        "stage1_steps": sum(int(s["steps"]) for s in stages if s["channel"]["kind"] == "error-free"),
+        "stage2_steps": sum(int(s["steps"]) for s in noisy),
+        "train_channel": last["kind"],
+        "train_snr_range_db": list(last.get("snr_range", [])),
+    }
+
+
 def model_card(saved: dict, model_id: str | None = None) -> dict:
     """Card facts from a ``model.pt``/checkpoint dict (``trainer.Trainer.save_final``)."""
     cfg = saved["config"]
@@ -78,13 +97,14 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "decoder_io": "p1 = P(b=1) = sigmoid(LLR) float32 (N,C,H/16,W/16) -> image float32 (N,3,H,W) [0,1]",
         "modulation": cfg["modulation"],
         "cpp": str(cfg["cpp"]),
-        "train_channel": cfg["channel"]["kind"],
-        "train_snr_range_db": list(cfg["channel"]["snr_range"]),
-        "stage1_steps": int(cfg["stage1_steps"]),
-        "stage2_steps": int(cfg["stage2_steps"]),
+        **_recipe_facts(cfg),
+        "backbone": _backbone(cfg["model"]),
+        "loss": cfg.get("loss", "mse"),
         "train_steps": int(saved.get("step", 0)),
         "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
         "hardware": saved.get("hardware", "unknown"),
+        "precision": saved.get("precision", "fp32"),
+        "train_s": round(float(saved.get("train_s", saved.get("wall_s", 0.0))), 1),
         "dataset_hash": saved.get("dataset_hash", "unknown"),
         "crop": int(cfg["data"]["crop"]),
         "batch": int(cfg["data"]["batch"]),
@@ -94,6 +114,12 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "torch": saved.get("torch", ""),
         "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _backbone(model_cfg: dict) -> dict:
+    """The backbone options the model was built with (``models.BACKBONE``, preset values filled)."""
+    from .models import BACKBONE, resolve_backbone
+    return resolve_backbone(model_cfg.get("preset", "small"), **{k: model_cfg.get(k) for k in BACKBONE})
 
 
 def _add_metadata(path: str, card: dict, role: str) -> None:
@@ -231,7 +257,7 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
 def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opset: int = 17,
                 fp16: bool = True) -> dict:
     """``export`` of a ``model.pt`` (or checkpoint) written by the trainer."""
-    from .trainer import load_model
+    from .models import load_model
     model, saved = load_model(checkpoint)
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
 

@@ -184,6 +184,22 @@ class Decoder(nn.Module):
         return torch.sigmoid(self.net(2 * p1 - 1))
 
 
+def resolve_backbone(preset: str, **options) -> dict:
+    """The backbone a preset and ``BACKBONE`` options give (None: the preset's value)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    unknown = set(options) - set(BACKBONE)
+    if unknown:
+        raise ValueError(f"unknown model option(s) {', '.join(sorted(unknown))}; known: {', '.join(BACKBONE)}")
+    opts = {**BACKBONE, **{k: v for k, v in options.items() if v is not None}}
+    if opts["act"] not in ACTS or opts["upsample"] not in UPSAMPLES:
+        raise ValueError(f"act must be one of {ACTS}, upsample one of {UPSAMPLES}")
+    spec = PRESETS[preset]
+    return {"channels": [int(c) for c in (opts["channels"] or spec["channels"])],
+            "blocks": int(spec["blocks"] if opts["blocks"] is None else opts["blocks"]),
+            "act": opts["act"], "se": bool(opts["se"]), "upsample": opts["upsample"]}
+
+
 class BitSemCom(nn.Module):
     """``preset`` sets the stage widths and residual blocks per stage; ``channels``/``blocks``
     override them; ``act`` ('leaky' or 'gdn'), ``se`` and ``upsample`` ('shuffle' or 'deconv')
@@ -192,22 +208,10 @@ class BitSemCom(nn.Module):
     def __init__(self, latent_channels: int = 32, preset: str = "small", variant: str = "bitsemcom",
                  tau: float = 1.0, **backbone):
         super().__init__()
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-        unknown = set(backbone) - set(BACKBONE)
-        if unknown:
-            raise ValueError(f"unknown model option(s) {', '.join(sorted(unknown))}; known: {', '.join(BACKBONE)}")
-        opts = {**BACKBONE, **{k: v for k, v in backbone.items() if v is not None}}
-        if opts["act"] not in ACTS or opts["upsample"] not in UPSAMPLES:
-            raise ValueError(f"act must be one of {ACTS}, upsample one of {UPSAMPLES}")
-        spec = PRESETS[preset]
-        channels = tuple(int(c) for c in (opts["channels"] or spec["channels"]))
-        blocks = int(spec["blocks"] if opts["blocks"] is None else opts["blocks"])
-        self.backbone = {"channels": list(channels), "blocks": blocks, "act": opts["act"], "se": bool(opts["se"]),
-                         "upsample": opts["upsample"]}
+        self.backbone = b = resolve_backbone(preset, **backbone)
         self.preset, self.variant, self.latent_channels = preset, variant, latent_channels
-        self.encoder = Encoder(latent_channels, channels, blocks, variant, tau, opts["act"], bool(opts["se"]))
-        self.decoder = Decoder(latent_channels, channels, blocks, opts["act"], bool(opts["se"]), opts["upsample"])
+        self.encoder = Encoder(latent_channels, b["channels"], b["blocks"], variant, tau, b["act"], b["se"])
+        self.decoder = Decoder(latent_channels, b["channels"], b["blocks"], b["act"], b["se"], b["upsample"])
 
     def bits_per_image(self, height: int, width: int) -> int:
         return self.latent_channels * -(-height // STRIDE) * -(-width // STRIDE)

@@ -1,14 +1,19 @@
-"""Config-driven two-stage BitSemCom training (CPU or CUDA, optional torchrun/DDP).
+"""Recipe-driven training of the learned codecs (CPU or CUDA, optional torchrun/DDP).
 
-Stage 1 (``stage1_steps``): error-free channel, the decoder reads the bits themselves.
-Stage 2 (``stage2_steps``): noisy channel; per image an SNR is drawn uniformly from ``snr_range``
-(dB) and the bits go through the torch twin of the PHY (``channels.Modem``: Gray QAM, AWGN or
-Rayleigh block fading with perfect CSI, exact LLRs); the decoder reads P(b=1) = sigmoid(LLR).
+A config's ``recipe`` (``recipe.py``) is an ordered list of stages: which modules train, the
+channel, the loss, the steps and the learning rate. BitSemCom's recipe is two stages: error-free,
+then AWGN, Rayleigh or both with the SNR drawn per image through the torch twin of the PHY
+(``channels.Modem``: Gray QAM, exact LLRs; the decoder reads P(b=1) = sigmoid(LLR)). Configs with
+``stage1_steps``/``stage2_steps`` instead of a recipe are translated to it.
 
-A run directory holds ``config.json``, ``log.csv`` (step, stage, loss, train/val PSNR),
-``ckpt_<step>.pt`` (model, optimizer, step, RNG states; the last ``keep_checkpoints`` are kept),
+Shared by every recipe: data (``prepared``: random crops of the prepared photos), Adam, float32 or
+bf16 autocast (``precision``: fp32, bf16 or auto), validation (PSNR of the val centre crops,
+error-free and at ``val.snrs`` over ``val.channel``), logs, checkpoints and DDP. A run directory
+holds ``config.json``, ``log.csv`` (step, stage, loss, train/val PSNR, wall and training time),
+``ckpt_<step>.pt`` (model, optimizer, step, RNG and data-sampler states: a resumed run, mid-stage
+or not, continues exactly as an uninterrupted one; the last ``keep_checkpoints`` are kept),
 ``model.pt`` at the end (weights + card facts for ``export``) and TensorBoard events when
-TensorBoard is installed. ``resume=True`` continues from the latest checkpoint.
+TensorBoard is installed.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import SemcomError
 from . import channels as tch
-from . import losses, models, prepared, schedules
+from . import losses, models, prepared, recipe, schedules
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -39,15 +44,16 @@ DEFAULTS = {
     "data": {"folder": None, "cache": None, "synthetic": 0, "crop": 128, "batch": 16, "workers": 0,
              "val_crop": 256, "val_images": 8, "prepared": True, "prepared_scale": 1.0, "jitter": None},
     "lr": 1e-4,
-    "lr_decay": {"every": 0, "gamma": 0.9},
+    "lr_decay": {"every": 0, "gamma": 0.9},  # legacy: a step schedule when lr_schedule is null
     "lr_schedule": None,
     "loss": "mse",
     "precision": "fp32",
     "channels_last": False,
+    "recipe": None,  # null: stage1_steps error-free, then stage2_steps through channel
     "stage1_steps": 20000,
     "stage2_steps": 20000,
     "channel": {"kind": "awgn", "snr_range": [-3.0, 6.0], "block_len": 64},
-    "val": {"every": 1000, "snrs": [-3.0, 0.0, 3.0, 6.0]},
+    "val": {"every": 1000, "snrs": [-3.0, 0.0, 3.0, 6.0], "channel": None},
     "checkpoint_every": 500,
     "keep_checkpoints": 3,
     "log_every": 50,
@@ -74,7 +80,8 @@ def parse_cpp(value) -> float:
 
 
 def load_config(path_or_dict, overrides: dict | None = None) -> dict:
-    """Config from a JSON file (or dict) over ``DEFAULTS``; fills ``model.latent_channels`` from cpp."""
+    """Config from a JSON file (or dict) over ``DEFAULTS``; fills ``model.latent_channels`` from
+    cpp, ``recipe`` from ``stage1_steps``/``stage2_steps`` when absent, and ``val.channel``."""
     if isinstance(path_or_dict, dict):
         user = path_or_dict
     else:
@@ -93,8 +100,15 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     elif int(cfg["model"]["latent_channels"]) != expected:
         raise SemcomError(f"latent_channels {cfg['model']['latent_channels']} does not match cpp {cfg['cpp']} "
                           f"with {cfg['modulation']} (expected {expected})")
-    if cfg["channel"]["kind"] not in ("awgn", "rayleigh", "mixed"):
-        raise SemcomError(f"channel kind must be awgn, rayleigh or mixed, not {cfg['channel']['kind']}")
+    if not cfg.get("recipe"):
+        if cfg["channel"]["kind"] not in recipe.DIFFERENTIABLE:
+            raise SemcomError(f"channel kind must be awgn, rayleigh or mixed, not {cfg['channel']['kind']}")
+        cfg["recipe"] = recipe.from_legacy(cfg)
+    cfg["recipe"] = recipe.check(cfg["recipe"])
+    if not cfg["val"].get("channel"):
+        noisy = [s["channel"] for s in cfg["recipe"] if s["channel"]["kind"] in recipe.DIFFERENTIABLE]
+        ch = dict(noisy[-1]) if noisy else {"kind": "awgn"}
+        cfg["val"]["channel"] = {**ch, "kind": "awgn" if ch["kind"] == "mixed" else ch["kind"]}
     return cfg
 
 
@@ -146,38 +160,6 @@ def center_crops(images: list[np.ndarray], crop: int, count: int) -> list[torch.
         y, x = (h - ch) // 2, (w - cw) // 2
         out.append(torch.from_numpy(np.ascontiguousarray(im[y:y + ch, x:x + cw])).permute(2, 0, 1).float() / 255)
     return out
-
-
-# ---------------------------------------------------------------- channel
-
-class BitChannel:
-    """bits (B, L) -> P(b=1) (B, L) through modulation + AWGN/Rayleigh + exact LLR."""
-
-    def __init__(self, modulation: str, kind: str = "awgn", block_len: int = 64, device="cpu"):
-        self.modem = tch.Modem(modulation).to(device)
-        self.kind, self.block_len = kind, block_len
-
-    def __call__(self, bits: torch.Tensor, snr_db) -> torch.Tensor:
-        return torch.sigmoid(self.llr(bits, snr_db))
-
-    def fp32(self, bits: torch.Tensor, snr_db) -> torch.Tensor:
-        """``self(bits, snr_db)`` in float32 inside a bf16 autocast region (exact LLRs need it)."""
-        with torch.autocast(bits.device.type, enabled=False):
-            return self(bits.float(), snr_db)
-
-    def llr(self, bits: torch.Tensor, snr_db) -> torch.Tensor:
-        s = self.modem.modulate(bits)
-        snr = torch.as_tensor(snr_db, dtype=torch.float32, device=bits.device).reshape(-1)
-        if snr.numel() == 1:
-            snr = snr.expand(bits.shape[0])
-        kind = self.kind
-        if kind == "mixed":
-            kind = "rayleigh" if torch.rand(()) < 0.5 else "awgn"
-        if kind == "rayleigh":
-            y, nv = tch.rayleigh_block(s, snr, self.block_len)
-        else:
-            y, nv = tch.awgn(s, snr)
-        return self.modem.llr(y, nv)
 
 
 # ---------------------------------------------------------------- training
@@ -263,16 +245,15 @@ def resolve_precision(cfg: dict, model, device: torch.device) -> str:
 class Trainer:
     def __init__(self, cfg: dict, run_dir: str, device: str | None = None, progress: bool = True,
                  train_images: list[np.ndarray] | None = None, val_images: list[np.ndarray] | None = None):
+        if not isinstance(cfg.get("recipe"), list) or not cfg["recipe"]:
+            cfg = load_config(cfg)
         self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if device is None:
-            if torch.cuda.is_available():
-                device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-            else:
-                device = "cpu"
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -283,23 +264,19 @@ class Trainer:
         torch.manual_seed(seed)
 
         self.model = models.build(cfg["model"]).to(self.device)
-        self.net = self.model
-        if self.world > 1:
-            self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.net, self._net_stage = self.model, None
         self.opt = torch.optim.Adam(self.model.parameters(), lr=float(cfg["lr"]))
-        ch = cfg["channel"]
-        self.channel = BitChannel(cfg["modulation"], ch["kind"], int(ch["block_len"]), self.device)
-        self.val_channel = BitChannel(cfg["modulation"], "awgn" if ch["kind"] == "mixed" else ch["kind"],
-                                      int(ch["block_len"]), self.device)
+        self.stages = cfg["recipe"]
+        self.total_steps = recipe.total_steps(self.stages)
+        self.channels = [recipe.Channel(s["channel"], cfg["modulation"], self.device) for s in self.stages]
+        self.losses = [losses.make(s.get("loss", cfg["loss"])) for s in self.stages]
+        self.val_channel = recipe.Channel(cfg["val"]["channel"], cfg["modulation"], self.device)
         self.step, self.wall_s, self.train_s, self.val_psnr = 0, 0.0, 0.0, {}
         self._train_images, self._val_images = train_images, val_images
         self.sampler, self._sampler_state = None, None
-        self.loss_fn = losses.make(cfg["loss"])
         self.precision = resolve_precision(cfg, self.model, self.device)
         if cfg.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
-        self.total_steps = int(cfg["stage1_steps"]) + int(cfg["stage2_steps"])
 
     # -------------------------------------------------------- data
     def _sampler(self) -> prepared.CropSampler:
@@ -342,26 +319,42 @@ class Trainer:
 
     # -------------------------------------------------------- one step, validation
     def stage(self, step: int | None = None) -> int:
-        return 1 if (self.step if step is None else step) < int(self.cfg["stage1_steps"]) else 2
+        """1-based index of the recipe stage that ``step`` (default: the current one) belongs to."""
+        return recipe.locate(self.stages, self.step if step is None else step)[0] + 1
 
     def lr(self, step: int | None = None) -> float:
+        """The stage's own schedule over its steps, else the config's over the whole recipe."""
+        step = self.step if step is None else step
+        index, local = recipe.locate(self.stages, step)
+        st = self.stages[index]
+        if "lr" in st or "lr_schedule" in st:
+            return schedules.lr_at(st.get("lr_schedule"), float(st.get("lr", self.cfg["lr"])), local, st["steps"])
         spec = self.cfg["lr_schedule"] or {"kind": "step", **self.cfg["lr_decay"]}
-        return schedules.lr_at(spec, float(self.cfg["lr"]), self.step if step is None else step, self.total_steps)
+        return schedules.lr_at(spec, float(self.cfg["lr"]), step, self.total_steps)
+
+    def _enter_stage(self, index: int) -> None:
+        """Freezes what the stage does not train; DDP is rebuilt for the new set of parameters."""
+        if self._net_stage == index:
+            return
+        recipe.set_trainable(self.model, self.stages[index].get("train"))
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self._net_stage = index
 
     def train_step(self, x: torch.Tensor) -> float:
+        index = self.stage() - 1
+        self._enter_stage(index)
         self.net.train()
         for group in self.opt.param_groups:
             group["lr"] = self.lr()
         if self.cfg.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
+        channel = self.channels[index]
         with autocast(self.device, self.precision):
-            if self.stage() == 1:
-                out = self.net(x)
-            else:
-                lo, hi = self.cfg["channel"]["snr_range"]
-                snr = torch.empty(x.shape[0], device=self.device).uniform_(float(lo), float(hi))
-                out = self.net(x, channel=lambda bits: self.channel.fp32(bits, snr))
-            loss = self.loss_fn(out.float(), x)
+            out = self.net(x) if channel.kind == "error-free" else self.net(x, channel=channel)
+            loss = self.losses[index](out.float(), x)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -377,6 +370,7 @@ class Trainer:
                              int(self.cfg["data"]["val_images"]))
         self.model.eval()
         result = {}
+        to8 = lambda t: (t[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()  # noqa: E731
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(1234)
             for snr in [None] + [float(s) for s in self.cfg["val"]["snrs"]]:
@@ -384,7 +378,6 @@ class Trainer:
                 for x in crops:
                     x = x[None].to(self.device)
                     out = self.model(x) if snr is None else self.model(x, lambda b: self.val_channel(b, snr))
-                    to8 = lambda t: (t[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()  # noqa: E731
                     values.append(metrics.psnr(to8(x), to8(out)))
                 result["error_free" if snr is None else f"{snr:g}"] = float(np.mean(values)) if values else float("nan")
         self.model.train()
@@ -398,8 +391,8 @@ class Trainer:
         if self.rank != 0:
             return
         path = os.path.join(self.run_dir, "log.csv")
-        fields = (["step", "stage", "loss", "train_psnr", "val_psnr", "lr", "images_per_s", "wall_s", "train_s"]
-                  + self._val_columns())
+        fields = (["step", "stage", "stage_name", "loss", "train_psnr", "val_psnr", "lr", "images_per_s", "wall_s",
+                   "train_s"] + self._val_columns())
         new = not os.path.exists(path)
         with open(path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields)
@@ -407,13 +400,24 @@ class Trainer:
                 w.writeheader()
             w.writerow({k: row.get(k, "") for k in fields})
 
+    def _validate_row(self, row: dict | None, stage: int) -> dict:
+        self.val_psnr = self.validate()
+        row = row or {"step": self.step, "stage": stage, "wall_s": f"{self.wall_s:.1f}", "train_s": f"{self.train_s:.1f}"}
+        snrs = [v for k, v in self.val_psnr.items() if k != "error_free"]
+        row["val_psnr"] = f"{np.mean(snrs) if snrs else self.val_psnr['error_free']:.3f}"
+        row["val_psnr_error_free"] = f"{self.val_psnr['error_free']:.3f}"
+        for s in self.cfg["val"]["snrs"]:
+            row[f"val_psnr_snr{float(s):g}"] = f"{self.val_psnr[f'{float(s):g}']:.3f}"
+        return row
+
     def fit(self, resume: bool = False, max_steps: int | None = None, init_from: str | None = None,
             budget_s: float | None = None) -> dict:
-        """Train up to the configured total (or ``max_steps`` more steps, or until ``budget_s``
-        seconds of training time, validation excluded); returns a summary.
-        ``init_from``: an exported model folder whose weights start the run (fresh optimizer, step 0)
-        when there is no checkpoint to resume."""
+        """Runs the recipe to its end (or ``max_steps`` more steps, or until ``budget_s`` seconds
+        of training time, validation excluded); returns a summary. ``resume``: from the latest
+        checkpoint. ``init_from``: an exported model folder whose weights start the run (fresh
+        optimizer, step 0) when there is no checkpoint to resume."""
         os.makedirs(self.run_dir, exist_ok=True)
+        self.sampler = self._sampler()
         ck = latest_checkpoint(self.run_dir) if resume else None
         if ck:
             self.load_checkpoint(ck)
@@ -431,27 +435,21 @@ class Trainer:
             except Exception:  # noqa: BLE001 (TensorBoard not installed)
                 writer = None
         end = self.total_steps if max_steps is None else min(self.total_steps, self.step + max_steps)
-        self.sampler = self._sampler()
-        if self._sampler_state:
-            self.sampler.load_state_dict(self._sampler_state)
-        batches = self.sampler
         bar = None
         if self.progress and self.rank == 0:
             from tqdm import tqdm
             bar = tqdm(total=end, initial=self.step, desc=self.cfg["name"], dynamic_ncols=True)
-        losses, t_last, n_last, first_loss = [], time.time(), 0, None
+        losses_, t_last, n_last = [], time.time(), 0
         batch = int(self.cfg["data"]["batch"]) * self.world
         val_every, ck_every, log_every = (int(self.cfg["val"]["every"]), int(self.cfg["checkpoint_every"]),
                                           int(self.cfg["log_every"]))
-        t_start = time.time()
-        wall0 = self.wall_s
+        t_start, wall0 = time.time(), self.wall_s
         while self.step < end:
             stage = self.stage()
             t0 = time.perf_counter()
-            loss = self.train_step(next(batches))
+            loss = self.train_step(next(self.sampler))
             self.train_s += time.perf_counter() - t0
-            first_loss = loss if first_loss is None else first_loss
-            losses.append(loss)
+            losses_.append(loss)
             self.step += 1
             n_last += 1
             self.wall_s = wall0 + time.time() - t_start
@@ -461,22 +459,16 @@ class Trainer:
             done = self.step == end or (budget_s is not None and self.train_s >= budget_s)
             row = None
             if self.step % log_every == 0 or done:
-                mean = float(np.mean(losses[-n_last:]))
+                mean = float(np.mean(losses_[-n_last:]))
                 now = time.time()
-                row = {"step": self.step, "stage": stage, "loss": f"{mean:.6f}",
-                       "train_psnr": f"{psnr_from_mse(mean):.3f}", "lr": self.opt.param_groups[0]["lr"],
+                row = {"step": self.step, "stage": stage, "stage_name": self.stages[stage - 1]["name"],
+                       "loss": f"{mean:.6f}", "train_psnr": f"{psnr_from_mse(mean):.3f}",
+                       "lr": self.opt.param_groups[0]["lr"],
                        "images_per_s": f"{n_last * batch / max(now - t_last, 1e-9):.2f}",
                        "wall_s": f"{self.wall_s:.1f}", "train_s": f"{self.train_s:.1f}"}
                 t_last, n_last = now, 0
             if self.rank == 0 and (self.step % val_every == 0 or (done and (self.step == self.total_steps or budget_s))):
-                self.val_psnr = self.validate()
-                row = row or {"step": self.step, "stage": stage, "wall_s": f"{self.wall_s:.1f}",
-                              "train_s": f"{self.train_s:.1f}"}
-                snrs = [v for k, v in self.val_psnr.items() if k != "error_free"]
-                row["val_psnr"] = f"{np.mean(snrs) if snrs else self.val_psnr['error_free']:.3f}"
-                row["val_psnr_error_free"] = f"{self.val_psnr['error_free']:.3f}"
-                for s in self.cfg["val"]["snrs"]:
-                    row[f"val_psnr_snr{float(s):g}"] = f"{self.val_psnr[f'{float(s):g}']:.3f}"
+                row = self._validate_row(row, stage)
             if row:
                 self._log_row(row)
                 if writer:
@@ -493,21 +485,21 @@ class Trainer:
             writer.close()
         if self.rank == 0 and self.step >= self.total_steps:
             self.save_final()
-        return {"step": self.step, "first_loss": first_loss, "last_loss": losses[-1] if losses else None,
-                "mean_loss_first": float(np.mean(losses[:5])) if losses else None,
-                "mean_loss_last": float(np.mean(losses[-5:])) if losses else None,
+        return {"step": self.step, "first_loss": losses_[0] if losses_ else None,
+                "last_loss": losses_[-1] if losses_ else None,
+                "mean_loss_first": float(np.mean(losses_[:5])) if losses_ else None,
+                "mean_loss_last": float(np.mean(losses_[-5:])) if losses_ else None,
                 "wall_s": self.wall_s, "train_s": self.train_s, "val_psnr": self.val_psnr}
 
     def save_final(self) -> str:
         """``model.pt``: weights plus the facts the model card needs."""
         path = os.path.join(self.run_dir, "model.pt")
-        dataset_hash = "synthetic" if self.cfg["data"].get("synthetic") else None
-        if dataset_hash is None and not self.cfg["data"].get("folder"):
-            try:
-                from .. import data
-                dataset_hash = data.load_manifest(self.cfg["data"].get("cache"))["hash"]
-            except SemcomError:
-                dataset_hash = None
+        d = self.cfg["data"]
+        dataset_hash = "synthetic" if d.get("synthetic") else None
+        if dataset_hash is None and not d.get("folder"):
+            dataset_hash = prepared.source_hash(d)
+            if dataset_hash is None and d.get("prepared") not in (None, False, True):
+                dataset_hash = (prepared.read_index(str(d["prepared"])) or {}).get("source_hash")
         torch.save({"model": self.model.state_dict(), "config": self.cfg, "step": self.step,
                     "wall_s": self.wall_s, "val_psnr": self.val_psnr, "hardware": hardware(),
                     "world_size": self.world, "dataset_hash": dataset_hash or "unknown (folder)",

@@ -1,0 +1,145 @@
+"""Training recipes: an ordered list of stages, each naming what trains, through which channel,
+with which loss, for how many steps and at which learning rate.
+
+A stage (dict; everything but ``steps`` optional):
+  * ``name``;
+  * ``steps``;
+  * ``train``: module names of the model that train (``model.get_submodule`` paths, e.g.
+    ``encoder``, ``decoder``); every other parameter is frozen. Default: the whole model;
+  * ``channel``: ``{"kind": K, ...}`` with K one of
+      - ``error-free``: the decoder reads the bits themselves;
+      - ``awgn``, ``rayleigh``, ``mixed`` (each batch one of the two): Gray QAM of the config's
+        modulation, SNR per image uniform in ``snr_range`` (dB), exact LLRs, P(b=1) = sigmoid(LLR);
+        differentiable end to end (``block_len``: Rayleigh coherence in symbols);
+      - ``bsc``: each bit flips with a probability uniform in ``flip_range``; the decoder reads
+        P(b=1) = sigmoid(+-log((1-p)/p)) (gradients pass the flips as straight-through);
+      - ``hard``: the AWGN/Rayleigh chain above, then hard decisions: the decoder reads 0/1 with no
+        gradient to the encoder (``straight_through: true`` passes the bits' gradient instead);
+      - ``mask``: each bit is erased (P = 0.5) with a probability uniform in ``erase_range``;
+  * ``loss``: as ``losses.make`` (default: the config's ``loss``);
+  * ``lr`` and ``lr_schedule``: this stage's own rate, the schedule over the stage's steps
+    (default: the config's ``lr``/``lr_schedule`` over the whole recipe's steps).
+
+Old configs (``stage1_steps`` error-free, then ``stage2_steps`` through ``channel``) become the
+two-stage recipe ``from_legacy`` makes; BitSemCom's recipe is exactly that.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import SemcomError
+from . import channels as tch
+
+DIFFERENTIABLE = ("awgn", "rayleigh", "mixed")
+KINDS = ("error-free",) + DIFFERENTIABLE + ("bsc", "hard", "mask")
+
+
+def from_legacy(cfg: dict) -> list[dict]:
+    """The two stages of a ``stage1_steps``/``stage2_steps`` config (empty stages dropped)."""
+    stages = [{"name": "error-free", "steps": int(cfg["stage1_steps"]), "channel": {"kind": "error-free"}},
+              {"name": "channel", "steps": int(cfg["stage2_steps"]), "channel": dict(cfg["channel"])}]
+    return [s for s in stages if s["steps"] > 0]
+
+
+def check(stages: list[dict]) -> list[dict]:
+    """Validated copies of the stages with defaults filled in; SemcomError on a bad stage."""
+    if not stages:
+        raise SemcomError("the recipe has no stage")
+    out = []
+    for i, stage in enumerate(stages):
+        s = dict(stage)
+        s.setdefault("name", f"stage{i + 1}")
+        if int(s.get("steps", 0)) < 1:
+            raise SemcomError(f"recipe stage '{s['name']}' needs steps >= 1")
+        s["steps"] = int(s["steps"])
+        ch = {"kind": "error-free", **(s.get("channel") or {})}
+        if ch["kind"] not in KINDS:
+            raise SemcomError(f"recipe stage '{s['name']}': channel kind must be one of {', '.join(KINDS)}, "
+                              f"not {ch['kind']}")
+        if ch["kind"] in DIFFERENTIABLE + ("hard",):
+            ch.setdefault("snr_range", [-3.0, 6.0])
+            ch.setdefault("block_len", 64)
+        s["channel"] = ch
+        if s.get("train") is not None and not isinstance(s["train"], list):
+            raise SemcomError(f"recipe stage '{s['name']}': train must be a list of module names")
+        out.append(s)
+    return out
+
+
+def locate(stages: list[dict], step: int) -> tuple[int, int]:
+    """(stage index, step within it) of global ``step``; past the end: the last stage."""
+    start = 0
+    for i, s in enumerate(stages):
+        if step < start + s["steps"]:
+            return i, step - start
+        start += s["steps"]
+    return len(stages) - 1, step - start + stages[-1]["steps"]
+
+
+def total_steps(stages: list[dict]) -> int:
+    return sum(s["steps"] for s in stages)
+
+
+def set_trainable(model: torch.nn.Module, names: list[str] | None) -> None:
+    """Only the parameters under ``names`` (None: all) get gradients."""
+    if names is None:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name in names:
+        try:
+            sub = model.get_submodule(name)
+        except AttributeError:
+            raise SemcomError(f"the model has no module '{name}' to train") from None
+        for p in sub.parameters():
+            p.requires_grad_(True)
+
+
+def _uniform(batch: int, lo_hi, device) -> torch.Tensor:
+    lo, hi = (float(v) for v in lo_hi)
+    return torch.empty(batch, device=device).uniform_(lo, hi)
+
+
+class Channel:
+    """bits (B, L) -> P(b=1) (B, L) for a stage's channel spec; ``snr_db`` fixes the SNR (validation)."""
+
+    def __init__(self, spec: dict, modulation: str, device="cpu"):
+        self.spec, self.kind = spec, spec["kind"]
+        self.modem = tch.Modem(modulation).to(device) if self.kind in DIFFERENTIABLE + ("hard",) else None
+
+    def llr(self, bits: torch.Tensor, snr_db) -> torch.Tensor:
+        """Exact LLRs of ``bits`` through modulation, AWGN or Rayleigh block fading at ``snr_db``."""
+        s = self.modem.modulate(bits)
+        snr = torch.as_tensor(snr_db, dtype=torch.float32, device=bits.device).reshape(-1)
+        if snr.numel() == 1:
+            snr = snr.expand(bits.shape[0])
+        kind = self.kind if self.kind != "hard" else self.spec.get("fading", "awgn")
+        if kind == "mixed":
+            kind = "rayleigh" if torch.rand(()) < 0.5 else "awgn"
+        if kind == "rayleigh":
+            y, nv = tch.rayleigh_block(s, snr, int(self.spec.get("block_len", 64)))
+        else:
+            y, nv = tch.awgn(s, snr)
+        return self.modem.llr(y, nv)
+
+    def __call__(self, bits: torch.Tensor, snr_db=None) -> torch.Tensor:
+        with torch.autocast(bits.device.type, enabled=False):  # exact LLRs need float32
+            bits = bits.float()
+            b, dev = bits.shape[0], bits.device
+            if self.kind == "error-free":
+                return bits
+            if self.kind in DIFFERENTIABLE:
+                snr = _uniform(b, self.spec["snr_range"], dev) if snr_db is None else snr_db
+                return torch.sigmoid(self.llr(bits, snr))
+            if self.kind == "hard":
+                snr = _uniform(b, self.spec["snr_range"], dev) if snr_db is None else snr_db
+                with torch.no_grad():
+                    hard = (self.llr(bits.detach(), snr) > 0).to(bits.dtype)
+                return hard + (bits - bits.detach()) if self.spec.get("straight_through") else hard
+            if self.kind == "bsc":
+                p = _uniform(b, self.spec.get("flip_range", [0.0, 0.1]), dev).clamp(1e-6, 0.5)
+                return torch.sigmoid(tch.bsc_llr(bits, p))
+            erase = torch.rand_like(bits) < _uniform(b, self.spec.get("erase_range", [0.0, 0.3]), dev)[:, None]
+            return torch.where(erase, torch.full_like(bits, 0.5), bits)

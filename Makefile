@@ -3,7 +3,9 @@
 # apt, the venv, pip packages, cmake install of the module into the venv).
 #
 #   make install   bootstrap only
-#   make test      pytest against the module installed in the venv
+#   make test      pytest against the module installed in the venv (also: ctest in build/)
+#   make test-fast the same without the tests marked slow
+#   make grc       GNU Radio Companion with the [Semcom] blocks, flowgraphs run in the venv
 #   make demo      send examples/images/kodim23.png with BitSemCom over a simulated, impaired radio link
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
@@ -22,7 +24,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test demo eval bench results ota clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results ota clean
 
 all: install
 
@@ -31,6 +33,12 @@ install bootstrap:
 
 test: install
 	$(RUN_ENV) $(PYTHON) -m pytest -q tests
+
+test-fast: install
+	$(RUN_ENV) $(PYTHON) -m pytest -q -m "not slow" tests
+
+grc: install
+	$(RUN_ENV) $(VENV)/bin/semcom-grc
 
 demo: install
 	@mkdir -p out

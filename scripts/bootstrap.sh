@@ -28,7 +28,9 @@ SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}
 case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 
-APT_PACKAGES=(gnuradio gnuradio-dev cmake make g++ python3-venv)
+# gir1.2-gtk-3.0: GNU Radio Companion's GTK 3 (only a recommendation of gnuradio, so
+# --no-install-recommends would leave it out)
+APT_PACKAGES=(gnuradio gnuradio-dev gir1.2-gtk-3.0 cmake make g++ python3-venv)
 
 die() { echo "bootstrap: error: $*" >&2; exit 1; }
 note() { echo "bootstrap: $*" >&2; }
@@ -91,6 +93,17 @@ if [ ! -x "$VENV/bin/python" ]; then
         die "venv creation failed: '$SYSTEM_PYTHON -m venv --system-site-packages $VENV' (is python3-venv installed?)"
 fi
 PY="$VENV/bin/python"
+# `. .venv/bin/activate` also points GRC (grcc, gnuradio-companion) at the module's blocks;
+# without it grcc silently drops every [Semcom] block
+BLOCKS="$VENV/share/gnuradio/grc/blocks"
+MARK="# gr-semcom: GRC block path"
+if [ -f "$VENV/bin/activate" ] && ! grep -qF "$MARK" "$VENV/bin/activate"; then
+    printf '\n%s\ncase ":${GRC_BLOCKS_PATH:-}:" in *":%s:"*) ;; *) export GRC_BLOCKS_PATH="%s${GRC_BLOCKS_PATH:+:$GRC_BLOCKS_PATH}" ;; esac\n' \
+        "$MARK" "$BLOCKS" "$BLOCKS" >>"$VENV/bin/activate"
+fi
+if [ -f "$VENV/bin/activate.fish" ] && ! grep -qF "$MARK" "$VENV/bin/activate.fish"; then
+    printf '\n%s\nset -gx GRC_BLOCKS_PATH "%s" $GRC_BLOCKS_PATH\n' "$MARK" "$BLOCKS" >>"$VENV/bin/activate.fish"
+fi
 grep -qi '^include-system-site-packages *= *true' "$VENV/pyvenv.cfg" 2>/dev/null ||
     die "$VENV was not created with --system-site-packages, so it cannot import GNU Radio; remove it and run this script again"
 

@@ -3,7 +3,32 @@ plain-logic tests fall back to the source tree so they also run without GNU Radi
 import os
 import sys
 
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
 try:
     import gnuradio.semcom  # noqa: F401
 except ImportError:
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+    sys.path.insert(0, SOURCE)
+else:
+    sys.path.append(SOURCE)  # tests of plain modules may import them as `semcom` from the source tree
+
+import pytest  # noqa: E402
+
+# tests/<room>/ mirrors python/semcom/<room>/; these rooms need GNU Radio (flowgraphs, blocks)
+GR_ROOMS = {"blocks", "links", "cli", "grc"}
+SLOW_SECONDS = 5  # a test marked slow takes longer than this here; `make test-fast` leaves them out
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gr: needs GNU Radio (blocks, flowgraphs, apps)")
+    config.addinivalue_line("markers", f"slow: takes more than {SLOW_SECONDS} s (left out by make test-fast)")
+    config.addinivalue_line("markers", "training: needs torch (training, export)")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        room = os.path.relpath(str(item.fspath), here).split(os.sep)[0]
+        if room in GR_ROOMS:
+            item.add_marker(pytest.mark.gr)
+        if room == "training" or os.path.basename(str(item.fspath)).startswith("test_training"):
+            item.add_marker(pytest.mark.training)

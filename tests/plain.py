@@ -1,5 +1,6 @@
 """The module's plain (GNU Radio-free) submodules: from the installed package, else the source tree."""
 import importlib
+import os
 
 try:
     PACKAGE = importlib.import_module("gnuradio.semcom").__name__
@@ -10,3 +11,5 @@ except ImportError:
 def module(name: str):
     """``module("phy.ldpc")`` is gnuradio.semcom.phy.ldpc (or semcom.phy.ldpc without GNU Radio)."""
     return importlib.import_module(f"{PACKAGE}.{name}")
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))  # the source tree

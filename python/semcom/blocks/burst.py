@@ -22,6 +22,7 @@ from gnuradio import channels, digital, filter as gr_filter, gr
 from . import malloc
 from ..codecs import registry
 from ..errors import SemcomError
+from ..options import check, default as opt
 from .pdu_block import IN, OUT
 from .pdu_io import make_pdu, split_pdu
 from ..phy import air, framing, waveform as wf_mod
@@ -44,11 +45,12 @@ class burst_tx(gr.sync_block):
         amplitude: output scale (keep peaks below 1 for a DAC: about 0.5 for sc, 0.3 for ofdm).
     """
 
-    def __init__(self, modulation="qpsk", fec_code="none", waveform="sc",
-                 burst_symbols=air.DEFAULT_BURST_SYMBOLS, amplitude=1.0):
+    def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), waveform=opt("waveform"),
+                 burst_symbols=opt("burst_symbols"), amplitude=1.0):
         gr.sync_block.__init__(self, name="semcom_burst_tx", in_sig=None, out_sig=[np.complex64])
-        self.tx = air.BurstTransmitter(modulation, fec_code, waveform, burst_symbols)
-        self.amplitude = float(amplitude)
+        self.tx = air.BurstTransmitter(check("modulation", modulation), check("phy_fec", fec_code),
+                                       check("waveform", waveform), check("burst_symbols", burst_symbols))
+        self.amplitude = check("amplitude", amplitude)
         self.message_port_register_in(IN)
         self.set_msg_handler(IN, self.handle)
         self.queue: collections.deque = collections.deque()
@@ -106,7 +108,7 @@ class burst_tx(gr.sync_block):
 class burst_sink(gr.sync_block):
     """Stream sink around ``air.BurstReceiver``; frames leave on message port 'out'."""
 
-    def __init__(self, waveform="sc", frame_timeout=2.0):
+    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout")):
         gr.sync_block.__init__(self, name="semcom_burst_sink", in_sig=[np.complex64], out_sig=None)
         malloc.limit_arenas()  # flat memory when running for days
         self.message_port_register_out(OUT)
@@ -189,18 +191,18 @@ class burst_rx(gr.hier_block2):
             bursts count as lost; while samples flow, 16 bursts' worth of samples without one does.
     """
 
-    def __init__(self, waveform="sc", threshold=0.99, frame_timeout=2.0):
+    def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout")):
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.message_port_register_hier_out("out")
         wave = wf_mod.waveform(waveform)
         period = wave.preamble()[:wave.period]
-        self.detector = digital.corr_est_cc(period.tolist(), float(wave.sps), 0, float(threshold),
+        self.detector = digital.corr_est_cc(period.tolist(), float(wave.sps), 0, check("threshold", threshold),
                                             digital.THRESHOLD_DYNAMIC)
         # the dynamic threshold is relative to the mean correlation of each work() call: a short
         # call holding little but a preamble would hide it
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
-        self.sink = burst_sink(waveform, frame_timeout)
+        self.sink = burst_sink(waveform, check("frame_timeout", frame_timeout))
         self.connect(self, self.detector, self.sink)
         self.msg_connect(self.sink, OUT, self, OUT)
 

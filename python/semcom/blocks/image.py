@@ -16,6 +16,7 @@ from . import malloc
 from ..codecs import registry
 from ..codecs.base import Received
 from ..errors import SemcomError
+from ..options import check, default as opt
 from .pdu_block import OUT, pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
@@ -44,11 +45,12 @@ class image_tx(pdu_block):
 
     in_dtype = np.uint8
 
-    def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16):
+    def __init__(self, codec=opt("codec"), modulation=opt("modulation"), fec_code=opt("fec"), cpp=opt("cpp")):
         pdu_block.__init__(self, "semcom_image_tx")
+        modulation, fec_code = check("modulation", modulation), check("fec", fec_code)
+        self.cpp = check("cpp", cpp)
         self.codec = registry.resolve(codec)
         self.link = LinkConfig(modulation, fec_code or self.codec.default_fec)
-        self.cpp = float(cpp)
         self.frame = 0
         self._last = (None, None)  # (image digest, Encoded): resending an image skips re-encoding
 
@@ -177,7 +179,7 @@ class semantic_encoder(image_tx):
         modulation, cpp: the budget the bits must fit (uncoded).
     """
 
-    def __init__(self, model="bitsemcom", modulation="qpsk", cpp=1 / 16):
+    def __init__(self, model=opt("codec"), modulation=opt("modulation"), cpp=opt("cpp")):
         image_tx.__init__(self, learned_codec(model), modulation, "none", cpp)
 
 

@@ -23,6 +23,7 @@ from .pdu_io import make_pdu
 from ..phy import channels, framing, soft_lut
 from ..phy.constellations import constellation
 from ..phy.link import LinkConfig
+from ..options import check, default as opt
 from .phy_tx import gr_constellation
 from .stream_run import run_chain
 
@@ -46,14 +47,14 @@ class phy_rx(pdu_block):
 
     in_dtype = np.complex64
 
-    def __init__(self, modulation="qpsk", fec_code="ldpc-1/2", demapper="lut", ldpc_backend="minsum",
+    def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), demapper="lut", ldpc_backend=opt("ldpc_backend"),
                  lut_precision=soft_lut.DEFAULT_PRECISION, max_iterations=50):
         pdu_block.__init__(self, "semcom_phy_rx")
         if demapper not in DEMAPPERS:
             raise SemcomError(f"unknown demapper '{demapper}'; choose one of {', '.join(DEMAPPERS)}")
         if ldpc_backend not in LDPC_BACKENDS:
             raise SemcomError(f"unknown LDPC backend '{ldpc_backend}'; choose one of {', '.join(LDPC_BACKENDS)}")
-        self.link = LinkConfig(modulation, fec_code)
+        self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
         self.const = constellation(modulation)
         self.demapper, self.ldpc_backend = demapper, ldpc_backend
         self.lut_precision, self.max_iterations = lut_precision, max_iterations

@@ -9,6 +9,7 @@ from .pdu_io import make_pdu
 from ..phy import framing
 from ..phy.constellations import constellation
 from ..phy.link import LinkConfig
+from ..options import check, default as opt
 from .stream_run import TAIL, run_chain
 
 
@@ -34,9 +35,9 @@ class phy_tx(pdu_block):
 
     in_dtype = np.uint8
 
-    def __init__(self, modulation: str = "qpsk", fec_code: str = "ldpc-1/2"):
+    def __init__(self, modulation: str = opt("modulation"), fec_code: str = opt("phy_fec")):
         pdu_block.__init__(self, "semcom_phy_tx")
-        self.link = LinkConfig(modulation, fec_code)
+        self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
         self.constellation = gr_constellation(modulation)
         code = self.link.code
         self.encoder = None if code is None else fec.ldpc_par_mtrx_encoder.make_H(fec.ldpc_H_matrix(code.alist, code.gap))

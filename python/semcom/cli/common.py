@@ -6,14 +6,10 @@ import signal
 import sys
 
 from .. import __version__
+from .. import options
 from ..errors import SemcomError
-from ..phy.constellations import MODULATIONS
-from ..phy.ldpc import CODES
-from ..phy.link import FEC_NONE
 
-RADIOS = ("sim", "zmq", "file", "uhd", "soapy")
-WAVEFORMS = ("sc", "ofdm", "ideal")
-DEFAULT_CODEC = "bitsemcom"
+DEFAULT_CODEC = options.default("codec")
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -25,26 +21,8 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
         return super()._get_help_string(action)
 
 
-def snr_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"SNR must be a number in dB, got '{text}'") from None
-    if not -30 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"SNR {value} dB is outside -30..60 dB")
-    return value
-
-
-def cpp_value(text: str) -> float:
-    """'1/16' or '0.0625'."""
-    try:
-        num, _, den = text.partition("/")
-        value = float(num) / float(den) if den else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"cpp must be a fraction like 1/16 or a number, got '{text}'") from None
-    if not 0 < value <= 8:
-        raise argparse.ArgumentTypeError(f"cpp {value} is outside (0, 8]")
-    return value
+snr_value = options.argparse_type(options.OPTIONS["snr"])
+cpp_value = options.argparse_type(options.OPTIONS["cpp"])
 
 
 def app_command(name: str) -> list[str]:
@@ -73,31 +51,19 @@ def parser(description: str) -> argparse.ArgumentParser:
 def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     from ..links.radios import KINDS, ZMQ_PATTERNS
     g = p.add_argument_group("radio")
-    g.add_argument("--radio", choices=RADIOS, default="sim",
-                   help="sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
-                        "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device")
-    g.add_argument("--waveform", choices=WAVEFORMS, default="sc",
-                   help="sc: RRC single carrier, 2 samples/symbol; ofdm: 64 subcarriers, CP 16; ideal: "
-                        "synchronised symbols, no waveform (sim only, the reference channel of semcom-eval)")
-    g.add_argument("--burst-symbols", type=int, default=4096, help="payload channel uses per burst at most")
+    for name in ("radio", "waveform", "burst_symbols"):
+        options.add(g, name)
     s = p.add_argument_group("simulated channel (--radio sim)")
-    s.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn",
-                   help="rayleigh: flat fading (channels.fading_model; block fading with perfect CSI "
-                        "for --waveform ideal)")
-    s.add_argument("--snr", type=snr_value, default=10.0, help="Es/N0 in dB per data symbol")
-    s.add_argument("--cfo", type=float, default=0.0,
-                   help="carrier offset, cycles per sample (0.005 = 1%% of the sc symbol rate)")
-    s.add_argument("--timing-offset", type=float, default=0.0, help="fractional timing offset in samples [0, 1)")
-    s.add_argument("--clock-ppm", type=float, default=0.0, help="sample-clock offset between the radios")
+    for name in ("channel", "snr", "cfo", "timing_offset", "clock_ppm"):
+        options.add(s, name)
     s.add_argument("--taps", default="1", help="multipath impulse response, sample spaced, e.g. 1,0.4j,0.2")
     s.add_argument("--impaired", action="store_true",
                    help="the acceptance channel: --cfo 0.005 --timing-offset 0.37 --clock-ppm 10 --taps 1,0.4j,0.2")
-    s.add_argument("--seed", type=int, default=0, help="noise and fading seed")
+    options.add(s, "seed")
     h = p.add_argument_group("radio hardware (--radio zmq/file/uhd/soapy)")
     h.add_argument("--args", default="", help="device arguments: uhd 'type=b200,serial=...', soapy 'driver=...'")
-    h.add_argument("--freq", type=float, default=915e6, help="centre frequency, Hz")
-    h.add_argument("--rate", type=float, default=1e6, help="sample rate, samples/s")
-    h.add_argument("--gain", type=float, default=30.0, help="gain, dB")
+    for name in ("freq", "rate", "gain"):
+        options.add(h, name)
     h.add_argument("--antenna", default="", help="antenna port (e.g. TX/RX, RX2); empty: the device default")
     h.add_argument("--address", default="tcp://127.0.0.1:5555",
                    help="ZeroMQ address: the transmitter binds, the receiver connects")
@@ -105,16 +71,9 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
                    help="pubsub: broadcast (drops while nobody listens); pushpull: lossless, waits for the "
                         "receiver; reqrep: the receiver asks")
     h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
-    if receiver:
-        h.add_argument("--threshold", type=float, default=0.99,
-                       help="preamble detector (corr_est_cc) threshold, 1 - false-alarm rate per sample")
-        h.add_argument("--frame-timeout", type=float, default=2.0,
-                       help="seconds without samples before a pending frame's missing bursts count as lost "
-                            "(while samples flow: 16 bursts' worth of samples)")
-    else:
-        h.add_argument("--amplitude", type=float, default=0.0,
-                       help="transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)")
-    assert set(KINDS) <= set(RADIOS)
+    for name in (("threshold", "frame_timeout") if receiver else ("amplitude",)):
+        options.add(h, name)
+    assert set(KINDS) <= set(options.LINKS)
 
 
 def radio_config(args):
@@ -127,8 +86,9 @@ def radio_config(args):
 def air_options(args):
     from ..links.air import AirOptions
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
-    return AirOptions(args.waveform, args.burst_symbols, amplitude, getattr(args, "threshold", 0.99),
-                      getattr(args, "frame_timeout", 2.0))
+    return AirOptions(args.waveform, args.burst_symbols, amplitude,
+                      getattr(args, "threshold", options.default("threshold")),
+                      getattr(args, "frame_timeout", options.default("frame_timeout")))
 
 
 def impairments(args):
@@ -149,17 +109,9 @@ def check_waveform(args):
 def add_link_options(p: argparse.ArgumentParser):
     from .. import codecs
     g = p.add_argument_group("link")
-    g.add_argument("--codec", default=DEFAULT_CODEC,
-                   help="image codec: bitsemcom = the learned BitSemCom model that fits the budget "
-                        "(-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a "
-                        f"model folder; registered: {', '.join(codecs.available())}")
-    g.add_argument("--modulation", choices=MODULATIONS, default="qpsk", help="Gray QAM, unit energy")
-    g.add_argument("--fec", choices=tuple(CODES) + (FEC_NONE,), default="",
-                   help="LDPC code from GNU Radio's alist files, or none (default: the codec's choice, "
-                        "ldpc-1/2 for SSCC and none for learned codecs)")
-    g.add_argument("--cpp", type=cpp_value, default=1 / 16, help="channel uses (complex symbols) per pixel")
-    g.add_argument("--ldpc-backend", choices=("minsum", "gnuradio"), default="minsum",
-                   help="minsum: fast vectorised decoder; gnuradio: fec.ldpc_decoder")
+    options.add(g, "codec", help=options.OPTIONS["codec"].help + f"; registered: {', '.join(codecs.available())}")
+    for name in ("modulation", "fec", "cpp", "ldpc_backend"):
+        options.add(g, name)
 
 
 def run_main(main) -> None:

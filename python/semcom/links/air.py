@@ -18,6 +18,7 @@ from gnuradio import blocks, gr
 from . import radios
 from ..blocks.burst import air_channel, burst_rx, burst_tx
 from ..errors import SemcomError
+from ..options import default as opt
 from ..blocks.image import image_rx, image_tx
 from ..blocks.pdu_io import split_pdu
 from ..codecs.base import placeholder
@@ -31,11 +32,11 @@ WAVEFORMS = ("sc", "ofdm")
 @dataclass
 class AirOptions:
     """Waveform settings both ends agree on, plus receiver tuning."""
-    waveform: str = "sc"
-    burst_symbols: int = air.DEFAULT_BURST_SYMBOLS
+    waveform: str = opt("waveform")
+    burst_symbols: int = opt("burst_symbols")
     amplitude: float = 1.0  # transmit scale; radios want peaks below 1
-    threshold: float = 0.99  # corr_est_cc dynamic threshold
-    frame_timeout: float = 2.0  # seconds before a frame's missing bursts count as lost
+    threshold: float = opt("threshold")  # corr_est_cc dynamic threshold
+    frame_timeout: float = opt("frame_timeout")  # seconds before a frame's missing bursts count as lost
 
 
 @dataclass
@@ -80,8 +81,8 @@ class AirTransmitter(FlowgraphOwner):
     """Sends images as bursts to a radio. ``throttle`` paces samples at the radio's rate
     (for zmq, which has no clock of its own); ``impairments`` puts air_channel before the radio."""
 
-    def __init__(self, radio: radios.RadioConfig, codec="bitsemcom", modulation="qpsk", fec_code="",
-                 cpp=1 / 16, options: AirOptions | None = None, throttle: bool = False,
+    def __init__(self, radio: radios.RadioConfig, codec=opt("codec"), modulation=opt("modulation"),
+                 fec_code=opt("fec"), cpp=opt("cpp"), options: AirOptions | None = None, throttle: bool = False,
                  impairments: Impairments | None = None):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_tx")
@@ -149,7 +150,7 @@ class AirReceiver(FlowgraphOwner):
 class AirLink(FlowgraphOwner):
     """image_tx -> burst_tx -> air_channel -> burst_rx -> image_rx in one running flowgraph."""
 
-    def __init__(self, codec="bitsemcom", modulation="qpsk", fec_code="", cpp=1 / 16,
+    def __init__(self, codec=opt("codec"), modulation=opt("modulation"), fec_code=opt("fec"), cpp=opt("cpp"),
                  impairments: Impairments | None = None, options: AirOptions | None = None, output_dir=""):
         opts = options or AirOptions()
         self.impairments = impairments or Impairments()

@@ -12,6 +12,7 @@ import numpy as np
 from gnuradio import gr
 
 from ..errors import SemcomError
+from ..options import default as opt
 from ..blocks.image import image_rx, image_tx
 from ..phy import framing
 from ..blocks.phy_rx import phy_rx
@@ -53,8 +54,9 @@ class FlowgraphOwner:
 class SimLink(FlowgraphOwner):
     """Owns a running flowgraph; ``transmit`` sends one image and waits for it."""
 
-    def __init__(self, codec="sscc", modulation="qpsk", fec_code="", cpp=1 / 16, channel="awgn",
-                 snr_db=10.0, demapper=None, ldpc_backend="minsum", seed=0, output_dir=""):
+    def __init__(self, codec=opt("codec"), modulation=opt("modulation"), fec_code=opt("fec"), cpp=opt("cpp"),
+                 channel=opt("channel"), snr_db=opt("snr"), demapper=None, ldpc_backend=opt("ldpc_backend"),
+                 seed=opt("seed"), output_dir=""):
         self.tb = gr.top_block("semcom_sim_link")
         self.tx = image_tx(codec, modulation, fec_code, cpp)
         fec_code = self.tx.link.fec  # the codec's default when none was given

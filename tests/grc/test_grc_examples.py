@@ -25,7 +25,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 from gnuradio.semcom.imageio import load_image  # noqa: E402
 from gnuradio.semcom.metrics import psnr  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from plain import REPO  # noqa: E402
+ROOT = REPO
 EXAMPLES = os.path.join(ROOT, "examples")
 SAMPLE = os.path.join(EXAMPLES, "images", "kodim23.png")
 GRC_FILES = sorted(glob.glob(os.path.join(EXAMPLES, "*.grc")))

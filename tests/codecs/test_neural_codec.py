@@ -14,7 +14,8 @@ from gnuradio.semcom.errors import SemcomError
 from gnuradio.semcom.imageio import load_image
 from gnuradio.semcom.phy.link import LinkConfig
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from plain import REPO  # noqa: E402
+ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 MODEL = "bitsemcom-qpsk-cpp16"
 ERROR_FREE_FLOOR_DB = 22.0  # kodim23 through the shipped QPSK model, no channel errors (measured 22.91)
@@ -171,6 +172,7 @@ def test_runtime_path_does_not_import_torch():
     assert r.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_semantic_blocks_in_a_flowgraph(image):
     """Encoder block takes a file path; decoder block drops wrong-length and wrong-model frames,
     keeps running, and decodes the good frame that follows."""
@@ -259,6 +261,7 @@ def test_int8_decoder_missing_or_unknown_precision_is_one_clear_error(tmp_path, 
     assert "bitsemcom-qpsk-cpp16 has no int8 decoder" in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_quantize_writes_an_int8_decoder_the_receiver_accepts(tmp_path, image, monkeypatch):
     pytest.importorskip("ml_dtypes")
     from gnuradio.semcom.training import quantize

@@ -12,7 +12,8 @@ import pytest
 pytest.importorskip("gnuradio.semcom.links.sim")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from plain import REPO  # noqa: E402
+ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 
 
@@ -51,7 +52,7 @@ def test_tx_image_below_threshold_is_lost_not_crashed(small_image, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "does not exist"),
-    (["--snr", "abc", "x.png"], "SNR must be a number"),
+    (["--snr", "abc", "x.png"], "--snr: must be a number"),
     (["--codec", "nope", SAMPLE], "unknown codec 'nope'"),
     (["--codec", "sscc", "--cpp", "1/100000", "SMALL"], "too small"),
     (["--cpp", "1/100", "SMALL"], "no BitSemCom model fits"),
@@ -104,6 +105,7 @@ def test_rx_image_sigint_keeps_what_was_received(small_image, tmp_path):
     assert len(glob.glob(str(out / "*.png"))) >= 2
 
 
+@pytest.mark.slow
 def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp_path):
     images = tmp_path / "imgs"
     images.mkdir()
@@ -120,6 +122,7 @@ def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp
     assert summary["awgn/avif+capacity"]["8.0"]["psnr_db"] >= env["8.0"]["psnr_db"] - 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example, codec", [("sim_loopback", "avif"), ("semantic_loopback", "bitsemcom")])
 def test_loopback_examples_compile_and_run(example, codec, tmp_path):
     grc = os.path.join(ROOT, "examples", f"{example}.grc")

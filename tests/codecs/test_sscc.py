@@ -4,7 +4,6 @@ import os
 import sys
 import zlib
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 semcom = importlib.import_module("semcom")
 
 import numpy as np  # noqa: E402
@@ -18,7 +17,8 @@ from semcom.imageio import load_image  # noqa: E402
 from semcom.metrics import psnr  # noqa: E402
 from semcom.phy.link import LinkConfig, channel_use_budget  # noqa: E402
 
-PHOTO = os.path.join(os.path.dirname(__file__), "..", "examples", "images", "kodim23.png")
+from plain import REPO  # noqa: E402
+PHOTO = os.path.join(REPO, "examples", "images", "kodim23.png")
 LINK = LinkConfig("qpsk", "ldpc-1/2")
 FORMATS = ["avif", "jpeg2000", "webp", "jpeg"]
 

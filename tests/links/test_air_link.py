@@ -18,7 +18,8 @@ from gnuradio.semcom.blocks.burst import air_channel  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from plain import REPO  # noqa: E402
+ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 IDEAL_BITSEMCOM_DB = 22.91  # kodim23, error-free (tests/test_neural_codec.py measures the same model)
 
@@ -82,6 +83,7 @@ def test_impaired_link_carries_sscc_exactly(image):
     assert r.channel_uses <= small.shape[0] * small.shape[1] // 16  # LDPC blocks never straddle bursts
 
 
+@pytest.mark.slow
 def test_nothing_detected_is_a_lost_image_not_a_hang(image):
     small = image[::4, ::4]
     with AirLink("bitsemcom", cpp=1 / 4, impairments=Impairments(-25.0), options=AirOptions(frame_timeout=0.5)) as link:

@@ -1,0 +1,148 @@
+"""The one option model: each option's default, choices, range and help, declared once.
+
+The apps build their argparse options from it (``add``), the blocks take their constructor
+defaults from it and validate with it (``check``), and a test checks every ``grc/*.block.yml``
+against it. Plain Python: no GNU Radio, no torch.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import SemcomError
+from .phy.air import DEFAULT_BURST_SYMBOLS
+from .phy.constellations import MODULATIONS
+from .phy.ldpc import CODES
+from .phy.link import FEC_NONE
+
+
+def fraction(text) -> float:
+    """'1/16', '0.0625' or a number."""
+    if isinstance(text, str):
+        num, _, den = text.partition("/")
+        return float(num) / float(den) if den else float(num)
+    return float(text)
+
+
+KIND_TEXT = {float: "a number", int: "a whole number", fraction: "a number or a fraction like 1/16"}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # Python identifier; the flag is --name-with-dashes
+    default: Any
+    help: str
+    kind: Callable = str  # str, int, float, bool, or a parser such as ``fraction``
+    choices: tuple | None = None
+    low: float | None = None  # range, closed unless low_open / high_open
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def range_text(self) -> str:
+        lo = "" if self.low is None else ("(" if self.low_open else "[") + f"{self.low:g}"
+        hi = "" if self.high is None else f"{self.high:g}" + (")" if self.high_open else "]")
+        if lo and hi:
+            return f"in {lo}, {hi}"
+        return f"{'>' if self.low_open else '>='} {self.low:g}" if lo else f"{'<' if self.high_open else '<='} {self.high:g}"
+
+    def check(self, value):
+        """``value`` converted to this option's kind; SemcomError naming the option when it is invalid."""
+        try:
+            value = self.kind(value)
+        except (TypeError, ValueError, ZeroDivisionError):
+            raise SemcomError(f"{self.flag} must be {KIND_TEXT.get(self.kind, self.kind.__name__)}, got '{value}'") from None
+        if self.choices is not None and value not in self.choices:
+            raise SemcomError(f"{self.flag} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SemcomError(f"{self.flag} must be a finite number, got {value}")
+        if (self.low is not None and (value < self.low or (self.low_open and value == self.low))) or \
+                (self.high is not None and (value > self.high or (self.high_open and value == self.high))):
+            raise SemcomError(f"{self.flag} must be {self.range_text()}, got {value:g}")
+        return value
+
+
+LINKS = ("sim", "zmq", "file", "uhd", "soapy")
+WAVEFORMS = ("sc", "ofdm", "ideal")
+FECS = tuple(CODES) + (FEC_NONE,)
+CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, none for learned ones
+
+_ALL = (
+    # link: what the image codec sends over which PHY
+    Option("codec", "bitsemcom", "image codec: bitsemcom = the learned BitSemCom model that fits the budget "
+           "(-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a model folder"),
+    Option("modulation", "qpsk", "Gray QAM, unit energy", choices=MODULATIONS),
+    Option("fec", CODEC_DEFAULT_FEC, "LDPC code from GNU Radio's alist files, or none (default: the codec's choice, "
+           "ldpc-1/2 for SSCC and none for learned codecs)", choices=FECS + (CODEC_DEFAULT_FEC,)),
+    Option("phy_fec", FEC_NONE, "the PHY's LDPC code when the frame does not name one "
+           "(none: the default codec's choice)", choices=FECS),
+    Option("cpp", 1 / 16, "channel uses (complex symbols) per pixel", kind=fraction, low=0, high=8, low_open=True),
+    Option("ldpc_backend", "minsum", "minsum: fast vectorised decoder; gnuradio: fec.ldpc_decoder",
+           choices=("minsum", "gnuradio")),
+    # waveform and receiver
+    Option("waveform", "sc", "sc: RRC single carrier, 2 samples/symbol; ofdm: 64 subcarriers, CP 16; ideal: "
+           "synchronised symbols, no waveform (sim only, the reference channel of semcom-eval)", choices=WAVEFORMS),
+    Option("burst_symbols", DEFAULT_BURST_SYMBOLS, "payload channel uses per burst at most", kind=int, low=64, high=32768),
+    Option("threshold", 0.99, "preamble detector (corr_est_cc) threshold, 1 - false-alarm rate per sample",
+           kind=float, low=0, high=1, low_open=True, high_open=True),
+    Option("frame_timeout", 2.0, "seconds without samples before a pending frame's missing bursts count as lost "
+           "(while samples flow: 16 bursts' worth of samples)", kind=float, low=0, high=3600, low_open=True),
+    Option("amplitude", 0.0, "transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)",
+           kind=float, low=0, high=1e3),
+    # simulated channel
+    Option("channel", "awgn", "rayleigh: flat fading (channels.fading_model; block fading with perfect CSI "
+           "for --waveform ideal)", choices=("awgn", "rayleigh")),
+    Option("snr", 10.0, "Es/N0 in dB per data symbol", kind=float, low=-30, high=60),
+    Option("cfo", 0.0, "carrier offset, cycles per sample (0.005 = 1%% of the sc symbol rate)",
+           kind=float, low=-0.5, high=0.5, low_open=True, high_open=True),
+    Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,
+           high_open=True),
+    Option("clock_ppm", 0.0, "sample-clock offset between the radios", kind=float, low=-1000, high=1000),
+    Option("seed", 0, "noise and fading seed", kind=int, low=0),
+    # radio hardware
+    Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
+           "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=LINKS),
+    Option("freq", 915e6, "centre frequency, Hz", kind=float, low=0, low_open=True),
+    Option("rate", 1e6, "sample rate, samples/s", kind=float, low=0, low_open=True),
+    Option("gain", 30.0, "gain, dB", kind=float, low=-100, high=200),
+)
+OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}
+
+
+def default(name: str):
+    return OPTIONS[name].default
+
+
+def check(name: str, value):
+    """``value`` validated (and converted) as option ``name``."""
+    return OPTIONS[name].check(value)
+
+
+def argparse_type(option: Option) -> Callable:
+    def parse(text):
+        try:
+            return option.check(text)
+        except SemcomError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(option.flag + " ")) from None
+    parse.__name__ = option.kind.__name__
+    return parse
+
+
+def add(group, name: str, **overrides):
+    """Adds option ``name`` to an argparse parser or group (``overrides``: help, default, ...)."""
+    option = OPTIONS[name]
+    kwargs = {"default": option.default, "help": option.help}
+    if option.choices is not None:
+        kwargs["choices"] = option.choices
+        if "" in option.choices:  # '' (automatic) is the default, not something to type
+            kwargs["metavar"] = "{" + ",".join(c for c in option.choices if c) + "}"
+    if option.kind is not str or option.low is not None:
+        kwargs["type"] = argparse_type(option)
+    kwargs.update(overrides)
+    return group.add_argument(option.flag, **kwargs)

@@ -98,12 +98,15 @@ def prepare(data_cfg: dict, folder: str | None = None, scale: float | None = Non
     """Decodes the config's train/val photos into ``folder`` (default: under ``default_root()``,
     named by source hash and scale) unless a matching one is there; returns the folder."""
     from .. import data, imageio
+    explicit = scale is not None
     scale = float(data_cfg.get("prepared_scale", 1.0) if scale is None else scale)
     src = source_hash(data_cfg)
     if folder is None:
         if src is None:
             raise SemcomError(f"no photos to prepare; {data.FETCH_HINT}")
         folder = os.path.join(default_root(), f"{src[:16]}_s{scale:g}")
+    elif not explicit:  # a named folder keeps the scale it was made with
+        scale = float((read_index(folder) or {}).get("scale", scale))
     index = read_index(folder)
     if index and (src is None or index["source_hash"] == src) and index["scale"] == scale:
         return folder

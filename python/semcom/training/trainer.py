@@ -112,6 +112,32 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     return cfg
 
 
+def scale_to_steps(cfg: dict, n: int) -> dict:
+    """The config with its recipe shrunk or stretched to ``n`` steps in all: every stage, step-LR
+    interval, warm-up given in steps, validation and checkpoint interval scaled by the same factor
+    (cosine schedules follow the totals by themselves)."""
+    cfg = copy.deepcopy(cfg)
+    total = recipe.total_steps(cfg["recipe"])
+    f = n / total
+    steps = [max(1, round(s["steps"] * f)) for s in cfg["recipe"]]
+    steps[-1] = max(1, n - sum(steps[:-1]))
+    for s, k in zip(cfg["recipe"], steps):
+        s["steps"] = k
+
+    def scale_schedule(spec):
+        if spec and spec.get("kind") == "step" and spec.get("every"):
+            spec["every"] = max(1, round(int(spec["every"]) * f))
+        if spec and float(spec.get("warmup", 0)) >= 1:
+            spec["warmup"] = max(1, round(float(spec["warmup"]) * f))
+    for spec in [cfg.get("lr_schedule")] + [s.get("lr_schedule") for s in cfg["recipe"]]:
+        scale_schedule(spec)
+    if cfg["lr_decay"].get("every"):
+        cfg["lr_decay"]["every"] = max(1, round(int(cfg["lr_decay"]["every"]) * f))
+    cfg["val"]["every"] = max(1, round(int(cfg["val"]["every"]) * f))
+    cfg["checkpoint_every"] = max(1, round(int(cfg["checkpoint_every"]) * f))
+    return cfg
+
+
 # ---------------------------------------------------------------- data
 
 def synthetic_images(n: int, size: int = 192, seed: int = 0) -> list[np.ndarray]:

@@ -1,0 +1,97 @@
+"""Training jobs from the source tree, without GNU Radio (``scripts/study_run.py run ...``).
+
+``prepare``: decode the train/val photos into a prepared folder (the data that travels with a copy
+of the repository, e.g. ``.cache/prepared`` at ``--scale 0.5``, about 50 MB).
+
+``train CONFIG --minutes M --out OUT``: everything within M minutes of wall time, start-up and
+export included: a short probe measures seconds per step, the config's recipe is scaled down to
+the steps that fit (kept as is when it fits), training runs on CUDA with bf16 when there is a GPU
+(else the config's precision on the CPU), stops at the budget in any case, and OUT receives the
+run directory (``run/``: log.csv, checkpoints, model.pt) and the exported model (``model/``:
+encoder.onnx, decoder.onnx, card.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+EXPORT_RESERVE_S = 60.0  # final validation and ONNX export (at most 30 % of the budget)
+
+
+def prepare(argv):
+    p = argparse.ArgumentParser(prog="prepare", description="decode the photos into a prepared folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--scale", type=float, default=1.0, help="shrink the training photos by this factor (val never)")
+    p.add_argument("--folder", help="a folder of images instead of the semcom-data cache")
+    p.add_argument("--cache", help="the semcom-data cache (default ~/.cache/gr-semcom/data)")
+    args = p.parse_args(argv)
+    from . import prepared
+    folder = prepared.prepare({"folder": args.folder, "cache": args.cache}, args.out, args.scale)
+    size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    print(json.dumps({"folder": folder, "mb": round(size / 1e6, 1), **{
+        k: len(v["names"]) for k, v in prepared.read_index(folder)["splits"].items()}}))
+
+
+def train(argv):
+    t_start = time.time()
+    p = argparse.ArgumentParser(prog="train", description="bounded-time training and export")
+    p.add_argument("config")
+    p.add_argument("--minutes", type=float, required=True, help="wall-time budget, start-up and export included")
+    p.add_argument("--out", required=True)
+    p.add_argument("--prepared", help="prepared data folder (default: the config's data.prepared)")
+    p.add_argument("--device", help="default: cuda when available")
+    p.add_argument("--model-id", help="model id in the card (default: the config's name)")
+    p.add_argument("--init-from", help="start from an exported model folder")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from . import export, trainer
+    over = {}
+    if args.prepared:
+        over["data"] = {"prepared": os.path.abspath(args.prepared)}
+    cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    if cuda:
+        over["precision"] = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        torch.backends.cudnn.benchmark = True
+    cfg = trainer.load_config(args.config, over)
+    device = args.device or ("cuda" if cuda else "cpu")
+    run_dir = os.path.join(args.out, "run")
+    budget = args.minutes * 60 - min(EXPORT_RESERVE_S, 0.3 * args.minutes * 60)
+
+    probe_cfg = trainer.scale_to_steps(cfg, 10)
+    probe = trainer.Trainer(probe_cfg, os.path.join(args.out, "probe"), device=device, progress=False)
+    sampler = probe._sampler()
+    times = []
+    for _ in range(8):
+        t0 = time.perf_counter()
+        probe.train_step(next(sampler))
+        times.append(time.perf_counter() - t0)
+    sec = sorted(times[3:])[len(times[3:]) // 2]
+    del probe, sampler
+    left = budget - (time.time() - t_start)
+    if left <= 0:
+        raise SystemExit(f"no time left to train after start-up ({time.time() - t_start:.0f} s)")
+    n = max(1, int(left / sec))
+    if n < trainer.recipe.total_steps(cfg["recipe"]):
+        cfg = trainer.scale_to_steps(cfg, n)
+    t = trainer.Trainer(cfg, run_dir, device=device, progress=False)
+    summary = t.fit(init_from=args.init_from, budget_s=left)
+    final = os.path.join(run_dir, "model.pt")
+    if not os.path.exists(final):  # stopped by the budget before the recipe's end
+        t.save_final()
+    model, saved = trainer.load_model(final)
+    card = export.export(model, saved, os.path.join(args.out, "model"), args.model_id or cfg["name"])
+    print(json.dumps({"device": str(t.device), "precision": t.precision, "s_per_step_probe": round(sec, 4),
+                      "steps": summary["step"], "recipe_steps": t.total_steps, "train_s": round(summary["train_s"], 1),
+                      "total_s": round(time.time() - t_start, 1), "val_psnr": summary["val_psnr"],
+                      "model": os.path.join(args.out, "model"), "parity": card["parity_max_abs_diff"]}))
+
+
+def main(argv):
+    jobs = {"prepare": prepare, "train": train}
+    if not argv or argv[0] not in jobs:
+        raise SystemExit(f"usage: run {{{','.join(jobs)}}} ...\n\n{__doc__}")
+    jobs[argv[0]](argv[1:])

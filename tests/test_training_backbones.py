@@ -54,7 +54,7 @@ def test_onnx_export_of_gdn_se_deconv_with_dynamic_size(tmp_path):
     torch.manual_seed(1)
     model = models.build(cfg["model"]).eval()
     card = export.export(model, {"config": cfg, "step": 1}, str(tmp_path), "gdn-test")
-    assert card["backbone"] == {"channels": [8, 12, 16, 16], "blocks": 0, "act": "gdn", "se": True,
+    assert card["backbone"] == {"arch": "cnn", "channels": [8, 12, 16, 16], "blocks": 0, "act": "gdn", "se": True,
                                 "upsample": "deconv"}
     assert card["parity_max_abs_diff"]["decoder"] <= export.PARITY_TOL
     dec = ort.InferenceSession(os.path.join(tmp_path, "decoder.onnx"), providers=["CPUExecutionProvider"])
@@ -63,3 +63,33 @@ def test_onnx_export_of_gdn_se_deconv_with_dynamic_size(tmp_path):
     with torch.no_grad():
         ref = model.decoder(torch.from_numpy(p1)).numpy()
     assert img.shape == (1, 3, 80, 112) and np.abs(img - ref).max() < 1e-4
+
+
+def test_swin_backbone_trains_and_exports_with_dynamic_size(tmp_path):
+    """The paper's Swin backbone on a tiny config: a few training steps lower the loss, and the ONNX
+    files match torch at sizes whose feature maps are not multiples of the window."""
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+    paper = models.resolve_backbone("paper")
+    assert paper == {"arch": "swin", "dims": [128, 192, 256, 320], "depths": [2, 2, 6, 2], "window": 8}
+    cfg = trainer.load_config({"model": {"preset": "swin-tiny"}, "data": {"synthetic": 4, "crop": 64, "batch": 2},
+                               "lr": 2e-3, "recipe": [{"steps": 8}], "threads": 1})
+    t = trainer.Trainer(cfg, str(tmp_path / "run"), progress=False)
+    sampler = t._sampler()
+    losses = [t.train_step(next(sampler)) for _ in range(8)]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    model = t.model.eval()
+    card = export.export(model, {"config": cfg, "step": 8}, str(tmp_path / "onnx"), "swin-test")
+    assert card["backbone"]["arch"] == "swin" and card["parity_max_abs_diff"]["encoder_logits"] <= export.PARITY_TOL
+    enc = ort.InferenceSession(str(tmp_path / "onnx" / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for h, w in ((48, 80), (144, 96)):  # 3x5 and 9x6 latents; windows of 4 need padding
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        _, logits = enc.run(["bits", "logits"], {"image": x})
+        img, = dec.run(["image"], {"p1": 1 / (1 + np.exp(-logits))})
+        with torch.no_grad():
+            ref_logits = model.encoder.logits(torch.from_numpy(x))
+            ref_img = model.decoder(torch.sigmoid(ref_logits))
+        assert logits.shape == (1, 32, h // 16, w // 16) and img.shape == (1, 3, h, w)
+        assert np.abs(logits - ref_logits.numpy()).max() < 1e-3 and np.abs(img - ref_img.numpy()).max() < 1e-4

@@ -1,8 +1,9 @@
-"""BitSemCom codec (Tang et al., "BitSemCom"): CNN semantic extractor + learnable bit mapper + decoder.
+"""BitSemCom codec (Tang et al., "BitSemCom"): semantic extractor + learnable bit mapper + decoder.
 
-The paper's backbone is a Swin Transformer (WITT); this is a plain convolutional stand-in that
-runs on a CPU: four stride-2 stages (a 3x3 strided conv then residual blocks), so the latent is
-(C, H/16, W/16) and one image carries ``C * H/16 * W/16`` bits. With QPSK and cpp 1/16 that is
+The paper's backbone is a Swin Transformer (WITT; preset ``paper``, ``swin.py``). The CPU presets
+are a convolutional stand-in: four stride-2 stages (a 3x3 strided conv then residual blocks with
+LeakyReLU or GDN/IGDN, optional squeeze-excitation; pixel-shuffle or transposed-conv upsampling).
+Either way the latent is (C, H/16, W/16) and one image carries ``C * H/16 * W/16`` bits. With QPSK and cpp 1/16 that is
 C = 32; with 16-QAM C = 64 (``latent_channels_for``).
 
 Bit generation (``variant``):
@@ -33,17 +34,22 @@ from torch import nn
 
 STRIDE = 16
 VARIANTS = ("bitsemcom", "hard-ste", "deepjscc-1bit")
-# channels of the four stages, residual blocks per stage
+# CNN: channels of the four stages, residual blocks per stage; Swin (``swin.py``): dims and depths
+# of the four stages, attention window
 PRESETS = {
     "tiny": {"channels": (8, 12, 16, 16), "blocks": 0},
     "small": {"channels": (32, 64, 96, 128), "blocks": 1},
     "medium": {"channels": (64, 96, 128, 192), "blocks": 2},
-    "paper": {"channels": (128, 192, 256, 320), "blocks": 2},
+    "large": {"channels": (128, 192, 256, 320), "blocks": 2},
+    "swin-tiny": {"arch": "swin", "dims": (16, 16, 32, 32), "depths": (1, 2, 1, 2), "window": 4},
+    "paper": {"arch": "swin", "dims": (128, 192, 256, 320), "depths": (2, 2, 6, 2), "window": 8},
 }
 ACTS = ("leaky", "gdn")
 UPSAMPLES = ("shuffle", "deconv")
-# backbone options of a config's ``model`` section (None: the preset's)
-BACKBONE = {"channels": None, "blocks": None, "act": "leaky", "se": False, "upsample": "shuffle"}
+# backbone options of a config's ``model`` section (None: the preset's); act/se/upsample and
+# channels/blocks apply to the CNN, dims/depths/window to Swin
+BACKBONE = {"channels": None, "blocks": None, "act": "leaky", "se": False, "upsample": "shuffle",
+            "dims": None, "depths": None, "window": None}
 
 
 def latent_channels_for(cpp: float, bits_per_symbol: int) -> int:
@@ -116,19 +122,23 @@ class Encoder(nn.Module):
     and hard thresholds for the ablations. ``logits``: the bit
     logits (for ``deepjscc-1bit`` the latent itself)."""
 
-    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
-                 variant: str = "bitsemcom", tau: float = 1.0, act: str = "leaky", se: bool = False):
+    def __init__(self, latent_channels: int, backbone: dict, variant: str = "bitsemcom", tau: float = 1.0):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
         self.variant, self.tau, self.latent_channels = variant, float(tau), latent_channels
-        layers, cin = [], 3
-        for cout in channels:
-            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), _norm(act, cout, False)]
-            layers += [ResBlock(cout, act, se) for _ in range(blocks)]
-            cin = cout
-        layers.append(nn.Conv2d(cin, latent_channels, 1))  # semantic feature z (L_z = L_b)
-        self.extractor = nn.Sequential(*layers)
+        b = backbone
+        if b["arch"] == "swin":
+            from .swin import SwinAnalysis
+            self.extractor = SwinAnalysis(latent_channels, b["dims"], b["depths"], b["window"])
+        else:
+            layers, cin = [], 3
+            for cout in b["channels"]:
+                layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), _norm(b["act"], cout, False)]
+                layers += [ResBlock(cout, b["act"], b["se"]) for _ in range(b["blocks"])]
+                cin = cout
+            layers.append(nn.Conv2d(cin, latent_channels, 1))  # semantic feature z (L_z = L_b)
+            self.extractor = nn.Sequential(*layers)
         if variant == "deepjscc-1bit":
             self.mapper = nn.Identity()
         else:  # probabilistic generation network: per-position MLP over the feature dimension
@@ -167,17 +177,21 @@ def _upsample(cin: int, cout: int, kind: str) -> list[nn.Module]:
 class Decoder(nn.Module):
     """Bit posteriors P(b=1) (B, C, h, w) -> RGB (B, 3, 16h, 16w) in [0, 1]."""
 
-    def __init__(self, latent_channels: int, channels=(32, 64, 96, 128), blocks: int = 1,
-                 act: str = "leaky", se: bool = False, upsample: str = "shuffle"):
+    def __init__(self, latent_channels: int, backbone: dict):
         super().__init__()
-        rev = list(channels)[::-1]
+        b = backbone
+        if b["arch"] == "swin":
+            from .swin import SwinSynthesis
+            self.net = SwinSynthesis(latent_channels, b["dims"], b["depths"], b["window"])
+            return
+        rev = list(b["channels"])[::-1]
         layers = [nn.Conv2d(latent_channels, rev[0], 1), _act()]
         for i, cin in enumerate(rev):
-            layers += [ResBlock(cin, act, se, decoder=True) for _ in range(blocks)]
+            layers += [ResBlock(cin, b["act"], b["se"], decoder=True) for _ in range(b["blocks"])]
             cout = rev[i + 1] if i + 1 < len(rev) else 3
-            layers += _upsample(cin, cout, upsample)
+            layers += _upsample(cin, cout, b["upsample"])
             if i + 1 < len(rev):
-                layers.append(_norm(act, cout, True))
+                layers.append(_norm(b["act"], cout, True))
         self.net = nn.Sequential(*layers)
 
     def forward(self, p1: torch.Tensor) -> torch.Tensor:
@@ -195,23 +209,30 @@ def resolve_backbone(preset: str, **options) -> dict:
     if opts["act"] not in ACTS or opts["upsample"] not in UPSAMPLES:
         raise ValueError(f"act must be one of {ACTS}, upsample one of {UPSAMPLES}")
     spec = PRESETS[preset]
-    return {"channels": [int(c) for c in (opts["channels"] or spec["channels"])],
+    if spec.get("arch") == "swin":
+        dims = [int(d) for d in (opts["dims"] or spec["dims"])]
+        depths = [int(d) for d in (opts["depths"] or spec["depths"])]
+        if len(dims) != 4 or len(depths) != 4:
+            raise ValueError("a Swin backbone has four stages: four dims and four depths")
+        return {"arch": "swin", "dims": dims, "depths": depths, "window": int(opts["window"] or spec["window"])}
+    return {"arch": "cnn", "channels": [int(c) for c in (opts["channels"] or spec["channels"])],
             "blocks": int(spec["blocks"] if opts["blocks"] is None else opts["blocks"]),
             "act": opts["act"], "se": bool(opts["se"]), "upsample": opts["upsample"]}
 
 
 class BitSemCom(nn.Module):
-    """``preset`` sets the stage widths and residual blocks per stage; ``channels``/``blocks``
-    override them; ``act`` ('leaky' or 'gdn'), ``se`` and ``upsample`` ('shuffle' or 'deconv')
-    choose the backbone (``BACKBONE``; the defaults are the shipped models' layers)."""
+    """``preset`` picks the backbone: a CNN (stage widths, residual blocks per stage; ``channels``/
+    ``blocks`` override them; ``act`` 'leaky' or 'gdn', ``se``, ``upsample`` 'shuffle' or 'deconv';
+    the defaults are the shipped models' layers) or, for ``paper`` and ``swin-tiny``, the Swin
+    Transformer of WITT/BitSemCom (``dims``, ``depths``, ``window`` override it). ``BACKBONE``."""
 
     def __init__(self, latent_channels: int = 32, preset: str = "small", variant: str = "bitsemcom",
                  tau: float = 1.0, **backbone):
         super().__init__()
         self.backbone = b = resolve_backbone(preset, **backbone)
         self.preset, self.variant, self.latent_channels = preset, variant, latent_channels
-        self.encoder = Encoder(latent_channels, b["channels"], b["blocks"], variant, tau, b["act"], b["se"])
-        self.decoder = Decoder(latent_channels, b["channels"], b["blocks"], b["act"], b["se"], b["upsample"])
+        self.encoder = Encoder(latent_channels, b, variant, tau)
+        self.decoder = Decoder(latent_channels, b)
 
     def bits_per_image(self, height: int, width: int) -> int:
         return self.latent_channels * -(-height // STRIDE) * -(-width // STRIDE)

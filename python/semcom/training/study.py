@@ -62,12 +62,12 @@ def probe(cfg: dict, steps: int = 6) -> float:
 
 
 def scaled(cfg: dict, n: int) -> dict:
-    """The small preset's recipe (2000 + 4000 steps, LR x0.6 every 2000) scaled to ``n`` steps."""
-    third = max(1, n // 3)
-    return _merge(cfg, {"stage1_steps": third, "stage2_steps": n - third,
-                        "lr_decay": {"every": third, "gamma": 0.6},
-                        "val": {"every": max(1, n // 6), "snrs": [VAL_SNR]},
-                        "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "log_every": 25, "threads": 1})
+    """The config's recipe (the small preset's: 2000 + 4000 steps, LR x0.6 every 2000) scaled to
+    ``n`` steps, validated every n/6 steps at error-free and 3 dB, no intermediate checkpoints."""
+    from .trainer import scale_to_steps
+    return _merge(scale_to_steps(cfg, n), {"val": {"every": max(1, n // 6), "snrs": [VAL_SNR]},
+                                           "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "log_every": 25,
+                                           "threads": 1})
 
 
 def run(names, out: str, budget_s: float, base: str = BASE_CONFIG) -> None:
@@ -95,6 +95,52 @@ def run(names, out: str, budget_s: float, base: str = BASE_CONFIG) -> None:
         with open(os.path.join(run_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
         print(json.dumps(summary), flush=True)
+
+
+def speed(overrides: dict, steps: int = 10, base: str = BASE_CONFIG) -> list[dict]:
+    """Median seconds per training step (batch and crop of the config, 1 thread) in float32 and
+    bf16 autocast, contiguous and channels_last."""
+    import statistics
+    import tempfile
+
+    import torch
+
+    from .trainer import Trainer, load_config
+    torch.set_num_threads(1)
+    out = []
+    for precision in ("fp32", "bf16"):
+        for cl in (False, True):
+            cfg = load_config(base, _merge(overrides, {"precision": precision, "channels_last": cl, "threads": 1}))
+            with tempfile.TemporaryDirectory() as tmp:
+                t = Trainer(cfg, tmp, progress=False)
+                sampler = t._sampler()
+                times = []
+                for _ in range(steps + 2):
+                    x = next(sampler)
+                    t0 = time.perf_counter()
+                    t.train_step(x)
+                    times.append(time.perf_counter() - t0)
+            out.append({"precision": precision, "channels_last": cl, "step_s": statistics.median(times[2:]),
+                        "min_s": min(times[2:])})
+            print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def bf16_check(overrides: dict, steps: int, out: str, base: str = BASE_CONFIG) -> dict:
+    """Val PSNR after the same ``steps`` steps (same seed, data, recipe) in float32 and in bf16."""
+    from .trainer import Trainer, load_config
+    result = {}
+    for precision, cl in (("fp32", False), ("bf16", True)):
+        cfg = scaled(load_config(base, _merge(overrides, {"precision": precision, "channels_last": cl})), steps)
+        t = Trainer(cfg, os.path.join(out, precision), progress=False)
+        s = t.fit()
+        result[precision] = {"val_psnr": s["val_psnr"], "train_s": s["train_s"], "steps": s["step"]}
+        print(json.dumps({precision: result[precision]}), flush=True)
+    result["delta_db"] = {k: result["bf16"]["val_psnr"][k] - result["fp32"]["val_psnr"][k]
+                          for k in result["fp32"]["val_psnr"]}
+    with open(os.path.join(out, "bf16_check.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    return result
 
 
 def curves(run_dir: str) -> list[tuple[float, int, float, float]]:
@@ -158,8 +204,17 @@ def main(argv=None):
     p.add_argument("--variants", nargs="*", default=list(VARIANTS))
     p.add_argument("--report", metavar="MD", help="only write the table (and --plot) of finished runs")
     p.add_argument("--plot", metavar="PNG")
+    p.add_argument("--speed", metavar="JSON", help="only time fp32/bf16 x contiguous/channels_last steps of "
+                                                  "this config override (e.g. '{}')")
+    p.add_argument("--bf16-check", metavar="JSON", help="only compare fp32 and bf16 val PSNR after --steps steps "
+                                                       "of this config override")
+    p.add_argument("--steps", type=int, default=300)
     args = p.parse_args(argv)
     if args.report:
         report(args.out, args.report, args.plot)
+    elif args.speed is not None:
+        speed(json.loads(args.speed))
+    elif args.bf16_check is not None:
+        bf16_check(json.loads(args.bf16_check), args.steps, args.out)
     else:
         run(args.variants, args.out, args.budget)

@@ -172,3 +172,14 @@ def test_bf16_step_keeps_the_channel_in_float32(tmp_path):
     t.channels[0].modem.llr = lambda y, nv: seen.append(y.dtype) or modem_llr(y, nv)
     assert t.precision == "bf16" and np.isfinite(t.train_step(next(t._sampler())))
     assert seen == [torch.float32]
+
+
+@pytest.mark.parametrize("fp32_s, bf16_s, want", [(1.0, 0.5, "bf16"), (1.0, 0.95, "fp32"), (1.0, 1.4, "fp32")])
+def test_auto_precision_takes_bf16_only_where_the_probe_finds_it_faster(monkeypatch, fp32_s, bf16_s, want):
+    monkeypatch.setattr(trainer, "time_step", lambda model, device, precision, **kw: {"fp32": fp32_s,
+                                                                                      "bf16": bf16_s}[precision])
+    cfg = tiny(precision="auto")
+    assert trainer.resolve_precision(cfg, None, torch.device("cpu")) == want
+    assert trainer.resolve_precision(tiny(precision="fp32"), None, torch.device("cpu")) == "fp32"
+    with pytest.raises(SemcomError):
+        trainer.resolve_precision(tiny(precision="fp16"), None, torch.device("cpu"))

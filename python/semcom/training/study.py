@@ -16,7 +16,7 @@ import json
 import os
 import time
 
-BASE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "bitsemcom_qpsk_cpp16_small.json")
+BASE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "bitsemcom_qpsk_cpp16_small.json")  # source tree
 
 # variant -> config overrides (one factor each against the baseline)
 VARIANTS = {
@@ -196,6 +196,53 @@ def report(out: str, md: str, png: str | None = None, command: str = "") -> list
     return done
 
 
+def level_off(t, y) -> dict:
+    """Least-squares fit of y = a - b exp(-t / tau) (tau on a log grid, a and b linear): the
+    plateau a, b, tau, and the time where the fit comes within 0.5 dB of a."""
+    import numpy as np
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    best = None
+    for tau in np.geomspace(max(t.max(), 1e-9) / 50, t.max() * 50, 400):
+        basis = np.stack([np.ones_like(t), -np.exp(-t / tau)], 1)
+        coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+        err = float(np.sum((basis @ coef - y) ** 2))
+        if best is None or err < best[0]:
+            best = (err, tau, coef)
+    err, tau, (a, b) = best
+    return {"plateau_db": float(a), "b": float(b), "tau": float(tau),
+            "within_0.5db_at": float(tau * np.log(b / 0.5)) if b > 0.5 else 0.0,
+            "rms_db": float(np.sqrt(err / len(t)))}
+
+
+def best_curve(run_dir: str, png: str, skip_frac: float = 0.34) -> dict:
+    """Val PSNR against training time (hours) of one run, with the level-off fit over the points
+    after the first ``skip_frac`` of the time (the noisy stage)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = curves(run_dir)
+    t = np.array([r[0] for r in rows]) / 3600
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fits = {}
+    for col, label in ((2, "error-free"), (3, f"AWGN {VAL_SNR:g} dB")):
+        y = np.array([r[col] for r in rows])
+        line, = ax.plot(t, y, marker=".", label=label)
+        keep = t >= skip_frac * t.max()
+        if keep.sum() >= 3:
+            fit = fits[label] = level_off(t[keep], y[keep])
+            tt = np.linspace(t[keep].min(), max(3 * t.max(), fit["within_0.5db_at"]), 200)
+            ax.plot(tt, fit["plateau_db"] - fit["b"] * np.exp(-tt / fit["tau"]), "--", color=line.get_color(),
+                    alpha=0.7, label=f"fit, plateau {fit['plateau_db']:.1f} dB")
+    ax.set_xlabel("training time (CPU hours, 1 thread)")
+    ax.set_ylabel("val PSNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    return fits
+
+
 def main(argv=None):
     import argparse
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -209,8 +256,11 @@ def main(argv=None):
     p.add_argument("--bf16-check", metavar="JSON", help="only compare fp32 and bf16 val PSNR after --steps steps "
                                                        "of this config override")
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--curve", nargs=2, metavar=("RUN_DIR", "PNG"), help="only plot one run's curve with its fit")
     args = p.parse_args(argv)
-    if args.report:
+    if args.curve:
+        print(json.dumps(best_curve(*args.curve), indent=1))
+    elif args.report:
         report(args.out, args.report, args.plot)
     elif args.speed is not None:
         speed(json.loads(args.speed))

@@ -342,6 +342,9 @@ class Trainer:
         _set_rng_state(ck["rng"])
         if self.rank > 0:  # the checkpoint holds rank 0's RNG; other ranks must draw other crops
             torch.manual_seed(int(self.cfg["seed"]) + 1000 * self.rank + self.step)
+            if self.sampler is not None:
+                self.sampler.gen.manual_seed(int(self.cfg["seed"]) + 7919 * self.rank + self.step)
+            self._sampler_state = None
 
     # -------------------------------------------------------- one step, validation
     def stage(self, step: int | None = None) -> int:

@@ -50,7 +50,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         old = os.path.join(tmp, "old")
         os.makedirs(old)
-        archive = subprocess.run(["git", "-C", ROOT, "archive", BEFORE, "python/semcom"], capture_output=True, check=True)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", BEFORE, "python/semcom"], capture_output=True,
+                                 check=True)
         subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
         trees = {"before": os.path.join(old, "python", "semcom"), "after": os.path.join(ROOT, "python", "semcom")}
         results = {"before": [], "after": []}

@@ -16,7 +16,8 @@ import json
 import os
 import time
 
-BASE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "bitsemcom_qpsk_cpp16_small.json")  # source tree
+BASE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs",  # source tree
+                           "bitsemcom_qpsk_cpp16_small.json")
 
 # variant -> config overrides (one factor each against the baseline)
 VARIANTS = {

@@ -431,7 +431,8 @@ class Trainer:
 
     def _validate_row(self, row: dict | None, stage: int) -> dict:
         self.val_psnr = self.validate()
-        row = row or {"step": self.step, "stage": stage, "wall_s": f"{self.wall_s:.1f}", "train_s": f"{self.train_s:.1f}"}
+        row = row or {"step": self.step, "stage": stage, "wall_s": f"{self.wall_s:.1f}",
+                      "train_s": f"{self.train_s:.1f}"}
         snrs = [v for k, v in self.val_psnr.items() if k != "error_free"]
         row["val_psnr"] = f"{np.mean(snrs) if snrs else self.val_psnr['error_free']:.3f}"
         row["val_psnr_error_free"] = f"{self.val_psnr['error_free']:.3f}"
@@ -496,7 +497,8 @@ class Trainer:
                        "images_per_s": f"{n_last * batch / max(now - t_last, 1e-9):.2f}",
                        "wall_s": f"{self.wall_s:.1f}", "train_s": f"{self.train_s:.1f}"}
                 t_last, n_last = now, 0
-            if self.rank == 0 and (self.step % val_every == 0 or (done and (self.step == self.total_steps or budget_s))):
+            final = done and (self.step == self.total_steps or budget_s is not None)
+            if self.rank == 0 and (self.step % val_every == 0 or final):
                 row = self._validate_row(row, stage)
             if row:
                 self._log_row(row)

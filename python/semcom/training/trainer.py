@@ -301,6 +301,10 @@ class Trainer:
         self._train_images, self._val_images = train_images, val_images
         self.sampler, self._sampler_state = None, None
         self.precision = resolve_precision(cfg, self.model, self.device)
+        if self.world > 1:  # every rank takes rank 0's probe result
+            choice = [self.precision]
+            torch.distributed.broadcast_object_list(choice, src=0)
+            self.precision = choice[0]
         if cfg.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
 

@@ -128,17 +128,26 @@ def speed(overrides: dict, steps: int = 10, base: str = BASE_CONFIG) -> list[dic
 
 
 def bf16_check(overrides: dict, steps: int, out: str, base: str = BASE_CONFIG) -> dict:
-    """Val PSNR after the same ``steps`` steps (same seed, data, recipe) in float32 and in bf16."""
-    from .trainer import Trainer, load_config
+    """Val PSNR after the same ``steps`` steps (same seed, data, recipe) in float32 and in bf16, and
+    of a float32 run from another seed (how much two float32 trajectories differ anyway); plus the
+    bf16 model evaluated in float32 and under bf16 autocast (inference precision alone)."""
+    import torch
+
+    from .trainer import Trainer, autocast, load_config
     result = {}
-    for precision, cl in (("fp32", False), ("bf16", True)):
-        cfg = scaled(load_config(base, _merge(overrides, {"precision": precision, "channels_last": cl})), steps)
-        t = Trainer(cfg, os.path.join(out, precision), progress=False)
+    for name, over in (("fp32", {"precision": "fp32"}), ("bf16", {"precision": "bf16", "channels_last": True}),
+                       ("fp32_seed1", {"precision": "fp32", "seed": 1})):
+        cfg = scaled(load_config(base, _merge(overrides, over)), steps)
+        t = Trainer(cfg, os.path.join(out, name), progress=False)
         s = t.fit()
-        result[precision] = {"val_psnr": s["val_psnr"], "train_s": s["train_s"], "steps": s["step"]}
-        print(json.dumps({precision: result[precision]}), flush=True)
-    result["delta_db"] = {k: result["bf16"]["val_psnr"][k] - result["fp32"]["val_psnr"][k]
-                          for k in result["fp32"]["val_psnr"]}
+        result[name] = {"val_psnr": s["val_psnr"], "train_s": s["train_s"], "steps": s["step"]}
+        if name == "bf16":
+            with autocast(t.device, "bf16"), torch.no_grad():
+                result[name]["val_psnr_bf16_inference"] = t.validate()
+        print(json.dumps({name: result[name]}), flush=True)
+    for name in ("bf16", "fp32_seed1"):
+        result[f"delta_{name}_db"] = {k: result[name]["val_psnr"][k] - result["fp32"]["val_psnr"][k]
+                                      for k in result["fp32"]["val_psnr"]}
     with open(os.path.join(out, "bf16_check.json"), "w") as f:
         json.dump(result, f, indent=1)
     return result

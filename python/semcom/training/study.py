@@ -62,16 +62,16 @@ def probe(cfg: dict, steps: int = 6) -> float:
     return statistics.median(times[2:])
 
 
-def scaled(cfg: dict, n: int) -> dict:
+def scaled(cfg: dict, n: int, val_points: int = 6) -> dict:
     """The config's recipe (the small preset's: 2000 + 4000 steps, LR x0.6 every 2000) scaled to
-    ``n`` steps, validated every n/6 steps at error-free and 3 dB, no intermediate checkpoints."""
+    ``n`` steps, validated ``val_points`` times at error-free and 3 dB, no intermediate checkpoints."""
     from .trainer import scale_to_steps
-    return _merge(scale_to_steps(cfg, n), {"val": {"every": max(1, n // 6), "snrs": [VAL_SNR]},
+    return _merge(scale_to_steps(cfg, n), {"val": {"every": max(1, n // val_points), "snrs": [VAL_SNR]},
                                            "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "log_every": 25,
                                            "threads": 1})
 
 
-def run(names, out: str, budget_s: float, base: str = BASE_CONFIG) -> None:
+def run(names, out: str, budget_s: float, base: str = BASE_CONFIG, val_points: int = 6) -> None:
     import torch
 
     from .trainer import Trainer, load_config
@@ -84,7 +84,7 @@ def run(names, out: str, budget_s: float, base: str = BASE_CONFIG) -> None:
         cfg = load_config(base, VARIANTS[name])
         sec = probe(scaled(cfg, 3))
         n = max(6, int(budget_s / sec))
-        cfg = scaled(cfg, n)
+        cfg = scaled(cfg, n, val_points)
         cfg["name"] = f"study-{name}"
         t0 = time.time()
         t = Trainer(cfg, run_dir, progress=False)
@@ -259,6 +259,9 @@ def main(argv=None):
     p.add_argument("--out", default="runs/study")
     p.add_argument("--budget", type=float, default=360.0, help="training seconds per run")
     p.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    p.add_argument("--define", nargs=2, action="append", default=[], metavar=("NAME", "JSON"),
+                   help="add a variant (config overrides as JSON), e.g. a combination of the best factors")
+    p.add_argument("--val-points", type=int, default=6, help="validations per run")
     p.add_argument("--report", metavar="MD", help="only write the table (and --plot) of finished runs")
     p.add_argument("--plot", metavar="PNG")
     p.add_argument("--speed", metavar="JSON", help="only time fp32/bf16 x contiguous/channels_last steps of "
@@ -268,6 +271,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--curve", nargs=2, metavar=("RUN_DIR", "PNG"), help="only plot one run's curve with its fit")
     args = p.parse_args(argv)
+    for name, overrides in args.define:
+        VARIANTS[name] = json.loads(overrides)
     if args.curve:
         print(json.dumps(best_curve(*args.curve), indent=1))
     elif args.report:
@@ -277,4 +282,4 @@ def main(argv=None):
     elif args.bf16_check is not None:
         bf16_check(json.loads(args.bf16_check), args.steps, args.out)
     else:
-        run(args.variants, args.out, args.budget)
+        run(args.variants, args.out, args.budget, val_points=args.val_points)

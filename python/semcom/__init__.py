@@ -13,7 +13,9 @@ try:
 except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
     pass
 else:
-    from .blocks.burst import air_channel, burst_rx, burst_tx  # noqa: F401
+    from .blocks.burst import (air_channel, burst_llr, burst_modulator, burst_reassembler, burst_rx,  # noqa: F401
+                               burst_segmenter, burst_sync, burst_tx, fec_decoder, symbol_mapper)
+    from .blocks.modem import install_stream_table, project_constellation  # noqa: F401
     from .blocks.image import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
     from .blocks.phy_rx import phy_rx  # noqa: F401
     from .blocks.phy_tx import phy_tx  # noqa: F401

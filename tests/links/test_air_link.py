@@ -166,9 +166,9 @@ def test_file_radio_records_and_replays_with_sigmf(small_image, tmp_path):
 ARENA_PROBE = r"""
 import ctypes, re, sys, tempfile, threading
 import numpy as np
-from gnuradio.semcom.blocks.burst import burst_sink
+from gnuradio.semcom.blocks.burst import burst_sync
 if sys.argv[1] == "capped":
-    burst_sink()
+    burst_sync()
 def churn():
     for _ in range(50):
         np.ones(1 << 17).sum()  # 1 MB, malloc'd and freed on this thread

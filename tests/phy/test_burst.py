@@ -18,7 +18,7 @@ N_FEC = len(burst.FEC_NAMES)
 
 def _raw_header_bits(*values) -> np.ndarray:
     """Header bits with a valid CRC for any field values, bypassing Header.pack's checks."""
-    body = struct.pack(">HHHHHHBBI", *values)
+    body = struct.pack(">HHHHHHBBIIQ", *values, *(0, 0)[:11 - len(values)])
     raw = body + burst.crc16(body).to_bytes(2, "big")
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
 
@@ -55,9 +55,12 @@ def test_header_round_trip(header):
 
 def test_header_layout_is_msb_first():
     bits = Header(0x1234, 1, 2, 3, 0, 1, 1, 2, 0xDEADBEEF).pack()
-    assert burst.HEADER_BITS == 160
+    assert burst.HEADER_BITS == 256
     assert bits[:16].tolist() == [int(b) for b in f"{0x1234:016b}"]
     assert bits[112:144].tolist() == [int(b) for b in f"{0xDEADBEEF:032b}"]
+    bits = Header(0x1234, 1, 2, 3, 0, 1, 1, 2, 9, 0xCAFEF00D, 0xABCDEF012345).pack()
+    assert bits[144:176].tolist() == [int(b) for b in f"{0xCAFEF00D:032b}"]
+    assert bits[176:240].tolist() == [int(b) for b in f"{0xABCDEF012345:064b}"]
 
 
 def test_every_single_bit_flip_is_detected():
@@ -72,7 +75,7 @@ def test_every_single_bit_flip_is_detected():
 def test_wrong_header_length_or_values():
     bits = Header(3, 512, 768, 41, 2, 5, 2, 1, 24354).pack()
     for bad in (bits[:-1], np.concatenate([bits, [0]]), np.array([], np.uint8)):
-        with pytest.raises(SemcomError, match="160 bits"):
+        with pytest.raises(SemcomError, match="256 bits"):
             Header.unpack(bad)
     with pytest.raises(SemcomError, match="0 or 1"):
         Header.unpack(bits * 2)

@@ -1,85 +1,176 @@
-"""GNU Radio adapters for the burst waveform (``phy.air``, ``phy.waveform``).
+"""GNU Radio blocks of the burst waveform: each stage of the chain is a block, and ``burst_tx`` /
+``burst_rx`` are hierarchical blocks wiring them (today's one-block convenience).
 
-* ``burst_tx``: frame bits PDUs (from ``image_tx``) in, a stream of burst
-  samples out, each burst tagged ``tx_sob``/``tx_eob`` for UHD burst mode.
-* ``burst_rx``: a stream in; ``digital.corr_est_cc`` finds the preamble, a sink
-  synchronises and demodulates each burst and reassembles frames, which leave
-  as LLR PDUs (for ``image_rx``) with the header fields, SNR estimate and
-  bursts lost in their metadata.
-* ``air_channel``: the simulated radio: ``filter.mmse_resampler_cc``
-  (fractional timing offset, clock offset) -> ``channels.channel_model`` (AWGN,
-  CFO, multipath taps) -> optional ``channels.fading_model`` (Rayleigh).
+Transmit (``burst_tx``)::
+
+    bits PDU -> burst_segmenter -> fec.async_encoder (gr-fec LDPC; absent when uncoded)
+             -> symbol_mapper (digital.constellation) -> burst_modulator -> samples
+
+Receive (``burst_rx``)::
+
+    samples -> digital.corr_est_cc -> burst_sync --(one stream per modulation)--> multiply_const_cc
+            -> digital.constellation_soft_decoder_cf -> burst_llr -> fec_decoder -> burst_reassembler
+            -> frame LLR PDUs (for image_rx); burst_sync's last output: every burst's equalised
+               symbols, for a QT GUI Constellation Sink
+
+``burst_sync`` may stay numpy (GNU Radio 3.10 has no burst-mode synchroniser); the soft decisions
+are gr-digital's, from a noise-free max-log table (``modem.install_stream_table``) that
+``burst_llr`` scales by each symbol's 1/N0 (exact for BPSK and QPSK, max-log for 16/64-QAM; per
+symbol, so OFDM's per-subcarrier CSI is right too). ``air_channel`` is the simulated radio.
 """
 from __future__ import annotations
 
 import collections
 import threading
+from dataclasses import astuple
 
 import numpy as np
 import pmt
-from gnuradio import channels, digital, filter as gr_filter, gr
+from gnuradio import blocks, channels, digital, fec, filter as gr_filter, gr
 
-from . import malloc
+from . import malloc, modem
 from ..codecs import registry
 from ..errors import SemcomError
 from ..options import check, default as opt
-from .pdu_block import IN, OUT
-from .pdu_io import make_pdu, split_pdu
-from ..phy import air, framing, waveform as wf_mod
+from .pdu_block import IN, OUT, pdu_block
+from .pdu_io import make_pdu, meta_to_pmt, split_pdu
+from ..phy import air, burst, framing
+from ..phy.constellations import MODULATIONS
 
 CODEC_ID, HEIGHT, WIDTH = "codec_id", "height", "width"
+HEADER, EXPIRE, MODEL_HASH = "header", "expire", "model_hash"
 SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")
 CORR_START = pmt.intern("corr_start")
+BURST_TAG, EXPIRE_TAG = pmt.intern("burst"), pmt.intern("expire")
 DETECTOR_ITEMS = 2048  # corr_est_cc works on at least this many samples at a time
 TAIL_ZEROS = DETECTOR_ITEMS  # after a frame's last burst: pushes it through the detector
+MAX_QUEUED_SYMBOLS = 1 << 18  # burst_sync stops reading input while this many symbols wait downstream
+MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
+# zero symbols after each burst and marker: aligned (VOLK) stream blocks hold back a few trailing
+# items until more arrive, which after a frame's last burst may be never
+FLUSH_SYMBOLS = 64
 
 
-class burst_tx(gr.sync_block):
-    """Frame bits PDU (one bit per byte; metadata codec_id, height, width, frame) in,
-    burst samples (gr_complex) out. Between frames the output is idle (no samples).
+def header_of(meta: dict) -> burst.Header:
+    """The burst header a PDU's metadata carries (ValueError when absent or invalid)."""
+    if HEADER not in meta:
+        raise ValueError("PDU has no burst header in its metadata")
+    header = burst.Header(*(int(v) for v in np.asarray(meta[HEADER]).ravel()))
+    why = header.problem()
+    if why:
+        raise ValueError(why)
+    return header
+
+
+def fingerprint_of(meta: dict) -> int:
+    """The model fingerprint a frame names (12 hex digits), as the header's 48-bit field."""
+    text = str(meta.get(MODEL_HASH, "") or "")
+    try:
+        return int(text, 16) if text else 0
+    except ValueError:
+        raise ValueError(f"model fingerprint '{text}' is not hexadecimal") from None
+
+
+class burst_segmenter(pdu_block):
+    """Frame bits PDU (one bit per byte; metadata codec_id, height, width, frame, model_hash) in,
+    one PDU per burst out: its information bits, zero-padded to whole FEC blocks, with the burst
+    header in the metadata. A random session id per block keeps transmitters apart.
 
     Args:
-        modulation, fec_code: the payload's link, as ``image_tx`` was given.
-        waveform: 'sc' (RRC single carrier, 2 samples/symbol) or 'ofdm'.
+        modulation, fec_code: the payload's link (the header signals both).
         burst_symbols: payload channel uses per burst at most.
+    """
+
+    in_dtype = np.uint8
+
+    def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), burst_symbols=opt("burst_symbols"),
+                 waveform=opt("waveform")):
+        pdu_block.__init__(self, "semcom_burst_segmenter")
+        self.framer = air.BurstFramer(check("modulation", modulation), check("phy_fec", fec_code),
+                                      check("waveform", waveform), check("burst_symbols", burst_symbols))
+        self.frames_in = self.bursts_out = 0
+
+    @property
+    def link(self):
+        return self.framer.link
+
+    def process(self, meta, bits):
+        if bits.size and bits.max() > 1:
+            raise ValueError("bits PDU must hold one bit (0 or 1) per byte")
+        segments = self.framer.segments(bits, int(meta[CODEC_ID]), int(meta[HEIGHT]), int(meta[WIDTH]),
+                                        int(meta.get(framing.FRAME, 0)), fingerprint_of(meta))
+        self.frames_in += 1
+        self.bursts_out += len(segments)
+        return [make_pdu({HEADER: list(astuple(h))}, seg) for h, seg in segments]
+
+
+class symbol_mapper(pdu_block):
+    """Bits PDU in, symbols PDU out, through a ``digital.constellation`` (the PDU form of
+    ``constellation_encoder_bc``); metadata passes through. Pads to whole symbols.
+
+    Args:
+        constellation: a ``digital.constellation`` with unit average energy, or a modulation name
+            (the project's Gray QPSK, 16-QAM, 64-QAM).
+    """
+
+    in_dtype = np.uint8
+
+    def __init__(self, constellation=opt("modulation")):
+        pdu_block.__init__(self, "semcom_symbol_mapper")
+        self.mapper = modem.SymbolMapper(constellation)
+
+    def process(self, meta, bits):
+        if bits.size and bits.max() > 1:
+            raise ValueError("bits PDU must hold one bit (0 or 1) per byte")
+        if HEADER in meta:
+            modulation = header_of(meta).modulation_name
+            if modulation != self.mapper.const.name:
+                raise ValueError(f"burst header says {modulation}, this mapper's constellation is "
+                                 f"{self.mapper.const.name}")
+        return [make_pdu(meta, self.mapper.map(bits))]
+
+
+class burst_modulator(gr.sync_block):
+    """Symbols PDU (metadata: the burst header) in, burst samples out (preamble, header, payload;
+    ``tx_sob``/``tx_eob`` tagged). Between bursts the output is idle (no samples).
+
+    Args:
+        waveform: 'sc' (RRC single carrier, 2 samples/symbol) or 'ofdm'.
         amplitude: output scale (keep peaks below 1 for a DAC: about 0.5 for sc, 0.3 for ofdm).
     """
 
-    def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), waveform=opt("waveform"),
-                 burst_symbols=opt("burst_symbols"), amplitude=1.0):
-        gr.sync_block.__init__(self, name="semcom_burst_tx", in_sig=None, out_sig=[np.complex64])
-        self.tx = air.BurstTransmitter(check("modulation", modulation), check("phy_fec", fec_code),
-                                       check("waveform", waveform), check("burst_symbols", burst_symbols))
+    def __init__(self, waveform=opt("waveform"), amplitude=1.0):
+        gr.sync_block.__init__(self, name="semcom_burst_modulator", in_sig=None, out_sig=[np.complex64])
+        self.wave = air.wf_mod.waveform(check("waveform", waveform))
         self.amplitude = check("amplitude", amplitude)
         self.message_port_register_in(IN)
         self.set_msg_handler(IN, self.handle)
         self.queue: collections.deque = collections.deque()
         self.ready = threading.Event()
         self.current, self.pos, self.last = None, 0, False
-        self.frames_sent = self.bursts_sent = self.samples_sent = self.dropped = 0
-        self.frames_queued = 0
+        self.frames_sent = self.bursts_sent = self.samples_sent = self.dropped = self.bursts_in = 0
 
     def handle(self, msg):
         try:
-            meta, bits = split_pdu(msg, np.uint8)
-            self.send(bits, meta)
+            meta, symbols = split_pdu(msg, np.complex64)
+            header = header_of(meta)
+            if symbols.size != header.link.channel_uses(header.lengths[header.segment]):
+                raise ValueError(f"{symbols.size} symbols, the header's segment needs "
+                                 f"{header.link.channel_uses(header.lengths[header.segment])}")
+            samples = self.wave.modulate(header, symbols) * self.amplitude
         except (ValueError, KeyError, TypeError, SemcomError) as err:
             self.dropped += 1
-            self.logger.warn(f"dropped a frame: {err}")
-
-    def send(self, bits: np.ndarray, meta: dict):
-        """Queues one frame's bursts (also callable directly, without the message port)."""
-        bursts = self.tx.bursts(bits, int(meta[CODEC_ID]), int(meta[HEIGHT]), int(meta[WIDTH]),
-                                int(meta.get(framing.FRAME, 0)))
-        bursts[-1] = np.concatenate([bursts[-1], np.zeros(TAIL_ZEROS, np.complex64)])
-        self.frames_queued += 1
-        for i, b in enumerate(bursts):
-            self.queue.append((b * self.amplitude, i == len(bursts) - 1))
+            self.logger.warn(f"dropped a burst: {err}")
+            return
+        self.bursts_in += 1
+        last = header.segment == header.segments - 1
+        if last:
+            samples = np.concatenate([samples, np.zeros(TAIL_ZEROS, np.complex64)])
+        self.queue.append((samples.astype(np.complex64), last))
         self.ready.set()
 
     @property
     def idle(self) -> bool:
-        """True when every queued frame has left the block."""
         return self.current is None and not self.queue
 
     def work(self, input_items, output_items):
@@ -105,23 +196,110 @@ class burst_tx(gr.sync_block):
         return n
 
 
-class burst_sink(gr.sync_block):
-    """Stream sink around ``air.BurstReceiver``; frames leave on message port 'out'."""
+class burst_tx(gr.hier_block2):
+    """Frame bits PDU (one bit per byte; metadata codec_id, height, width, frame) in, burst
+    samples out: ``burst_segmenter`` -> gr-fec ``async_encoder`` (LDPC; none when uncoded) ->
+    ``symbol_mapper`` -> ``burst_modulator``.
+
+    Args:
+        modulation, fec_code: the payload's link, as ``image_tx`` was given.
+        waveform: 'sc' or 'ofdm'.
+        burst_symbols: payload channel uses per burst at most.
+        amplitude: output scale.
+        constellation: a ``digital.constellation`` to map with instead of the project's (same
+            number of points as ``modulation``; the receiver must be given the same one).
+    """
+
+    def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), waveform=opt("waveform"),
+                 burst_symbols=opt("burst_symbols"), amplitude=1.0, constellation=None):
+        gr.hier_block2.__init__(self, "semcom_burst_tx", gr.io_signature(0, 0, 0),
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        self.message_port_register_hier_in("in")
+        self.posted = 0
+        self.segmenter = burst_segmenter(modulation, fec_code, burst_symbols, waveform)
+        obj = modem.as_constellation(constellation if constellation is not None else modulation)
+        if modem.modulation_of(obj) != self.segmenter.link.modulation:
+            raise SemcomError(f"constellation has {1 << obj.bits_per_symbol()} points; {modulation} has "
+                              f"{1 << self.segmenter.link.bits_per_symbol}")
+        self.mapper = symbol_mapper(obj)
+        self.modulator = burst_modulator(waveform, amplitude)
+        encoder = modem.encoder_object(self.segmenter.link.fec)
+        chain = [self.segmenter]
+        if encoder is not None:
+            self.encoder_object = encoder
+            self.encoder = fec.async_encoder(encoder, False, False, False, MTU)
+            chain.append(self.encoder)
+        chain += [self.mapper, self.modulator]
+        self.msg_connect(self, "in", self.segmenter, "in")
+        for a, b in zip(chain, chain[1:]):
+            self.msg_connect(a, "out", b, "in")
+        self.connect(self.modulator, self)
+
+    def send(self, bits: np.ndarray, meta: dict):
+        """Queues one frame (as if posted to the message input)."""
+        self.posted += 1
+        self.segmenter.to_basic_block()._post(IN, make_pdu(meta, np.asarray(bits, np.uint8)))
+
+    @property
+    def idle(self) -> bool:
+        """True when every frame given to ``send`` has left the block (or was dropped on the way)."""
+        lost = self.mapper.dropped + self.modulator.dropped
+        return self.segmenter.frames_in + self.segmenter.dropped >= self.posted and self.modulator.idle \
+            and self.segmenter.bursts_out <= self.modulator.bursts_sent + lost
+
+    @property
+    def frames_sent(self) -> int:
+        return self.modulator.frames_sent
+
+    @property
+    def bursts_sent(self) -> int:
+        return self.modulator.bursts_sent
+
+    @property
+    def samples_sent(self) -> int:
+        return self.modulator.samples_sent
+
+    @property
+    def dropped(self) -> int:
+        return self.segmenter.dropped + self.mapper.dropped + self.modulator.dropped
+
+
+class burst_sync(gr.basic_block):
+    """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
+    (bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload symbols, the first tagged
+    ``burst`` with the header, SNR, CFO, position and per-symbol noise variance, and last an
+    output of every burst's symbols (for a constellation display). A frame that will get no more
+    bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
+    stops for ``frame_timeout`` seconds, on message port ``expire``.
+
+    Args:
+        waveform: as at the transmitter ('sc' or 'ofdm').
+        frame_timeout: seconds without samples before a pending frame's missing bursts count as
+            lost; while samples flow, 16 bursts' worth of samples without one does.
+    """
 
     def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout")):
-        gr.sync_block.__init__(self, name="semcom_burst_sink", in_sig=[np.complex64], out_sig=None)
+        gr.basic_block.__init__(self, name="semcom_burst_sync", in_sig=[np.complex64],
+                                out_sig=[np.complex64] * (len(MODULATIONS) + 1))
         malloc.limit_arenas()  # flat memory when running for days
-        self.message_port_register_out(OUT)
-        self.rx = air.BurstReceiver(waveform, frame_timeout)
+        self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout))
+        self.message_port_register_out(pmt.intern(EXPIRE))
         self.lock = threading.Lock()
-        self.frames_out = self.frames_dropped = 0
+        self.pending = [collections.deque() for _ in MODULATIONS]  # (symbols, tag or None) per port
+        self.display: collections.deque = collections.deque()
+        self.queued = 0
+        self.modulation_of: dict[tuple, int] = {}  # frame key -> port, for its expire marker
         self._reported = 0
         self._stop = threading.Event()
         self._timer = None
 
+    @property
+    def receiver(self) -> air.BurstSynchroniser:
+        return self.sync
+
     def start(self):
         self._stop.clear()
-        self._timer = threading.Thread(target=self._expire_loop, name="semcom_burst_expire", daemon=True)
+        self._timer = threading.Thread(target=self._idle_loop, name="semcom_burst_idle", daemon=True)
         self._timer.start()
         return True
 
@@ -129,29 +307,233 @@ class burst_sink(gr.sync_block):
         self._stop.set()
         if self._timer is not None:
             self._timer.join()
-        with self.lock:
-            self._publish(self.rx.flush())
         return True
 
-    def _expire_loop(self):
+    def _idle_loop(self):
+        """The input stopped (a transmitter went away): frames it left pending expire by message."""
         while not self._stop.wait(0.25):
             with self.lock:
-                self._publish(self.rx.expire())
+                if self.queued:
+                    continue  # still draining: their markers will follow in-stream
+                for event in self.sync.expire():
+                    self.modulation_of.pop(event.key, None)
+                    self.message_port_pub(pmt.intern(EXPIRE), make_pdu({EXPIRE: list(event.key)},
+                                                                        np.zeros(0, np.float32)))
+
+    def forecast(self, noutput_items, ninputs):
+        # symbols still waiting for output space need no input: without this they would wait
+        # for the next samples, which after a frame's last burst may never come
+        return [0 if self.queued else 1] * ninputs
+
+    def general_work(self, input_items, output_items):
+        samples = input_items[0]
+        with self.lock:
+            taken = 0
+            if self.queued < MAX_QUEUED_SYMBOLS and len(samples):
+                tags = self.get_tags_in_window(0, 0, len(samples), CORR_START)
+                self._queue(self.sync.feed(samples, sorted(t.offset for t in tags)))
+                taken = len(samples)
+                if self.sync.dropped > self._reported:
+                    self._reported = self.sync.dropped
+                    if not self.sync.last_error.startswith("burst header"):  # header failures: mostly noise
+                        self.logger.info(f"dropped a burst: {self.sync.last_error}")
+            self.consume(0, taken)
+            for port, queue in enumerate(self.pending):
+                self.produce(port, self._emit(queue, output_items[port], port))
+            self.produce(len(self.pending), self._emit_display(output_items[-1]))
+        return gr.WORK_CALLED_PRODUCE
+
+    def _queue(self, events):
+        for event in events:
+            if isinstance(event, air.Expired):
+                port = self.modulation_of.pop(event.key, None)
+                if port is not None:
+                    self.pending[port].append((np.zeros(1, np.complex64), (EXPIRE_TAG, {EXPIRE: list(event.key)})))
+                    self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
+                    self.queued += 1 + FLUSH_SYMBOLS
+                continue
+            h, info = event.header, event.info
+            self.modulation_of[burst.frame_key(h)] = h.modulation
+            nv = event.noise_var
+            noise = float(nv[0]) if nv.size and np.all(nv == nv[0]) else nv  # sc: one value per burst
+            meta = {HEADER: list(astuple(h)), "position": info.position, "snr_db": float(info.snr_db),
+                    "cfo": float(info.cfo), framing.NOISE_VAR: noise}
+            self.pending[h.modulation].append((event.symbols, (BURST_TAG, meta)))
+            self.pending[h.modulation].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
+            self.display.append(event.symbols)
+            self.queued += len(event.symbols) + FLUSH_SYMBOLS
+
+    def _emit(self, queue, out, port) -> int:
+        n = 0
+        while queue and n < len(out):
+            symbols, tag = queue[0]
+            if tag is not None:
+                self.add_item_tag(port, self.nitems_written(port) + n, tag[0], meta_to_pmt(tag[1]))
+            k = min(len(symbols), len(out) - n)
+            out[n:n + k] = symbols[:k]
+            n += k
+            self.queued -= k
+            if k == len(symbols):
+                queue.popleft()
+            else:
+                queue[0] = (symbols[k:], None)
+        return n
+
+    def _emit_display(self, out) -> int:
+        n = 0
+        while self.display and n < len(out):
+            symbols = self.display[0]
+            k = min(len(symbols), len(out) - n)
+            out[n:n + k] = symbols[:k]
+            n += k
+            if k == len(symbols):
+                self.display.popleft()
+            else:
+                self.display[0] = symbols[k:]
+        if len(self.display) > 64:  # nobody watches: keep memory flat
+            self.display.clear()
+        return n
+
+
+class burst_llr(gr.sync_block):
+    """The soft decoder's output (k values per symbol, from the noise-free max-log table) in,
+    one LLR PDU per burst out: the values times the burst's 1/N0 per symbol, clipped, cut to the
+    segment's coded bits, with the burst's metadata. ``expire`` markers become expire PDUs.
+
+    Args:
+        modulation: the stream's modulation (bpsk, qpsk, 16qam, 64qam): k bits per symbol.
+    """
+
+    def __init__(self, modulation=opt("modulation")):
+        gr.sync_block.__init__(self, name="semcom_burst_llr", in_sig=[np.float32], out_sig=None)
+        self.k = air.constellation(check("modulation", modulation)).bits_per_symbol
+        self.message_port_register_out(OUT)
+        self.current = None  # (meta, header, values so far, total)
+        self.bursts_out = self.dropped = 0
 
     def work(self, input_items, output_items):
-        samples = input_items[0]
+        values = input_items[0]
         start = self.nitems_read(0)
-        tags = self.get_tags_in_window(0, 0, len(samples), CORR_START)
-        with self.lock:
-            frames = self.rx.feed(samples, sorted(t.offset for t in tags))
-            self._publish(frames)
-            if self.rx.dropped > self._reported:
-                self._reported = self.rx.dropped
-                if not self.rx.last_error.startswith("burst header"):  # header failures: mostly noise
-                    self.logger.info(f"dropped a burst near sample {start}: {self.rx.last_error}")
-        return len(samples)
+        tags = self.get_tags_in_window(0, 0, len(values))
+        marks = sorted((t.offset - start, t) for t in tags if pmt.eqv(t.key, BURST_TAG) or pmt.eqv(t.key, EXPIRE_TAG))
+        pos = 0
+        for rel, tag in marks:
+            self._take(values[pos:rel])
+            pos = rel
+            meta = pmt.to_python(tag.value)
+            if pmt.eqv(tag.key, EXPIRE_TAG):
+                self._abandon()
+                self.message_port_pub(OUT, make_pdu({EXPIRE: list(np.asarray(meta[EXPIRE]).ravel())},
+                                                    np.zeros(0, np.float32)))
+                pos += self.k  # the marker symbol
+                continue
+            self._abandon()
+            header = header_of(meta)
+            n = header.link.channel_uses(header.lengths[header.segment])
+            self.current = (meta, header, [], n * self.k)
+        self._take(values[pos:])
+        return len(values)
 
-    def _publish(self, frames):
+    def _abandon(self):
+        if self.current is not None:
+            self.dropped += 1  # the stream lost part of a burst
+            self.current = None
+
+    def _take(self, values):
+        if self.current is None or not len(values):
+            return
+        meta, header, parts, total = self.current
+        have = sum(len(p) for p in parts)
+        parts.append(np.array(values[:total - have], np.float32))
+        if have + len(parts[-1]) < total:
+            return
+        self.current = None
+        noise_var = np.asarray(meta[framing.NOISE_VAR], np.float32).ravel()
+        llr = modem.scale_llrs(np.concatenate(parts), noise_var, self.k)
+        coded = header.link.coded_bits(header.lengths[header.segment])
+        meta[HEADER] = list(astuple(header))
+        meta[framing.NOISE_VAR] = float(np.mean(noise_var))
+        self.bursts_out += 1
+        self.message_port_pub(OUT, make_pdu(meta, llr[:coded]))
+
+
+class fec_decoder(pdu_block):
+    """Coded LLR PDU of one burst (metadata: its header) in, the segment's information LLRs out,
+    with ``fec_ok`` and ``fec_blocks_failed``. Expire PDUs pass through.
+
+    Args:
+        backend: 'minsum' (the project's vectorised min-sum; reports failed codewords) or
+            'gnuradio' (gr-fec's ldpc_decoder; failures found by re-encoding).
+        max_iterations: LDPC iterations.
+    """
+
+    in_dtype = np.float32
+
+    def __init__(self, backend=opt("ldpc_backend"), max_iterations=50):
+        pdu_block.__init__(self, "semcom_fec_decoder")
+        self.decoder = modem.FecDecoder(check("ldpc_backend", backend), max_iterations)
+        self.blocks_failed = 0
+
+    def process(self, meta, llr):
+        if EXPIRE in meta:
+            return [make_pdu(meta, llr)]
+        header = header_of(meta)
+        payload, failed = self.decoder.decode(header.link, llr, header.lengths[header.segment])
+        meta[framing.FEC_OK], meta[framing.FEC_BLOCKS_FAILED] = failed == 0, failed
+        self.blocks_failed += failed
+        return [make_pdu(meta, payload)]
+
+
+class burst_reassembler(pdu_block):
+    """Segment LLR PDUs in; a frame's LLR PDU out once all its bursts arrived, or when it expires
+    (lost bursts as LLR 0, erasures), with the header fields, SNR estimate and bursts lost in its
+    metadata (what ``image_rx`` reads). At the end of the stream (every upstream block
+    finished) the frames still pending are published with their missing bursts as erasures."""
+
+    in_dtype = np.float32
+
+    def __init__(self):
+        pdu_block.__init__(self, "semcom_burst_reassembler")
+        self.message_port_register_in(pmt.intern(EXPIRE))
+        self.set_msg_handler(pmt.intern(EXPIRE), self.handle)
+        self.collector = air.FrameCollector()
+        self.lock = threading.Lock()
+        self.feeder = None  # a block whose queued messages come here first (burst_rx: fec_decoder)
+        self.frames_out = self.frames_dropped = 0
+
+    def process(self, meta, llr):
+        with self.lock:
+            if EXPIRE in meta:
+                return self._frames(self.collector.expire(tuple(int(v) for v in np.asarray(meta[EXPIRE]).ravel())))
+            header = header_of(meta)
+            info = air.BurstInfo(header, int(meta.get("position", -1)), float(meta.get("snr_db", float("nan"))),
+                                 float(meta.get("cfo", 0.0)), bool(meta.get(framing.FEC_OK, True)))
+            return self._frames(self.collector.add(info, llr))
+
+    @property
+    def drain_ports(self):
+        return (pmt.intern(EXPIRE), IN)
+
+    def stop(self):
+        """What is still queued upstream and here (the end of a recording). Pending frames stay:
+        GNU Radio may stop this block before the last bursts left the stream stages, so the
+        flowgraph's owner flushes them once it has ended (``burst_rx.drain``)."""
+        if self.feeder is not None:
+            self.feeder.drain()
+        self.drain()
+        return True
+
+    def end_of_stream(self):
+        self.flush()
+
+    def flush(self):
+        """Publishes every pending frame, its missing bursts as erasures."""
+        with self.lock:
+            for pdu in self._frames(self.collector.flush()):
+                self.message_port_pub(OUT, pdu)
+
+    def _frames(self, frames):
+        out = []
         for received in frames:
             try:
                 meta = frame_meta(received)
@@ -160,27 +542,18 @@ class burst_sink(gr.sync_block):
                 self.logger.warn(f"frame {received.frame.frame} dropped: {err}")
                 continue
             self.frames_out += 1
-            self.message_port_pub(OUT, make_pdu(meta, received.frame.llrs))
-
-
-def frame_meta(received: air.ReceivedFrame) -> dict:
-    """The LLR PDU metadata ``image_rx`` and the apps read for one received frame."""
-    f = received.frame
-    bursts = received.bursts
-    return {**registry.frame_meta(f.codec_id), CODEC_ID: f.codec_id, HEIGHT: f.height, WIDTH: f.width,
-            framing.FRAME: f.frame, framing.PAYLOAD_BITS: f.payload_bits, framing.FEC_OK: received.fec_ok,
-            "modulation": f.modulation_name, "fec": f.fec_name, "bursts": f.segments,
-            "channel_uses": air.frame_channel_uses(f),
-            "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
-            "snr_est_db": round(received.snr_db, 2),
-            "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),
-            "snr_est_db_bursts": ",".join(f"{b.header.segment}:{b.snr_db:.1f}" for b in bursts),
-            "cfo_est": round(float(np.mean([b.cfo for b in bursts])) if bursts else 0.0, 6),
-            "first_sample": min((b.position for b in bursts), default=-1)}
+            out.append(make_pdu(meta, received.frame.llrs))
+        return out
 
 
 class burst_rx(gr.hier_block2):
-    """Complex stream in; reassembled frames (LLR PDUs) out on message port 'out'.
+    """Complex stream in; reassembled frames (LLR PDUs) out on message port 'out'; with
+    ``symbols_output``, every burst's equalised symbols on a stream output (for a QT GUI
+    Constellation Sink).
+
+    The chain: ``digital.corr_est_cc`` -> ``burst_sync`` -> per modulation
+    ``multiply_const_cc`` -> ``digital.constellation_soft_decoder_cf`` -> ``burst_llr`` ->
+    ``fec_decoder`` -> ``burst_reassembler``.
 
     Args:
         waveform: as at the transmitter ('sc' or 'ofdm').
@@ -189,26 +562,82 @@ class burst_rx(gr.hier_block2):
             false detections.
         frame_timeout: seconds without samples (transmitter stopped) before a pending frame's missing
             bursts count as lost; while samples flow, 16 bursts' worth of samples without one does.
+        ldpc_backend: 'minsum' or 'gnuradio' (``fec_decoder``).
+        constellation: a ``digital.constellation`` to demap with, for the modulation with its
+            number of points, instead of the project's (as given to ``burst_tx``).
+        symbols_output: add the stream output of equalised symbols.
     """
 
-    def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout")):
+    def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout"),
+                 ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False):
+        outputs = 1 if symbols_output else 0
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(0, 0, 0))
+                                gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
         self.message_port_register_hier_out("out")
-        wave = wf_mod.waveform(waveform)
+        wave = air.wf_mod.waveform(check("waveform", waveform))
         period = wave.preamble()[:wave.period]
         self.detector = digital.corr_est_cc(period.tolist(), float(wave.sps), 0, check("threshold", threshold),
                                             digital.THRESHOLD_DYNAMIC)
         # the dynamic threshold is relative to the mean correlation of each work() call: a short
         # call holding little but a preamble would hide it
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
-        self.sink = burst_sink(waveform, check("frame_timeout", frame_timeout))
-        self.connect(self, self.detector, self.sink)
-        self.msg_connect(self.sink, OUT, self, OUT)
+        self.sync = burst_sync(waveform, frame_timeout)
+        self.fec = fec_decoder(ldpc_backend)
+        self.reassembler = burst_reassembler()
+        self.connect(self, self.detector, self.sync)
+        custom = modem.as_constellation(constellation) if constellation is not None else None
+        self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []
+        for port, name in enumerate(MODULATIONS):
+            obj = custom if custom is not None and modem.modulation_of(custom) == name else None
+            if obj is None:
+                obj = modem.stream_constellation(name)
+            scale = modem.install_stream_table(obj)
+            self.constellations.append(obj)
+            self.scalers.append(blocks.multiply_const_cc(scale))
+            self.demappers.append(digital.constellation_soft_decoder_cf(obj))
+            self.llrs.append(burst_llr(name))
+            self.connect((self.sync, port), self.scalers[-1], self.demappers[-1], self.llrs[-1])
+            self.msg_connect(self.llrs[-1], OUT, self.fec, IN)
+        self.display_sink = blocks.null_sink(gr.sizeof_gr_complex)  # the display output may stay unconnected
+        self.connect((self.sync, len(MODULATIONS)), self.display_sink)
+        if symbols_output:
+            self.connect((self.sync, len(MODULATIONS)), self)
+        self.reassembler.feeder = self.fec
+        self.fec.upstream_blocks = len(MODULATIONS)  # one burst_llr per modulation
+        self.reassembler.upstream_blocks = 2  # fec_decoder and burst_sync's expire port
+        self.msg_connect(self.fec, OUT, self.reassembler, IN)
+        self.msg_connect(self.sync, EXPIRE, self.reassembler, EXPIRE)
+        self.msg_connect(self.reassembler, OUT, self, OUT)
 
     @property
-    def receiver(self) -> air.BurstReceiver:
-        return self.sink.rx
+    def receiver(self) -> air.BurstSynchroniser:
+        return self.sync.sync
+
+    def drain(self):
+        """End of stream: every queued burst through the FEC decoder and the reassembler, then
+        the pending frames out (for flowgraph owners, after the flowgraph ended)."""
+        self.fec.drain()
+        self.reassembler.drain()
+        self.reassembler.flush()
+
+
+def frame_meta(received: air.ReceivedFrame) -> dict:
+    """The LLR PDU metadata ``image_rx`` and the apps read for one received frame."""
+    f = received.frame
+    bursts = received.bursts
+    meta = {**registry.frame_meta(f.codec_id), CODEC_ID: f.codec_id, HEIGHT: f.height, WIDTH: f.width,
+            framing.FRAME: f.frame, framing.PAYLOAD_BITS: f.payload_bits, framing.FEC_OK: received.fec_ok,
+            "modulation": f.modulation_name, "fec": f.fec_name, "bursts": f.segments,
+            "channel_uses": air.frame_channel_uses(f), "session": f.session,
+            "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
+            "snr_est_db": round(received.snr_db, 2),
+            "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),
+            "snr_est_db_bursts": ",".join(f"{b.header.segment}:{b.snr_db:.1f}" for b in bursts),
+            "cfo_est": round(float(np.mean([b.cfo for b in bursts])) if bursts else 0.0, 6),
+            "first_sample": min((b.position for b in bursts), default=-1)}
+    if f.fingerprint:
+        meta[MODEL_HASH] = f"{f.fingerprint:012x}"
+    return meta
 
 
 class air_channel(gr.hier_block2):

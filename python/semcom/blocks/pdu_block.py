@@ -10,6 +10,7 @@ from gnuradio import gr
 from ..errors import SemcomError
 
 IN, OUT = pmt.intern("in"), pmt.intern("out")
+SYSTEM, DONE = pmt.intern("system"), pmt.intern("done")
 
 
 class pdu_block(gr.basic_block):
@@ -22,7 +23,26 @@ class pdu_block(gr.basic_block):
         self.message_port_register_in(IN)
         self.message_port_register_out(OUT)
         self.set_msg_handler(IN, self.handle)
+        self.set_msg_handler(SYSTEM, self._system)
         self.dropped = 0
+        self.upstream_blocks = 1  # message blocks feeding this one (set by whoever connects more)
+        self._done_seen = 0
+
+    def _system(self, msg):
+        """GNU Radio marks a message block finished at the first upstream block's 'done', even
+        with other upstream blocks still sending: with several (burst_rx's four soft-decision
+        chains), their last messages would be lost. Finish after the last one, and after handling
+        what is queued."""
+        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), DONE):
+            self._done_seen += 1
+            if self._done_seen < self.upstream_blocks:
+                return
+            self.drain()
+            self.end_of_stream()
+        self.to_basic_block().system_handler(msg)
+
+    def end_of_stream(self):
+        """Called once every upstream block has finished and the queue is handled."""
 
     def handle(self, msg):
         from .pdu_io import split_pdu
@@ -38,3 +58,26 @@ class pdu_block(gr.basic_block):
 
     def process(self, meta: dict, data):
         raise NotImplementedError
+
+    def drain(self) -> int:
+        """Handles the messages still queued on the input ports, now, in this thread; returns how
+        many. GNU Radio may end a message block's thread with messages queued (the end of a
+        recording): ``stop`` and the flowgraph owners call this so that none is lost."""
+        block = self.to_basic_block()
+        count = 0
+        for port in self.drain_ports:
+            while block.nmsgs(port):
+                msg = block.delete_head_nowait(port)
+                if msg is None:
+                    break
+                self.handle(msg)
+                count += 1
+        return count
+
+    @property
+    def drain_ports(self):
+        return (IN,)
+
+    def stop(self):
+        self.drain()
+        return True

@@ -41,7 +41,9 @@ def make_pdu(meta: dict, data: np.ndarray):
 def meta_to_pmt(meta: dict):
     d = pmt.make_dict()
     for key, value in meta.items():
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iub":
+            value = pmt.to_pmt([int(v) for v in value.ravel()])  # a vector of longs: exact, and to_python reads it
+        elif isinstance(value, np.ndarray):
             value = make_vector(value.astype(np.complex64 if np.iscomplexobj(value) else np.float32))
         elif isinstance(value, (np.integer, np.floating, np.bool_)):
             value = pmt.to_pmt(value.item())

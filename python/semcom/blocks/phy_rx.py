@@ -5,32 +5,28 @@ Demappers:
             LLRs at the frame's noise variance (AWGN);
   * 'exact' numpy log-sum-exp with per-symbol noise variance; uses the CSI of
             fading channels (zero-forcing equalisation first).
-LDPC decoders:
+LDPC decoders (``modem.FecDecoder``, shared with the burst chain):
   * 'minsum'   vectorised normalised min-sum in numpy (fast, reports failures);
   * 'gnuradio' ``fec.ldpc_decoder`` in ``fec.decoder``, fed LLR*sigma^2/2, the
-               BPSK-like values it expects; it cannot report failures.
+               BPSK-like values it expects; failures found by re-encoding.
 Output: float32 LLRs of the payload bits (positive = 1), with metadata
 ``fec_ok`` and ``fec_blocks_failed``.
 """
 from __future__ import annotations
 
 import numpy as np
-from gnuradio import blocks, digital, fec, gr
+from gnuradio import blocks, digital, gr
 
 from ..errors import SemcomError
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
 from ..phy import channels, framing, soft_lut
-from ..phy.constellations import constellation
 from ..phy.link import LinkConfig
 from ..options import check, default as opt
-from .phy_tx import gr_constellation
+from . import modem
 from .stream_run import run_chain
 
 DEMAPPERS = ("lut", "exact")
-LDPC_BACKENDS = ("minsum", "gnuradio")
-GR_LDPC_SIGMA = 0.5  # fec.ldpc_decoder computes LLR = 2*x/sigma^2 from its input x
-HARD_LLR = 20.0  # magnitude given to hard decisions from the GNU Radio decoder
 
 
 class phy_rx(pdu_block):
@@ -43,22 +39,24 @@ class phy_rx(pdu_block):
         ldpc_backend: 'minsum' (fast) or 'gnuradio' (fec.ldpc_decoder).
         lut_precision: the table has 4**lut_precision cells.
         max_iterations: LDPC iterations.
+        constellation: a ``digital.constellation`` as given to ``phy_tx``.
     """
 
     in_dtype = np.complex64
 
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), demapper="lut", ldpc_backend=opt("ldpc_backend"),
-                 lut_precision=soft_lut.DEFAULT_PRECISION, max_iterations=50):
+                 lut_precision=soft_lut.DEFAULT_PRECISION, max_iterations=50, constellation=None):
         pdu_block.__init__(self, "semcom_phy_rx")
         if demapper not in DEMAPPERS:
             raise SemcomError(f"unknown demapper '{demapper}'; choose one of {', '.join(DEMAPPERS)}")
-        if ldpc_backend not in LDPC_BACKENDS:
-            raise SemcomError(f"unknown LDPC backend '{ldpc_backend}'; choose one of {', '.join(LDPC_BACKENDS)}")
         self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
-        self.const = constellation(modulation)
-        self.demapper, self.ldpc_backend = demapper, ldpc_backend
-        self.lut_precision, self.max_iterations = lut_precision, max_iterations
-        self.gr_const = gr_constellation(modulation)
+        self.gr_const = modem.as_constellation(constellation if constellation is not None else modulation)
+        self.const = modem.plain(self.gr_const)
+        if self.const.name != self.link.modulation:
+            raise SemcomError(f"constellation does not have the {self.link.modulation} number of points")
+        self.demapper, self.ldpc_backend = demapper, check("ldpc_backend", ldpc_backend)
+        self.lut_precision = lut_precision
+        self.fec = modem.FecDecoder(self.ldpc_backend, max_iterations)
         self._lut_noise_var = None
 
     def process(self, meta, symbols):
@@ -93,18 +91,6 @@ class phy_rx(pdu_block):
                          out_per_in=self.const.bits_per_symbol)
 
     def decode(self, llr: np.ndarray, payload: int, meta: dict) -> np.ndarray:
-        code = self.link.code
-        if code is None:
-            meta[framing.FEC_OK], meta[framing.FEC_BLOCKS_FAILED] = True, 0
-            return llr[:payload]
-        if self.ldpc_backend == "gnuradio":
-            decoder = fec.ldpc_decoder.make(code.alist, GR_LDPC_SIGMA, self.max_iterations)
-            scaled = llr * (GR_LDPC_SIGMA ** 2 / 2)
-            bits = run_chain(scaled, [lambda: fec.decoder(decoder, gr.sizeof_float, gr.sizeof_char)], np.uint8,
-                             out_per_in=code.rate, tail=0)
-            meta[framing.FEC_OK], meta[framing.FEC_BLOCKS_FAILED] = True, 0
-            return np.where(bits[:payload] > 0, HARD_LLR, -HARD_LLR).astype(np.float32)
-        _, ok, post = code.decode(llr.reshape(-1, code.n), self.max_iterations)
-        meta[framing.FEC_OK] = bool(ok.all())
-        meta[framing.FEC_BLOCKS_FAILED] = int((~ok).sum())
-        return post[:, code.m:].ravel()[:payload].astype(np.float32)
+        out, failed = self.fec.decode(self.link, llr, payload)
+        meta[framing.FEC_OK], meta[framing.FEC_BLOCKS_FAILED] = failed == 0, failed
+        return out

@@ -4,43 +4,41 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import blocks, digital, fec, gr
 
+from . import modem
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
-from ..phy.constellations import constellation
 from ..phy.link import LinkConfig
+from ..errors import SemcomError
 from ..options import check, default as opt
 from .stream_run import TAIL, run_chain
-
-
-def gr_constellation(modulation: str):
-    """A ``digital.constellation`` with the project's points, Gray labels and unit energy."""
-    points = [complex(p) for p in constellation(modulation).points]
-    return digital.constellation_calcdist(points, [], 1, 1, digital.constellation.NO_NORMALIZATION)
 
 
 class phy_tx(pdu_block):
     """Bits PDU (one bit per byte) in, complex symbols PDU out.
 
-    The payload is zero-padded to whole LDPC blocks, encoded by
-    ``fec.ldpc_par_mtrx_encoder`` in ``fec.encoder``, padded to whole symbols,
-    packed by ``repack_bits_bb`` and mapped by ``constellation_encoder_bc``.
-    Metadata gains ``payload_bits`` and ``coded_bits`` so the receiver can strip
-    the padding.
+    The payload is zero-padded to whole LDPC blocks, encoded by gr-fec's
+    ``ldpc_par_mtrx_encoder`` in ``fec.encoder``, padded to whole symbols,
+    packed by ``repack_bits_bb`` and mapped by ``constellation_encoder_bc``
+    (the stack of ``modem``, which the burst chain shares). Metadata gains
+    ``payload_bits`` and ``coded_bits`` so the receiver can strip the padding.
 
     Args:
         modulation: bpsk, qpsk, 16qam or 64qam (Gray, unit average energy).
         fec_code: 'ldpc-1/2', 'ldpc-2/5', 'ldpc-1/3' or 'none'.
+        constellation: a ``digital.constellation`` (unit energy, as many points as
+            ``modulation``) instead of the project's.
     """
 
     in_dtype = np.uint8
 
-    def __init__(self, modulation: str = opt("modulation"), fec_code: str = opt("phy_fec")):
+    def __init__(self, modulation: str = opt("modulation"), fec_code: str = opt("phy_fec"), constellation=None):
         pdu_block.__init__(self, "semcom_phy_tx")
         self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
-        self.constellation = gr_constellation(modulation)
-        code = self.link.code
-        self.encoder = None if code is None else fec.ldpc_par_mtrx_encoder.make_H(fec.ldpc_H_matrix(code.alist, code.gap))
+        self.constellation = modem.as_constellation(constellation if constellation is not None else modulation)
+        if modem.modulation_of(self.constellation) != self.link.modulation:
+            raise SemcomError(f"constellation does not have the {self.link.modulation} number of points")
+        self.encoder = modem.encoder_object(self.link.fec)
 
     def process(self, meta, bits):
         if bits.size and bits.max() > 1:

@@ -25,7 +25,7 @@ def bench_stream(modulation, n_symbols, runs):
     from gnuradio import analog, blocks, digital, gr
     from ..phy import channels, soft_lut
     from ..phy.constellations import constellation
-    from ..blocks.phy_tx import gr_constellation
+    from ..blocks.modem import project_constellation as gr_constellation
 
     const, gr_const = constellation(modulation), gr_constellation(modulation)
     gr_const.set_soft_dec_lut(soft_lut.build_table(const, channels.noise_var(10)).tolist(), soft_lut.DEFAULT_PRECISION)

@@ -34,19 +34,18 @@ def record_stream(images, snr_db, waveform, gap):
     import numpy as np
     from gnuradio import blocks, gr
     from ..links.air import ACCEPTANCE, Impairments
-    from ..blocks.burst import burst_tx
+    from ..blocks.burst import fingerprint_of
     from ..blocks.image import image_tx
     from ..blocks.pdu_io import split_pdu
+    from ..phy import air as plain_air
 
     tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
-    bursts = burst_tx("qpsk", tx.link.fec, waveform)
+    bursts = plain_air.BurstTransmitter("qpsk", tx.link.fec, waveform)  # the reference transmitter's samples
     pieces = []
-    for image in images:
+    for frame, image in enumerate(images):
         meta, bits = split_pdu(tx.encode(image), np.uint8)
-        bursts.send(bits, meta)
-        while bursts.queue:
-            b, _ = bursts.queue.popleft()
-            pieces.append(b)
+        pieces += bursts.bursts(bits, int(meta["codec_id"]), int(meta["height"]), int(meta["width"]), frame,
+                                fingerprint_of(meta))
         pieces.append(np.zeros(gap, np.complex64))
     clean = np.concatenate(pieces)
     tb = gr.top_block()

@@ -140,6 +140,8 @@ class AirReceiver(FlowgraphOwner):
 
     def _wait(self):
         self.tb.wait()
+        self.bursts.drain()  # end of a recording: nothing still queued between the stages is lost
+        self.image.drain()
         self.finished.set()
 
     def close(self):

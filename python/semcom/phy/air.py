@@ -1,20 +1,23 @@
-"""Frames over the air: one image's bits as many bursts, and a receiver for a sample stream.
+"""Frames over the air, in plain numpy: the framer of the transmitter and the synchroniser of
+the receiver. Mapping, demapping and FEC are not here: the GNU Radio chain (``blocks.modem``,
+``blocks.burst``) does them with gr-digital and gr-fec objects.
 
-* ``BurstTransmitter.bursts`` splits a frame's payload into segments of at most
-  ``burst_symbols`` channel uses each (after LDPC per segment), and returns the
-  waveform's samples of each burst.
-* ``BurstReceiver.feed`` takes stream samples and the positions where a
-  detector (``corr_est_cc``) saw the preamble; it synchronises, decodes each
-  header, demodulates the payload into LLRs, and hands bursts to a
-  ``burst.Reassembler``. Finished frames (lost bursts as LLR 0) come back as
-  ``ReceivedFrame``. It keeps a bounded buffer; ``expire`` gives up on frames
-  whose bursts stopped arriving (transmitter stopped mid-frame).
-
-Plain numpy; ``blocks.burst`` wraps both for GNU Radio.
+* ``BurstFramer.segments`` splits a frame's payload into one segment per burst (whole LDPC
+  blocks, at most ``burst_symbols`` channel uses each) with its ``Header``; ``modulate`` turns a
+  header and the segment's symbols into the waveform's samples.
+* ``BurstSynchroniser.feed`` takes stream samples and the positions where a detector
+  (``corr_est_cc``) saw the preamble; it synchronises, decodes each header and returns each
+  burst's equalised payload symbols with their noise variance (``SyncedBurst``). It also
+  decides when a pending frame will get no more bursts (``Expired``): the stream was idle for
+  ``frame_timeout`` seconds, or ``FRAME_GAP_BURSTS`` bursts' worth of samples passed.
+* ``FrameCollector`` reassembles bursts into frames (``ReceivedFrame``, lost bursts as LLR 0).
+* ``BurstTransmitter`` / ``BurstReceiver`` are the numpy reference of the whole chain (exact
+  LLRs, min-sum LDPC), for tests and benchmarks without a flowgraph.
 """
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +29,6 @@ from .constellations import MODULATIONS, constellation
 from .link import LinkConfig
 
 DEFAULT_BURST_SYMBOLS = 4096
-LLR_CLIP = 30.0
 FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
 MAX_BURST_DATA = DEFAULT_BURST_SYMBOLS + wf_mod.HEADER_SYMBOLS
 MAX_PILOT_ERROR = 4.0  # pilot error this many times the preamble's noise estimate: burst corrupted
@@ -38,39 +40,52 @@ def frame_channel_uses(frame) -> int:
     return sum(frame.link.channel_uses(n) for n in frame.lengths)
 
 
-class BurstTransmitter:
-    """Frame bits -> burst sample arrays for one link (modulation, FEC) and waveform."""
+def new_session() -> int:
+    """A random, non-zero 32-bit transmitter session id (one per transmitter start)."""
+    return int.from_bytes(os.urandom(4), "big") or 1
 
-    def __init__(self, modulation="qpsk", fec="none", waveform="sc", burst_symbols=DEFAULT_BURST_SYMBOLS):
+
+class BurstFramer:
+    """Frame bits -> one (Header, segment bits) per burst for one link and waveform; a header
+    and the segment's symbols -> burst samples."""
+
+    def __init__(self, modulation="qpsk", fec="none", waveform="sc", burst_symbols=DEFAULT_BURST_SYMBOLS,
+                 session: int | None = None):
         self.link = LinkConfig(modulation, fec)
         self.wave = wf_mod.waveform(waveform)
+        self.session = new_session() if session is None else int(session)
         self.bits_per_burst = self.link.payload_bits(int(burst_symbols))
         if self.bits_per_burst < 1:
             raise SemcomError(f"{burst_symbols} symbols per burst cannot carry one {self.link.describe()} "
                               f"FEC block; raise the burst size")
 
-    def segment_symbols(self, bits: np.ndarray) -> np.ndarray:
-        """One segment's information bits -> its payload symbols (LDPC, padding, mapping)."""
-        code = self.link.code
-        k = self.link.bits_per_symbol
-        if code is not None:
-            info = np.zeros(self.link.coded_bits(len(bits)) // code.n * code.k, np.uint8)
-            info[:len(bits)] = bits
-            bits = code.encode(info.reshape(-1, code.k)).ravel()
-        padded = np.zeros(-(-len(bits) // k) * k, np.uint8)
-        padded[:len(bits)] = bits
-        return constellation(self.link.modulation).modulate(padded)
-
-    def bursts(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int) -> list[np.ndarray]:
+    def segments(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int,
+                 fingerprint: int = 0) -> list[tuple[burst.Header, np.ndarray]]:
+        """Each burst's header and information bits, zero-padded to whole FEC blocks."""
         bits = np.asarray(bits, np.uint8)
-        segments = burst.segment(bits, self.bits_per_burst, self.link.block[0])  # whole LDPC blocks
+        align = self.link.block[0]
+        segments = burst.segment(bits, self.bits_per_burst, align)  # whole LDPC blocks
         out = []
         for i, seg in enumerate(segments):
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
                                   len(segments), MODULATIONS.index(self.link.modulation),
-                                  burst.FEC_NAMES.index(self.link.fec), len(bits))
-            out.append(self.wave.modulate(header, self.segment_symbols(seg)))
+                                  burst.FEC_NAMES.index(self.link.fec), len(bits), self.session, int(fingerprint))
+            padded = np.zeros(-(-len(seg) // align) * align, np.uint8)
+            padded[:len(seg)] = seg
+            out.append((header, padded))
         return out
+
+    def modulate(self, header: burst.Header, symbols: np.ndarray) -> np.ndarray:
+        return self.wave.modulate(header, symbols)
+
+
+class BurstTransmitter(BurstFramer):
+    """The numpy reference of the transmit chain (LDPC encoder, Gray mapper) for tests."""
+
+    def bursts(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int,
+               fingerprint: int = 0) -> list[np.ndarray]:
+        return [self.modulate(h, self.link.reference_symbols(seg))
+                for h, seg in self.segments(bits, codec_id, height, width, frame, fingerprint)]
 
 
 @dataclass
@@ -80,7 +95,25 @@ class BurstInfo:
     position: int  # absolute sample index of the preamble start
     snr_db: float
     cfo: float  # cycles per sample
-    fec_ok: bool
+    fec_ok: bool = True
+
+
+@dataclass
+class SyncedBurst:
+    """One synchronised burst: its header and its payload symbols, equalised."""
+    info: BurstInfo
+    symbols: np.ndarray  # complex64, the segment's channel uses
+    noise_var: np.ndarray  # float32, per symbol (after equalisation)
+
+    @property
+    def header(self) -> burst.Header:
+        return self.info.header
+
+
+@dataclass
+class Expired:
+    """No more bursts will come for this frame: finish it, missing bursts as erasures."""
+    key: tuple[int, int, int]  # burst.frame_key
 
 
 @dataclass
@@ -97,9 +130,33 @@ class ReceivedFrame:
         return self.frame.complete and all(b.fec_ok for b in self.bursts)
 
 
-class BurstReceiver:
-    """Stream samples + detections in, ``ReceivedFrame`` objects out. Bad bursts are counted in
-    ``dropped`` with the last reason in ``last_error``; they never stop the receiver."""
+class FrameCollector:
+    """Bursts' payload LLRs -> ``ReceivedFrame`` objects (a ``burst.Reassembler`` plus the
+    per-burst facts the receiver reports)."""
+
+    def __init__(self):
+        self.assembler = burst.Reassembler()
+        self.infos: dict[tuple[int, int, int], list[BurstInfo]] = {}
+
+    def add(self, info: BurstInfo, llrs: np.ndarray) -> list[ReceivedFrame]:
+        frames = self.assembler.add(info.header, llrs)  # ValueError: nothing changed
+        self.infos.setdefault(burst.frame_key(info.header), []).append(info)
+        return [self._finish(f) for f in frames]
+
+    def expire(self, key) -> list[ReceivedFrame]:
+        return [self._finish(f) for f in self.assembler.flush_key(tuple(key))]
+
+    def flush(self) -> list[ReceivedFrame]:
+        return [self._finish(f) for f in self.assembler.flush_all()]
+
+    def _finish(self, frame: burst.Frame) -> ReceivedFrame:
+        return ReceivedFrame(frame, self.infos.pop(burst.frame_key(frame), []))
+
+
+class BurstSynchroniser:
+    """Stream samples + detections in; ``SyncedBurst`` and ``Expired`` events out, in stream order.
+    Bad bursts are counted in ``dropped`` with the last reason in ``last_error``; they never stop
+    the receiver."""
 
     def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic):
         self.wave = wf_mod.waveform(waveform)
@@ -111,9 +168,7 @@ class BurstReceiver:
         self.detections: list[int] = []
         self.skip_until = 0
         self.head = None  # (window start, sync, header) of the detection being waited on
-        self.assembler = burst.Reassembler()
-        self.infos: dict[tuple[int, int], list[BurstInfo]] = {}
-        self.last_seen: dict[tuple[int, int], int] = {}  # sample position of each pending frame's last burst
+        self.last_seen: dict[tuple[int, int, int], int] = {}  # stream position of each pending frame's last burst
         self.frame_timeout, self.clock = float(frame_timeout), clock
         self.last_feed = clock()
         self.bursts = self.dropped = self.detections_seen = self.misses = self.bad_samples = 0
@@ -123,7 +178,7 @@ class BurstReceiver:
     def end(self) -> int:
         return self.base + len(self.buf)
 
-    def feed(self, samples: np.ndarray, detections=()) -> list[ReceivedFrame]:
+    def feed(self, samples: np.ndarray, detections=()) -> list:
         samples = np.asarray(samples, np.complex64)
         with np.errstate(all="ignore"):
             bad = ~(np.abs(samples) <= MAX_SAMPLE)  # NaN, inf, or a file of the wrong format
@@ -137,9 +192,27 @@ class BurstReceiver:
             self.detections_seen += 1
             if d >= self.skip_until and (not self.detections or d > self.detections[-1]):
                 self.detections.append(int(d))
-        frames = self._process()
+        events = self._process()
         self._trim()
-        return frames + self.expire()
+        return events + self.expire()
+
+    def expire(self) -> list[Expired]:
+        """Pending frames that will get no more bursts: the stream has been idle for
+        ``frame_timeout`` seconds (a transmitter stopped), or ``FRAME_GAP_BURSTS`` bursts' worth
+        of samples passed since a frame's last burst. Counting samples, not seconds, while
+        samples flow keeps a frame whole on a slow or busy machine."""
+        if not self.last_seen:
+            return []
+        idle = self.clock() - self.last_feed > self.frame_timeout
+        late = [key for key, pos in self.last_seen.items() if idle or self.end - pos > self.frame_gap]
+        for key in late:
+            del self.last_seen[key]
+        return [Expired(key) for key in late]
+
+    def flush(self) -> list[Expired]:
+        """Every pending frame (end of stream)."""
+        keys, self.last_seen = list(self.last_seen), {}
+        return [Expired(key) for key in keys]
 
     def _window(self, start: int, stop: int) -> np.ndarray | None:
         if stop > self.end:
@@ -158,8 +231,8 @@ class BurstReceiver:
         self.skip_until = max(self.skip_until, position)
         self.detections = [d for d in self.detections if d >= self.skip_until]
 
-    def _process(self) -> list[ReceivedFrame]:
-        frames = []
+    def _process(self) -> list:
+        events = []
         wave = self.wave
         while self.detections:
             d = self.detections[0]
@@ -200,9 +273,9 @@ class BurstReceiver:
                 except (SemcomError, ValueError) as err:
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
-                self.head = (ws, sync, (header, segment, n_data))
+                self.head = (ws, sync, (header, n_data))
                 continue
-            header, segment, n_data = header
+            header, n_data = header
             stop = start - wave.guard + wave.burst_samples(n_data)  # end of the trailing guard
             if stop - wave.guard // 2 > self.end:  # the last half guard is only margin
                 break
@@ -210,7 +283,7 @@ class BurstReceiver:
             self.head = None
             self.detections.pop(0)
             try:
-                frames += self._payload(wave.demodulate(x, n_data, sync), header, segment, start)
+                events.append(self._synced(wave.demodulate(x, n_data, sync), header, start))
             except (SemcomError, ValueError) as err:  # cut short or corrupted: what follows may be a burst
                 self.dropped += 1
                 self.last_error = f"burst {header.segment} of frame {header.frame}: {err}"
@@ -219,49 +292,17 @@ class BurstReceiver:
                 self._skip(stop - wave.guard)
                 # bursts often come back to back: look right after this one too, whatever the detector saw
                 bisect.insort(self.detections, stop + wave.guard)
-        return frames
+        return events
 
-    def _payload(self, demod: wf_mod.Demodulated, header: burst.Header, segment: int, start: int):
+    def _synced(self, demod: wf_mod.Demodulated, header: burst.Header, start: int) -> SyncedBurst:
         if demod.pilot_error > MAX_PILOT_ERROR:
             raise SemcomError(f"pilots off by {demod.pilot_error:.1f}x the noise estimate (burst cut short "
                               "or corrupted); segment lost")
-        link = header.link
-        sym = demod.symbols[wf_mod.HEADER_SYMBOLS:]
-        llr = constellation(link.modulation).llr(sym, demod.noise_var[wf_mod.HEADER_SYMBOLS:])
-        llr = np.clip(llr, -LLR_CLIP, LLR_CLIP).astype(np.float32)
-        fec_ok = True
-        code = link.code
-        if code is not None:
-            coded = link.coded_bits(segment)
-            _, ok, post = code.decode(llr[:coded].reshape(-1, code.n))
-            fec_ok = bool(ok.all())
-            llr = np.clip(post[:, code.m:].ravel(), -LLR_CLIP, LLR_CLIP).astype(np.float32)
-        info = BurstInfo(header, int(start), demod.snr_db, demod.cfo, fec_ok)
         self.bursts += 1
-        key = (header.codec_id, header.frame)
-        self.infos.setdefault(key, []).append(info)
-        self.last_seen[key] = self.end
-        return [self._finish(f) for f in self.assembler.add(header, llr[:segment])]
-
-    def _finish(self, frame: burst.Frame) -> ReceivedFrame:
-        key = (frame.codec_id, frame.frame)
-        self.last_seen.pop(key, None)
-        return ReceivedFrame(frame, self.infos.pop(key, []))
-
-    def expire(self) -> list[ReceivedFrame]:
-        """Gives up on pending frames (their missing bursts become erasures) when the stream has
-        been idle for ``frame_timeout`` seconds (a transmitter stopped), or when
-        ``FRAME_GAP_BURSTS`` bursts' worth of samples passed since a frame's last burst. Counting
-        samples, not seconds, while samples flow keeps a frame whole on a slow or busy machine."""
-        if not self.last_seen:
-            return []
-        idle = self.clock() - self.last_feed > self.frame_timeout
-        if not idle and all(self.end - pos <= self.frame_gap for pos in self.last_seen.values()):
-            return []
-        return [self._finish(f) for f in self.assembler.flush_all()]
-
-    def flush(self) -> list[ReceivedFrame]:
-        return [self._finish(f) for f in self.assembler.flush_all()]
+        self.last_seen[burst.frame_key(header)] = self.end
+        h = wf_mod.HEADER_SYMBOLS
+        return SyncedBurst(BurstInfo(header, int(start), demod.snr_db, demod.cfo),
+                           demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32))
 
     def _trim(self):
         keep_from = self.end - self.acquire_span
@@ -273,3 +314,39 @@ class BurstReceiver:
         if cut > 0:
             self.buf = self.buf[cut:].copy()
             self.base += cut
+
+
+class BurstReceiver:
+    """The numpy reference of the receive chain: ``BurstSynchroniser``, exact LLRs, min-sum LDPC,
+    ``FrameCollector``. Stream samples + detections in, ``ReceivedFrame`` objects out."""
+
+    def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic):
+        self.sync = BurstSynchroniser(waveform, frame_timeout, clock)
+        self.collector = FrameCollector()
+
+    def __getattr__(self, name):  # counters and state of the synchroniser (bursts, dropped, buf, ...)
+        if name in ("sync", "collector"):
+            raise AttributeError(name)
+        return getattr(self.sync, name)
+
+    def feed(self, samples: np.ndarray, detections=()) -> list[ReceivedFrame]:
+        return self._handle(self.sync.feed(samples, detections))
+
+    def expire(self) -> list[ReceivedFrame]:
+        return self._handle(self.sync.expire())
+
+    def flush(self) -> list[ReceivedFrame]:
+        return self._handle(self.sync.flush()) + self.collector.flush()
+
+    def _handle(self, events) -> list[ReceivedFrame]:
+        frames = []
+        for event in events:
+            if isinstance(event, Expired):
+                frames += self.collector.expire(event.key)
+                continue
+            h = event.header
+            llr = constellation(h.link.modulation).llr(event.symbols, event.noise_var)
+            payload, failed = h.link.decode(llr, h.lengths[h.segment])
+            event.info.fec_ok = failed == 0
+            frames += self.collector.add(event.info, payload)
+        return frames

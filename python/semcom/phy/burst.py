@@ -6,13 +6,18 @@ own burst, preceded by a ``Header``. Every segment except the last carries
 ``ceil(payload_bits / segments)`` bits; the last carries the rest (at least 1).
 ``segment_lengths`` is the one place that rule lives.
 
-Header on air (``HEADER_BITS`` = 160 bits, every field unsigned, MSB first)::
+Header on air (``HEADER_BITS`` = 256 bits, every field unsigned, MSB first)::
 
-    bits   0- 15  codec_id       bits  80- 95  segments (total in this frame)
-    bits  16- 31  height         bits  96-103  modulation (index into MODULATIONS)
-    bits  32- 47  width          bits 104-111  fec (0 = none, then ldpc.CODES keys)
-    bits  48- 63  frame (wraps)  bits 112-143  payload_bits (whole frame)
-    bits  64- 79  segment        bits 144-159  CRC-16/CCITT-FALSE of bits 0-143
+    bits   0- 15  codec_id       bits  96-103  modulation (index into MODULATIONS)
+    bits  16- 31  height         bits 104-111  fec (0 = none, then ldpc.CODES keys)
+    bits  32- 47  width          bits 112-143  payload_bits (whole frame)
+    bits  48- 63  frame (wraps)  bits 144-175  session (random per transmitter start)
+    bits  64- 79  segment        bits 176-239  fingerprint (the model's, 48 bits; 0: none)
+    bits  80- 95  segments       bits 240-255  CRC-16/CCITT-FALSE of bits 0-239
+
+``session`` keeps frames of two transmitters apart even when their frame numbers
+collide; ``fingerprint`` lets a receiver refuse a frame encoded by another model
+of the same name.
 
 The receiver feeds (header, segment LLRs) to a ``Reassembler``, which returns a
 ``Frame`` with the whole payload's LLRs once every segment arrived, or once a
@@ -36,9 +41,11 @@ FEC_NAMES = (FEC_NONE, *CODES)  # index carried in Header.fec
 FRAME_MODULO = 1 << 16
 _NEWER_MAX = FRAME_MODULO // 2 - 1  # (new - old) % 65536 in 1..32767 means new is newer
 
-_FIELDS = ">HHHHHHBBI"  # codec_id height width frame segment segments modulation fec payload_bits
+# codec_id height width frame segment segments modulation fec payload_bits session fingerprint
+_FIELDS = ">HHHHHHBBIIQ"
+_WIDTHS = (16, 16, 16, 16, 16, 16, 8, 8, 32, 32, 48)
 _FIELD_BYTES = struct.calcsize(_FIELDS)
-HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 160
+HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 256
 
 
 def _crc16_table() -> tuple[int, ...]:
@@ -115,6 +122,11 @@ def segment(bits: np.ndarray, bits_per_burst: int, align: int = 1) -> list[np.nd
     return np.split(bits, edges)
 
 
+def frame_key(h) -> tuple[int, int, int]:
+    """What identifies one frame on air: (session, codec_id, frame) of a Header or Frame."""
+    return (h.session, h.codec_id, h.frame)
+
+
 def is_newer(new: int, old: int) -> bool:
     """Frame-number order with 16-bit wrap-around: (new - old) % 65536 in 1..32767."""
     return 1 <= (int(new) - int(old)) % FRAME_MODULO <= _NEWER_MAX
@@ -160,11 +172,12 @@ class Header(_LinkNames):
     modulation: int  # index into MODULATIONS
     fec: int  # index into FEC_NAMES
     payload_bits: int
+    session: int = 0
+    fingerprint: int = 0
 
     def problem(self) -> str | None:
         """Why this header cannot describe a burst (one line), or None when it can."""
-        widths = (16, 16, 16, 16, 16, 16, 8, 8, 32)
-        for field, value, width in zip(fields(self), astuple(self), widths):
+        for field, value, width in zip(fields(self), astuple(self), _WIDTHS):
             if not 0 <= value < (1 << width):
                 return f"header field {field.name}={value} does not fit in {width} unsigned bits"
         if self.modulation >= len(MODULATIONS):
@@ -221,6 +234,8 @@ class Frame(_LinkNames):
     llrs: np.ndarray  # float32, payload_bits long; 0 (erasure) over lost segments
     received: np.ndarray  # bool, one per segment
     bursts_lost: int
+    session: int = 0
+    fingerprint: int = 0
 
     @property
     def complete(self) -> bool:
@@ -238,7 +253,7 @@ class _Pending:
 
     def mismatch(self, h: Header) -> str | None:
         first = self.header
-        for name in ("height", "width", "payload_bits", "segments"):
+        for name in ("height", "width", "payload_bits", "segments", "fingerprint"):
             if getattr(h, name) != getattr(first, name):
                 return (f"burst {h.segment} of frame {h.frame} has {name}={getattr(h, name)}, "
                         f"but the frame's first burst had {getattr(first, name)}")
@@ -248,24 +263,24 @@ class _Pending:
         h = self.header
         return Frame(h.codec_id, h.height, h.width, h.frame, h.segments, h.modulation, h.fec,
                      h.payload_bits, self.llrs, self.received,
-                     int(self.received.size - np.count_nonzero(self.received)))
+                     int(self.received.size - np.count_nonzero(self.received)), h.session, h.fingerprint)
 
 
 class Reassembler:
-    """Collects bursts per (codec_id, frame) and returns completed ``Frame`` objects.
+    """Collects bursts per (session, codec_id, frame) and returns completed ``Frame`` objects.
 
     ``add`` returns a list (usually empty or one frame), because a burst can also
     finish older frames: a pending frame is given up on, its missing segments
     becoming erasures (LLR 0), once a burst arrives whose frame number is at least
-    ``older_than_frames`` newer (16-bit wrap-around, see ``is_newer``). The frame
-    counter is taken as shared by all codec_ids. Raise ``older_than_frames`` to
+    ``older_than_frames`` newer (16-bit wrap-around, see ``is_newer``) from the same
+    transmitter session: the frame counter is shared by all codec_ids of a session, and a
+    burst of another session (another transmitter, or a forged one) never finishes a frame. Raise ``older_than_frames`` to
     tolerate bursts reordered across frames. ``flush_all`` finishes everything
     (shutdown, timeout).
 
     Duplicate bursts of a pending frame are ignored (the first copy is kept) and
     counted in ``duplicates``. A returned frame's key is forgotten, so a later
-    burst with the same (codec_id, frame), e.g. from a restarted transmitter,
-    starts a new frame.
+    burst with the same (session, codec_id, frame) starts a new frame.
     """
 
     def __init__(self, older_than_frames: int = 1, max_payload_bits: int = 1 << 24):
@@ -274,7 +289,7 @@ class Reassembler:
         self.older_than_frames = int(older_than_frames)
         self.max_payload_bits = int(max_payload_bits)  # bounds the buffer a header can allocate
         self.duplicates = 0
-        self._pending: dict[tuple[int, int], _Pending] = {}
+        self._pending: dict[tuple[int, int, int], _Pending] = {}
 
     def __len__(self) -> int:
         """Number of frames in progress."""
@@ -296,7 +311,7 @@ class Reassembler:
         llrs = np.asarray(llrs, dtype=np.float32)
         if llrs.ndim != 1:
             raise ValueError(f"burst LLRs must be 1-D, got shape {llrs.shape}")
-        key = (header.codec_id, header.frame)
+        key = frame_key(header)
         pending = self._pending.get(key)
         if pending is not None:
             why = pending.mismatch(header)
@@ -310,7 +325,7 @@ class Reassembler:
             raise ValueError(f"burst {header.segment} of frame {header.frame} has {llrs.size} LLRs, "
                              f"its segment carries {want}")
 
-        done = self.flush(header.frame)
+        done = self.flush(header.frame, session=header.session)
         if pending is None:
             pending = self._pending[key] = _Pending(header)
         if pending.received[header.segment]:
@@ -323,14 +338,19 @@ class Reassembler:
             done.append(self._pending.pop(key).finish())
         return done
 
-    def flush(self, frame: int, older_than_frames: int | None = None) -> list[Frame]:
-        """Finish every pending frame at least ``older_than_frames`` (default: the
-        reassembler's) frame numbers older than ``frame``; oldest first."""
+    def flush(self, frame: int, older_than_frames: int | None = None, session: int = 0) -> list[Frame]:
+        """Finish every pending frame of ``session`` at least ``older_than_frames`` (default:
+        the reassembler's) frame numbers older than ``frame``; oldest first."""
         n = self.older_than_frames if older_than_frames is None else int(older_than_frames)
-        ages = {key: (int(frame) - key[1]) % FRAME_MODULO for key in self._pending}
+        ages = {key: (int(frame) - key[2]) % FRAME_MODULO for key in self._pending if key[0] == session}
         stale = [key for key, age in ages.items() if n <= age <= _NEWER_MAX]
         stale.sort(key=lambda k: -ages[k])
         return [self._pending.pop(key).finish() for key in stale]
+
+    def flush_key(self, key: tuple[int, int, int]) -> list[Frame]:
+        """Finish one pending frame (its missing segments as erasures), if it is pending."""
+        pending = self._pending.pop(key, None)
+        return [] if pending is None else [pending.finish()]
 
     def flush_all(self) -> list[Frame]:
         """Finish every pending frame, in the order their first bursts arrived."""

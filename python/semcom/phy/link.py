@@ -14,6 +14,7 @@ from . import ldpc
 from .constellations import constellation
 
 FEC_NONE = "none"
+LLR_CLIP = 30.0  # |LLR| bound of the whole receive chain (demapper and FEC decoder outputs)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,34 @@ class LinkConfig:
         """Most information bits that fit in ``channel_uses`` symbols."""
         k, n = self.block
         return (int(channel_uses) * self.bits_per_symbol // n) * k
+
+    def reference_symbols(self, info_bits: np.ndarray) -> np.ndarray:
+        """Numpy reference of the transmit chain: whole-block LDPC encoding, zero padding to whole
+        symbols, Gray mapping (the GNU Radio chain does this with gr-fec and gr-digital)."""
+        bits = np.asarray(info_bits, np.uint8)
+        code = self.code
+        if code is not None:
+            info = np.zeros(self.coded_bits(len(bits)) // code.n * code.k, np.uint8)
+            info[:len(bits)] = bits
+            bits = code.encode(info.reshape(-1, code.k)).ravel()
+        k = self.bits_per_symbol
+        padded = np.zeros(-(-len(bits) // k) * k, np.uint8)
+        padded[:len(bits)] = bits
+        return constellation(self.modulation).modulate(padded)
+
+    def decode(self, llr: np.ndarray, payload_bits: int, max_iterations: int = 50) -> tuple[np.ndarray, int]:
+        """Channel LLRs of whole codewords (at least ``coded_bits(payload_bits)``) -> the payload's
+        LLRs (min-sum posteriors, clipped) and the number of codewords that failed."""
+        llr = np.clip(np.asarray(llr, np.float32), -LLR_CLIP, LLR_CLIP)
+        coded = self.coded_bits(payload_bits)
+        if llr.size < coded:
+            raise ValueError(f"{llr.size} LLRs for {payload_bits} payload bits, which need {coded}")
+        code = self.code
+        if code is None:
+            return llr[:payload_bits], 0
+        _, ok, post = code.decode(llr[:coded].reshape(-1, code.n), max_iterations)
+        info = post[:, code.m:].ravel()[:payload_bits]
+        return np.clip(info, -LLR_CLIP, LLR_CLIP).astype(np.float32), int((~ok).sum())
 
     def describe(self) -> str:
         return f"{self.modulation}/{self.fec}"

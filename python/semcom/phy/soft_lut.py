@@ -1,4 +1,4 @@
-"""Exact-LLR lookup tables for GNU Radio's ``constellation_soft_decoder_cf``.
+"""LLR lookup tables for GNU Radio's ``constellation_soft_decoder_cf``.
 
 GNU Radio 3.10.5's own soft decisions use unsquared distances (not LLRs), and its
 decoder has no noise-power input. It can instead read a table: 2**prec x 2**prec
@@ -39,3 +39,32 @@ def lookup(const: Constellation, table: np.ndarray, y: np.ndarray, noise_var: fl
     col = np.clip(np.floor((u.real + 1) * cells / 2), 0, cells - 1).astype(np.int64)
     row = np.clip(np.floor((u.imag + 1) * cells / 2), 0, cells - 1).astype(np.int64)
     return table[row * cells + col].ravel()
+
+
+# Streams of bursts: one table for every noise variance. Max-log LLRs scale exactly with 1/N0,
+# so the table holds min_{b=0}|y-s|^2 - min_{b=1}|y-s|^2 (the LLR at N0 = 1) and each burst's
+# LLRs are that times 1/N0 of its symbols. For Gray BPSK and QPSK max-log is exact.
+STREAM_AXIS_MARGIN = 6.0  # table half-width: outermost coordinate + this (4 sigma at Es/N0 -5 dB)
+STREAM_PRECISION = 9
+
+
+def stream_axis_limit(const: Constellation) -> float:
+    outer = float(max(np.abs(const.points.real).max(), np.abs(const.points.imag).max()))
+    return outer + STREAM_AXIS_MARGIN
+
+
+def maxlog_distances(const: Constellation, y: np.ndarray) -> np.ndarray:
+    """(len(y) * bits) max-log LLRs at N0 = 1: min distance^2 to a 0-point minus to a 1-point."""
+    d = np.abs(np.asarray(y).ravel()[:, None] - const.points[None, :]) ** 2
+    ones = const.label_bits.astype(bool)
+    out = np.stack([d[:, ~ones[:, b]].min(axis=1) - d[:, ones[:, b]].min(axis=1)
+                    for b in range(const.bits_per_symbol)], axis=1)
+    return out.ravel()
+
+
+def build_stream_table(const: Constellation, precision: int = STREAM_PRECISION) -> np.ndarray:
+    """(cells, bits) float32 max-log table at N0 = 1 over [-limit, limit), GNU Radio's cell order."""
+    cells = 1 << precision
+    centres = (-1 + (2 * np.arange(cells) + 1) / cells) * stream_axis_limit(const)
+    grid = centres[None, :] + 1j * centres[:, None]  # row = imag, column = real
+    return maxlog_distances(const, grid.ravel()).reshape(cells * cells, -1).astype(np.float32)

@@ -36,8 +36,8 @@ from . import burst, ldpc
 from .constellations import constellation
 
 ZC_LEN, ZC_ROOT, ZC_REPEATS = 32, 5, 4
-HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 160 header bits + 282 known zeros
-HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 818 BPSK symbols: decodes at Es/N0 -4 dB
+HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 256 header bits + 186 known zeros
+HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 914 BPSK symbols
 KNOWN_LLR = 50.0
 MIN_PREAMBLE_QUALITY = 0.12  # normalised repetition correlation: 0.2 at Es/N0 -3 dB (sc), ~0.09 on noise
 MIN_TEMPLATE_CORRELATION = 0.2  # normalised correlation with the preamble: ~0.45 at -3 dB, ~0.06 on noise
@@ -70,11 +70,16 @@ def _header_code() -> ldpc.LdpcCode:
     return ldpc.LdpcCode.from_alist(ldpc.find_alist(HEADER_CODE), "header")
 
 
+# header bits are XORed with this fixed pseudo-random sequence before LDPC: zero fields (session,
+# fingerprint) would otherwise send long runs of one BPSK symbol, which repeat like the preamble
+HEADER_WHITENING = np.random.default_rng(0x5E4C0).integers(0, 2, burst.HEADER_BITS).astype(np.uint8)
+
+
 def encode_header(header: burst.Header) -> np.ndarray:
-    """Header -> HEADER_SYMBOLS BPSK symbols (the known shortening zeros are not sent)."""
+    """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent)."""
     code = _header_code()
     info = np.zeros(code.k, np.uint8)
-    info[:burst.HEADER_BITS] = header.pack()
+    info[:burst.HEADER_BITS] = header.pack() ^ HEADER_WHITENING
     word = code.encode(info)[0]
     return constellation("bpsk").modulate(word[:HEADER_SYMBOLS])
 
@@ -87,7 +92,7 @@ def decode_header(symbols: np.ndarray, noise_var) -> burst.Header:
     bits, ok, _ = code.decode(llr[None], max_iter=30)
     if not ok[0]:
         raise SemcomError("burst header failed LDPC decoding")
-    return burst.Header.unpack(bits[0, code.m:code.m + burst.HEADER_BITS])
+    return burst.Header.unpack(bits[0, code.m:code.m + burst.HEADER_BITS] ^ HEADER_WHITENING)
 
 
 @dataclass

@@ -1,0 +1,172 @@
+"""The one bits <-> symbols stack, made of GNU Radio objects; both the ideal link (``phy_tx`` /
+``phy_rx``) and the burst chain (``burst``) use it.
+
+* Constellations are ``digital.constellation`` objects: the project's Gray, unit-energy QPSK /
+  16-QAM / 64-QAM by default, or any object a user passes (GRC's Constellation Object) whose
+  points have unit average energy. Its labels are read back from the object itself
+  (``map_to_points_v``), so mapping and demapping follow the object, not our tables.
+* Soft decisions come from gr-digital's ``constellation_soft_decoder_cf`` reading a table:
+  exact LLRs at one noise variance (a whole ideal-link frame), or, in a stream of bursts with
+  different noise, the noise-free max-log table (``soft_lut.build_stream_table``) that the
+  burst's 1/N0 turns into its LLRs.
+* FEC: gr-fec's LDPC encoder objects (``ldpc_par_mtrx_encoder`` from the alist), and as
+  decoder the project's vectorised min-sum or gr-fec's ``ldpc_decoder``.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from gnuradio import digital, fec, gr
+
+from ..errors import SemcomError
+from ..phy import ldpc, soft_lut
+from ..phy.constellations import MODULATIONS, Constellation, constellation
+from ..phy.link import LLR_CLIP, LinkConfig
+from .stream_run import run_chain
+
+GR_LDPC_SIGMA = 0.5  # fec.ldpc_decoder computes LLR = 2*x/sigma^2 from its input x
+HARD_LLR = 20.0  # magnitude given to hard decisions of the gr-fec decoder
+GR_FAILED_DISAGREEMENT = 0.25  # gr-fec output re-encoded disagrees with the channel's hard bits in more: failed
+FEC_BACKENDS = ("minsum", "gnuradio")
+
+
+def project_constellation(modulation: str) -> digital.constellation:
+    """A new ``digital.constellation`` with the project's points, Gray labels and unit energy."""
+    points = [complex(p) for p in constellation(modulation).points]
+    return digital.constellation_calcdist(points, [], 1, 1, digital.constellation.NO_NORMALIZATION)
+
+
+def as_constellation(obj) -> digital.constellation:
+    """``obj`` itself when it is a ``digital.constellation``, else the project's one named ``obj``."""
+    if isinstance(obj, str):
+        return project_constellation(obj)
+    if hasattr(obj, "base") and not hasattr(obj, "map_to_points_v"):
+        obj = obj.base()  # the Python wrappers of digital.constellation_* expose the base object
+    if not hasattr(obj, "map_to_points_v"):
+        raise SemcomError(f"constellation must be a modulation name or a digital.constellation, got {obj!r}")
+    return obj
+
+
+def plain(obj) -> Constellation:
+    """The points of ``obj`` indexed by the label GNU Radio maps to them (unit energy checked)."""
+    obj = as_constellation(obj)
+    k = int(obj.bits_per_symbol())
+    if obj.dimensionality() != 1 or not 1 <= k <= 6:
+        raise SemcomError("constellation must be one-dimensional with 2 to 64 points")
+    points = np.array([complex(obj.map_to_points_v(label)[0]) for label in range(1 << k)])
+    energy = float(np.mean(np.abs(points) ** 2))
+    if abs(energy - 1) > 0.01:
+        raise SemcomError(f"constellation has average energy {energy:.3f}; give it unit energy "
+                          f"(points / {np.sqrt(energy):.4f}) so that SNR = Es/N0 = 1/N0")
+    return Constellation(modulation_of(obj), points)
+
+
+def modulation_of(obj) -> str:
+    """The project's modulation with as many points (what burst headers carry)."""
+    k = int(as_constellation(obj).bits_per_symbol())
+    for name in MODULATIONS:
+        if constellation(name).bits_per_symbol == k:
+            return name
+    raise SemcomError(f"no modulation of the project has {1 << k} points")
+
+
+def labels(bits: np.ndarray, k: int) -> np.ndarray:
+    """Bits (one per byte, MSB first) -> k-bit symbol labels; zero-padded to whole symbols."""
+    bits = np.asarray(bits, np.uint8)
+    padded = np.zeros(-(-bits.size // k) * k, np.uint8)
+    padded[:bits.size] = bits
+    return padded.reshape(-1, k) @ (1 << np.arange(k - 1, -1, -1)).astype(np.uint8)
+
+
+class SymbolMapper:
+    """Bits -> symbols through a ``digital.constellation``: what ``constellation_encoder_bc``
+    emits for the packed labels, as one vector operation on the object's own points."""
+
+    def __init__(self, obj):
+        self.obj = as_constellation(obj)
+        self.const = plain(self.obj)
+
+    @property
+    def bits_per_symbol(self) -> int:
+        return self.const.bits_per_symbol
+
+    def map(self, bits: np.ndarray) -> np.ndarray:
+        return self.const.points[labels(bits, self.bits_per_symbol)].astype(np.complex64)
+
+
+_STREAM_TABLES: dict[int, tuple] = {}  # id(object) -> (object, input scale)
+_PROJECT_STREAM: dict[str, digital.constellation] = {}
+_STREAM_LOCK = threading.Lock()
+
+
+def install_stream_table(obj) -> float:
+    """Loads the noise-free max-log table into ``obj`` (once per object); returns the input scale
+    that maps symbols onto the table's [-1, 1) square."""
+    obj = as_constellation(obj)
+    const = plain(obj)
+    with _STREAM_LOCK:
+        key = id(obj)
+        if key not in _STREAM_TABLES or _STREAM_TABLES[key][0] is not obj:
+            obj.set_soft_dec_lut(soft_lut.build_stream_table(const).tolist(), soft_lut.STREAM_PRECISION)
+            _STREAM_TABLES[key] = (obj, 1.0 / soft_lut.stream_axis_limit(const))
+        return _STREAM_TABLES[key][1]
+
+
+def stream_constellation(modulation: str) -> digital.constellation:
+    """The project's constellation for ``modulation``, one per process, with its stream table."""
+    with _STREAM_LOCK:
+        cached = _PROJECT_STREAM.get(modulation)
+    if cached is None:
+        cached = project_constellation(modulation)
+        install_stream_table(cached)
+        with _STREAM_LOCK:
+            cached = _PROJECT_STREAM.setdefault(modulation, cached)
+    return cached
+
+
+
+def scale_llrs(distances: np.ndarray, noise_var: np.ndarray, k: int) -> np.ndarray:
+    """Max-log table outputs (N0 = 1) of n symbols -> their LLRs at per-symbol ``noise_var``."""
+    llr = distances.reshape(-1, k) / np.maximum(np.asarray(noise_var, np.float32), 1e-12)[:, None]
+    return np.clip(llr, -LLR_CLIP, LLR_CLIP).astype(np.float32).ravel()
+
+
+def encoder_object(fec_code: str):
+    """gr-fec's LDPC encoder object for a code name, or None when uncoded."""
+    code = LinkConfig("qpsk", fec_code).code
+    if code is None:
+        return None
+    return fec.ldpc_par_mtrx_encoder.make_H(fec.ldpc_H_matrix(code.alist, code.gap))
+
+
+class FecDecoder:
+    """Channel LLRs of whole codewords -> payload LLRs and the number of failed codewords.
+
+    ``minsum``: the project's vectorised normalised min-sum (``ldpc.LdpcCode.decode``), which
+    knows which codewords failed. ``gnuradio``: gr-fec's ``ldpc_decoder`` in ``fec.decoder``, fed
+    LLR*sigma^2/2 (the BPSK-like values it expects in 3.10.5); it outputs hard information bits
+    only, so a codeword counts as failed when its re-encoding disagrees with the channel's hard
+    decisions in more than ``GR_FAILED_DISAGREEMENT`` of its bits.
+    """
+
+    def __init__(self, backend: str = "minsum", max_iterations: int = 50):
+        if backend not in FEC_BACKENDS:
+            raise SemcomError(f"unknown FEC decoder '{backend}'; choose one of {', '.join(FEC_BACKENDS)}")
+        self.backend, self.max_iterations = backend, int(max_iterations)
+
+    def decode(self, link: LinkConfig, llr: np.ndarray, payload_bits: int) -> tuple[np.ndarray, int]:
+        if self.backend == "minsum" or link.code is None:
+            return link.decode(llr, payload_bits, self.max_iterations)
+        code: ldpc.LdpcCode = link.code
+        coded = link.coded_bits(payload_bits)
+        llr = np.clip(np.asarray(llr, np.float32)[:coded], -LLR_CLIP, LLR_CLIP)
+        if llr.size < coded:
+            raise ValueError(f"{llr.size} LLRs for {payload_bits} payload bits, which need {coded}")
+        decoder = fec.ldpc_decoder.make(code.alist, GR_LDPC_SIGMA, self.max_iterations)
+        bits = run_chain(llr * (GR_LDPC_SIGMA ** 2 / 2), [lambda: fec.decoder(decoder, gr.sizeof_float, gr.sizeof_char)],
+                         np.uint8, out_per_in=code.rate, tail=0)
+        info = bits.reshape(-1, code.k)
+        disagree = (code.encode(info) != (llr.reshape(-1, code.n) > 0)).mean(axis=1)
+        failed = int((disagree > GR_FAILED_DISAGREEMENT).sum())
+        return np.where(info.ravel()[:payload_bits] > 0, HARD_LLR, -HARD_LLR).astype(np.float32), failed

@@ -1,0 +1,152 @@
+"""The burst chain made of GNU Radio blocks: stock soft decisions against exact LLRs, foreign
+constellation objects, the model fingerprint and the transmitter session on air."""
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from plain import REPO
+
+pytest.importorskip("gnuradio.semcom.blocks.burst")
+from gnuradio import blocks, digital, gr  # noqa: E402
+
+from gnuradio.semcom.blocks import burst as bb, modem  # noqa: E402
+from gnuradio.semcom.blocks.image import image_rx, image_tx  # noqa: E402
+from gnuradio.semcom.codecs import neural  # noqa: E402
+from gnuradio.semcom.imageio import load_image  # noqa: E402
+from gnuradio.semcom.metrics import psnr  # noqa: E402
+from gnuradio.semcom.phy import burst, soft_lut  # noqa: E402
+from gnuradio.semcom.phy.constellations import constellation  # noqa: E402
+from gnuradio.semcom.phy.link import LLR_CLIP  # noqa: E402
+
+SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
+
+
+def stock_soft_decisions(obj, y: np.ndarray) -> np.ndarray:
+    """What burst_rx's multiply_const_cc -> constellation_soft_decoder_cf give for symbols y."""
+    scale = modem.install_stream_table(obj)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.concatenate([y, np.zeros(256, np.complex64)]).tolist())
+    sink = blocks.vector_sink_f()
+    tb.connect(src, blocks.multiply_const_cc(scale), digital.constellation_soft_decoder_cf(obj), sink)
+    tb.run()
+    return np.asarray(sink.data(), np.float32)[:len(y) * modem.plain(obj).bits_per_symbol]
+
+
+@pytest.mark.parametrize("modulation, snr_db", [("qpsk", 3.0), ("qpsk", 12.0), ("16qam", 8.0), ("64qam", 15.0)])
+def test_stream_table_gives_exact_max_log_llrs(modulation, snr_db):
+    """The stock decoder's table times 1/N0 is the max-log LLR (exact LLR for QPSK), to table precision."""
+    rng = np.random.default_rng(1)
+    const = constellation(modulation)
+    n0 = 10 ** (-snr_db / 10)
+    bits = rng.integers(0, 2, 600 * const.bits_per_symbol).astype(np.uint8)
+    y = (const.modulate(bits) + np.sqrt(n0 / 2) * (rng.standard_normal(600) + 1j * rng.standard_normal(600)))
+    y = y.astype(np.complex64)
+    llr = modem.scale_llrs(stock_soft_decisions(modem.stream_constellation(modulation), y), np.full(600, n0), const.bits_per_symbol)
+    maxlog = np.clip(soft_lut.maxlog_distances(const, y) / n0, -LLR_CLIP, LLR_CLIP)
+    cell = 2 * soft_lut.stream_axis_limit(const) / (1 << soft_lut.STREAM_PRECISION)
+    slope = 4 * np.abs(const.points).max()  # |d distance^2 / dy| <= 2 * (|y| + |s|)
+    assert np.max(np.abs(llr - maxlog)) <= slope * cell / n0 + 1e-3
+    if modulation == "qpsk":  # linear: max-log is exact
+        exact = np.clip(const.llr(y, n0), -LLR_CLIP, LLR_CLIP)
+        assert np.max(np.abs(llr - exact)) <= slope * cell / n0 + 1e-3
+    assert np.mean((llr > 0) == (bits > 0)) > 0.8
+
+
+def test_foreign_constellation_object_is_read_from_the_object():
+    """GNU Radio's own 16-QAM (its labels, not ours): mapper and demapper follow the object."""
+    obj = digital.constellation_16qam()
+    plain = modem.plain(obj)
+    assert plain.name == "16qam" and not np.allclose(plain.points, constellation("16qam").points)
+    bits = np.random.default_rng(2).integers(0, 2, 400).astype(np.uint8)
+    symbols = modem.SymbolMapper(obj).map(bits)
+    ours = np.array([obj.map_to_points_v(v)[0] for v in modem.labels(bits, 4)], np.complex64)
+    assert np.allclose(symbols, ours)
+    llr = stock_soft_decisions(obj, symbols)  # noiseless: every hard decision right
+    assert np.array_equal((llr > 0).astype(np.uint8), bits)
+    with pytest.raises(Exception, match="unit energy"):
+        modem.plain(digital.constellation_qpsk())  # points at +-1.41: Es = 4
+
+
+def air_flowgraph(tx_codec, rx_codec, modulation="qpsk", fec="none", constellation_obj=None, snr_db=15.0,
+                  output_dir=""):
+    tb = gr.top_block()
+    tx = image_tx(tx_codec, modulation, fec, 1 / 16)
+    btx = bb.burst_tx(modulation, tx.link.fec, "sc", constellation=constellation_obj)
+    chan = bb.air_channel(snr_db, cfo=0.002, delay=0.3)
+    brx = bb.burst_rx("sc", constellation=constellation_obj)
+    rx = image_rx(output_dir, rx_codec)
+    tb.connect(btx, chan, brx)
+    tb.msg_connect(tx, "out", btx, "in")
+    tb.msg_connect(brx, "out", rx, "in")
+    return tb, tx, btx, brx, rx
+
+
+def receive(tb, tx, rx, image, timeout=60.0):
+    tb.start()
+    try:
+        tx.send(image)
+        return rx.received.get(timeout=timeout)
+    finally:
+        tb.stop()
+        tb.wait()
+
+
+def test_foreign_constellation_and_gr_fec_ldpc_carry_an_image():
+    """digital.constellation_16qam() at both ends, gr-fec LDPC 1/2: SSCC arrives intact."""
+    image = load_image(SAMPLE)[:128, :192]
+    obj = digital.constellation_16qam()
+    tb, tx, btx, brx, rx = air_flowgraph("sscc", "sscc", "16qam", "ldpc-1/2", obj, snr_db=14.0)
+    assert btx.encoder is not None  # the stock fec.async_encoder is in the chain
+    meta, got = receive(tb, tx, rx, image)
+    assert not meta["lost"] and meta["modulation"] == "16qam" and meta["fec"] == "ldpc-1/2"
+    assert psnr(image, got) > 25
+    assert brx.fec.blocks_failed == 0
+
+
+def test_another_model_with_the_same_name_is_refused_over_the_air(tmp_path):
+    """The fingerprint travels in the burst header: weights that differ are not decoded as ok."""
+    image = load_image(SAMPLE)[:128, :192]
+    name = "bitsemcom-qpsk-cpp16"
+    original = next(d for d in neural.model_dirs() if os.path.basename(d) == name)
+    other = tmp_path / name
+    shutil.copytree(original, other)
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    model = onnx.load(str(other / "decoder.onnx"))
+    weight = model.graph.initializer[0]  # float16 weights
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 1.01, weight.name))  # other weights
+    onnx.save(model, str(other / "decoder.onnx"))
+    assert neural.OnnxModel(str(other)).fingerprint != neural.OnnxModel(original).fingerprint
+    tb, tx, btx, brx, rx = air_flowgraph(name, str(other))
+    tb.start()
+    try:
+        tx.send(image)
+        deadline = time.monotonic() + 30
+        while brx.reassembler.frames_out < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        tb.stop()
+        tb.wait()
+    assert brx.reassembler.frames_out == 1  # the frame arrived ...
+    assert rx.received.empty() and rx.dropped == 1  # ... and was refused
+    # the same flowgraph with the transmitter's own model decodes it
+    tb, tx, btx, brx, rx = air_flowgraph(name, name)
+    meta, got = receive(tb, tx, rx, image)
+    assert not meta["lost"] and meta["model_hash"] == neural.OnnxModel(original).fingerprint
+
+
+def test_two_transmitters_with_the_same_frame_number_never_merge():
+    r = burst.Reassembler()
+    a = burst.Header(7, 8, 8, 5, 0, 2, 1, 0, 20, session=1)
+    b = burst.Header(7, 8, 8, 5, 1, 2, 1, 0, 20, session=2)
+    assert r.add(a, np.ones(10, np.float32)) == [] and r.add(b, -np.ones(10, np.float32)) == []
+    assert len(r) == 2  # two pending frames, not one chimera
+    # a burst of a third session with a newer frame number splits neither
+    assert r.add(burst.Header(7, 8, 8, 9, 0, 2, 1, 0, 20, session=3), np.ones(10, np.float32)) == []
+    assert len(r) == 3
+    done = r.add(burst.Header(7, 8, 8, 5, 1, 2, 1, 0, 20, session=1), np.ones(10, np.float32))
+    assert len(done) == 1 and done[0].complete and done[0].session == 1

@@ -193,6 +193,8 @@ def test_config_files_load():
         cfg = trainer.load_config(os.path.join(ROOT, "configs", name))
         k = Modem(cfg["modulation"]).bits_per_symbol
         assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
+        assert models.resolve_backbone(cfg["model"]["preset"], **{o: cfg["model"].get(o) for o in models.BACKBONE})
+        assert cfg["recipe"] and all(s["steps"] > 0 for s in cfg["recipe"])
     with pytest.raises(Exception, match="latent_channels"):
         trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})
 

@@ -32,7 +32,7 @@ from . import malloc, modem
 from ..codecs import registry
 from ..errors import SemcomError
 from ..options import check, default as opt
-from .pdu_block import IN, OUT, pdu_block
+from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu
 from ..phy import air, burst, framing
 from ..phy.constellations import MODULATIONS
@@ -49,6 +49,12 @@ MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
 # zero symbols after each burst and marker: aligned (VOLK) stream blocks hold back a few trailing
 # items until more arrive, which after a frame's last burst may be never
 FLUSH_SYMBOLS = 64
+
+
+def preamble_period(waveform: str) -> list[complex]:
+    """One period of the waveform's preamble: what ``corr_est_cc`` correlates with (its sps is 2)."""
+    wave = air.wf_mod.waveform(check("waveform", waveform))
+    return wave.preamble()[:wave.period].tolist()
 
 
 def header_of(meta: dict) -> burst.Header:
@@ -145,10 +151,19 @@ class burst_modulator(gr.sync_block):
         self.amplitude = check("amplitude", amplitude)
         self.message_port_register_in(IN)
         self.set_msg_handler(IN, self.handle)
+        self.set_msg_handler(SYSTEM, self._system)
         self.queue: collections.deque = collections.deque()
         self.ready = threading.Event()
         self.current, self.pos, self.last = None, 0, False
         self.frames_sent = self.bursts_sent = self.samples_sent = self.dropped = self.bursts_in = 0
+        self.upstream_done = False
+
+    def _system(self, msg):
+        """Upstream finished: send what is queued, then end the stream (not at once, as GNU Radio
+        would)."""
+        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), DONE):
+            self.upstream_done = True
+            self.ready.set()
 
     def handle(self, msg):
         try:
@@ -180,7 +195,7 @@ class burst_modulator(gr.sync_block):
                 self.ready.wait(0.02)  # idle: return to the scheduler (and its message handling) soon
                 self.ready.clear()
                 if not self.queue:
-                    return 0
+                    return -1 if self.upstream_done else 0  # -1: WORK_DONE
             self.current, self.last = self.queue.popleft()
             self.pos = 0
             self.add_item_tag(0, self.nitems_written(0), SOB, pmt.PMT_T)
@@ -266,9 +281,10 @@ class burst_tx(gr.hier_block2):
 
 class burst_sync(gr.basic_block):
     """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
-    (bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload symbols, the first tagged
-    ``burst`` with the header, SNR, CFO, position and per-symbol noise variance, and last an
-    output of every burst's symbols (for a constellation display). A frame that will get no more
+    (``modulations``, by default bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload
+    symbols, the first tagged ``burst`` with the header, SNR, CFO, position and per-symbol noise
+    variance, and last an output of every burst's symbols (for a constellation display). Bursts
+    of another modulation are dropped and counted in ``other_modulation``. A frame that will get no more
     bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
     stops for ``frame_timeout`` seconds, on message port ``expire``.
 
@@ -276,16 +292,21 @@ class burst_sync(gr.basic_block):
         waveform: as at the transmitter ('sc' or 'ofdm').
         frame_timeout: seconds without samples before a pending frame's missing bursts count as
             lost; while samples flow, 16 bursts' worth of samples without one does.
+        modulations: the modulations with an output, in this order.
     """
 
-    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout")):
+    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS):
+        self.modulations = [check("modulation", m) for m in modulations]
+        if not self.modulations or len(set(self.modulations)) != len(self.modulations):
+            raise SemcomError("burst_sync needs one or more different modulations")
         gr.basic_block.__init__(self, name="semcom_burst_sync", in_sig=[np.complex64],
-                                out_sig=[np.complex64] * (len(MODULATIONS) + 1))
+                                out_sig=[np.complex64] * (len(self.modulations) + 1))
         malloc.limit_arenas()  # flat memory when running for days
         self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout))
         self.message_port_register_out(pmt.intern(EXPIRE))
         self.lock = threading.Lock()
-        self.pending = [collections.deque() for _ in MODULATIONS]  # (symbols, tag or None) per port
+        self.pending = [collections.deque() for _ in self.modulations]  # (symbols, tag or None) per port
+        self.other_modulation = 0
         self.display: collections.deque = collections.deque()
         self.queued = 0
         self.modulation_of: dict[tuple, int] = {}  # frame key -> port, for its expire marker
@@ -353,13 +374,17 @@ class burst_sync(gr.basic_block):
                     self.queued += 1 + FLUSH_SYMBOLS
                 continue
             h, info = event.header, event.info
-            self.modulation_of[burst.frame_key(h)] = h.modulation
+            if h.modulation_name not in self.modulations:
+                self.other_modulation += 1
+                continue
+            port = self.modulations.index(h.modulation_name)
+            self.modulation_of[burst.frame_key(h)] = port
             nv = event.noise_var
             noise = float(nv[0]) if nv.size and np.all(nv == nv[0]) else nv  # sc: one value per burst
             meta = {HEADER: list(astuple(h)), "position": info.position, "snr_db": float(info.snr_db),
                     "cfo": float(info.cfo), framing.NOISE_VAR: noise}
-            self.pending[h.modulation].append((event.symbols, (BURST_TAG, meta)))
-            self.pending[h.modulation].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
+            self.pending[port].append((event.symbols, (BURST_TAG, meta)))
+            self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
             self.display.append(event.symbols)
             self.queued += len(event.symbols) + FLUSH_SYMBOLS
 
@@ -402,11 +427,18 @@ class burst_llr(gr.sync_block):
 
     Args:
         modulation: the stream's modulation (bpsk, qpsk, 16qam, 64qam): k bits per symbol.
+        constellation: the soft decoder's ``digital.constellation``; given, its noise-free table
+            is loaded into it here, and ``input_scale`` is what its Multiply Const must be.
     """
 
-    def __init__(self, modulation=opt("modulation")):
+    def __init__(self, modulation=opt("modulation"), constellation=None):
         gr.sync_block.__init__(self, name="semcom_burst_llr", in_sig=[np.float32], out_sig=None)
         self.k = air.constellation(check("modulation", modulation)).bits_per_symbol
+        self.input_scale = None
+        if constellation is not None:
+            if modem.modulation_of(constellation) != modulation:
+                raise SemcomError(f"constellation does not have the {modulation} number of points")
+            self.input_scale = modem.install_stream_table(constellation)
         self.message_port_register_out(OUT)
         self.current = None  # (meta, header, values so far, total)
         self.bursts_out = self.dropped = 0
@@ -575,9 +607,8 @@ class burst_rx(gr.hier_block2):
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
         self.message_port_register_hier_out("out")
         wave = air.wf_mod.waveform(check("waveform", waveform))
-        period = wave.preamble()[:wave.period]
-        self.detector = digital.corr_est_cc(period.tolist(), float(wave.sps), 0, check("threshold", threshold),
-                                            digital.THRESHOLD_DYNAMIC)
+        self.detector = digital.corr_est_cc(preamble_period(waveform), float(wave.sps), 0,
+                                            check("threshold", threshold), digital.THRESHOLD_DYNAMIC)
         # the dynamic threshold is relative to the mean correlation of each work() call: a short
         # call holding little but a preamble would hide it
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
@@ -595,7 +626,7 @@ class burst_rx(gr.hier_block2):
             self.constellations.append(obj)
             self.scalers.append(blocks.multiply_const_cc(scale))
             self.demappers.append(digital.constellation_soft_decoder_cf(obj))
-            self.llrs.append(burst_llr(name))
+            self.llrs.append(burst_llr(name, obj))
             self.connect((self.sync, port), self.scalers[-1], self.demappers[-1], self.llrs[-1])
             self.msg_connect(self.llrs[-1], OUT, self.fec, IN)
         self.display_sink = blocks.null_sink(gr.sizeof_gr_complex)  # the display output may stay unconnected

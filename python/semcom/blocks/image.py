@@ -17,7 +17,7 @@ from ..codecs import registry
 from ..codecs.base import Received
 from ..errors import SemcomError
 from ..options import check, default as opt
-from .pdu_block import OUT, pdu_block
+from .pdu_block import DONE, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
 from ..phy.link import LinkConfig, channel_use_budget
@@ -215,7 +215,8 @@ class image_source(gr.basic_block):
 
     Args:
         path: image file (PNG, JPEG, ...).
-        count: how many times to send it (0 = forever).
+        count: how many times to send it (0 = forever); after the last, the block finishes, so a
+            headless flowgraph ends once everything downstream has passed it on.
         interval: seconds between sends.
     """
 
@@ -245,4 +246,7 @@ class image_source(gr.basic_block):
         while not self._stop.is_set() and (self.count == 0 or sent < self.count):
             self.message_port_pub(OUT, image_pdu(self.image, {"source": "image_source"}))
             sent += 1
-            self._stop.wait(self.interval)
+            if self.count == 0 or sent < self.count:
+                self._stop.wait(self.interval)
+        if not self._stop.is_set():  # all sent: the flowgraph may end once downstream has sent them on
+            self.to_basic_block()._post(SYSTEM, pmt.cons(DONE, pmt.from_long(1)))

@@ -4,6 +4,9 @@ A malformed PDU is logged on one line and dropped; the flowgraph keeps running.
 """
 from __future__ import annotations
 
+import threading
+import time
+
 import pmt
 from gnuradio import gr
 
@@ -11,6 +14,7 @@ from ..errors import SemcomError
 
 IN, OUT = pmt.intern("in"), pmt.intern("out")
 SYSTEM, DONE = pmt.intern("system"), pmt.intern("done")
+END_GRACE = 0.5  # seconds idle after an upstream block finished, before a block of unknown upstream finishes
 
 
 class pdu_block(gr.basic_block):
@@ -25,27 +29,48 @@ class pdu_block(gr.basic_block):
         self.set_msg_handler(IN, self.handle)
         self.set_msg_handler(SYSTEM, self._system)
         self.dropped = 0
-        self.upstream_blocks = 1  # message blocks feeding this one (set by whoever connects more)
-        self._done_seen = 0
+        # message blocks feeding this one; None: unknown (GRC wiring), then the block finishes once
+        # it has been idle for END_GRACE seconds after the first upstream block finished
+        self.upstream_blocks = None
+        self._done_seen = self._handled = 0
+        self._finishing = False
 
     def _system(self, msg):
         """GNU Radio marks a message block finished at the first upstream block's 'done', even
-        with other upstream blocks still sending: with several (burst_rx's four soft-decision
-        chains), their last messages would be lost. Finish after the last one, and after handling
-        what is queued."""
-        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), DONE):
-            self._done_seen += 1
-            if self._done_seen < self.upstream_blocks:
-                return
-            self.drain()
-            self.end_of_stream()
+        with other upstream blocks still sending (burst_rx's four soft-decision chains, or the
+        synchroniser's expire port): their last messages would be lost. Finish after the last
+        upstream block, or, when their number is unknown, once idle; in both cases after
+        handling what is queued."""
+        if not (pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), DONE)):
+            self.to_basic_block().system_handler(msg)
+            return
+        self._done_seen += 1
+        if self.upstream_blocks is not None:
+            if self._done_seen >= self.upstream_blocks:
+                self._finish(msg)
+        elif not self._finishing:
+            self._finishing = True
+            threading.Thread(target=self._finish_when_idle, args=(msg,), daemon=True).start()
+
+    def _finish_when_idle(self, msg):
+        block = self.to_basic_block()
+        seen = -1
+        while seen != self._handled or any(block.nmsgs(p) for p in self.drain_ports):
+            seen = self._handled
+            time.sleep(END_GRACE)
+        self._finish(msg)
+
+    def _finish(self, msg):
+        self.drain()
+        self.end_of_stream()
         self.to_basic_block().system_handler(msg)
 
     def end_of_stream(self):
-        """Called once every upstream block has finished and the queue is handled."""
+        """Called once, when every upstream block has finished and the queue is handled."""
 
     def handle(self, msg):
         from .pdu_io import split_pdu
+        self._handled += 1
         try:
             meta, data = split_pdu(msg, self.in_dtype)
             outputs = self.process(meta, data)

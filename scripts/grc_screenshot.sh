@@ -27,8 +27,19 @@ for _ in $(seq 60); do
 done
 [ -n "${win:-}" ] || { echo "grc_screenshot: GRC did not open a window" >&2; cat "$work/grc.log" >&2; exit 1; }
 sleep 3
-xdotool windowactivate --sync "$win" key F6
-sleep "${WAIT:-25}"
+xdotool windowfocus "$win" 2>/dev/null || true
+xdotool key --window "$win" F6 || xdotool key F6
+sleep 5
+xdotool key Escape 2>/dev/null || true  # closes the one-time "xterm missing" notice
+for _ in $(seq "${WAIT:-120}"); do  # the received image, written by the flowgraph GRC started
+    ls "$work"/rx_images/frame*.png >/dev/null 2>&1 && break
+    sleep 1
+done
+ls "$work"/rx_images/frame*.png >/dev/null 2>&1 || { echo "grc_screenshot: no image received" >&2; cat "$work/grc.log" >&2; exit 1; }
+fg=$(xdotool search --name "Semcom" 2>/dev/null | tail -1 || true)
+[ -n "$fg" ] && xdotool windowsize "$fg" 1300 900 windowmove "$fg" 250 60 2>/dev/null || true
+sleep 4
+cp "$work/grc.log" "${OUT%.png}.log"
 mkdir -p "$(dirname "$OUT")"
 import -window root "$OUT"
 echo "grc_screenshot: $OUT"

@@ -163,7 +163,8 @@ def test_zmq_loopback_carries_the_burst(pattern):
     sink = blocks.vector_sink_c()
     tb.connect(blocks.vector_source_c(burst.tolist(), True), blocks.throttle(gr.sizeof_gr_complex, 200e3),
                tx_sink(cfg))
-    tb.connect(rx_source(cfg), sink)
+    rx = rx_source(cfg)  # held: a Python block (the pyzmq source) must outlive the flowgraph's use of it
+    tb.connect(rx, sink)
     tb.start()
     deadline = time.time() + 10
     while len(sink.data()) < 4 * len(burst) and time.time() < deadline:

@@ -36,9 +36,10 @@ from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu
 from ..phy import air, burst, framing
 from ..phy.constellations import MODULATIONS
+from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
 
-CODEC_ID, HEIGHT, WIDTH = "codec_id", "height", "width"
-HEADER, EXPIRE, MODEL_HASH = "header", "expire", "model_hash"
+
+HEADER, EXPIRE = "header", "expire"  # burst PDU metadata: the burst header; a frame that expired
 SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")
 CORR_START = pmt.intern("corr_start")
 BURST_TAG, EXPIRE_TAG = pmt.intern("burst"), pmt.intern("expire")
@@ -173,7 +174,7 @@ class burst_modulator(gr.sync_block):
                 raise ValueError(f"{symbols.size} symbols, the header's segment needs "
                                  f"{header.link.channel_uses(header.lengths[header.segment])}")
             samples = self.wave.modulate(header, symbols) * self.amplitude
-        except (ValueError, KeyError, TypeError, SemcomError) as err:
+        except Exception as err:  # noqa: BLE001 (whatever it is: this burst only)
             self.dropped += 1
             self.logger.warn(f"dropped a burst: {err}")
             return
@@ -306,7 +307,7 @@ class burst_sync(gr.basic_block):
         self.message_port_register_out(pmt.intern(EXPIRE))
         self.lock = threading.Lock()
         self.pending = [collections.deque() for _ in self.modulations]  # (symbols, tag or None) per port
-        self.other_modulation = 0
+        self.other_modulation = self.errors = 0
         self.display: collections.deque = collections.deque()
         self.queued = 0
         self.modulation_of: dict[tuple, int] = {}  # frame key -> port, for its expire marker
@@ -352,8 +353,12 @@ class burst_sync(gr.basic_block):
             taken = 0
             if self.queued < MAX_QUEUED_SYMBOLS and len(samples):
                 tags = self.get_tags_in_window(0, 0, len(samples), CORR_START)
-                self._queue(self.sync.feed(samples, sorted(t.offset for t in tags)))
                 taken = len(samples)
+                try:
+                    self._queue(self.sync.feed(samples, sorted(t.offset for t in tags)))
+                except Exception as err:  # noqa: BLE001 (these samples only: never a dead receiver)
+                    self.errors += 1
+                    self.logger.warn(f"dropped {taken} samples: {type(err).__name__}: {err}")
                 if self.sync.dropped > self._reported:
                     self._reported = self.sync.dropped
                     if not self.sync.last_error.startswith("burst header"):  # header failures: mostly noise
@@ -444,10 +449,19 @@ class burst_llr(gr.sync_block):
         self.bursts_out = self.dropped = 0
 
     def work(self, input_items, output_items):
-        values = input_items[0]
+        try:
+            self._work(input_items[0])
+        except Exception as err:  # noqa: BLE001 (the burst in hand only: never a dead block)
+            self.current = None
+            self.dropped += 1
+            self.logger.warn(f"dropped a burst: {type(err).__name__}: {err}")
+        return len(input_items[0])
+
+    def _work(self, values):
         start = self.nitems_read(0)
         tags = self.get_tags_in_window(0, 0, len(values))
-        marks = sorted((t.offset - start, t) for t in tags if pmt.eqv(t.key, BURST_TAG) or pmt.eqv(t.key, EXPIRE_TAG))
+        marks = sorted(((t.offset - start, t) for t in tags if pmt.eqv(t.key, BURST_TAG) or pmt.eqv(t.key, EXPIRE_TAG)),
+                       key=lambda mark: mark[0])
         pos = 0
         for rel, tag in marks:
             self._take(values[pos:rel])
@@ -455,16 +469,20 @@ class burst_llr(gr.sync_block):
             meta = pmt.to_python(tag.value)
             if pmt.eqv(tag.key, EXPIRE_TAG):
                 self._abandon()
-                self.message_port_pub(OUT, make_pdu({EXPIRE: list(np.asarray(meta[EXPIRE]).ravel())},
+                self.message_port_pub(OUT, make_pdu({EXPIRE: [int(v) for v in np.asarray(meta[EXPIRE]).ravel()]},
                                                     np.zeros(0, np.float32)))
                 pos += self.k  # the marker symbol
                 continue
             self._abandon()
-            header = header_of(meta)
+            try:
+                header = header_of(meta)
+            except ValueError as err:
+                self.dropped += 1
+                self.logger.warn(f"dropped a burst: {err}")
+                continue
             n = header.link.channel_uses(header.lengths[header.segment])
             self.current = (meta, header, [], n * self.k)
         self._take(values[pos:])
-        return len(values)
 
     def _abandon(self):
         if self.current is not None:
@@ -480,11 +498,16 @@ class burst_llr(gr.sync_block):
         if have + len(parts[-1]) < total:
             return
         self.current = None
-        noise_var = np.asarray(meta[framing.NOISE_VAR], np.float32).ravel()
-        llr = modem.scale_llrs(np.concatenate(parts), noise_var, self.k)
-        coded = header.link.coded_bits(header.lengths[header.segment])
-        meta[HEADER] = list(astuple(header))
-        meta[framing.NOISE_VAR] = float(np.mean(noise_var))
+        try:
+            noise_var = np.asarray(meta[framing.NOISE_VAR], np.float32).ravel()
+            llr = modem.scale_llrs(np.concatenate(parts), noise_var, self.k)
+            coded = header.link.coded_bits(header.lengths[header.segment])
+            meta[HEADER] = list(astuple(header))
+            meta[framing.NOISE_VAR] = float(np.mean(noise_var))
+        except Exception as err:  # noqa: BLE001 (this burst only)
+            self.dropped += 1
+            self.logger.warn(f"dropped a burst: {type(err).__name__}: {err}")
+            return
         self.bursts_out += 1
         self.message_port_pub(OUT, make_pdu(meta, llr[:coded]))
 

@@ -22,9 +22,9 @@ from gnuradio import gr
 from PyQt5 import QtCore, QtGui, QtWidgets
 
 from .pdu_io import split_pdu
+from ..phy.framing import HEIGHT, WIDTH
 
 IN = pmt.intern("in")
-HEIGHT, WIDTH = "height", "width"
 
 
 def caption(meta: dict | None) -> str:

@@ -21,9 +21,8 @@ from .pdu_block import DONE, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
 from ..phy.link import LinkConfig, channel_use_budget
+from ..phy.framing import CODEC, CODEC_ID, HEIGHT, LOST, REASON, WIDTH
 
-HEIGHT, WIDTH, CODEC, LOST, REASON = "height", "width", "codec", "lost", "reason"
-CODEC_ID = "codec_id"
 RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
 
 

@@ -1,6 +1,7 @@
 """Base class for the module's PDU-in/PDU-out Python blocks.
 
-A malformed PDU is logged on one line and dropped; the flowgraph keeps running.
+A PDU that cannot be handled, for whatever reason, is logged on one line, counted by reason in
+``drops`` and dropped; the block and the flowgraph keep running.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class pdu_block(gr.basic_block):
         self.set_msg_handler(IN, self.handle)
         self.set_msg_handler(SYSTEM, self._system)
         self.dropped = 0
+        self.drops: dict[str, int] = {}  # reason -> count
         # message blocks feeding this one; None: unknown (GRC wiring), then the block finishes once
         # it has been idle for END_GRACE seconds after the first upstream block finished
         self.upstream_blocks = None
@@ -75,11 +77,18 @@ class pdu_block(gr.basic_block):
             meta, data = split_pdu(msg, self.in_dtype)
             outputs = self.process(meta, data)
         except (ValueError, KeyError, TypeError, SemcomError) as err:
-            self.dropped += 1
-            self.logger.warn(f"dropped a malformed PDU: {err}")
+            self._drop("malformed PDU", err)
+            return
+        except Exception as err:  # noqa: BLE001 (an OSError, MemoryError, onnxruntime error: never a dead block)
+            self._drop(type(err).__name__, err)
             return
         for pdu in outputs:
             self.message_port_pub(OUT, pdu)
+
+    def _drop(self, reason: str, err: Exception):
+        self.dropped += 1
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+        self.logger.warn(f"dropped a PDU ({reason}): {err}")
 
     def process(self, meta: dict, data):
         raise NotImplementedError

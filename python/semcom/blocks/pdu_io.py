@@ -47,6 +47,8 @@ def meta_to_pmt(meta: dict):
             value = make_vector(value.astype(np.complex64 if np.iscomplexobj(value) else np.float32))
         elif isinstance(value, (np.integer, np.floating, np.bool_)):
             value = pmt.to_pmt(value.item())
+        elif isinstance(value, (list, tuple)):
+            value = pmt.to_pmt([v.item() if isinstance(v, np.generic) else v for v in value])
         else:
             value = pmt.to_pmt(value)
         d = pmt.dict_add(d, pmt.intern(key), value)

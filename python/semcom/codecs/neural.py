@@ -27,14 +27,13 @@ from ..errors import SemcomError
 from ..phy.link import FEC_NONE, LinkConfig
 from . import registry
 from .base import Codec, Decoded, Encoded, Received
+from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILES = {"float32": "decoder.onnx", "int8": "decoder.int8.onnx"}  # int8: semcom-quantize writes it
-MODEL, MODEL_HASH = "model", "model_hash"  # frame metadata keys
-CODEC_ID = "codec_id"  # what a burst header carries: the model's id, whichever registry name sent it
 FAMILY = "bitsemcom"
 LLR_CLIP = 40.0
 

@@ -1,7 +1,9 @@
 """Radio back-ends: complex-baseband (gr_complex) stream endpoints made of GNU Radio's own blocks.
 
 ``tx_sink(cfg)`` has one complex input, ``rx_source(cfg)`` one complex output.
-Both are thin hier blocks around one stock block (``.block``); ``.cfg`` is the
+Both are thin hier blocks around one block (``.block``): GNU Radio's own, but
+for the ZeroMQ receiver, ``blocks.zmq_source`` (pyzmq), which drops a bad
+message where GNU Radio's source would stop for good; ``.cfg`` is the
 configuration in effect (for a file receiver: the rate and frequency read back
 from its SigMF metadata).
 
@@ -117,7 +119,8 @@ def tx_sink(cfg: RadioConfig):
 
 
 def rx_source(cfg: RadioConfig):
-    """A hier block with one gr_complex output that receives from the radio ``cfg`` describes."""
+    """A hier block with one gr_complex output that receives from the radio ``cfg`` describes.
+    Keep a reference to it while the flowgraph runs (it may hold a Python block)."""
     block, cfg = _BUILDERS[cfg.kind](cfg, False)
     return _wrap(block, cfg, False)
 
@@ -147,6 +150,9 @@ def _wrap(block, cfg: RadioConfig, is_tx: bool):
 def _zmq(cfg: RadioConfig, is_tx: bool):
     from gnuradio import gr, zeromq
 
+    if not is_tx and not cfg.pass_tags:  # GNU Radio's zmq sources die on a message of odd length
+        from ..blocks.zmq_source import zmq_source
+        return zmq_source(cfg.address, cfg.zmq_pattern, cfg.timeout_ms), cfg
     common = (gr.sizeof_gr_complex, 1, cfg.address, cfg.timeout_ms, cfg.pass_tags, -1)
     make = {("pubsub", True): lambda: zeromq.pub_sink(*common, "", True),
             ("pubsub", False): lambda: zeromq.sub_source(*common, ""),

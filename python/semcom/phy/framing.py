@@ -1,4 +1,4 @@
-"""Frame metadata keys shared by the transmitter, channel and receiver, and padding."""
+"""Frame metadata keys (the one place each is named), shared by transmitter, channel and receiver; padding."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,10 @@ NOISE_VAR = "noise_var"
 CSI = "csi"
 FEC_OK = "fec_ok"
 FEC_BLOCKS_FAILED = "fec_blocks_failed"
+CODEC, CODEC_ID = "codec", "codec_id"  # registry name; the id burst headers carry
+MODEL, MODEL_HASH = "model", "model_hash"  # learned codecs: the model's folder name and fingerprint
+HEIGHT, WIDTH = "height", "width"
+LOST, REASON = "lost", "reason"
 
 
 def pad_to_multiple(bits: np.ndarray, multiple: int) -> np.ndarray:

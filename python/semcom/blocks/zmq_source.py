@@ -1,0 +1,133 @@
+"""A ZeroMQ IQ source that survives any message: pyzmq in, complex samples out.
+
+GNU Radio 3.10's zmq sources stop for good ("Incompatible vector sizes") on the first message
+whose length is not a multiple of the item size. This source receives with pyzmq, checks each
+message (one frame, a whole number of complex64 samples, at most ``max_message_bytes``) and
+drops a bad one, counted by reason in ``drops``, while reception goes on. It speaks to GNU
+Radio's zmq sinks (pub, push, rep) without tags, as the project's transmitters send.
+"""
+from __future__ import annotations
+
+import collections
+import struct
+
+import numpy as np
+from gnuradio import gr
+
+from ..errors import SemcomError
+
+PATTERNS = ("pubsub", "pushpull", "reqrep")
+ITEM = np.dtype(np.complex64).itemsize
+MAX_MESSAGE_BYTES = 1 << 26  # 64 MiB, 8 Mi samples: far above a burst, bounded against forged sizes
+POLL_MS = 20  # a work() call waits this long for a message: the scheduler gets control back soon
+REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
+
+
+class zmq_source(gr.sync_block):
+    """Complex samples from a ZeroMQ PUB, PUSH or REP peer; bad messages are dropped and counted.
+
+    Args:
+        address: the peer's endpoint, e.g. tcp://127.0.0.1:5555 (the transmitter binds).
+        pattern: 'pubsub', 'pushpull' or 'reqrep' (as the transmitter's sink).
+        timeout_ms: receive timeout of one poll, milliseconds.
+        max_message_bytes: larger messages are dropped (and ZeroMQ refuses them before
+            allocating them).
+    """
+
+    def __init__(self, address: str, pattern: str = "pubsub", timeout_ms: int = POLL_MS,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES):
+        gr.sync_block.__init__(self, name="semcom_zmq_source", in_sig=None, out_sig=[np.complex64])
+        import zmq
+        if pattern not in PATTERNS:
+            raise SemcomError(f"unknown ZeroMQ pattern '{pattern}'; choose one of {', '.join(PATTERNS)}")
+        self.zmq, self.pattern = zmq, pattern
+        self.context = zmq.Context.instance()
+        kind = {"pubsub": zmq.SUB, "pushpull": zmq.PULL, "reqrep": zmq.REQ}[pattern]
+        self.socket = self.context.socket(kind)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        if kind == zmq.SUB:
+            self.socket.setsockopt(zmq.SUBSCRIBE, b"")
+        if kind == zmq.REQ:  # a lost reply must not wedge the REQ state machine
+            self.socket.setsockopt(zmq.REQ_RELAXED, 1)
+            self.socket.setsockopt(zmq.REQ_CORRELATE, 1)
+        try:
+            self.socket.connect(address)
+        except zmq.ZMQError as err:
+            self.socket.close()
+            raise SemcomError(f"cannot connect to ZeroMQ address '{address}': {err}") from None
+        self.timeout_ms = max(1, int(timeout_ms))
+        self.max_message_bytes = int(max_message_bytes)
+        self.pending: collections.deque = collections.deque()
+        self.requested = False
+        self.messages = self.samples = 0
+        self.drops: dict[str, int] = {}
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.drops.values())
+
+    def _drop(self, reason: str):
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+        if self.drops[reason] in (1, 10, 100, 1000) or self.drops[reason] % 10000 == 0:  # rate-limited
+            self.logger.warn(f"dropped a ZeroMQ message ({reason}; {self.drops[reason]} so far)")
+
+    def accept(self, frames: list) -> np.ndarray | None:
+        """The samples of one received message, or None (dropped, reason counted)."""
+        if len(frames) != 1:
+            self._drop("multipart message")
+            return None
+        data = frames[0]
+        if len(data) > self.max_message_bytes:
+            self._drop("message too large")
+            return None
+        if len(data) % ITEM:
+            self._drop(f"length not a multiple of {ITEM} bytes")
+            return None
+        self.messages += 1
+        return np.frombuffer(data, np.complex64)
+
+    def _receive(self):
+        zmq = self.zmq
+        if self.pattern == "reqrep" and not self.requested:
+            try:
+                self.socket.send(struct.pack("=i", REQUEST_ITEMS), zmq.NOBLOCK)
+                self.requested = True
+            except zmq.ZMQError:
+                return
+        if not self.socket.poll(self.timeout_ms, zmq.POLLIN):
+            if self.pattern == "reqrep":
+                self.requested = False  # ask again (REQ_RELAXED allows it)
+            return
+        try:
+            frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
+        except zmq.ZMQError:
+            return
+        self.requested = False
+        samples = self.accept(frames)
+        if samples is not None and samples.size:
+            self.pending.append(samples)
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        if not self.pending:
+            self._receive()
+            if not self.pending:
+                return 0
+        n = 0
+        while self.pending and n < len(out):
+            chunk = self.pending[0]
+            k = min(len(chunk), len(out) - n)
+            out[n:n + k] = chunk[:k]
+            n += k
+            if k == len(chunk):
+                self.pending.popleft()
+            else:
+                self.pending[0] = chunk[k:]
+        self.samples += n
+        return n
+
+    def stop(self):
+        # the socket belongs to the block's thread (ZeroMQ sockets are not thread-safe): it closes
+        # with the block, not here while work() may be polling it
+        return True

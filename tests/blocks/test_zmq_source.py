@@ -1,0 +1,50 @@
+"""The pyzmq IQ source: bad messages are dropped and counted, reception goes on."""
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gnuradio.semcom.blocks.zmq_source")
+zmq = pytest.importorskip("zmq")
+from gnuradio import blocks, gr  # noqa: E402
+
+from gnuradio.semcom.blocks.zmq_source import zmq_source  # noqa: E402
+
+
+@pytest.mark.parametrize("pattern, kind", [("pubsub", zmq.PUB), ("pushpull", zmq.PUSH)])
+def test_garbage_messages_are_dropped_and_the_samples_around_them_arrive(pattern, kind):
+    ctx = zmq.Context.instance()
+    peer = ctx.socket(kind)
+    port = peer.bind_to_random_port("tcp://127.0.0.1")
+    rng = np.random.default_rng(0)
+    good = [(rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64) for n in (1000, 333, 4096)]
+    src = zmq_source(f"tcp://127.0.0.1:{port}", pattern)
+    total = sum(len(g) for g in good)
+    sink = blocks.vector_sink_c()
+    tb = gr.top_block()
+    tb.connect(src, blocks.head(gr.sizeof_gr_complex, total), sink)
+    tb.start()
+    try:
+        time.sleep(0.5)  # the subscription reaches the publisher
+        peer.send(good[0].tobytes())
+        peer.send(b"\x01\x02\x03")  # odd length: GNU Radio's source would die here
+        peer.send_multipart([good[1].tobytes(), b"tail"])  # multipart
+        peer.send(good[1].tobytes())
+        peer.send(b"")  # empty: nothing to add
+        peer.send(good[2].tobytes())
+        deadline = time.monotonic() + 20
+        while len(sink.data()) < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        tb.stop()
+        tb.wait()
+        peer.close()
+    assert np.array_equal(np.asarray(sink.data(), np.complex64), np.concatenate(good))
+    assert src.drops == {"length not a multiple of 8 bytes": 1, "multipart message": 1}
+
+
+def test_a_message_above_the_limit_is_dropped():
+    src = zmq_source("tcp://127.0.0.1:1", "pushpull", max_message_bytes=64)
+    assert src.accept([np.zeros(8, np.complex64).tobytes()]).size == 8
+    assert src.accept([np.zeros(9, np.complex64).tobytes()]) is None
+    assert src.drops == {"message too large": 1}

@@ -191,10 +191,13 @@ def report(out: str, md: str, png: str | None = None, command: str = "") -> list
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
-        for d in done:
+        colors = plt.cm.tab20.colors
+        for i, d in enumerate(done):
             rows = curves(os.path.join(out, d["variant"]))
+            style = {"color": colors[(2 * i) % 20 + (i >= 10)], "linestyle": ("-", "--", ":")[i % 3],
+                     "linewidth": 2.2 if d["variant"] in ("baseline", "bf16") else 1.2}
             for ax, col in zip(axes, (2, 3)):
-                ax.plot([r[0] / 60 for r in rows], [r[col] for r in rows], marker=".", label=d["variant"])
+                ax.plot([r[0] / 60 for r in rows], [r[col] for r in rows], marker=".", label=d["variant"], **style)
         for ax, title in zip(axes, ("error-free", f"AWGN {VAL_SNR:g} dB")):
             ax.set_title(f"val PSNR, {title}")
             ax.set_xlabel("training time (min, 1 thread)")

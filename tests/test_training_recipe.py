@@ -32,7 +32,7 @@ def tiny(**over):
     base = {"name": "tiny", "model": {"preset": "tiny"}, "modulation": "qpsk", "cpp": "1/16",
             "data": {"synthetic": 4, "crop": 32, "batch": 2, "val_crop": 64, "val_images": 1},
             "lr": 3e-3, "recipe": EVERY_KIND, "val": {"every": 1000, "snrs": [3.0]},
-            "checkpoint_every": 5, "keep_checkpoints": 5, "log_every": 4, "threads": 1}
+            "checkpoint_every": 5, "keep_checkpoints": 5, "log_every": 4, "threads": 1, "precision": "fp32"}
     return trainer.load_config(base, over)
 
 
@@ -183,3 +183,18 @@ def test_auto_precision_takes_bf16_only_where_the_probe_finds_it_faster(monkeypa
     assert trainer.resolve_precision(tiny(precision="fp32"), None, torch.device("cpu")) == "fp32"
     with pytest.raises(SemcomError):
         trainer.resolve_precision(tiny(precision="fp16"), None, torch.device("cpu"))
+
+
+def test_a_named_prepared_folder_is_used_as_it_is(tmp_path):
+    ims = trainer.synthetic_images(3, size=96, seed=4)
+    folder = str(tmp_path / "prep")
+    prepared.write(folder, {"train": [(f"t{i}", im) for i, im in enumerate(ims[:2])], "val": [("v", ims[2])]},
+                   1.0, "made-elsewhere")
+    before = os.path.getmtime(os.path.join(folder, "train.npy"))
+    cfg = tiny(data={"synthetic": 0, "prepared": folder}, recipe=[{"steps": 2}])
+    t = trainer.Trainer(cfg, str(tmp_path / "run"), progress=False)
+    t.fit()
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
+    assert saved["dataset_hash"] == "made-elsewhere"  # not the photo cache's, even where there is one
+    assert os.path.getmtime(os.path.join(folder, "train.npy")) == before
+    assert np.array_equal(trainer.load_images(cfg, "val")[0], ims[2])

@@ -95,23 +95,23 @@ def write(folder: str, splits: dict, scale: float, source: str) -> dict:
 
 
 def prepare(data_cfg: dict, folder: str | None = None, scale: float | None = None) -> str:
-    """Decodes the config's train/val photos into ``folder`` (default: under ``default_root()``,
-    named by source hash and scale) unless a matching one is there; returns the folder."""
+    """The prepared folder of the config's train/val photos; returns its path.
+
+    ``folder`` None: a folder under ``default_root()`` named by the source's hash and the scale
+    (``data.prepared_scale``), made on first use. A named ``folder`` that holds prepared data is
+    used as it is, whatever made it, unless ``scale`` is given (making one: it is remade when
+    its scale or source differ)."""
     from .. import data, imageio
-    explicit = scale is not None
+    if folder is not None and scale is None and read_index(folder):
+        return folder
     scale = float(data_cfg.get("prepared_scale", 1.0) if scale is None else scale)
     src = source_hash(data_cfg)
-    if folder is None:
-        if src is None:
-            raise SemcomError(f"no photos to prepare; {data.FETCH_HINT}")
-        folder = os.path.join(default_root(), f"{src[:16]}_s{scale:g}")
-    elif not explicit:  # a named folder keeps the scale it was made with
-        scale = float((read_index(folder) or {}).get("scale", scale))
-    index = read_index(folder)
-    if index and (src is None or index["source_hash"] == src) and index["scale"] == scale:
-        return folder
     if src is None:
-        raise SemcomError(f"{folder} holds no prepared data and there are no photos to prepare; {data.FETCH_HINT}")
+        raise SemcomError(f"no photos to prepare{' into ' + folder if folder else ''}; {data.FETCH_HINT}")
+    folder = folder or os.path.join(default_root(), f"{src[:16]}_s{scale:g}")
+    index = read_index(folder)
+    if index and index["source_hash"] == src and index["scale"] == scale:
+        return folder
     splits = {}
     for split in SPLITS:
         paths = split_paths(data_cfg, split)

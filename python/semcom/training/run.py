@@ -84,7 +84,9 @@ def train(argv):
         t.save_final()
     model, saved = trainer.load_model(final)
     card = export.export(model, saved, os.path.join(args.out, "model"), args.model_id or cfg["name"])
-    print(json.dumps({"device": str(t.device), "precision": t.precision, "s_per_step_probe": round(sec, 4),
+    import numpy
+    print(json.dumps({"device": str(t.device), "precision": t.precision, "numpy": numpy.__version__,
+                      "torch": torch.__version__, "s_per_step_probe": round(sec, 4),
                       "steps": summary["step"], "recipe_steps": t.total_steps, "train_s": round(summary["train_s"], 1),
                       "total_s": round(time.time() - t_start, 1), "val_psnr": summary["val_psnr"],
                       "model": os.path.join(args.out, "model"), "parity": card["parity_max_abs_diff"]}))

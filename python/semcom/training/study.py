@@ -164,8 +164,9 @@ def curves(run_dir: str) -> list[tuple[float, int, float, float]]:
     return rows
 
 
-def report(out: str, md: str, png: str | None = None, command: str = "") -> list[dict]:
-    """Table (markdown) and val-PSNR-vs-time plot of every finished run under ``out``."""
+def report(out: str, md: str, png: str | None = None, points: str | None = None) -> list[dict]:
+    """Table (markdown), val-PSNR-vs-time plot and (``points``) a CSV of every validation of every
+    finished run under ``out``."""
     done = []
     for name in VARIANTS:
         path = os.path.join(out, name, "summary.json")
@@ -186,6 +187,12 @@ def report(out: str, md: str, png: str | None = None, command: str = "") -> list
                      f"{d['steps_per_s']:.2f} | {ef:.2f} | {s3:.2f} | {delta} |")
     with open(md, "w") as f:
         f.write("\n".join(lines) + "\n")
+    if points:
+        with open(points, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["variant", "train_s", "step", "val_psnr_error_free", f"val_psnr_snr{VAL_SNR:g}"])
+            for d in done:
+                w.writerows([d["variant"], *r] for r in curves(os.path.join(out, d["variant"])))
     if png:
         import matplotlib
         matplotlib.use("Agg")
@@ -267,6 +274,7 @@ def main(argv=None):
     p.add_argument("--val-points", type=int, default=6, help="validations per run")
     p.add_argument("--report", metavar="MD", help="only write the table (and --plot) of finished runs")
     p.add_argument("--plot", metavar="PNG")
+    p.add_argument("--points", metavar="CSV", help="with --report: every validation point of every run")
     p.add_argument("--speed", metavar="JSON", help="only time fp32/bf16 x contiguous/channels_last steps of "
                                                   "this config override (e.g. '{}')")
     p.add_argument("--bf16-check", metavar="JSON", help="only compare fp32 and bf16 val PSNR after --steps steps "
@@ -279,7 +287,7 @@ def main(argv=None):
     if args.curve:
         print(json.dumps(best_curve(*args.curve), indent=1))
     elif args.report:
-        report(args.out, args.report, args.plot)
+        report(args.out, args.report, args.plot, args.points)
     elif args.speed is not None:
         speed(json.loads(args.speed))
     elif args.bf16_check is not None:

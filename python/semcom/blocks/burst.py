@@ -33,7 +33,7 @@ from ..codecs import registry
 from ..errors import SemcomError
 from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
-from .pdu_io import make_pdu, meta_to_pmt, split_pdu
+from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements
 from ..phy import air, burst, framing
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
@@ -44,6 +44,7 @@ SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")
 CORR_START = pmt.intern("corr_start")
 BURST_TAG, EXPIRE_TAG = pmt.intern("burst"), pmt.intern("expire")
 DETECTOR_ITEMS = 2048  # corr_est_cc works on at least this many samples at a time
+STREAM_BUFFER = 1 << 16  # items in the detector's output buffer
 TAIL_ZEROS = DETECTOR_ITEMS  # after a frame's last burst: pushes it through the detector
 MAX_QUEUED_SYMBOLS = 1 << 18  # burst_sync stops reading input while this many symbols wait downstream
 MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
@@ -56,6 +57,21 @@ def preamble_period(waveform: str) -> list[complex]:
     """One period of the waveform's preamble: what ``corr_est_cc`` correlates with (its sps is 2)."""
     wave = air.wf_mod.waveform(check("waveform", waveform))
     return wave.preamble()[:wave.period].tolist()
+
+
+_NOISE_KEY = pmt.intern(framing.NOISE_VAR)
+
+
+def tag_meta(value) -> dict:
+    """A burst tag's dict as Python; its per-symbol noise variance through the fast vector path
+    (pmt.to_python converts a vector element by element)."""
+    noise = pmt.dict_ref(value, _NOISE_KEY, pmt.PMT_NIL)
+    meta = pmt.to_python(pmt.dict_delete(value, _NOISE_KEY)) or {}
+    if pmt.is_uniform_vector(noise):
+        meta[framing.NOISE_VAR] = vector_elements(noise)
+    elif not pmt.is_null(noise):
+        meta[framing.NOISE_VAR] = pmt.to_python(noise)
+    return meta
 
 
 def header_of(meta: dict) -> burst.Header:
@@ -294,14 +310,17 @@ class burst_sync(gr.basic_block):
         frame_timeout: seconds without samples before a pending frame's missing bursts count as
             lost; while samples flow, 16 bursts' worth of samples without one does.
         modulations: the modulations with an output, in this order.
+        display: add the last output, of every burst's symbols.
     """
 
-    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS):
+    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS,
+                 display=True):
         self.modulations = [check("modulation", m) for m in modulations]
         if not self.modulations or len(set(self.modulations)) != len(self.modulations):
             raise SemcomError("burst_sync needs one or more different modulations")
         gr.basic_block.__init__(self, name="semcom_burst_sync", in_sig=[np.complex64],
-                                out_sig=[np.complex64] * (len(self.modulations) + 1))
+                                out_sig=[np.complex64] * (len(self.modulations) + bool(display)))
+        self.show = bool(display)
         malloc.limit_arenas()  # flat memory when running for days
         self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout))
         self.message_port_register_out(pmt.intern(EXPIRE))
@@ -366,7 +385,8 @@ class burst_sync(gr.basic_block):
             self.consume(0, taken)
             for port, queue in enumerate(self.pending):
                 self.produce(port, self._emit(queue, output_items[port], port))
-            self.produce(len(self.pending), self._emit_display(output_items[-1]))
+            if self.show:
+                self.produce(len(self.pending), self._emit_display(output_items[-1]))
         return gr.WORK_CALLED_PRODUCE
 
     def _queue(self, events):
@@ -390,7 +410,8 @@ class burst_sync(gr.basic_block):
                     "cfo": float(info.cfo), framing.NOISE_VAR: noise}
             self.pending[port].append((event.symbols, (BURST_TAG, meta)))
             self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
-            self.display.append(event.symbols)
+            if self.show:
+                self.display.append(event.symbols)
             self.queued += len(event.symbols) + FLUSH_SYMBOLS
 
     def _emit(self, queue, out, port) -> int:
@@ -466,7 +487,7 @@ class burst_llr(gr.sync_block):
         for rel, tag in marks:
             self._take(values[pos:rel])
             pos = rel
-            meta = pmt.to_python(tag.value)
+            meta = tag_meta(tag.value)
             if pmt.eqv(tag.key, EXPIRE_TAG):
                 self._abandon()
                 self.message_port_pub(OUT, make_pdu({EXPIRE: [int(v) for v in np.asarray(meta[EXPIRE]).ravel()]},
@@ -635,7 +656,9 @@ class burst_rx(gr.hier_block2):
         # the dynamic threshold is relative to the mean correlation of each work() call: a short
         # call holding little but a preamble would hide it
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
-        self.sync = burst_sync(waveform, frame_timeout)
+        self.detector.set_min_output_buffer(STREAM_BUFFER)  # fewer hand-overs between the threads
+        self.sync = burst_sync(waveform, frame_timeout, display=symbols_output)
+        self.sync.set_min_output_buffer(STREAM_BUFFER)
         self.fec = fec_decoder(ldpc_backend)
         self.reassembler = burst_reassembler()
         self.connect(self, self.detector, self.sync)
@@ -652,8 +675,6 @@ class burst_rx(gr.hier_block2):
             self.llrs.append(burst_llr(name, obj))
             self.connect((self.sync, port), self.scalers[-1], self.demappers[-1], self.llrs[-1])
             self.msg_connect(self.llrs[-1], OUT, self.fec, IN)
-        self.display_sink = blocks.null_sink(gr.sizeof_gr_complex)  # the display output may stay unconnected
-        self.connect((self.sync, len(MODULATIONS)), self.display_sink)
         if symbols_output:
             self.connect((self.sync, len(MODULATIONS)), self)
         self.reassembler.feeder = self.fec

@@ -254,10 +254,16 @@ def best_curve(run_dir: str, png: str, skip_frac: float = 0.34) -> dict:
             tt = np.linspace(t[keep].min(), max(3 * t.max(), fit["within_0.5db_at"]), 200)
             ax.plot(tt, fit["plateau_db"] - fit["b"] * np.exp(-tt / fit["tau"]), "--", color=line.get_color(),
                     alpha=0.7, label=f"fit, plateau {fit['plateau_db']:.1f} dB")
+    with open(os.path.join(run_dir, "log.csv")) as f:
+        lr = [(float(r["train_s"]) / 3600, float(r["lr"])) for r in csv.DictReader(f) if r.get("lr")]
+    if lr:  # the schedule: a curve that flattens as the LR anneals is not a plateau of the model
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*lr), color="gray", alpha=0.5, linewidth=1)
+        ax2.set_ylabel("learning rate (gray)")
     ax.set_xlabel("training time (CPU hours, 1 thread)")
     ax.set_ylabel("val PSNR (dB)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     return fits

@@ -105,6 +105,11 @@ _ALL = (
            high_open=True),
     Option("clock_ppm", 0.0, "sample-clock offset between the radios", kind=float, low=-1000, high=1000),
     Option("seed", 0, "noise and fading seed", kind=int, low=0),
+    # apps
+    Option("repeat", 1, "send the list of images this many times", kind=int, low=1),
+    Option("interval", 0.0, "seconds between images (pace a slow receiver)", kind=float, low=0, high=86400),
+    Option("count", 0, "stop after this many images (0 = until Ctrl-C)", kind=int, low=0),
+    Option("idle_exit", 0.0, "stop after this many seconds without an image (0 = never)", kind=float, low=0),
     # radio hardware
     Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
            "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=LINKS),

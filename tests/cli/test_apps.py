@@ -65,6 +65,28 @@ def test_bad_input_gives_one_line_error(args, message, small_image):
     assert len([ln for ln in r.stderr.splitlines() if "error" in ln]) == 1
 
 
+@pytest.mark.parametrize("app_name, args, message", [
+    ("tx_image.py", ["--clock-ppm", "nan", "SMALL"], "--clock-ppm: must be a finite number"),
+    ("tx_image.py", ["--clock-ppm=-1e6", "SMALL"], "--clock-ppm: must be in [-1000, 1000]"),
+    ("tx_image.py", ["--interval=-1", "SMALL"], "--interval: must be in [0, 86400]"),
+    ("tx_image.py", ["--repeat", "0", "SMALL"], "--repeat: must be >= 1"),
+    ("rx_image.py", ["--frame-timeout=-1", "--reference", "SMALL"], "--frame-timeout: must be in (0, 3600]"),
+    ("rx_image.py", ["--count=-2", "--reference", "SMALL"], "--count: must be >= 0"),
+    ("rx_image.py", ["--reference", "SMALL", "--output-dir", "SMALL"], "is a file, not a folder"),
+])
+def test_invalid_options_give_one_line(app_name, args, message, small_image):
+    r = app(app_name, *[small_image if a == "SMALL" else a for a in args])
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and message in r.stderr, r.stderr
+
+
+def test_bad_onnxruntime_thread_count_is_one_line(small_image):
+    env = {**os.environ, "SEMCOM_ORT_THREADS": "abc"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "apps", "tx_image.py"), small_image], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "$SEMCOM_ORT_THREADS must be a whole number" in r.stderr
+
+
 def test_corrupt_image_file(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")

@@ -24,6 +24,7 @@ import queue
 import time
 
 from . import common as cli
+from .. import options
 
 
 def main():
@@ -32,8 +33,8 @@ def main():
     cli.add_link_options(p)
     g = p.add_argument_group("receiver")
     g.add_argument("--reference", default="", help="image to score against (and, with --radio sim, to send)")
-    g.add_argument("--count", type=int, default=0, help="stop after this many images (0 = until Ctrl-C)")
-    g.add_argument("--idle-exit", type=float, default=0.0, help="stop after this many seconds without an image (0 = never)")
+    options.add(g, "count")
+    options.add(g, "idle_exit")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
     g.add_argument("--decoder", choices=("float32", "int8"), default="",
                    help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
@@ -50,7 +51,12 @@ def main():
     reference = load_image(args.reference) if args.reference else None
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
-    os.makedirs(args.output_dir, exist_ok=True)
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise SemcomError(f"--output-dir {args.output_dir} is a file, not a folder")
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as err:
+        raise SemcomError(f"cannot create --output-dir {args.output_dir}: {err.strerror}") from None
     if args.radio == "sim":
         return receive_simulated(args, reference)
     return receive_from_radio(args, reference)

@@ -19,6 +19,7 @@ import json
 import time
 
 from . import common as cli
+from .. import options
 
 
 def main():
@@ -28,8 +29,8 @@ def main():
     cli.add_link_options(p)
     g = p.add_argument_group("output")
     g.add_argument("--rx-output", default="out/rx.png", help="--radio sim: where the received image is written")
-    g.add_argument("--repeat", type=int, default=1, help="send the list of images this many times")
-    g.add_argument("--interval", type=float, default=0.0, help="seconds between images (pace a slow receiver)")
+    options.add(g, "repeat")
+    options.add(g, "interval")
     g.add_argument("--json", action="store_true", help="print one JSON line per image")
     g.add_argument("--add-channel", action="store_true",
                    help="--radio zmq/file: pass the samples through the simulated channel first "

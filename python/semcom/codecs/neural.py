@@ -123,7 +123,14 @@ class OnnxModel:
             path = self.decoder_path() if role == "decoder" else self.paths[role]
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
-            threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+            text = os.environ.get(THREADS_ENV, "0") or "0"
+            try:
+                threads = int(text)
+                if threads < 0:
+                    raise ValueError
+            except ValueError:
+                raise SemcomError(f"${THREADS_ENV} must be a whole number of threads (0: onnxruntime's "
+                                  f"choice), got '{text}'") from None
             if threads:
                 opts.intra_op_num_threads = threads
             try:

@@ -65,11 +65,12 @@ def train(argv):
     probe = trainer.Trainer(probe_cfg, os.path.join(args.out, "probe"), device=device, progress=False)
     sampler = probe._sampler()
     times = []
-    for _ in range(8):
+    for _ in range(12):
         t0 = time.perf_counter()
         probe.train_step(next(sampler))
         times.append(time.perf_counter() - t0)
     sec = sorted(times[3:])[len(times[3:]) // 2]
+    cfg["precision"] = probe.precision  # the probed one (an 'auto' trainer would probe again)
     del probe, sampler
     left = budget - (time.time() - t_start)
     if left <= 0:

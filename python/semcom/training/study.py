@@ -38,6 +38,8 @@ VARIANTS = {
     "scale0.5": {"data": {"prepared_scale": 0.5}},
 }
 VAL_SNR = 3.0
+# the recipe as the study measured it: float32, contiguous (before the trainer defaulted to auto)
+STUDY_BASE = {"precision": "fp32", "channels_last": False}
 
 
 def _merge(base, over):
@@ -81,7 +83,7 @@ def run(names, out: str, budget_s: float, base: str = BASE_CONFIG, val_points: i
         run_dir = os.path.join(out, name)
         if os.path.exists(os.path.join(run_dir, "summary.json")):
             continue
-        cfg = load_config(base, VARIANTS[name])
+        cfg = load_config(base, _merge(STUDY_BASE, VARIANTS[name]))
         sec = probe(scaled(cfg, 3))
         n = max(6, int(budget_s / sec))
         cfg = scaled(cfg, n, val_points)
@@ -135,8 +137,8 @@ def bf16_check(overrides: dict, steps: int, out: str, base: str = BASE_CONFIG) -
 
     from .trainer import Trainer, autocast, load_config
     result = {}
-    for name, over in (("fp32", {"precision": "fp32"}), ("bf16", {"precision": "bf16", "channels_last": True}),
-                       ("fp32_seed1", {"precision": "fp32", "seed": 1})):
+    for name, over in (("fp32", STUDY_BASE), ("bf16", {"precision": "bf16", "channels_last": True}),
+                       ("fp32_seed1", {**STUDY_BASE, "seed": 1})):
         cfg = scaled(load_config(base, _merge(overrides, over)), steps)
         t = Trainer(cfg, os.path.join(out, name), progress=False)
         s = t.fit()

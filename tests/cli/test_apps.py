@@ -175,3 +175,44 @@ def test_image_rx_queue_is_bounded():
         rx.process({**meta, "frame": i}, np.zeros(64, np.float32))
     assert rx.received.qsize() == image_blocks.RECEIVED_KEPT
     assert rx.received.get_nowait()[0]["frame"] == 10  # the oldest were dropped
+
+
+@pytest.mark.parametrize("height, width", [(0, 0), (65535, 65535), (11584, 11584)])
+def test_forged_image_sizes_are_dropped_before_decoding(height, width):
+    """No placeholder of 65535x65535 is allocated: the frame is dropped with one line."""
+    import resource
+    from gnuradio.semcom.blocks import image as image_blocks
+    rx = image_blocks.image_rx("", "sscc")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="this receiver takes 1 to"):
+        rx.process({"codec": "sscc", "height": height, "width": width, "frame": 0}, np.zeros(64, np.float32))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB
+
+
+def test_unwritable_output_is_reported_and_the_receiver_goes_on(tmp_path, small_image, monkeypatch):
+    """A full disk (a stub: this runs as root, for whom read-only folders are writable): the image
+    is still decoded and handed on, the failure counted, no temp file left; once space returns,
+    images are written again."""
+    import errno
+    from gnuradio.semcom import imageio
+    from gnuradio.semcom.blocks import image as image_blocks
+    from gnuradio.semcom.codecs import registry
+    from gnuradio.semcom.phy.link import LinkConfig
+    out = tmp_path / "rx"
+    codec = registry.get("avif")
+    image = load_image(small_image)[:64, :96]
+    enc = codec.encode(image, LinkConfig("qpsk", "ldpc-1/2"), 64 * 96)
+    llrs = np.where(enc.bits > 0, 20.0, -20.0).astype(np.float32)
+    meta = {"codec": "avif", "height": 64, "width": 96, **enc.meta}
+    rx = image_blocks.image_rx(str(out), "avif")
+    real = imageio.save_image
+
+    def full_disk(path, arr):
+        real(path, arr)  # the PNG lands, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(imageio, "save_image", full_disk)
+    rx.process({**meta, "frame": 0}, llrs)
+    assert rx.write_failures == 1 and rx.received.qsize() == 1 and os.listdir(out) == []
+    monkeypatch.setattr(imageio, "save_image", real)
+    rx.process({**meta, "frame": 1}, llrs)
+    assert sorted(os.listdir(out)) == ["frame000001.json", "frame000001.png"]

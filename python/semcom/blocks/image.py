@@ -23,6 +23,8 @@ from ..phy import framing
 from ..phy.link import LinkConfig, channel_use_budget
 from ..phy.framing import CODEC, CODEC_ID, HEIGHT, LOST, REASON, WIDTH
 
+MAX_PIXELS = 8192 * 8192  # image_rx drops frames announcing more, before decoding
+
 RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
 
 
@@ -105,8 +107,10 @@ class image_rx(pdu_block):
 
     in_dtype = np.float32
 
-    def __init__(self, output_dir: str = "", codec: str = ""):
+    def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = MAX_PIXELS):
         pdu_block.__init__(self, "semcom_image_rx")
+        self.max_pixels = int(max_pixels)
+        self.write_failures = 0
         malloc.limit_arenas()  # flat memory when running for days
         self.output_dir = output_dir
         # for apps that wait on images; bounded, oldest dropped, so a flowgraph nobody reads keeps flat memory
@@ -124,6 +128,10 @@ class image_rx(pdu_block):
         return self._codecs[name]
 
     def process(self, meta, llrs):
+        h, w = int(meta[HEIGHT]), int(meta[WIDTH])
+        if not (1 <= h and 1 <= w and h * w <= self.max_pixels):
+            raise ValueError(f"frame announces a {w}x{h} image; this receiver takes 1 to {self.max_pixels} "
+                             "pixels (max_pixels)")
         codec = self.fixed or self.codec(str(meta[CODEC]))
         rx = Received(bits=(llrs > 0).astype(np.uint8), llrs=llrs, fec_ok=bool(meta.get(framing.FEC_OK, True)),
                       meta=meta)
@@ -132,7 +140,11 @@ class image_rx(pdu_block):
         if dec.lost:
             self.logger.warn(f"frame {meta.get(framing.FRAME)}: image lost ({dec.reason}); wrote placeholder")
         if self.output_dir:
-            self.write(meta, dec.image)
+            try:
+                self.write(meta, dec.image)
+            except (OSError, SemcomError) as err:  # disk full, read-only: say so; the image still goes out
+                self.write_failures += 1
+                self.logger.error(f"cannot write image {self.count}: {getattr(err, 'strerror', None) or err}")
         self.count += 1
         while True:
             try:
@@ -146,14 +158,23 @@ class image_rx(pdu_block):
         return [image_pdu(dec.image, meta)]
 
     def write(self, meta: dict, image: np.ndarray):
+        """The PNG, then its JSON record, each atomically; on failure neither stays, nor a temp file."""
         from ..imageio import save_image
         stem = os.path.join(self.output_dir, f"frame{self.count:06d}")
-        save_image(stem + ".png", image)
         record = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool))}
         tmp = stem + ".json.tmp"
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=1)
-        os.replace(tmp, stem + ".json")
+        try:
+            save_image(stem + ".png", image)
+            with open(tmp, "w") as f:
+                json.dump(record, f, indent=1)
+            os.replace(tmp, stem + ".json")
+        except (OSError, SemcomError):
+            for path in (tmp, stem + ".png"):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+            raise
 
 
 def learned_codec(model: str, hard: bool = False):

@@ -21,6 +21,7 @@ Examples:
 import json
 import os
 import queue
+import sys
 import time
 
 from . import common as cli
@@ -66,8 +67,12 @@ def record(args, meta: dict, image, reference, index: int) -> dict:
     """Adds PSNR/MS-SSIM to the JSON record image_rx wrote, atomically; returns it."""
     from .. import metrics
     stem = os.path.join(args.output_dir, f"frame{index:06d}")
-    with open(stem + ".json") as f:
-        rec = json.load(f)
+    try:
+        with open(stem + ".json") as f:
+            rec = json.load(f)
+    except (OSError, ValueError):  # image_rx could not write it (and said so): report from the metadata
+        rec = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool))}
+        rec["written"] = False
     if reference is not None:
         if reference.shape == image.shape:
             rec.update(psnr_db=round(metrics.psnr(reference, image), 2),
@@ -75,10 +80,17 @@ def record(args, meta: dict, image, reference, index: int) -> dict:
         else:
             rec["reference_mismatch"] = f"received {image.shape[1]}x{image.shape[0]}, reference is " \
                                         f"{reference.shape[1]}x{reference.shape[0]}"
-        with open(stem + ".json.tmp", "w") as f:
-            json.dump(rec, f, indent=1)
-        os.replace(stem + ".json.tmp", stem + ".json")
-    rec["file"] = stem + ".png"
+        if rec.get("written", True):
+            try:
+                with open(stem + ".json.tmp", "w") as f:
+                    json.dump(rec, f, indent=1)
+                os.replace(stem + ".json.tmp", stem + ".json")
+            except OSError as err:
+                rec["written"] = False
+                print(f"error: cannot update {stem}.json: {err.strerror}", file=sys.stderr, flush=True)
+                if os.path.exists(stem + ".json.tmp"):
+                    os.unlink(stem + ".json.tmp")
+    rec["file"] = stem + ".png" if rec.get("written", True) else "(not written)"
     return rec
 
 
@@ -106,8 +118,10 @@ def receive_simulated(args, reference):
                 received += 1
         except KeyboardInterrupt:
             pass
-    print(f"stopped after {received} images; all written to {args.output_dir}")
-    return 0
+        failed = link.rx.write_failures
+    where = f"all written to {args.output_dir}" if not failed else f"{failed} of them could NOT be written to {args.output_dir}"
+    print(f"stopped after {received} images; {where}")
+    return 1 if failed else 0
 
 
 def receive_from_radio(args, reference):
@@ -135,9 +149,11 @@ def receive_from_radio(args, reference):
         rx.close()
     stats = rx.bursts.receiver
     bad = f", {stats.bad_samples} non-finite or out-of-range samples zeroed" if stats.bad_samples else ""
-    print(f"stopped after {received} images ({stats.bursts} bursts, {stats.dropped} dropped{bad}); "
-          f"all written to {args.output_dir}")
-    return 0
+    failed = rx.image.write_failures
+    where = (f"all written to {args.output_dir}" if not failed else
+             f"{failed} of them could NOT be written to {args.output_dir}")
+    print(f"stopped after {received} images ({stats.bursts} bursts, {stats.dropped} dropped{bad}); {where}")
+    return 1 if failed else 0
 
 
 def run():

@@ -21,6 +21,8 @@ ITEM = np.dtype(np.complex64).itemsize
 MAX_MESSAGE_BYTES = 1 << 26  # 64 MiB, 8 Mi samples: far above a burst, bounded against forged sizes
 POLL_MS = 20  # a work() call waits this long for a message: the scheduler gets control back soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
+RECONNECT_MS = 20
+DRAIN_SAMPLES = 1 << 20  # samples one work() call takes off the socket at most
 
 
 class zmq_source(gr.sync_block):
@@ -46,6 +48,10 @@ class zmq_source(gr.sync_block):
         self.socket = self.context.socket(kind)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        # a restarted transmitter binds again: find it within RECONNECT_MS, before its first bursts
+        # (a PUB drops what it sends before the subscription arrives)
+        self.socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        self.socket.setsockopt(zmq.RECONNECT_IVL_MAX, 0)
         if kind == zmq.SUB:
             self.socket.setsockopt(zmq.SUBSCRIBE, b"")
         if kind == zmq.REQ:  # a lost reply must not wedge the REQ state machine
@@ -99,14 +105,21 @@ class zmq_source(gr.sync_block):
             if self.pattern == "reqrep":
                 self.requested = False  # ask again (REQ_RELAXED allows it)
             return
-        try:
-            frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
-        except zmq.ZMQError:
-            return
-        self.requested = False
-        samples = self.accept(frames)
-        if samples is not None and samples.size:
-            self.pending.append(samples)
+        # take everything queued (up to a bound), not one message per call: a SUB socket drops
+        # messages beyond its high-water mark when its reader falls behind
+        taken = 0
+        while taken < DRAIN_SAMPLES:
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.ZMQError:
+                break
+            self.requested = False
+            samples = self.accept(frames)
+            if samples is not None and samples.size:
+                self.pending.append(samples)
+                taken += samples.size
+            if self.pattern == "reqrep":
+                break
 
     def work(self, input_items, output_items):
         out = output_items[0]

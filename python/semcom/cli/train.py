@@ -1,8 +1,12 @@
-"""Train a BitSemCom codec (PyTorch; CPU or CUDA) from a JSON config in configs/.
+"""Train a learned codec (PyTorch; CPU or CUDA) from a JSON config in configs/.
 
-Stage 1 trains over an error-free channel, stage 2 over a noisy one (SNR per
-image uniform in the config's snr_range; AWGN, Rayleigh block fading or mixed),
-through the same constellations and exact LLRs as the GNU Radio receiver. The
+The config's recipe is an ordered list of stages, each naming the modules that
+train, the channel (error-free; AWGN, Rayleigh or mixed with the SNR per image
+drawn from a range, through the same constellations and exact LLRs as the GNU
+Radio receiver; BSC; hard decisions; masking), the loss, the steps and the
+learning-rate schedule. Old configs with stage1_steps / stage2_steps are the
+two-stage BitSemCom recipe. Precision 'auto' trains in bfloat16 where it is
+faster on this CPU or GPU. The
 run directory gets config.json, log.csv, checkpoints (ckpt_<step>.pt, every
 checkpoint_every steps) and model.pt at the end; semcom-export turns model.pt
 into ONNX. Data: the semcom-data cache (train/val splits), or --folder.

@@ -11,7 +11,7 @@ from gnuradio.semcom import metrics  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.training import losses, prepared, recipe, schedules, trainer  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 SMALL = os.path.join(ROOT, "configs", "bitsemcom_qpsk_cpp16_small.json")
 
 EVERY_KIND = [

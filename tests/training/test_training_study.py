@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 from gnuradio.semcom.training import study, trainer  # noqa: E402
 
-SMALL = os.path.join(os.path.dirname(__file__), "..", "configs", "bitsemcom_qpsk_cpp16_small.json")
+SMALL = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "bitsemcom_qpsk_cpp16_small.json")
 
 
 def test_scaled_recipe_keeps_the_proportions_of_the_small_preset():

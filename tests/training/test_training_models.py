@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from gnuradio.semcom.training import export, models, recipe, trainer  # noqa: E402
 from gnuradio.semcom.training.channels import Modem  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 SMOKE = os.path.join(ROOT, "configs", "smoke_synthetic.json")
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnx")
 from gnuradio.semcom.training import prepared, trainer  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 @pytest.mark.slow

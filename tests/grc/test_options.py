@@ -21,7 +21,9 @@ ALIASES = {
     "*": {"fec_code": "phy_fec", "snr_db": "snr", "delay": "timing_offset"},
 }
 # image_rx codec "": each frame names its own; the apps' --amplitude 0 means "by radio", the block's is a scale
+# image_source's count and interval are its own (images to send, default 1 a second), not the apps'
 NOT_OPTIONS = {("semcom_image_rx", "codec"), ("semcom_burst_tx", "amplitude"), ("semcom_burst_modulator", "amplitude"),
+               ("semcom_image_source", "count"), ("semcom_image_source", "interval"),
                ("semcom_sim_channel", "snr_db"), ("semcom_air_channel", "snr_db")}
 
 

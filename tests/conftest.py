@@ -32,3 +32,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.gr)
         if room == "training" or os.path.basename(str(item.fspath)).startswith("test_training"):
             item.add_marker(pytest.mark.training)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request):
+    """Training tests run torch on one thread (a second process may share the CPU)."""
+    if "training" not in request.node.keywords:
+        yield
+        return
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

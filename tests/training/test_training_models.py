@@ -15,14 +15,6 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 SMOKE = os.path.join(ROOT, "configs", "smoke_synthetic.json")
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_latent_channels_follow_cpp_and_modulation():
     assert models.latent_channels_for(1 / 16, 2) == 32  # QPSK, cpp 1/16
     assert models.latent_channels_for(1 / 8, 2) == 64

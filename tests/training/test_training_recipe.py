@@ -36,14 +36,6 @@ def tiny(**over):
     return trainer.load_config(base, over)
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_every_stage_kind_runs_to_the_end_and_freezing_holds(tmp_path):
     cfg = tiny()
     t = trainer.Trainer(cfg, str(tmp_path), progress=False)

@@ -34,6 +34,7 @@ from ..errors import SemcomError
 from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements
+from .stream_run import fill_from
 from ..phy import air, burst, framing
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
@@ -431,16 +432,7 @@ class burst_sync(gr.basic_block):
         return n
 
     def _emit_display(self, out) -> int:
-        n = 0
-        while self.display and n < len(out):
-            symbols = self.display[0]
-            k = min(len(symbols), len(out) - n)
-            out[n:n + k] = symbols[:k]
-            n += k
-            if k == len(symbols):
-                self.display.popleft()
-            else:
-                self.display[0] = symbols[k:]
+        n = fill_from(self.display, out)
         if len(self.display) > 64:  # nobody watches: keep memory flat
             self.display.clear()
         return n

@@ -53,3 +53,19 @@ def run_chain(data: np.ndarray, chain: Sequence[Callable[[], gr.basic_block]], o
     if len(out) < want:
         raise RuntimeError(f"stream chain returned {len(out)} items, expected {want}")
     return out[:want]
+
+
+def fill_from(queue, out) -> int:
+    """Moves arrays from the front of ``queue`` (a deque) into the output buffer ``out``, splitting
+    the last one; returns the items written."""
+    n = 0
+    while queue and n < len(out):
+        chunk = queue[0]
+        k = min(len(chunk), len(out) - n)
+        out[n:n + k] = chunk[:k]
+        n += k
+        if k == len(chunk):
+            queue.popleft()
+        else:
+            queue[0] = chunk[k:]
+    return n

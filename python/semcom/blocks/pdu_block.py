@@ -34,7 +34,7 @@ class pdu_block(gr.basic_block):
         # message blocks feeding this one; None: unknown (GRC wiring), then the block finishes once
         # it has been idle for END_GRACE seconds after the first upstream block finished
         self.upstream_blocks = None
-        self._done_seen = self._handled = 0
+        self._done_seen = self._handled = self._completed = 0
         self._finishing = False
 
     def _system(self, msg):
@@ -82,8 +82,15 @@ class pdu_block(gr.basic_block):
         except Exception as err:  # noqa: BLE001 (an OSError, MemoryError, onnxruntime error: never a dead block)
             self._drop(type(err).__name__, err)
             return
+        finally:
+            self._completed += 1
         for pdu in outputs:
             self.message_port_pub(OUT, pdu)
+
+    @property
+    def activity(self) -> tuple[int, bool]:
+        """(messages taken so far, one in work now): how an owner tells a working block from an idle one."""
+        return self._handled, self._handled != self._completed
 
     def _drop(self, reason: str, err: Exception):
         self.dropped += 1

@@ -12,8 +12,6 @@ Examples:
   semcom-quantize models/bitsemcom-qpsk-cpp16                      # training photos of the data cache
   semcom-quantize models/* --calibration my_photos --images kodak
 """
-import json
-import os
 import sys
 
 from . import common as cli
@@ -29,7 +27,7 @@ def main():
     args = p.parse_args()
 
     from .. import data
-    from ..codecs.neural import OnnxModel
+    from ..codecs.neural import OnnxModel, update_card
     from ..training import quantize
     calibration = data.split_paths("train", folder=args.calibration or None)[:args.max_calibration]
     images = data.split_paths("test", folder=args.images or None)
@@ -39,14 +37,7 @@ def main():
         info = quantize.quantize_decoder(folder, calibration)
         print(f"{model.name}: comparing on {len(images)} photos ...", file=sys.stderr, flush=True)
         info.update(quantize.compare(folder, images, args.snr))
-        card_path = os.path.join(folder, "card.json")
-        with open(card_path) as f:
-            card = json.load(f)
-        card["int8"] = info
-        with open(card_path + ".tmp", "w") as f:
-            json.dump(card, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(card_path + ".tmp", card_path)
+        update_card(folder, "int8", info)
         d = info["int8_minus_float32_db"]
         print(f"{model.name}: wrote {quantize.DECODER_FILES['int8']}; int8 - float32 PSNR "
               + ", ".join(f"{k} {v:+.3f} dB" for k, v in d.items())

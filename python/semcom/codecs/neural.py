@@ -2,14 +2,16 @@
 
 A model folder holds ``encoder.onnx`` and ``decoder.onnx`` exported by ``semcom-export``; the model
 card (``semcom.*`` ONNX metadata) says everything the runtime needs: latent channels and stride
-(so bits per image = C * ceil(H/16) * ceil(W/16)), bit order and the variant. Nothing about a
-model's shapes is hard-coded here.
+(so the latent has C * ceil(H/16) * ceil(W/16) bits), bit order and the variant. Nothing about a
+model's shapes is hard-coded here. Every image is sent in exactly the link's budget: the latent is
+punctured or repeated by the measured importance in card.json (``rate_match``), and very small
+budgets encode a downscaled image. Images above 1 MP run through the networks tile by tile.
 
 Registered names, for every model folder found (``model_dirs``):
   * ``<folder>``: soft receiver, the decoder reads P(b=1) = sigmoid(LLR);
   * ``<folder>-hard``: hard-decision receiver, P(b=1) = [LLR > 0];
-  * ``bitsemcom``: picks, per image, the largest BitSemCom model whose bits fit the budget
-    (preferring the one trained for the link's modulation).
+  * ``bitsemcom``: picks, per image, the BitSemCom model whose measured profile predicts the best
+    PSNR in the budget (``AutoBitSemCom.choose``).
 The bits go on the air uncoded (``default_fec``), as in the paper. Frames carry the model folder
 name and a fingerprint of its files, so a receiver loads the model the transmitter used and
 refuses a different one.
@@ -24,15 +26,17 @@ import zlib
 import numpy as np
 
 from ..errors import SemcomError
+from ..imageio import resize
 from ..phy.link import FEC_NONE, LinkConfig
-from . import registry
+from . import rate_match, registry
 from .base import Codec, Decoded, Encoded, Received
-from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
+from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
 
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
 ENCODER_FILE = "encoder.onnx"
+CARD_FILE = "card.json"
 DECODER_FILES = {"float32": "decoder.onnx", "int8": "decoder.int8.onnx"}  # int8: semcom-quantize writes it
 FAMILY = "bitsemcom"
 LLR_CLIP = 40.0
@@ -91,6 +95,21 @@ def model_dirs() -> list[str]:
     return found
 
 
+def update_card(folder: str, key: str, value) -> None:
+    """Set one section of a model folder's card.json (atomically: temp file, then rename)."""
+    path = os.path.join(folder, CARD_FILE)
+    try:
+        with open(path) as f:
+            card = json.load(f)
+        card[key] = value
+        with open(path + ".tmp", "w") as f:
+            json.dump(card, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+    except (OSError, ValueError) as err:
+        raise SemcomError(f"cannot update {path} ({err}); check the model folder") from None
+
+
 class OnnxModel:
     """An encoder/decoder ONNX pair and its card; sessions open on first use."""
 
@@ -105,6 +124,8 @@ class OnnxModel:
         self._sessions: dict = {}
         self._card = None
         self._fingerprint = None
+        self._profile = None
+        self._indices: dict = {}
 
     def decoder_path(self) -> str:
         """The decoder file of this model's precision."""
@@ -166,15 +187,61 @@ class OnnxModel:
         return self._card
 
     @property
+    def rate_profile(self) -> dict:
+        """card.json's ``rate_matching`` section (measured by semcom-rate-profile; {} when absent):
+        the channel importance order and the PSNR curves that rate matching plans with."""
+        if self._profile is None:
+            profile = {}
+            path = os.path.join(self.folder, CARD_FILE)
+            if os.path.isfile(path):
+                try:
+                    with open(path) as f:
+                        profile = json.load(f).get(rate_match.CARD_KEY) or {}
+                except (OSError, ValueError, AttributeError) as err:
+                    raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+            order = profile.get("channel_order")
+            c = int(self.card["latent_channels"])
+            if order is not None and sorted(order) != list(range(c)):
+                raise SemcomError(f"model {self.name}: {path} has a channel_order that is not a permutation of "
+                                  f"0..{c - 1}; measure it again with semcom-rate-profile {self.folder}")
+            self._profile = profile
+        return self._profile
+
+    @property
     def fingerprint(self) -> str:
-        """First 12 hex digits of SHA-256 over both files: what frames carry as the model hash."""
+        """First 12 hex digits of SHA-256 over both files and the rate profile (which decides where
+        every bit goes): what frames carry as the model hash."""
         if self._fingerprint is None:
             h = hashlib.sha256()
             for role in ("encoder", "decoder"):
                 with open(self.paths[role], "rb") as f:
                     h.update(f.read())
+            if self.rate_profile:
+                h.update(json.dumps({k: self.rate_profile.get(k) for k in rate_match.PLAN_KEYS},
+                                    sort_keys=True).encode())
             self._fingerprint = h.hexdigest()[:12]
         return self._fingerprint
+
+    def plan(self, height: int, width: int, sent: int) -> rate_match.Plan:
+        """How an image of height x width travels in ``sent`` bits (rate_match.plan)."""
+        return rate_match.plan(self.rate_profile, self.latent_shape, height, width, sent)
+
+    def predicted_psnr(self, plan: rate_match.Plan) -> float | None:
+        """The profile's error-free PSNR for a plan; None when the model has no measured curves."""
+        curve = (self.rate_profile.get("curves") or {}).get(str(plan.scale))
+        return rate_match.predicted_psnr(curve, plan.fraction) if curve else None
+
+    def sent_indices(self, plan: rate_match.Plan) -> np.ndarray:
+        """Latent index of every bit on air for a plan (importance from the profile, else channel order)."""
+        key = (plan.shape, plan.sent, plan.kept)
+        if key not in self._indices:
+            c = plan.shape[0]
+            order = self.rate_profile.get("channel_order") or list(range(c))
+            importance = rate_match.bit_importance_order(order, plan.shape)
+            if len(self._indices) > 8:
+                self._indices.clear()
+            self._indices[key] = rate_match.sent_indices(importance, plan.sent, plan.kept)
+        return self._indices[key]
 
     @property
     def stride(self) -> int:
@@ -190,22 +257,61 @@ class OnnxModel:
     def encode(self, image: np.ndarray, seed: int = 0) -> np.ndarray:
         """uint8 HxWx3 -> bits uint8 0/1, flattened in the card's bit order. With the card's
         ``bit_decision`` = gumbel-sample the bits are [logit + Logistic(0, 1) > 0], drawn from
-        ``seed`` (so an image always gives the same bits); otherwise [logit > 0]."""
+        ``seed`` (so an image always gives the same bits); otherwise [logit > 0]. Large images run
+        tile by tile (``tiles``), so memory stays bounded."""
         padded, _ = pad_to_multiple(image, self.stride)
-        x = (padded.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-        bits, logits = self.session("encoder").run(["bits", "logits"], {"image": np.ascontiguousarray(x)})
+        s = self.stride
+        c, gh, gw = self.latent_shape(*image.shape[:2])
+        logits = np.empty((c, gh, gw), dtype=np.float32)
+        session = self.session("encoder")
+        for (r0, r1, c0, c1), (rs, cs) in tiles(gh, gw):
+            x = padded[r0 * s:r1 * s, c0 * s:c1 * s].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+            _, out = session.run(["bits", "logits"], {"image": np.ascontiguousarray(x)})
+            logits[:, r0 + rs.start:r0 + rs.stop, c0 + cs.start:c0 + cs.stop] = out[0][:, rs, cs]
+        logits = logits.reshape(-1)
         if self.card.get("bit_decision", "threshold") == "gumbel-sample":
             u = np.random.default_rng(seed).random(logits.size).clip(1e-6, 1 - 1e-6)
-            return (logits.reshape(-1) + np.log(u) - np.log1p(-u) > 0).astype(np.uint8)
-        return (bits.reshape(-1) > 0.5).astype(np.uint8)
+            return (logits + np.log(u) - np.log1p(-u) > 0).astype(np.uint8)
+        return (logits > 0).astype(np.uint8)
 
     def decode(self, p1: np.ndarray, height: int, width: int) -> np.ndarray:
-        """P(b=1) of every bit (flat) -> uint8 HxWx3."""
-        shape = self.latent_shape(height, width)
-        x = np.asarray(p1, dtype=np.float32).reshape((1,) + shape)
-        out, = self.session("decoder").run(["image"], {"p1": x})
-        img = (np.clip(out[0].transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+        """P(b=1) of every bit (flat) -> uint8 HxWx3, tile by tile for large images."""
+        c, gh, gw = self.latent_shape(height, width)
+        s = self.stride
+        latent = np.asarray(p1, dtype=np.float32).reshape(c, gh, gw)
+        img = np.empty((gh * s, gw * s, 3), dtype=np.uint8)
+        session = self.session("decoder")
+        for (r0, r1, c0, c1), (rs, cs) in tiles(gh, gw):
+            out, = session.run(["image"], {"p1": np.ascontiguousarray(latent[None, :, r0:r1, c0:c1])})
+            core = out[0][:, rs.start * s:rs.stop * s, cs.start * s:cs.stop * s].transpose(1, 2, 0)
+            img[(r0 + rs.start) * s:(r0 + rs.stop) * s, (c0 + cs.start) * s:(c0 + cs.stop) * s] = \
+                (np.clip(core, 0, 1) * 255 + 0.5).astype(np.uint8)
         return np.ascontiguousarray(crop_back(img, (int(height), int(width))))
+
+
+TILE_CELLS = 40  # latent cells per tile side that a tile keeps (640 px at stride 16)
+TILE_MARGIN = 4  # latent cells of context around each kept core (64 px at stride 16)
+WHOLE_CELLS = 64 * 64  # latents up to this many cells (1 MP at stride 16) run in one piece
+
+
+def _windows(n: int) -> list[tuple[int, int, slice]]:
+    """Along one latent axis of ``n`` cells: (start, stop, kept part within the window) of windows
+    of one common size (so onnxruntime reuses its buffers), cores TILE_CELLS long."""
+    size = min(n, TILE_CELLS + 2 * TILE_MARGIN)
+    out = []
+    for a in range(0, n, TILE_CELLS):
+        b = min(n, a + TILE_CELLS)
+        start = min(max(0, a - TILE_MARGIN), n - size)
+        out.append((start, start + size, slice(a - start, b - start)))
+    return out
+
+
+def tiles(gh: int, gw: int):
+    """The windows a (gh, gw) latent is processed in: ((r0, r1, c0, c1), (rows kept, cols kept)),
+    the kept cores tiling the latent exactly; one window when it has at most WHOLE_CELLS cells."""
+    if gh * gw <= WHOLE_CELLS:
+        return [((0, gh, 0, gw), (slice(0, gh), slice(0, gw)))]
+    return [((r0, r1, c0, c1), (rs, cs)) for r0, r1, rs in _windows(gh) for c0, c1, cs in _windows(gw)]
 
 
 def codec_id_for(name: str) -> int:
@@ -225,14 +331,15 @@ class ModelCodec(Codec):
         self.codec_id = codec_id_for(self.name)
 
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
+        """Exactly the budget's bits: the latent punctured or repeated (rate_match), of a downscaled
+        image where the profile predicts that is better."""
         h, w = image.shape[:2]
-        need, budget = self.model.bits_per_image(h, w), link.payload_bits(channel_uses)
-        if need > budget:
-            raise SemcomError(f"model {self.model.name} needs {need} bits for {w}x{h} but {link.describe()} "
-                              f"carries only {budget} in {channel_uses} channel uses; raise --cpp or use a "
-                              "denser modulation")
-        return Encoded(self.model.encode(image), {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint,
-                                                  CODEC_ID: codec_id_for(self.model.name)})
+        budget = check_budget(link, channel_uses, h, w)
+        plan = self.model.plan(h, w, budget)
+        bits = self.model.encode(resize(image, *plan.size))
+        return Encoded(bits[self.model.sent_indices(plan)],
+                       {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint,
+                        CODEC_ID: codec_id_for(self.model.name)})
 
     def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
         """(H, W) of a frame meant for this model; ValueError (the PDU is dropped) otherwise."""
@@ -244,14 +351,32 @@ class ModelCodec(Codec):
             raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
                              f"{self.model.folder} has fingerprint {self.model.fingerprint}; install the same model")
         h, w = int(meta["height"]), int(meta["width"])
-        need = self.model.bits_per_image(h, w)
-        if n_llrs != need:
-            raise ValueError(f"LLR PDU has {n_llrs} values but model {self.model.name} needs {need} for {w}x{h}")
+        if h < 1 or w < 1:
+            raise ValueError(f"frame announces a {w}x{h} image")
+        if n_llrs < 1:
+            raise ValueError(f"frame for a {w}x{h} image carries no bits")
+        if PAYLOAD_BITS in meta and int(meta[PAYLOAD_BITS]) != n_llrs:
+            raise ValueError(f"frame announces {meta[PAYLOAD_BITS]} bits but carries {n_llrs} LLRs")
         return h, w
 
     def decode(self, rx: Received) -> Decoded:
+        """The latent's LLRs rebuilt from the sent ones (erasures 0, copies summed), decoded, and
+        upscaled when the plan downscaled."""
         h, w = self.check_frame(rx.meta, len(rx.llrs))
-        return Decoded(self.model.decode(posterior(rx.llrs, self.hard), h, w))
+        plan = self.model.plan(h, w, len(rx.llrs))
+        llrs = rate_match.combine(rx.llrs, self.model.sent_indices(plan), plan.n)
+        return Decoded(resize(self.model.decode(posterior(llrs, self.hard), *plan.size), h, w))
+
+
+def check_budget(link: LinkConfig, channel_uses: int, height: int, width: int) -> int:
+    """The payload bits of ``channel_uses``; SemcomError naming the smallest cpp when there are none."""
+    budget = link.payload_bits(channel_uses)
+    if budget < 1:
+        need = link.channel_uses(1)
+        raise SemcomError(f"{channel_uses} channel uses carry no payload bit over {link.describe()}; a "
+                          f"{width}x{height} image needs at least {need} (--cpp {need / (height * width):.3g} "
+                          "or more)")
+    return budget
 
 
 class AutoBitSemCom(Codec):
@@ -279,12 +404,19 @@ class AutoBitSemCom(Codec):
         return text
 
     def choose(self, link: LinkConfig, height: int, width: int, channel_uses: int) -> OnnxModel:
-        budget = link.payload_bits(channel_uses)
-        fits = [m for m in self._models.values() if m.bits_per_image(height, width) <= budget]
-        if not fits:
-            raise SemcomError(f"no BitSemCom model fits {budget} bits for {width}x{height} over {link.describe()} "
-                              f"(models: {self._listing()}); raise --cpp")
-        return max(fits, key=lambda m: (m.bits_per_image(height, width), m.card.get("modulation") == link.modulation))
+        """The model whose profile predicts the best PSNR for the budget; without profiles, the
+        largest that needs no puncturing, else the least punctured (then the link's modulation)."""
+        budget = check_budget(link, channel_uses, height, width)
+        if not self._models:
+            raise SemcomError(f"no BitSemCom model is installed (models: {self._listing()}); install "
+                              "one or point $SEMCOM_MODEL_PATH at a folder of models")
+
+        def rank(m):
+            plan = m.plan(height, width, budget)
+            predicted = m.predicted_psnr(plan)
+            return (-np.inf if predicted is None else predicted, min(plan.fraction, 1.0),
+                    m.card.get("modulation") == link.modulation, plan.n)
+        return max(self._models.values(), key=rank)
 
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
         model = self.choose(link, image.shape[0], image.shape[1], channel_uses)

@@ -176,15 +176,26 @@ class AirLink(FlowgraphOwner):
         deadline = time.monotonic() + timeout
         while not self.bursts_tx.idle and time.monotonic() < deadline:
             time.sleep(0.005)
-        deadline = min(deadline, time.monotonic() + self.frame_timeout + 5.0)
+        quiet = self.frame_timeout + 5.0  # the receiver may be idle this long before the frame counts as lost
+        deadline, seen = time.monotonic() + quiet, self._rx_activity()
         while True:
             try:
-                meta, rx_image = self.rx.received.get(timeout=max(0.0, deadline - time.monotonic()))
+                meta, rx_image = self.rx.received.get(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
+                now = self._rx_activity()
+                if now != seen or any(busy for _, busy in now[:-1]):  # bursts moving, or a large image decoding
+                    seen, deadline = now, time.monotonic() + quiet
+                if time.monotonic() < deadline:
+                    continue
                 h, w = image.shape[:2]
                 return LinkResult(placeholder(h, w), True, "no burst detected", 0, 0, 0, {})
             if int(meta.get("frame", -1)) == frame % FRAME_MODULO:
                 return _result(meta, rx_image)
+
+    def _rx_activity(self):
+        """Changes while the receiver works: the message stages' counts, and whether one is busy."""
+        stages = (self.bursts_rx.fec, self.bursts_rx.reassembler, self.rx)
+        return tuple(s.activity for s in stages) + (self.bursts_rx.sync.queued,)
 
     def set_snr(self, snr_db: float):
         self.channel.set_snr(snr_db)

@@ -63,14 +63,14 @@ class BurstFramer:
                  fingerprint: int = 0) -> list[tuple[burst.Header, np.ndarray]]:
         """Each burst's header and information bits, zero-padded to whole FEC blocks."""
         bits = np.asarray(bits, np.uint8)
-        align = self.link.block[0]
+        align = self.link.segment_align
         segments = burst.segment(bits, self.bits_per_burst, align)  # whole LDPC blocks
         out = []
         for i, seg in enumerate(segments):
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
                                   len(segments), MODULATIONS.index(self.link.modulation),
                                   burst.FEC_NAMES.index(self.link.fec), len(bits), self.session, int(fingerprint))
-            padded = np.zeros(-(-len(seg) // align) * align, np.uint8)
+            padded = np.zeros(-(-len(seg) // self.link.block[0]) * self.link.block[0], np.uint8)
             padded[:len(seg)] = seg
             out.append((header, padded))
         return out

@@ -152,8 +152,8 @@ class _LinkNames:
 
     @property
     def align(self) -> int:
-        """Segment alignment: the LDPC block's information bits (1 when uncoded)."""
-        return self.link.block[0]
+        """Segment alignment (LinkConfig.segment_align): whole FEC blocks filling whole symbols."""
+        return self.link.segment_align
 
     @property
     def lengths(self) -> list[int]:

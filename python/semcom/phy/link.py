@@ -42,6 +42,12 @@ class LinkConfig:
         return (1, 1) if c is None else (c.k, c.n)
 
     @property
+    def segment_align(self) -> int:
+        """Information bits a burst carries a multiple of, so that no burst but a frame's last pads:
+        whole FEC blocks, or whole symbols when uncoded."""
+        return self.bits_per_symbol if self.code is None else self.block[0]
+
+    @property
     def rate(self) -> float:
         k, n = self.block
         return k / n

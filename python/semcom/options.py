@@ -75,8 +75,8 @@ CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, 
 
 _ALL = (
     # link: what the image codec sends over which PHY
-    Option("codec", "bitsemcom", "image codec: bitsemcom = the learned BitSemCom model that fits the budget "
-           "(-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a model folder"),
+    Option("codec", "bitsemcom", "image codec: bitsemcom = the learned BitSemCom model whose card predicts the best PSNR "
+           "in the budget, rate-matched to any image size (-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a model folder"),
     Option("modulation", "qpsk", "Gray QAM, unit energy", choices=MODULATIONS),
     Option("fec", CODEC_DEFAULT_FEC, "LDPC code from GNU Radio's alist files, or none (default: the codec's choice, "
            "ldpc-1/2 for SSCC and none for learned codecs)", choices=FECS + (CODEC_DEFAULT_FEC,)),

@@ -207,6 +207,11 @@ def test_training_continues_from_an_exported_model(smoke_run, tmp_path):
     with pytest.raises(Exception, match="hard-ste"):
         export.load_onnx_weights(other.model, str(tmp_path / "onnx"))
     assert fresh.fit(max_steps=2, init_from=str(tmp_path / "onnx"))["step"] == 2
+    parent = json.load(open(tmp_path / "onnx" / "card.json"))
+    child = export.export_file(fresh.save_final(), str(tmp_path / "child"))
+    assert child["continued_from"]["model_id"] == parent["model_id"] and child["train_steps"] == 2
+    assert child["cumulative_steps"] == parent["cumulative_steps"] + 2  # cards keep the cumulative steps
+    assert child["cumulative_train_hours"] >= parent["cumulative_train_hours"]
 
 
 def test_shipped_models_load_back_into_their_configs():

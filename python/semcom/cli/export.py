@@ -26,6 +26,9 @@ def main():
     p.add_argument("--opset", type=int, default=17, help="ONNX opset")
     p.add_argument("--fp32", action="store_true",
                    help="store float32 weights (default: weights rounded to float16, half the size)")
+    p.add_argument("--continued-from", metavar="MODEL_FOLDER",
+                   help="the model folder the run started from (--init-from), when model.pt does not record it: "
+                        "its steps and hours join the card's cumulative ones")
     args = p.parse_args()
 
     from ..errors import SemcomError
@@ -33,11 +36,13 @@ def main():
         raise SemcomError(f"model file {args.model} does not exist; train one with semcom-train")
     from ..training import export
     try:
-        card = export.export_file(args.model, args.out, args.model_id, args.opset, fp16=not args.fp32)
+        card = export.export_file(args.model, args.out, args.model_id, args.opset, fp16=not args.fp32,
+                                  continued_from=args.continued_from)
     except RuntimeError as err:
         raise SemcomError(str(err)) from None
     print(json.dumps({k: card[k] for k in ("model_id", "variant", "modulation", "bits_per_image",
-                                           "train_steps", "val_psnr_db", "parity_max_abs_diff")}))
+                                           "train_steps", "cumulative_steps", "val_psnr_db",
+                                           "parity_max_abs_diff")}))
     print(f"wrote {os.path.join(args.out, 'encoder.onnx')}, {os.path.join(args.out, 'decoder.onnx')}, card.json")
 
 

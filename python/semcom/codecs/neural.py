@@ -380,7 +380,7 @@ def check_budget(link: LinkConfig, channel_uses: int, height: int, width: int) -
 
 
 class AutoBitSemCom(Codec):
-    """``bitsemcom``: the largest BitSemCom model that fits the budget; frames name the model used."""
+    """``bitsemcom``: the BitSemCom model its profile predicts best for the budget; frames name the model used."""
 
     default_fec = FEC_NONE
 

@@ -74,12 +74,23 @@ def _recipe_facts(cfg: dict) -> dict:
     }
 
 
+def lineage(card: dict) -> dict:
+    """What a run continued from a shipped model records of it: its id, fingerprint of the card's
+    facts, and its cumulative steps and training hours (its own plus its ancestors')."""
+    return {"model_id": card.get("model_id", "?"), "exported": card.get("exported", ""),
+            "cumulative_steps": int(card.get("cumulative_steps", card.get("train_steps", 0))),
+            "cumulative_train_hours": round(float(card.get("cumulative_train_hours",
+                                                           float(card.get("train_wall_s", 0.0)) / 3600)), 3)}
+
+
 def model_card(saved: dict, model_id: str | None = None) -> dict:
-    """Card facts from a ``model.pt``/checkpoint dict (``trainer.Trainer.save_final``)."""
+    """Card facts from a ``model.pt``/checkpoint dict (``trainer.Trainer.save_final``); a run
+    continued from another model adds that model's steps and hours to the cumulative ones."""
     cfg = saved["config"]
     c = int(cfg["model"]["latent_channels"])
     variant = cfg["model"].get("variant", "bitsemcom")
     model_id = model_id or cfg.get("name", "bitsemcom")
+    parent = saved.get("continued_from")
     return {
         "codec": CODEC_FAMILY,
         "variant": variant,
@@ -102,6 +113,10 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "loss": cfg.get("loss", "mse"),
         "train_steps": int(saved.get("step", 0)),
         "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
+        "continued_from": parent,
+        "cumulative_steps": int(saved.get("step", 0)) + (parent or {}).get("cumulative_steps", 0),
+        "cumulative_train_hours": round(float(saved.get("wall_s", 0.0)) / 3600
+                                        + (parent or {}).get("cumulative_train_hours", 0.0), 3),
         "hardware": saved.get("hardware", "unknown"),
         "precision": saved.get("precision", "fp32"),
         "train_s": round(float(saved.get("train_s", saved.get("wall_s", 0.0))), 1),
@@ -261,10 +276,14 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
 
 
 def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opset: int = 17,
-                fp16: bool = True) -> dict:
-    """``export`` of a ``model.pt`` (or checkpoint) written by the trainer."""
+                fp16: bool = True, continued_from: str | None = None) -> dict:
+    """``export`` of a ``model.pt`` (or checkpoint) written by the trainer; ``continued_from``: the
+    model folder the run started from, when the run did not record it."""
     from .models import load_model
     model, saved = load_model(checkpoint)
+    if continued_from:
+        with open(os.path.join(continued_from, "card.json")) as f:
+            saved["continued_from"] = lineage(json.load(f))
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
 
 

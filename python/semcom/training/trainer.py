@@ -298,6 +298,7 @@ class Trainer:
         self.losses = [losses.make(s.get("loss", cfg["loss"])) for s in self.stages]
         self.val_channel = recipe.Channel(cfg["val"]["channel"], cfg["modulation"], self.device)
         self.step, self.wall_s, self.train_s, self.val_psnr = 0, 0.0, 0.0, {}
+        self.continued_from = None  # lineage of the model an --init-from run started from
         self._train_images, self._val_images = train_images, val_images
         self.sampler, self._sampler_state = None, None
         if cfg.get("channels_last"):
@@ -325,7 +326,7 @@ class Trainer:
         path = os.path.join(self.run_dir, f"ckpt_{self.step:08d}.pt")
         torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
                     "wall_s": self.wall_s, "train_s": self.train_s, "val_psnr": self.val_psnr, "config": self.cfg,
-                    "rng": _rng_state(), "precision": self.precision,
+                    "rng": _rng_state(), "precision": self.precision, "continued_from": self.continued_from,
                     "sampler": self.sampler.state_dict() if self.sampler else self._sampler_state},
                    path + ".tmp")
         os.replace(path + ".tmp", path)
@@ -340,6 +341,7 @@ class Trainer:
         self.step, self.wall_s, self.val_psnr = int(ck["step"]), float(ck["wall_s"]), dict(ck["val_psnr"])
         self.train_s = float(ck.get("train_s", self.wall_s))
         self.precision = ck.get("precision", self.precision)
+        self.continued_from = ck.get("continued_from")
         self._sampler_state = ck.get("sampler")
         if self.sampler is not None and self._sampler_state:
             self.sampler.load_state_dict(self._sampler_state)
@@ -456,8 +458,8 @@ class Trainer:
         if ck:
             self.load_checkpoint(ck)
         elif init_from:
-            from .export import load_onnx_weights
-            load_onnx_weights(self.model, init_from)
+            from .export import lineage, load_onnx_weights
+            self.continued_from = lineage(load_onnx_weights(self.model, init_from))
         if self.rank == 0:
             with open(os.path.join(self.run_dir, "config.json"), "w") as f:
                 json.dump(self.cfg, f, indent=2)
@@ -539,6 +541,6 @@ class Trainer:
         torch.save({"model": self.model.state_dict(), "config": self.cfg, "step": self.step,
                     "wall_s": self.wall_s, "val_psnr": self.val_psnr, "hardware": hardware(),
                     "world_size": self.world, "dataset_hash": dataset_hash or "unknown (folder)",
-                    "precision": self.precision, "train_s": self.train_s,
+                    "precision": self.precision, "train_s": self.train_s, "continued_from": self.continued_from,
                     "torch": torch.__version__}, path)
         return path

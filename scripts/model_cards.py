@@ -83,6 +83,14 @@ def section(name, folder, card, scores, n_images):
                      f"{q['calibration_images']} training photos ({snrs}); PSNR against float32 on "
                      f"{q['images']} test photos: {delta}; decode {q['decode_ms']['float32']} → "
                      f"{q['decode_ms']['int8']} ms ({q['speedup']}×, input {q['decode_input']}) |")
+    rm = card.get("rate_matching")
+    if rm:
+        vs = rm.get("order_against_random", {})
+        lines.append(f"| rate matching (`semcom-rate-profile`) | channel order (greedy elimination on "
+                     f"{rm['measured_on']['val_crops']}), most important first: {', '.join(map(str, rm['channel_order'][:8]))}, ...; "
+                     + "; ".join(f"{k} punctured on {rm['measured_on']['test_images']} test photos: measured order "
+                                 f"{v['measured_order_db']:.2f} dB, random {v['random_order_mean_db']:.2f} ± "
+                                 f"{v['random_order_std_db']:.2f} dB" for k, v in vs.items()) + " |")
     mine = scores.get(name) or {}
     if mine:
         snrs = sorted(mine)
@@ -98,19 +106,49 @@ def section(name, folder, card, scores, n_images):
     return "\n".join(lines) + "\n"
 
 
+def importance_table(cards) -> str:
+    """Measured channel order against random orders, every model with a rate-matching profile."""
+    rows = [(name, card["rate_matching"]) for name, card in cards if card.get("rate_matching", {}).get("order_against_random")]
+    if not rows:
+        return ""
+    shares = list(rows[0][1]["order_against_random"])
+    lines = ["Error-free PSNR (dB) on the Kodak-like test photos with part of the latent punctured: the measured "
+             "order (greedy elimination on the validation crops), channel-index order, and 5 random channel "
+             "orders (mean ± std); from the cards (`semcom-rate-profile`).\n",
+             "| model | " + " | ".join(f"{s} punctured: measured / index / random | gain" for s in shares) + " |",
+             "|---" * (len(shares) * 2 + 1) + "|"]
+    for name, rm in rows:
+        cells = []
+        for share in shares:
+            v = rm["order_against_random"][share]
+            cells += [f"{v['measured_order_db']:.2f} / {v['channel_index_order_db']:.2f} / "
+                      f"{v['random_order_mean_db']:.2f} ± {v['random_order_std_db']:.2f}",
+                      f"{v['measured_minus_random_db']:+.2f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="models")
     p.add_argument("--results", default=os.path.join("docs", "results", "results.json"))
+    p.add_argument("--importance", default=os.path.join("docs", "results", "rates", "importance.md"),
+                   help="where the importance-order table goes")
     args = p.parse_args()
     scores, n_images = load_scores(args.results)
-    parts = [HEADER]
+    parts, cards = [HEADER], []
     for name in sorted(os.listdir(args.models)):
         folder = os.path.join(args.models, name)
         card_path = os.path.join(folder, "card.json")
         if os.path.isfile(card_path):
             with open(card_path) as f:
-                parts.append(section(name, folder, json.load(f), scores, n_images))
+                cards.append((name, json.load(f)))
+            parts.append(section(name, folder, cards[-1][1], scores, n_images))
+    table = importance_table(cards)
+    if table:
+        os.makedirs(os.path.dirname(args.importance), exist_ok=True)
+        with open(args.importance, "w") as f:
+            f.write(table)
     with open(os.path.join(args.models, "README.md"), "w") as f:
         f.write("\n".join(parts))
     print(f"wrote {os.path.join(args.models, 'README.md')} ({len(parts) - 1} models)")

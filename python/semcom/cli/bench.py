@@ -1,8 +1,10 @@
 """Benchmarks of gr-semcom (medians of several runs).
 
   * learned codec latency: encode and decode of one 768x512 image with ONNX
-    Runtime (all cores, and one thread), and the peak memory (max RSS) of
-    rx_image.py receiving images with that codec over the simulated channel;
+    Runtime (all cores, and one thread), the codec's whole path against the
+    networks alone, the peak memory (max RSS) of tx_image.py sending one
+    4032x3024 photo, and of rx_image.py receiving images with that codec over
+    the simulated channel;
   * PHY, pinned to one CPU core: symbols/s through map -> AWGN -> soft demap, as a GNU Radio stream flowgraph
     (constellation_encoder_bc -> add_cc + noise_source_c -> constellation_soft_decoder_cf
     with the exact-LLR table);
@@ -51,33 +53,66 @@ def bench_stream(modulation, n_symbols, runs):
 
 
 def bench_codec(model_name, runs):
-    """Median encode/decode ms for one 768x512 image, per ONNX Runtime thread setting."""
+    """Median encode/decode ms for one 768x512 image, per ONNX Runtime thread setting: the networks
+    alone (one session run each, as before rate matching and tiling) and the codec's whole path
+    (plan, puncturing or repetition, LLR combining), alternated within one run."""
     import numpy as np
     from ..codecs import neural, registry
+    from ..codecs.base import Received
     from ..imageio import load_image
     from ..phy.link import LinkConfig
     image = load_image(cli.sample_image())
     h, w = image.shape[:2]
+    link = LinkConfig("qpsk", "none")
     out = {"model": model_name, "image": f"{w}x{h}"}
     for threads in (0, 1):
         os.environ[neural.THREADS_ENV] = str(threads)
         codec = registry.get(model_name)
-        enc = codec.encode(image, LinkConfig("qpsk", "none"), h * w)  # warm-up (session init)
-        llrs = np.where(enc.bits > 0, 4.0, -4.0).astype(np.float32)
-        p1 = neural.posterior(llrs)
-        t_enc, t_dec = [], []
+        enc = codec.encode(image, link, h * w // 16)  # warm-up (session init)
+        rx = Received(enc.bits, np.where(enc.bits > 0, 4.0, -4.0).astype(np.float32), True,
+                      {**enc.meta, "height": h, "width": w})
+        x = np.ascontiguousarray((neural.pad_to_multiple(image, 16)[0].astype(np.float32) / 255).transpose(2, 0, 1)[None])
+        p1 = neural.posterior(np.where(codec.model.encode(image) > 0, 4.0, -4.0))
+        p1 = p1.reshape((1,) + codec.model.latent_shape(h, w))
+        enc_s, dec_s = codec.model.session("encoder"), codec.model.session("decoder")
+        t = {k: [] for k in ("net_enc", "net_dec", "codec_enc", "codec_dec")}
         for _ in range(runs):
-            t = time.perf_counter()
-            codec.model.encode(image)
-            t_enc.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            codec.model.decode(p1, h, w)
-            t_dec.append(time.perf_counter() - t)
+            for key, job in (("net_enc", lambda: enc_s.run(["bits", "logits"], {"image": x})),
+                             ("net_dec", lambda: dec_s.run(["image"], {"p1": p1})),
+                             ("codec_enc", lambda: codec.encode(image, link, h * w // 16)),
+                             ("codec_dec", lambda: codec.decode(rx))):
+                t0 = time.perf_counter()
+                job()
+                t[key].append(time.perf_counter() - t0)
+        med = {k: 1e3 * statistics.median(v) for k, v in t.items()}
         key = "all_cores" if threads == 0 else "1_thread"
-        out[key] = {"encode_ms": 1e3 * statistics.median(t_enc), "decode_ms": 1e3 * statistics.median(t_dec),
+        out[key] = {"encode_ms": med["codec_enc"], "decode_ms": med["codec_dec"],
+                    "network_encode_ms": med["net_enc"], "network_decode_ms": med["net_dec"],
+                    "encode_ratio": med["codec_enc"] / med["net_enc"], "decode_ratio": med["codec_dec"] / med["net_dec"],
                     "threads": os.cpu_count() if threads == 0 else 1}
     os.environ.pop(neural.THREADS_ENV)
     return out
+
+
+def bench_big_photo(codec, width=4032, height=3024):
+    """Peak RSS (MB) and wall time of tx_image.py sending one width x height photo (the sample,
+    upscaled) over the simulated channel, decoded and scored (tiled inference, rate matching)."""
+    import subprocess
+    import tempfile
+    from ..imageio import load_image, resize, save_image
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = os.path.join(tmp, f"photo_{width}x{height}.png")
+        save_image(photo, resize(load_image(cli.sample_image()), height, width))
+        cmd = [*cli.app_command("tx_image"), "--codec", codec, "--json", "--rx-output", os.path.join(tmp, "rx.png"), photo]
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"tx_image.py failed: {proc.stderr.read().decode()[-300:]}")
+        report = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])
+    return {"codec": codec, "image": f"{width}x{height}", "max_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall,
+            "psnr_db": report["psnr_db"], "model": report["model"]}
 
 
 def bench_rx_memory(codec, count):
@@ -128,6 +163,7 @@ def main():
     p.add_argument("--symbols", type=int, default=2_000_000, help="symbols per stream run")
     p.add_argument("--frames", type=int, default=40, help="LDPC codewords (n=1800) per decoding run")
     p.add_argument("--model", default="bitsemcom-qpsk-cpp16", help="learned codec for the latency and memory runs")
+    p.add_argument("--big-photo-codec", default="bitsemcom", help="codec for the 4032x3024 memory run")
     p.add_argument("--rx-images", type=int, default=5, help="images rx_image.py receives in the memory run")
     p.add_argument("--out", default="results", help="output folder")
     args = p.parse_args()
@@ -138,6 +174,12 @@ def main():
         r = results["codec"][key]
         print(f"{args.model} 768x512 ({r['threads']} thread(s)): encode {r['encode_ms']:.0f} ms, "
               f"decode {r['decode_ms']:.0f} ms")
+        print(f"  networks alone: encode {r['network_encode_ms']:.0f} ms, decode {r['network_decode_ms']:.0f} ms "
+              f"(codec / networks: {r['encode_ratio']:.2f}, {r['decode_ratio']:.2f})")
+    results["big_photo"] = bench_big_photo(args.big_photo_codec)
+    r = results["big_photo"]
+    print(f"tx_image.py, one {r['image']} photo with {r['codec']}: peak RSS {r['max_rss_mb']:.0f} MB, "
+          f"{r['wall_s']:.1f} s, {r['psnr_db']:.2f} dB")
     results["rx_memory"] = bench_rx_memory(args.model, args.rx_images)
     r = results["rx_memory"]
     print(f"rx_image.py, {r['images']} images with {r['codec']}: peak RSS {r['max_rss_mb']:.0f} MB, {r['wall_s']:.1f} s")
@@ -161,6 +203,12 @@ def main():
     for key in ("all_cores", "1_thread"):
         lines.append(f"| {c['model']} encode / decode, one {c['image']} image, ONNX Runtime, {c[key]['threads']} "
                      f"thread(s) | {c[key]['encode_ms']:.0f} ms / {c[key]['decode_ms']:.0f} ms |")
+        lines.append(f"| the networks alone (one ONNX session run each), {c[key]['threads']} thread(s); codec / "
+                     f"networks | {c[key]['network_encode_ms']:.0f} ms / {c[key]['network_decode_ms']:.0f} ms; "
+                     f"{c[key]['encode_ratio']:.2f} / {c[key]['decode_ratio']:.2f} |")
+    r = results["big_photo"]
+    lines.append(f"| tx_image.py peak memory (max RSS) and wall time, one {r['image']} photo with {r['codec']} "
+                 f"({r['model']}, tiled) | {r['max_rss_mb']:.0f} MB, {r['wall_s']:.0f} s, {r['psnr_db']:.2f} dB |")
     r = results["rx_memory"]
     lines.append(f"| rx_image.py peak memory (max RSS), {r['images']} images with {r['codec']} | "
                  f"{r['max_rss_mb']:.0f} MB |")

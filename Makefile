@@ -24,7 +24,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results ota clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates ota clean
 
 all: install
 
@@ -72,6 +72,15 @@ results: install
 		rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
 		modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
+	$(PYTHON) scripts/update_readme.py importance=$(RESULTS)/rates/importance.md
+
+# Rate matching (issue 12): every model at cpp 1/64..1/8 beside the SSCC envelope (about 50 min;
+# RATES_ONLY=learned reuses the conventional rows, which do not change with the models).
+rates: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
+	$(RUN_ENV) $(PYTHON) scripts/rate_sweep.py --images $(TEST_IMAGES) --out $(RESULTS)/rates \
+		$(if $(RATES_ONLY),--only $(RATES_ONLY))
+	$(PYTHON) scripts/update_readme.py rates=$(RESULTS)/rates/rates.md
 
 # Over the air (issue 4): every codec on the ideal channel and through channel_model with the
 # acceptance impairments (sc and ofdm) at 10 dB, a low-SNR sweep over the impaired single carrier,

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from .errors import SemcomError
 from .phy.air import DEFAULT_BURST_SYMBOLS
+from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES
 from .phy.constellations import MODULATIONS
 from .phy.ldpc import CODES
 from .phy.link import FEC_NONE
@@ -93,6 +94,12 @@ _ALL = (
            kind=float, low=0, high=1, low_open=True, high_open=True),
     Option("frame_timeout", 2.0, "seconds without samples before a pending frame's missing bursts count as lost "
            "(while samples flow: 16 bursts' worth of samples)", kind=float, low=0, high=3600, low_open=True),
+    Option("max_pixels", 8192 * 8192, "receiver limit: frames announcing larger images are dropped before "
+           "decoding", kind=int, low=1),
+    Option("max_frame_bits", MAX_FRAME_BITS, "receiver limit: frames announcing more payload bits are dropped "
+           "before anything is allocated", kind=int, low=1, high=1 << 32),
+    Option("max_pending_frames", MAX_PENDING_FRAMES, "receiver limit: frames reassembled at once (the oldest is "
+           "finished, its missing bursts erasures, to make room)", kind=int, low=1, high=4096),
     Option("amplitude", 0.0, "transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)",
            kind=float, low=0, high=1e3),
     # simulated channel

@@ -90,6 +90,8 @@ def test_bad_input_gives_one_line_error(args, message, small_image):
     ("tx_image.py", ["--repeat", "0", "SMALL"], "--repeat: must be >= 1"),
     ("rx_image.py", ["--frame-timeout=-1", "--reference", "SMALL"], "--frame-timeout: must be in (0, 3600]"),
     ("rx_image.py", ["--count=-2", "--reference", "SMALL"], "--count: must be >= 0"),
+    ("rx_image.py", ["--max-pending-frames", "0", "--reference", "SMALL"], "--max-pending-frames: must be in [1, 4096]"),
+    ("rx_image.py", ["--max-pixels", "nan", "--reference", "SMALL"], "--max-pixels: must be a whole number"),
     ("rx_image.py", ["--reference", "SMALL", "--output-dir", "SMALL"], "is a file, not a folder"),
 ])
 def test_invalid_options_give_one_line(app_name, args, message, small_image):

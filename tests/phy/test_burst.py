@@ -239,3 +239,45 @@ def test_segments_align_to_ldpc_blocks():
     assert burst.segment_lengths(2 * k, 3, k) == burst.segment_lengths(2 * k, 3)
     h = Header(3, 512, 768, 41, 0, 7, 1, burst.FEC_NAMES.index("ldpc-1/2"), 24354)
     assert h.align == k and sum(h.lengths) == 24354
+
+
+def _forged(session, payload_bits, segments=64, frame=0, modulation=1, fec=0):
+    """A header with a valid CRC announcing a big frame, and its first segment's LLRs."""
+    h = Header(7, 512, 768, frame, 0, segments, modulation, fec, payload_bits, session)
+    return h, np.ones(h.lengths[0], np.float32)
+
+
+def test_a_header_above_the_frame_limit_is_refused_before_allocating():
+    rx = burst.Reassembler(max_payload_bits=1 << 20)
+    with pytest.raises(ValueError, match="max_payload_bits"):
+        rx.add(*_forged(1, (1 << 20) + 1))
+    assert len(rx) == 0 and rx.pending_bits == 0
+
+
+@pytest.mark.parametrize("kind", ["many sessions", "many frames", "huge frames"])
+def test_forged_headers_cost_bounded_memory_and_never_a_legitimate_frame(llrs, kind):
+    """Floods of forged first bursts: pending frames and their LLR memory stay within the limits
+    (the traced peak), the oldest are finished early, and a legitimate frame still arrives whole."""
+    import tracemalloc
+    limit_bits, limit_frames = 1 << 20, 8
+    rx = burst.Reassembler(max_payload_bits=limit_bits, max_pending=limit_frames)
+    tracemalloc.start()
+    finished = 0
+    for i in range(200):
+        if kind == "many sessions":
+            h = _forged(1000 + i, 1 << 19)
+        elif kind == "many frames":
+            h = _forged(5, 1 << 18, frame=i)
+        else:
+            h = _forged(2000 + i, limit_bits, segments=4096)
+        finished += len(rx.add(*h))
+        assert len(rx) <= limit_frames and rx.pending_bits <= rx.max_pending_bits
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4 * rx.max_pending_bits + 8 * limit_bits  # float32 LLRs held, plus one frame in flight
+    assert finished >= 200 - limit_frames and (rx.evicted > 0) == (kind != "many frames")  # newer frames flush
+    out = []
+    for b in _bursts(llrs, 7000, frame=9):
+        out += [f for f in rx.add(*b) if f.codec_id == 7 and f.height == 64]
+    assert len(out) == 1 and out[0].complete
+    np.testing.assert_array_equal(out[0].llrs, llrs)

@@ -560,11 +560,12 @@ class burst_reassembler(pdu_block):
 
     in_dtype = np.float32
 
-    def __init__(self):
+    def __init__(self, max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames")):
         pdu_block.__init__(self, "semcom_burst_reassembler")
         self.message_port_register_in(pmt.intern(EXPIRE))
         self.set_msg_handler(pmt.intern(EXPIRE), self.handle)
-        self.collector = air.FrameCollector()
+        self.collector = air.FrameCollector(check("max_frame_bits", max_frame_bits),
+                                            check("max_pending_frames", max_pending_frames))
         self.lock = threading.Lock()
         self.feeder = None  # a block whose queued messages come here first (burst_rx: fec_decoder)
         self.frames_out = self.frames_dropped = 0
@@ -634,10 +635,14 @@ class burst_rx(gr.hier_block2):
         constellation: a ``digital.constellation`` to demap with, for the modulation with its
             number of points, instead of the project's (as given to ``burst_tx``).
         symbols_output: add the stream output of equalised symbols.
+        max_frame_bits, max_pending_frames: reassembly limits (``burst.Reassembler``): a header
+            announcing more bits is dropped before any allocation; beyond that many frames in
+            progress the oldest is finished (missing bursts as erasures).
     """
 
     def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout"),
-                 ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False):
+                 ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False,
+                 max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames")):
         outputs = 1 if symbols_output else 0
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
@@ -652,7 +657,7 @@ class burst_rx(gr.hier_block2):
         self.sync = burst_sync(waveform, frame_timeout, display=symbols_output)
         self.sync.set_min_output_buffer(STREAM_BUFFER)
         self.fec = fec_decoder(ldpc_backend)
-        self.reassembler = burst_reassembler()
+        self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames)
         self.connect(self, self.detector, self.sync)
         custom = modem.as_constellation(constellation) if constellation is not None else None
         self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []

@@ -23,7 +23,6 @@ from ..phy import framing
 from ..phy.link import LinkConfig, channel_use_budget
 from ..phy.framing import CODEC, CODEC_ID, HEIGHT, LOST, REASON, WIDTH
 
-MAX_PIXELS = 8192 * 8192  # image_rx drops frames announcing more, before decoding
 
 RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
 
@@ -103,13 +102,14 @@ class image_rx(pdu_block):
         output_dir: when set, every image is written there (atomically) with a JSON record.
         codec: decode every frame with this codec (registry name, model folder or Codec); empty:
             the codec the frame names.
+        max_pixels: frames announcing a larger image are dropped before decoding.
     """
 
     in_dtype = np.float32
 
-    def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = MAX_PIXELS):
+    def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = opt("max_pixels")):
         pdu_block.__init__(self, "semcom_image_rx")
-        self.max_pixels = int(max_pixels)
+        self.max_pixels = check("max_pixels", max_pixels)
         self.write_failures = 0
         malloc.limit_arenas()  # flat memory when running for days
         self.output_dir = output_dir

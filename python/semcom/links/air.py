@@ -37,6 +37,9 @@ class AirOptions:
     amplitude: float = 1.0  # transmit scale; radios want peaks below 1
     threshold: float = opt("threshold")  # corr_est_cc dynamic threshold
     frame_timeout: float = opt("frame_timeout")  # seconds before a frame's missing bursts count as lost
+    max_pixels: int = opt("max_pixels")  # receiver limits (options.py)
+    max_frame_bits: int = opt("max_frame_bits")
+    max_pending_frames: int = opt("max_pending_frames")
 
 
 @dataclass
@@ -121,8 +124,9 @@ class AirReceiver(FlowgraphOwner):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_rx")
         self.source = radios.rx_source(radio)
-        self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout)
-        self.image = image_rx(output_dir, codec)
+        self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
+                               max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames)
+        self.image = image_rx(output_dir, codec, opts.max_pixels)
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")
 

@@ -134,8 +134,8 @@ class FrameCollector:
     """Bursts' payload LLRs -> ``ReceivedFrame`` objects (a ``burst.Reassembler`` plus the
     per-burst facts the receiver reports)."""
 
-    def __init__(self):
-        self.assembler = burst.Reassembler()
+    def __init__(self, max_frame_bits: int = burst.MAX_FRAME_BITS, max_pending_frames: int = burst.MAX_PENDING_FRAMES):
+        self.assembler = burst.Reassembler(max_payload_bits=max_frame_bits, max_pending=max_pending_frames)
         self.infos: dict[tuple[int, int, int], list[BurstInfo]] = {}
 
     def add(self, info: BurstInfo, llrs: np.ndarray) -> list[ReceivedFrame]:

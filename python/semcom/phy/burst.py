@@ -39,6 +39,8 @@ from .link import FEC_NONE, LinkConfig
 FEC_NAMES = (FEC_NONE, *CODES)  # index carried in Header.fec
 
 FRAME_MODULO = 1 << 16
+MAX_FRAME_BITS = 1 << 24  # default receiver limit on a frame's payload (16.7 Mbit: 4032x3024 at cpp 1/16, 64-QAM)
+MAX_PENDING_FRAMES = 16  # default receiver limit on frames reassembled at once
 _NEWER_MAX = FRAME_MODULO // 2 - 1  # (new - old) % 65536 in 1..32767 means new is newer
 
 # codec_id height width frame segment segments modulation fec payload_bits session fingerprint
@@ -281,15 +283,42 @@ class Reassembler:
     Duplicate bursts of a pending frame are ignored (the first copy is kept) and
     counted in ``duplicates``. A returned frame's key is forgotten, so a later
     burst with the same (session, codec_id, frame) starts a new frame.
+
+    Memory is bounded before anything is allocated: a header announcing more than
+    ``max_payload_bits`` is rejected, and a new frame that would make more than
+    ``max_pending`` frames, or more than ``max_pending`` x ``max_payload_bits`` / 4
+    LLRs, pending finishes the oldest pending frames first (their missing bursts
+    erasures; counted in ``evicted``). So forged headers of any kind cost at most
+    that much memory, and a legitimate frame is never discarded, only finished early.
     """
 
-    def __init__(self, older_than_frames: int = 1, max_payload_bits: int = 1 << 24):
+    def __init__(self, older_than_frames: int = 1, max_payload_bits: int = MAX_FRAME_BITS,
+                 max_pending: int = MAX_PENDING_FRAMES):
         if not 1 <= int(older_than_frames) <= _NEWER_MAX:
             raise ValueError(f"older_than_frames must be in 1..{_NEWER_MAX}, got {older_than_frames}")
+        if int(max_payload_bits) < 1 or int(max_pending) < 1:
+            raise ValueError(f"need max_payload_bits >= 1 and max_pending >= 1, got {max_payload_bits}, {max_pending}")
         self.older_than_frames = int(older_than_frames)
         self.max_payload_bits = int(max_payload_bits)  # bounds the buffer a header can allocate
-        self.duplicates = 0
+        self.max_pending = int(max_pending)
+        self.max_pending_bits = max(self.max_payload_bits, self.max_pending * self.max_payload_bits // 4)
+        self.duplicates = self.evicted = 0
         self._pending: dict[tuple[int, int, int], _Pending] = {}
+
+    @property
+    def pending_bits(self) -> int:
+        """LLRs held by the frames in progress."""
+        return sum(p.header.payload_bits for p in self._pending.values())
+
+    def _make_room(self, payload_bits: int) -> list[Frame]:
+        """Finish the oldest pending frames until one more of ``payload_bits`` fits the limits."""
+        done = []
+        while self._pending and (len(self._pending) >= self.max_pending
+                                 or self.pending_bits + payload_bits > self.max_pending_bits):
+            oldest = next(iter(self._pending))
+            done.append(self._pending.pop(oldest).finish())
+            self.evicted += 1
+        return done
 
     def __len__(self) -> int:
         """Number of frames in progress."""
@@ -327,6 +356,7 @@ class Reassembler:
 
         done = self.flush(header.frame, session=header.session)
         if pending is None:
+            done += self._make_room(header.payload_bits)
             pending = self._pending[key] = _Pending(header)
         if pending.received[header.segment]:
             self.duplicates += 1

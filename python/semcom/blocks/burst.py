@@ -685,6 +685,17 @@ class burst_rx(gr.hier_block2):
     def receiver(self) -> air.BurstSynchroniser:
         return self.sync.sync
 
+    def drops(self) -> dict[str, dict[str, int]]:
+        """Units dropped so far, by stage and reason (non-zero counts only)."""
+        sync = self.sync.sync
+        stages = {"burst_sync": {"detections without a decodable burst": sync.dropped,
+                                 "samples zeroed (non-finite or out of range)": sync.bad_samples,
+                                 "sample blocks lost to an error": self.sync.errors},
+                  "burst_llr": {"bursts cut short": sum(b.dropped for b in self.llrs)},
+                  "fec_decoder": dict(self.fec.drops), "burst_reassembler": dict(self.reassembler.drops)}
+        return {name: {k: int(v) for k, v in counts.items() if v} for name, counts in stages.items()
+                if any(counts.values())}
+
     def drain(self):
         """End of stream: every queued burst through the FEC decoder and the reassembler, then
         the pending frames out (for flowgraph owners, after the flowgraph ended)."""

@@ -94,8 +94,9 @@ class pdu_block(gr.basic_block):
 
     def _drop(self, reason: str, err: Exception):
         self.dropped += 1
-        self.drops[reason] = self.drops.get(reason, 0) + 1
-        self.logger.warn(f"dropped a PDU ({reason}): {err}")
+        n = self.drops[reason] = self.drops.get(reason, 0) + 1
+        if n in (1, 10, 100, 1000) or n % 10000 == 0:  # rate-limited: a flood never floods the log
+            self.logger.warn(f"dropped a PDU ({reason}; {n} so far): {err}")
 
     def process(self, meta: dict, data):
         raise NotImplementedError

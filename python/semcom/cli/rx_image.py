@@ -63,8 +63,9 @@ def main():
     return receive_from_radio(args, reference)
 
 
-def record(args, meta: dict, image, reference, index: int) -> dict:
-    """Adds PSNR/MS-SSIM to the JSON record image_rx wrote, atomically; returns it."""
+def record(args, meta: dict, image, reference, index: int, drops: dict) -> dict:
+    """Adds PSNR/MS-SSIM and the receiver's drop counts so far to the JSON record image_rx wrote,
+    atomically; returns it."""
     from .. import metrics
     stem = os.path.join(args.output_dir, f"frame{index:06d}")
     try:
@@ -80,16 +81,17 @@ def record(args, meta: dict, image, reference, index: int) -> dict:
         else:
             rec["reference_mismatch"] = f"received {image.shape[1]}x{image.shape[0]}, reference is " \
                                         f"{reference.shape[1]}x{reference.shape[0]}"
-        if rec.get("written", True):
-            try:
-                with open(stem + ".json.tmp", "w") as f:
-                    json.dump(rec, f, indent=1)
-                os.replace(stem + ".json.tmp", stem + ".json")
-            except OSError as err:
-                rec["written"] = False
-                print(f"error: cannot update {stem}.json: {err.strerror}", file=sys.stderr, flush=True)
-                if os.path.exists(stem + ".json.tmp"):
-                    os.unlink(stem + ".json.tmp")
+    rec["receiver_drops"] = drops
+    if rec.get("written", True):
+        try:
+            with open(stem + ".json.tmp", "w") as f:
+                json.dump(rec, f, indent=1)
+            os.replace(stem + ".json.tmp", stem + ".json")
+        except OSError as err:
+            rec["written"] = False
+            print(f"error: cannot update {stem}.json: {err.strerror}", file=sys.stderr, flush=True)
+            if os.path.exists(stem + ".json.tmp"):
+                os.unlink(stem + ".json.tmp")
     rec["file"] = stem + ".png" if rec.get("written", True) else "(not written)"
     return rec
 
@@ -114,14 +116,22 @@ def receive_simulated(args, reference):
                 if not result.meta:  # nothing detected: nothing written
                     print(f"image {received}: LOST ({result.reason}), nothing written", flush=True)
                     continue
-                print(log_line(record(args, result.meta, result.image, reference, received), received), flush=True)
+                print(log_line(record(args, result.meta, result.image, reference, received, link.drops()), received),
+                      flush=True)
                 received += 1
         except KeyboardInterrupt:
             pass
         failed = link.rx.write_failures
+        drops = link.drops()
     where = f"all written to {args.output_dir}" if not failed else f"{failed} of them could NOT be written to {args.output_dir}"
-    print(f"stopped after {received} images; {where}")
+    print(f"stopped after {received} images; {where}{drop_text(drops)}")
     return 1 if failed else 0
+
+
+def drop_text(drops: dict) -> str:
+    """'; dropped: stage: reason n, ...' for the summary line (empty when nothing was dropped)."""
+    parts = [f"{stage}: " + ", ".join(f"{why} {n}" for why, n in counts.items()) for stage, counts in drops.items()]
+    return "; dropped: " + "; ".join(parts) if parts else "; nothing dropped"
 
 
 def receive_from_radio(args, reference):
@@ -141,18 +151,17 @@ def receive_from_radio(args, reference):
                     break
                 continue
             last = time.monotonic()
-            print(log_line(record(args, meta, image, reference, received), received), flush=True)
+            print(log_line(record(args, meta, image, reference, received, rx.drops()), received), flush=True)
             received += 1
     except KeyboardInterrupt:
         pass
     finally:
         rx.close()
     stats = rx.bursts.receiver
-    bad = f", {stats.bad_samples} non-finite or out-of-range samples zeroed" if stats.bad_samples else ""
     failed = rx.image.write_failures
     where = (f"all written to {args.output_dir}" if not failed else
              f"{failed} of them could NOT be written to {args.output_dir}")
-    print(f"stopped after {received} images ({stats.bursts} bursts, {stats.dropped} dropped{bad}); {where}")
+    print(f"stopped after {received} images ({stats.bursts} bursts); {where}{drop_text(rx.drops())}")
     return 1 if failed else 0
 
 

@@ -62,7 +62,7 @@ def send_simulated(args, images):
                 "psnr_db": round(metrics.psnr(image, result.image), 2),
                 "ms_ssim": round(metrics.ms_ssim(image, result.image), 4),
                 "payload_bits": result.payload_bits, "channel_uses": result.channel_uses,
-                "cpp": round(result.channel_uses / (h * w), 5),
+                "cpp": round(result.channel_uses / (h * w), 5), "receiver_drops": link.drops(),
             }
             if args.json:
                 print(json.dumps(report), flush=True)

@@ -134,6 +134,10 @@ class AirReceiver(FlowgraphOwner):
     def received(self) -> "queue.Queue[tuple[dict, np.ndarray]]":
         return self.image.received
 
+    def receiver_stages(self):
+        return [("radio", getattr(self.source, "block", self.source)), ("burst_rx", self.bursts),
+                ("image_rx", self.image)]
+
     def start(self):
         """Starts the flowgraph; ``finished`` is set when it ends by itself (end of a recording)."""
         self.tb.start()
@@ -195,6 +199,9 @@ class AirLink(FlowgraphOwner):
                 return LinkResult(placeholder(h, w), True, "no burst detected", 0, 0, 0, {})
             if int(meta.get("frame", -1)) == frame % FRAME_MODULO:
                 return _result(meta, rx_image)
+
+    def receiver_stages(self):
+        return [("burst_rx", self.bursts_rx), ("image_rx", self.rx)]
 
     def _rx_activity(self):
         """Changes while the receiver works: the message stages' counts, and whether one is busy."""

@@ -44,6 +44,19 @@ class FlowgraphOwner:
         self.tb.stop()
         self.tb.wait()
 
+    def receiver_stages(self) -> list:
+        """(name, block) of the receiving blocks whose drops the owner reports."""
+        return []
+
+    def drops(self) -> dict[str, dict[str, int]]:
+        """Units the receiver dropped so far, by stage and reason (non-zero counts only): what
+        the apps print in their summary and JSON records."""
+        out = {}
+        for name, block in self.receiver_stages():
+            counts = block.drops() if callable(getattr(block, "drops", None)) else {name: dict(getattr(block, "drops", {}))}
+            out.update({k: v for k, v in counts.items() if v})
+        return out
+
     def __enter__(self):
         return self
 
@@ -69,6 +82,9 @@ class SimLink(FlowgraphOwner):
         for a, b in zip(chain, chain[1:]):
             self.tb.msg_connect(a, "out", b, "in")
         self.tb.start()
+
+    def receiver_stages(self):
+        return [("phy_rx", self.phy_rx), ("image_rx", self.rx)]
 
     def transmit(self, image: np.ndarray, timeout: float = 120.0) -> LinkResult:
         self.tx.send(image)

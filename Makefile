@@ -24,7 +24,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results rates ota clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota clean
 
 all: install
 
@@ -57,7 +57,7 @@ bench: install
 # over Rayleigh; one model over three modulations; benchmarks; then README and models/README.md.
 RESULTS := docs/results
 TEST_IMAGES ?= $(HOME)/.cache/gr-semcom/data/test
-LEARNED := bitsemcom-qpsk-cpp16 bitsemcom-qpsk-cpp16-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
+LEARNED := bitsemcom bitsemcom-qpsk-cpp16 bitsemcom-qpsk-cpp16-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
 CONVENTIONAL := avif jpeg2000 webp
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
@@ -73,6 +73,11 @@ results: install
 		modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 	$(PYTHON) scripts/update_readme.py importance=$(RESULTS)/rates/importance.md
+
+# The fault-injection suite's matrix (issue 13): cases tried and behaving, per class (about 4 min).
+faults: install
+	$(RUN_ENV) $(PYTHON) -m pytest -q tests/faults --fault-report $(RESULTS)/faults.md
+	$(PYTHON) scripts/update_readme.py faults=$(RESULTS)/faults.md
 
 # Rate matching (issue 12): every model at cpp 1/64..1/8 beside the SSCC envelope (about 50 min;
 # RATES_ONLY=learned reuses the conventional rows, which do not change with the models).

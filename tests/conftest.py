@@ -14,7 +14,7 @@ else:
 import pytest  # noqa: E402
 
 # tests/<room>/ mirrors python/semcom/<room>/; these rooms need GNU Radio (flowgraphs, blocks)
-GR_ROOMS = {"blocks", "links", "cli", "grc"}
+GR_ROOMS = {"blocks", "links", "cli", "grc", "faults"}
 SLOW_SECONDS = 5  # a test marked slow takes longer than this here; `make test-fast` leaves them out
 
 
@@ -45,3 +45,41 @@ def _one_torch_thread(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+class FaultMatrix:
+    """Cases of the fault-injection suite (tests/faults): class -> kind -> [tried, behaved]."""
+
+    def __init__(self):
+        self.cases: dict = {}
+
+    def record(self, fault_class: str, kind: str, ok: bool) -> None:
+        entry = self.cases.setdefault(fault_class, {}).setdefault(kind, [0, 0])
+        entry[0] += 1
+        entry[1] += bool(ok)
+
+    def markdown(self) -> str:
+        lines = ["| fault class | kinds | cases | behaved correctly |", "|---|---|---|---|"]
+        for name, kinds in self.cases.items():
+            tried, ok = sum(v[0] for v in kinds.values()), sum(v[1] for v in kinds.values())
+            lines.append(f"| {name} | {len(kinds)} | {tried} | {ok} |")
+        return "\n".join(lines) + "\n"
+
+
+_MATRIX = FaultMatrix()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fault-report", default="", help="write the fault-injection matrix (Markdown) here")
+
+
+@pytest.fixture(scope="session")
+def fault_matrix():
+    return _MATRIX
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--fault-report", default="")
+    if path and _MATRIX.cases:
+        with open(path, "w") as f:
+            f.write(_MATRIX.markdown())

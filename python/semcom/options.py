@@ -57,7 +57,7 @@ class Option:
         """``value`` converted to this option's kind; SemcomError naming the option when it is invalid."""
         try:
             value = self.kind(value)
-        except (TypeError, ValueError, ZeroDivisionError):
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             raise SemcomError(f"{self.flag} must be {KIND_TEXT.get(self.kind, self.kind.__name__)}, got '{value}'") from None
         if self.choices is not None and value not in self.choices:
             raise SemcomError(f"{self.flag} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
@@ -95,7 +95,7 @@ _ALL = (
     Option("frame_timeout", 2.0, "seconds without samples before a pending frame's missing bursts count as lost "
            "(while samples flow: 16 bursts' worth of samples)", kind=float, low=0, high=3600, low_open=True),
     Option("max_pixels", 8192 * 8192, "receiver limit: frames announcing larger images are dropped before "
-           "decoding", kind=int, low=1),
+           "decoding", kind=int, low=1, high=65535 * 65535),
     Option("max_frame_bits", MAX_FRAME_BITS, "receiver limit: frames announcing more payload bits are dropped "
            "before anything is allocated", kind=int, low=1, high=1 << 32),
     Option("max_pending_frames", MAX_PENDING_FRAMES, "receiver limit: frames reassembled at once (the oldest is "
@@ -111,17 +111,18 @@ _ALL = (
     Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,
            high_open=True),
     Option("clock_ppm", 0.0, "sample-clock offset between the radios", kind=float, low=-1000, high=1000),
-    Option("seed", 0, "noise and fading seed", kind=int, low=0),
+    Option("seed", 0, "noise and fading seed", kind=int, low=0, high=2**31 - 1),
     # apps
-    Option("repeat", 1, "send the list of images this many times", kind=int, low=1),
+    Option("repeat", 1, "send the list of images this many times", kind=int, low=1, high=10**9),
     Option("interval", 0.0, "seconds between images (pace a slow receiver)", kind=float, low=0, high=86400),
-    Option("count", 0, "stop after this many images (0 = until Ctrl-C)", kind=int, low=0),
-    Option("idle_exit", 0.0, "stop after this many seconds without an image (0 = never)", kind=float, low=0),
+    Option("count", 0, "stop after this many images (0 = until Ctrl-C)", kind=int, low=0, high=10**12),
+    Option("idle_exit", 0.0, "stop after this many seconds without an image (0 = never)", kind=float, low=0,
+           high=86400 * 366),
     # radio hardware
     Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
            "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=LINKS),
-    Option("freq", 915e6, "centre frequency, Hz", kind=float, low=0, low_open=True),
-    Option("rate", 1e6, "sample rate, samples/s", kind=float, low=0, low_open=True),
+    Option("freq", 915e6, "centre frequency, Hz", kind=float, low=0, high=1e12, low_open=True),
+    Option("rate", 1e6, "sample rate, samples/s", kind=float, low=0, high=1e11, low_open=True),
     Option("gain", 30.0, "gain, dB", kind=float, low=-100, high=200),
 )
 OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}

@@ -20,6 +20,7 @@ from .stream_run import fill_from
 PATTERNS = ("pubsub", "pushpull", "reqrep")
 ITEM = np.dtype(np.complex64).itemsize
 MAX_MESSAGE_BYTES = 1 << 26  # 64 MiB, 8 Mi samples: far above a burst, bounded against forged sizes
+REFUSE_FACTOR = 4  # ZeroMQ's own size limit (MAXMSGSIZE), in units of max_message_bytes
 POLL_MS = 20  # a work() call waits this long for a message: the scheduler gets control back soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
 RECONNECT_MS = 20
@@ -33,8 +34,9 @@ class zmq_source(gr.sync_block):
         address: the peer's endpoint, e.g. tcp://127.0.0.1:5555 (the transmitter binds).
         pattern: 'pubsub', 'pushpull' or 'reqrep' (as the transmitter's sink).
         timeout_ms: receive timeout of one poll, milliseconds.
-        max_message_bytes: larger messages are dropped (and ZeroMQ refuses them before
-            allocating them).
+        max_message_bytes: larger messages are dropped and counted. Beyond 4 times that,
+            ZeroMQ refuses them before allocating, by dropping the connection; this block then
+            opens a new one at once (what the peer had in flight may be lost), and counts it.
     """
 
     def __init__(self, address: str, pattern: str = "pubsub", timeout_ms: int = POLL_MS,
@@ -45,10 +47,23 @@ class zmq_source(gr.sync_block):
             raise SemcomError(f"unknown ZeroMQ pattern '{pattern}'; choose one of {', '.join(PATTERNS)}")
         self.zmq, self.pattern = zmq, pattern
         self.context = zmq.Context.instance()
-        kind = {"pubsub": zmq.SUB, "pushpull": zmq.PULL, "reqrep": zmq.REQ}[pattern]
+        self.address, self.max_message_bytes = address, int(max_message_bytes)
+        self._open()
+        self.timeout_ms = max(1, int(timeout_ms))
+        self.pending: collections.deque = collections.deque()
+        self.requested = False
+        self.messages = self.samples = 0
+        self.drops: dict[str, int] = {}
+
+    def _open(self):
+        """The socket, connected, and its monitor of dropped connections."""
+        zmq = self.zmq
+        kind = {"pubsub": zmq.SUB, "pushpull": zmq.PULL, "reqrep": zmq.REQ}[self.pattern]
         self.socket = self.context.socket(kind)
         self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        # above max_message_bytes a message is dropped after receipt; ZeroMQ itself refuses (before
+        # allocating) only beyond REFUSE_FACTOR times that, as it does so by dropping the connection
+        self.socket.setsockopt(zmq.MAXMSGSIZE, REFUSE_FACTOR * self.max_message_bytes)
         # a restarted transmitter binds again: find it within RECONNECT_MS, before its first bursts
         # (a PUB drops what it sends before the subscription arrives)
         self.socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
@@ -59,16 +74,13 @@ class zmq_source(gr.sync_block):
             self.socket.setsockopt(zmq.REQ_RELAXED, 1)
             self.socket.setsockopt(zmq.REQ_CORRELATE, 1)
         try:
-            self.socket.connect(address)
+            self.socket.connect(self.address)
         except zmq.ZMQError as err:
             self.socket.close()
-            raise SemcomError(f"cannot connect to ZeroMQ address '{address}': {err}") from None
-        self.timeout_ms = max(1, int(timeout_ms))
-        self.max_message_bytes = int(max_message_bytes)
-        self.pending: collections.deque = collections.deque()
-        self.requested = False
-        self.messages = self.samples = 0
-        self.drops: dict[str, int] = {}
+            raise SemcomError(f"cannot connect to ZeroMQ address '{self.address}': {err}") from None
+        # ZeroMQ refuses a message above MAXMSGSIZE by dropping the connection, and libzmq 4.3 then
+        # never reconnects by itself: the monitor sees it, and the block opens a new socket
+        self.monitor = self.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
 
     @property
     def dropped(self) -> int:
@@ -94,8 +106,27 @@ class zmq_source(gr.sync_block):
         self.messages += 1
         return np.frombuffer(data, np.complex64)
 
+    def _reconnect_if_dropped(self):
+        """A dropped connection (an oversized message, or the peer went away) is counted and made again."""
+        zmq = self.zmq
+        dropped = False
+        while True:
+            try:
+                self.monitor.recv_multipart(zmq.NOBLOCK)
+            except zmq.ZMQError:
+                break
+            dropped = True
+            self._drop("connection dropped (a message above max_message_bytes, or the peer went away)")
+        if dropped:
+            self.socket.disable_monitor()
+            self.monitor.close(linger=0)
+            self.socket.close(linger=0)
+            self._open()
+            self.requested = False
+
     def _receive(self):
         zmq = self.zmq
+        self._reconnect_if_dropped()
         if self.pattern == "reqrep" and not self.requested:
             try:
                 self.socket.send(struct.pack("=i", REQUEST_ITEMS), zmq.NOBLOCK)

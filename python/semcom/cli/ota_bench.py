@@ -9,6 +9,8 @@
               first sample to its decoded image.
   noise       noise only (channels' fastnoise_source) through burst_rx for --noise-minutes
               at --rate: detector tags, acquisitions tried, headers passed, frames out.
+  impulses    the throughput recording with unit-amplitude impulses on --spike-densities of
+              its samples, through burst_rx alone: Msps against --rate, images out.
   erasures    BitSemCom's PSNR when k of an image's bursts are lost (LLR 0), error-free
               otherwise (SSCC loses the image).
   soak        --soak-images images from tx_image.py to rx_image.py over ZeroMQ (PUSH/PULL)
@@ -95,21 +97,10 @@ def replay(stream, waveform, decode, rate=0.0, expect=0):
     return elapsed, frames, arrivals, metas, t0
 
 
-def fitting_images(args) -> list[str]:
-    """The --images BitSemCom can send at cpp 1/16 (it pads to multiples of 16: some sizes need more)."""
-    from ..errors import SemcomError
-    from ..blocks.image import image_tx
-    from ..imageio import list_images, load_image
-    paths = list_images(args.images)[:args.max_images] if args.images else [cli.sample_image()]
-    tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
-    fits = []
-    for path in paths:
-        try:
-            tx.encode(load_image(path))
-            fits.append(path)
-        except SemcomError:
-            pass
-    return fits
+def image_paths(args) -> list[str]:
+    """--images (at most --max-images), or the sample photo."""
+    from ..imageio import list_images
+    return list_images(args.images)[:args.max_images] if args.images else [cli.sample_image()]
 
 
 def timed_replays(args, label, stream, waveform, decode, count) -> dict:
@@ -129,7 +120,7 @@ def bench_throughput(args, report):
     from ..codecs.neural import DECODER_ENV
     from ..imageio import load_image
     os.environ.pop(DECODER_ENV, None)  # float32 decoders unless stated
-    images = [load_image(p) for p in fitting_images(args)]
+    images = [load_image(p) for p in image_paths(args)]
     images = (images * (args.frames // len(images) + 1))[:args.frames]
     n = len(images)
     for waveform in args.waveforms:
@@ -182,6 +173,31 @@ def bench_noise(args, report):
         report["noise"].append(row)
 
 
+def bench_impulses(args, report):
+    """The packed recording with unit-amplitude impulses (random phase) on a share of its samples,
+    replayed through burst_rx alone: throughput against the radio rate, and images out."""
+    import numpy as np
+    from ..imageio import load_image
+    images = [load_image(p) for p in image_paths(args)]
+    images = (images * (args.frames // len(images) + 1))[:args.frames]
+    for waveform in args.waveforms:
+        clean = record_stream(images, args.snr, waveform, 4096)
+        for density in args.spike_densities:
+            rng = np.random.default_rng(int(density * 1e6))
+            stream = clean.copy()
+            k = int(round(density * len(stream)))
+            spots = rng.choice(len(stream), k, replace=False)
+            stream[spots] += np.exp(2j * np.pi * rng.random(k)).astype(np.complex64)
+            runs = [replay(stream, waveform, False)[:2] for _ in range(args.runs)]
+            sec = statistics.median(r[0] for r in runs)
+            row = {"waveform": waveform, "spike_density": density, "samples": len(stream), "images": len(images),
+                   "images_out": min(r[1] for r in runs), "msps": round(len(stream) / sec / 1e6, 2),
+                   "x_radio_rate": round(len(stream) / sec / args.rate, 2), "rate_sps": args.rate}
+            print(f"  impulses {waveform} {density:g}: {row['msps']} Msps ({row['x_radio_rate']}x the radio rate), "
+                  f"{row['images_out']}/{len(images)} images", file=sys.stderr, flush=True)
+            report["impulses"].append(row)
+
+
 def bench_erasures(args, report):
     """PSNR when k of a frame's bursts are lost (their LLRs erased), error-free otherwise."""
     import numpy as np
@@ -194,7 +210,7 @@ def bench_erasures(args, report):
     tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
     per_burst = air.BurstTransmitter("qpsk", "none", "sc").bits_per_burst
     scores = {}
-    for path in fitting_images(args):
+    for path in image_paths(args):
         image = load_image(path)
         meta, bits = split_pdu(tx.encode(image), np.uint8)
         segments = max(1, -(-len(bits) // per_burst))
@@ -219,7 +235,7 @@ def rss_threads(pid):
 
 def bench_soak(args, report):
     import tempfile
-    paths = fitting_images(args)
+    paths = image_paths(args)
     out = tempfile.mkdtemp(prefix="semcom-soak-")
     address = "tcp://127.0.0.1:5781"
     common = ["--radio", "zmq", "--address", address, "--zmq-pattern", "pushpull"]
@@ -299,6 +315,15 @@ def markdown(report) -> str:
                          f"{r['rate_sps'] / 1e6:g} Msps) | {r['detector_tags']} | {r['headers_rejected']} | "
                          f"{r['bursts_accepted']} | {r['frames_out']} | {r['msps']} |")
         lines.append("")
+    if report.get("impulses"):
+        rate = report["impulses"][0]["rate_sps"] / 1e6
+        lines += [f"Impulsive noise: unit-amplitude spikes on a share of the samples of the packed recording, "
+                  f"`burst_rx` alone, unthrottled; real time is {rate:g} Msps.", "",
+                  "| waveform | spike density | Msps | × radio rate | images |", "|---|---|---|---|---|"]
+        for r in report["impulses"]:
+            lines.append(f"| {r['waveform']} | {r['spike_density']:g} | {r['msps']} | {r['x_radio_rate']} | "
+                         f"{r['images_out']}/{r['images']} |")
+        lines.append("")
     if report.get("erasures"):
         rows = report["erasures"]
         most = max(r["lost"] for r in rows)
@@ -321,8 +346,8 @@ def markdown(report) -> str:
 
 def main():
     p = cli.parser(__doc__)
-    p.add_argument("--only", nargs="+", choices=("throughput", "noise", "erasures", "soak"),
-                   default=["throughput", "noise", "erasures", "soak"])
+    p.add_argument("--only", nargs="+", choices=("throughput", "noise", "impulses", "erasures", "soak"),
+                   default=["throughput", "noise", "impulses", "erasures", "soak"])
     p.add_argument("--waveforms", nargs="+", choices=("sc", "ofdm"), default=["sc", "ofdm"])
     p.add_argument("--images", default="", help="folder of images (default: examples/images/kodim23.png)")
     p.add_argument("--max-images", type=int, default=12)
@@ -332,6 +357,8 @@ def main():
     p.add_argument("--image-interval", type=float, nargs="+", default=[0.5, 0.1],
                    help="seconds of stream per image when paced (one replay and latency run each)")
     p.add_argument("--noise-minutes", type=float, default=10.0)
+    p.add_argument("--spike-densities", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 1e-1],
+                   help="shares of samples hit by an impulse (impulses)")
     p.add_argument("--soak-images", type=int, default=500)
     p.add_argument("--soak-interval", type=float, default=0.4, help="seconds between soak images")
     p.add_argument("--runs", type=int, default=3)
@@ -341,7 +368,7 @@ def main():
     cli.quiet_gnuradio(args.verbose)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "ota_bench.json")
-    report = {"throughput": [], "noise": [], "erasures": [], "soak": None}
+    report = {"throughput": [], "noise": [], "impulses": [], "erasures": [], "soak": None}
     if args.append and os.path.exists(path):  # keep the sections this run does not redo
         with open(path) as f:
             report.update(json.load(f))
@@ -349,8 +376,8 @@ def main():
     for name in args.only:
         report[name] = None if name == "soak" else []
         print(f"{name} ...", file=sys.stderr, flush=True)
-        {"throughput": bench_throughput, "noise": bench_noise, "erasures": bench_erasures,
-         "soak": bench_soak}[name](args, report)
+        {"throughput": bench_throughput, "noise": bench_noise, "impulses": bench_impulses,
+         "erasures": bench_erasures, "soak": bench_soak}[name](args, report)
     with open(path, "w") as f:
         json.dump(report, f, indent=1)
     text = markdown(report)

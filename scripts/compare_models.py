@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Two exported models of the same kind on the same photos: mean PSNR error-free and over a
+BPSK-equivalent AWGN channel (LLR = 2y/sigma^2), every latent bit sent once. The replacement rule
+of the models' README: a new model ships only if it beats the old on the validation crops (its
+card) and here, on the Kodak-like test set.
+
+  python3 scripts/compare_models.py models/bitsemcom-qpsk-cpp16 runs/new/model --snr 0 3
+"""
+import argparse
+import json
+
+import numpy as np
+
+from gnuradio.semcom import data, metrics
+from gnuradio.semcom.codecs.neural import OnnxModel, posterior
+from gnuradio.semcom.imageio import load_image
+
+
+def scores(model, images, snrs, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {"error_free": [], **{f"{s:g}": [] for s in snrs}}
+    for img in images:
+        h, w = img.shape[:2]
+        bits = model.encode(img)
+        out["error_free"].append(metrics.psnr(img, model.decode(bits.astype(np.float32), h, w)))
+        for s in snrs:
+            sigma2 = 1 / (2 * 10 ** (s / 10))  # Es/N0 per real dimension of QPSK = Eb/N0
+            y = (2.0 * bits - 1) + rng.normal(0, np.sqrt(sigma2), bits.size)
+            out[f"{s:g}"].append(metrics.psnr(img, model.decode(posterior(2 * y / sigma2), h, w)))
+    return {k: round(float(np.mean(v)), 3) for k, v in out.items()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--snr", nargs="+", type=float, default=[0.0, 3.0])
+    p.add_argument("--images", default="", help="folder (default: the data cache's test split)")
+    args = p.parse_args()
+    images = [load_image(path) for path in data.split_paths("test", folder=args.images or None)]
+    report = {}
+    for role, folder in (("old", args.old), ("new", args.new)):
+        m = OnnxModel(folder)
+        report[role] = {"test": scores(m, images, args.snr), "val_card": m.card.get("val_psnr_db", {}),
+                        "steps": m.card.get("cumulative_steps", m.card.get("train_steps"))}
+    report["images"] = len(images)
+    report["new_better"] = all(report["new"]["test"][k] > report["old"]["test"][k] for k in report["old"]["test"]) \
+        and report["new"]["val_card"].get("error_free", 0) > report["old"]["val_card"].get("error_free", 0)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -234,7 +234,7 @@ def test_auto_bitsemcom_picks_the_model_its_profiles_predict_best(image):
 def broken_models(tmp_path):
     src = model_folder()
     folders = {}
-    for case in ("missing", "corrupt", "nocard"):
+    for case in ("missing", "corrupt", "nocard", "wrongcard"):
         d = tmp_path / case
         shutil.copytree(src, d)
         folders[case] = str(d)
@@ -244,12 +244,20 @@ def broken_models(tmp_path):
     m = onnx.load(str(tmp_path / "nocard" / "encoder.onnx"))
     del m.metadata_props[:]
     onnx.save(m, str(tmp_path / "nocard" / "encoder.onnx"))
+    for role in ("encoder", "decoder"):  # a card claiming 48 latent channels for a 32-channel model
+        path = str(tmp_path / "wrongcard" / f"{role}.onnx")
+        m = onnx.load(path)
+        for prop in m.metadata_props:
+            if prop.key == "semcom.card":
+                prop.value = prop.value.replace('"latent_channels": 32', '"latent_channels": 48')
+        onnx.save(m, path)
     return folders
 
 
 @pytest.mark.parametrize("case, message", [("missing", "decoder.onnx is missing"),
                                            ("corrupt", "not a valid ONNX model"),
-                                           ("nocard", "no gr-semcom model card")])
+                                           ("nocard", "no gr-semcom model card"),
+                                           ("wrongcard", "do not run on the card's shapes|the card says")])
 def test_bad_model_files_give_one_clear_error(broken_models, case, message, image):
     with pytest.raises(SemcomError, match=message):
         c = registry.get(broken_models[case])

@@ -126,6 +126,7 @@ class OnnxModel:
         self._fingerprint = None
         self._profile = None
         self._indices: dict = {}
+        self._verified = False
 
     def decoder_path(self) -> str:
         """The decoder file of this model's precision."""
@@ -243,6 +244,27 @@ class OnnxModel:
             self._indices[key] = rate_match.sent_indices(importance, plan.sent, plan.kept)
         return self._indices[key]
 
+    def verify(self) -> None:
+        """The card against the networks: encode a small image and decode its bits; SemcomError
+        (one line) when a shape disagrees with the card, so a wrong card fails at load, not mid-stream."""
+        if self._verified:
+            return
+        h, w = 2 * self.stride, 3 * self.stride
+        want = self.latent_shape(h, w)
+        x = np.full((1, 3, h, w), 0.5, np.float32)
+        try:
+            _, logits = self.session("encoder").run(["bits", "logits"], {"image": x})
+            image, = self.session("decoder").run(["image"], {"p1": np.full((1,) + want, 0.5, np.float32)})
+        except Exception as err:  # noqa: BLE001 (onnxruntime raises its own types)
+            raise SemcomError(f"model {self.name}: the networks do not run on the card's shapes "
+                              f"({str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__}); "
+                              "re-export the model") from None
+        if tuple(logits.shape[1:]) != want or tuple(image.shape[1:]) != (3, h, w):
+            raise SemcomError(f"model {self.name}: the card says a {w}x{h} image has a {want} latent, but the "
+                              f"encoder gives {tuple(logits.shape[1:])} and the decoder {tuple(image.shape[1:])}; "
+                              "re-export the model")
+        self._verified = True
+
     @property
     def stride(self) -> int:
         return int(self.card["stride"])
@@ -326,7 +348,7 @@ class ModelCodec(Codec):
 
     def __init__(self, model: OnnxModel, hard: bool = False):
         self.model, self.hard = model, hard
-        model.card  # noqa: B018 (loads both files now: a bad model fails here, not mid-stream)
+        model.verify()  # loads both files and checks the card now: a bad model fails here, not mid-stream
         self.name = model.name + ("-hard" if hard else "")
         self.codec_id = codec_id_for(self.name)
 

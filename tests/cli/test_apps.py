@@ -236,3 +236,18 @@ def test_unwritable_output_is_reported_and_the_receiver_goes_on(tmp_path, small_
     monkeypatch.setattr(imageio, "save_image", real)
     rx.process({**meta, "frame": 1}, llrs)
     assert sorted(os.listdir(out)) == ["frame000001.json", "frame000001.png"]
+
+
+def test_a_recording_onto_a_full_disk_is_an_error_not_sent(small_image, tmp_path):
+    """The transmitter tells the truth: a short recording exits 2 with one line."""
+    import subprocess as sp
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if sp.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        r = app("tx_image.py", "--radio", "file", "--file", mnt / "cap.sigmf-data", small_image)
+    finally:
+        sp.run(["umount", str(mnt)], capture_output=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "the disk is full or the file was cut" in r.stderr and "sent 1 images" not in r.stdout

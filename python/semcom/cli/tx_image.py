@@ -16,6 +16,7 @@ Examples:
   tx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 60 photo.png
 """
 import json
+import os
 import time
 
 from . import common as cli
@@ -101,9 +102,26 @@ def send_to_radio(args, images):
             if args.interval and n + 1 < len(images) * args.repeat:
                 time.sleep(args.interval)
         time.sleep(0.5 if args.radio == "zmq" else 0.1)  # let the last samples leave the socket or device
-        print(f"sent {tx.bursts.frames_sent} images in {tx.bursts.bursts_sent} bursts, "
-              f"{tx.bursts.samples_sent} samples", flush=True)
+        sent, samples, queued = tx.bursts.frames_sent, tx.bursts.samples_sent, len(images) * args.repeat
+    check_sent(args, sent, queued, samples)
+    print(f"sent {sent} images in {tx.bursts.bursts_sent} bursts, {samples} samples", flush=True)
     return 0
+
+
+def check_sent(args, sent: int, queued: int, samples: int) -> None:
+    """The transmitter tells the truth: a frame that never left, or a recording shorter than the
+    samples sent (a full disk), is an error (exit status 2), not 'sent'."""
+    from ..errors import SemcomError
+    from ..links.radios import sigmf_paths
+    if sent < queued:
+        raise SemcomError(f"only {sent} of {queued} images left the transmitter (the others were dropped: see the "
+                          "warnings above)")
+    if args.radio == "file":
+        path = sigmf_paths(args.file)[0]
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        if size < samples * 8:
+            raise SemcomError(f"{path} holds {size} bytes but {samples} samples ({samples * 8} bytes) were sent: "
+                              "the disk is full or the file was cut; free space and send again")
 
 
 def run():

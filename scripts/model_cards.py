@@ -67,12 +67,19 @@ def section(name, folder, card, scores, n_images):
         f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
         f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "
         f"seed {card['seed']}; config `configs/{config}.json` |",
-        f"| time, hardware | {minutes:.0f} min on {card['hardware']} (torch {card.get('torch', '?')}) |",
+        f"| time, hardware | {minutes:.0f} min on {card['hardware']} (torch {card.get('torch', '?')}, "
+        f"{card.get('precision', 'fp32')}) |",
         f"| validation PSNR (dB, val crops, by SNR) | {val} |",
         f"| ONNX parity vs PyTorch | encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "
         f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}) |",
         f"| files | {size_mb(folder):.1f} MB, weights {card.get('weights', 'float32')} |",
     ]
+    parent = card.get("continued_from")
+    if parent:
+        lines.insert(lines.index(next(ln for ln in lines if ln.startswith("| time, hardware"))) + 1,
+                     f"| cumulative | {card['cumulative_steps']} steps, {card['cumulative_train_hours']:.2f} h of training "
+                     f"(continued from `{parent['model_id']}` exported {parent['exported'][:10]}: "
+                     f"{parent['cumulative_steps']} steps, {parent['cumulative_train_hours']:.2f} h) |")
     q = card.get("int8")
     if q:
         delta = ", ".join(("error-free" if k == "error_free" else f"{k} dB") + f" {v:+.3f} dB"

@@ -47,11 +47,14 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     def range_text(self) -> str:
-        lo = "" if self.low is None else ("(" if self.low_open else "[") + f"{self.low:g}"
-        hi = "" if self.high is None else f"{self.high:g}" + (")" if self.high_open else "]")
+        def num(v):
+            return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+        lo = "" if self.low is None else ("(" if self.low_open else "[") + num(self.low)
+        hi = "" if self.high is None else num(self.high) + (")" if self.high_open else "]")
         if lo and hi:
             return f"in {lo}, {hi}"
-        return f"{'>' if self.low_open else '>='} {self.low:g}" if lo else f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"{'>' if self.low_open else '>='} {num(self.low)}" if lo else \
+            f"{'<' if self.high_open else '<='} {num(self.high)}"
 
     def check(self, value):
         """``value`` converted to this option's kind; SemcomError naming the option when it is invalid."""

@@ -82,7 +82,7 @@ def test_check_converts_valid_values(name, value, expected):
     ("clock_ppm", "nan", "finite"), ("clock_ppm", float("inf"), "finite"), ("clock_ppm", -1e6, "[-1000, 1000]"),
     ("cpp", "0", "(0, 8]"), ("cpp", "1/0", "fraction"), ("snr", "abc", "a number"), ("timing_offset", 1.0, "[0, 1)"),
     ("threshold", 1.0, "(0, 1)"), ("frame_timeout", -1, "(0, 3600]"), ("burst_symbols", 70000, "[64, 32768]"),
-    ("modulation", "8psk", "one of"), ("seed", -1, ">= 0"),
+    ("modulation", "8psk", "one of"), ("seed", -1, "in [0, 2147483647]"),
 ])
 def test_check_names_the_option_and_the_rule(name, value, fragment):
     with pytest.raises(SemcomError) as err:

@@ -324,9 +324,8 @@ class Trainer:
             return None
         os.makedirs(self.run_dir, exist_ok=True)
         path = os.path.join(self.run_dir, f"ckpt_{self.step:08d}.pt")
-        torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
-                    "wall_s": self.wall_s, "train_s": self.train_s, "val_psnr": self.val_psnr, "config": self.cfg,
-                    "rng": _rng_state(), "precision": self.precision, "continued_from": self.continued_from,
+        torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), **self.card_facts(),
+                    "rng": _rng_state(),
                     "sampler": self.sampler.state_dict() if self.sampler else self._sampler_state},
                    path + ".tmp")
         os.replace(path + ".tmp", path)
@@ -528,9 +527,9 @@ class Trainer:
                 "mean_loss_last": float(np.mean(losses_[-5:])) if losses_ else None,
                 "wall_s": self.wall_s, "train_s": self.train_s, "val_psnr": self.val_psnr}
 
-    def save_final(self) -> str:
-        """``model.pt``: weights plus the facts the model card needs."""
-        path = os.path.join(self.run_dir, "model.pt")
+    def card_facts(self) -> dict:
+        """What the model card needs besides the weights (in model.pt and in every checkpoint, so
+        that a checkpoint exports with a full card too)."""
         d = self.cfg["data"]
         if d.get("synthetic"):
             dataset_hash = "synthetic"
@@ -538,9 +537,13 @@ class Trainer:
             dataset_hash = (prepared.read_index(str(d["prepared"])) or {}).get("source_hash")
         else:
             dataset_hash = prepared.source_hash(d)
-        torch.save({"model": self.model.state_dict(), "config": self.cfg, "step": self.step,
-                    "wall_s": self.wall_s, "val_psnr": self.val_psnr, "hardware": hardware(),
-                    "world_size": self.world, "dataset_hash": dataset_hash or "unknown (folder)",
-                    "precision": self.precision, "train_s": self.train_s, "continued_from": self.continued_from,
-                    "torch": torch.__version__}, path)
+        return {"config": self.cfg, "step": self.step, "wall_s": self.wall_s, "train_s": self.train_s,
+                "val_psnr": self.val_psnr, "hardware": hardware(), "world_size": self.world,
+                "dataset_hash": dataset_hash or "unknown (folder)", "precision": self.precision,
+                "continued_from": self.continued_from, "torch": torch.__version__}
+
+    def save_final(self) -> str:
+        """``model.pt``: weights plus the facts the model card needs."""
+        path = os.path.join(self.run_dir, "model.pt")
+        torch.save({"model": self.model.state_dict(), **self.card_facts()}, path)
         return path

@@ -215,8 +215,9 @@ def test_auto_bitsemcom_picks_the_model_its_profiles_predict_best(image):
     qpsk = LinkConfig("qpsk", "none")
     models = [neural.OnnxModel(model_folder(n)) for n in (MODEL, "bitsemcom-16qam-cpp16")]
 
-    def predicted(m, link):
-        return m.predicted_psnr(m.plan(h, w, link.payload_bits(h * w // 16)))
+    def predicted(m, link):  # the profile's prediction, plus the margin for the link's own modulation
+        own = neural.OWN_LINK_MARGIN_DB if m.card["modulation"] == link.modulation else 0.0
+        return m.predicted_psnr(m.plan(h, w, link.payload_bits(h * w // 16))) + own
     best = max(models, key=lambda m: predicted(m, qpsk))
     enc = auto.encode(image, qpsk, h * w // 16)
     assert enc.meta[neural.MODEL] == best.name and len(enc.bits) == qpsk.payload_bits(h * w // 16)

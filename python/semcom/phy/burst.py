@@ -26,6 +26,7 @@ so a learned codec can still decode a partial image.
 """
 from __future__ import annotations
 
+import collections
 import struct
 from dataclasses import astuple, dataclass, fields
 
@@ -287,9 +288,10 @@ class Reassembler:
     Memory is bounded before anything is allocated: a header announcing more than
     ``max_payload_bits`` is rejected, and a new frame that would make more than
     ``max_pending`` frames, or more than ``max_pending`` x ``max_payload_bits`` / 4
-    LLRs, pending finishes the oldest pending frames first (their missing bursts
-    erasures; counted in ``evicted``). So forged headers of any kind cost at most
-    that much memory, and a legitimate frame is never discarded, only finished early.
+    LLRs, pending finishes the least recently fed pending frames first (their
+    missing bursts erasures; counted in ``evicted``). So forged headers of any kind
+    cost at most that much memory, and a frame still receiving bursts is not the one
+    finished (a flood of one-burst forgeries goes first).
     """
 
     def __init__(self, older_than_frames: int = 1, max_payload_bits: int = MAX_FRAME_BITS,
@@ -302,8 +304,8 @@ class Reassembler:
         self.max_payload_bits = int(max_payload_bits)  # bounds the buffer a header can allocate
         self.max_pending = int(max_pending)
         self.max_pending_bits = max(self.max_payload_bits, self.max_pending * self.max_payload_bits // 4)
-        self.duplicates = self.evicted = 0
-        self._pending: dict[tuple[int, int, int], _Pending] = {}
+        self.duplicates = self.evicted = self._arrivals = 0
+        self._pending: collections.OrderedDict[tuple[int, int, int], _Pending] = collections.OrderedDict()
 
     @property
     def pending_bits(self) -> int:
@@ -311,7 +313,7 @@ class Reassembler:
         return sum(p.header.payload_bits for p in self._pending.values())
 
     def _make_room(self, payload_bits: int) -> list[Frame]:
-        """Finish the oldest pending frames until one more of ``payload_bits`` fits the limits."""
+        """Finish the least recently fed pending frames until one more of ``payload_bits`` fits."""
         done = []
         while self._pending and (len(self._pending) >= self.max_pending
                                  or self.pending_bits + payload_bits > self.max_pending_bits):
@@ -358,6 +360,8 @@ class Reassembler:
         if pending is None:
             done += self._make_room(header.payload_bits)
             pending = self._pending[key] = _Pending(header)
+            pending.arrival, self._arrivals = self._arrivals, self._arrivals + 1
+        self._pending.move_to_end(key)  # least recently fed first in line to be finished early
         if pending.received[header.segment]:
             self.duplicates += 1
             return done
@@ -384,6 +388,6 @@ class Reassembler:
 
     def flush_all(self) -> list[Frame]:
         """Finish every pending frame, in the order their first bursts arrived."""
-        done = [p.finish() for p in self._pending.values()]
+        done = [p.finish() for p in sorted(self._pending.values(), key=lambda p: p.arrival)]
         self._pending.clear()
         return done

@@ -135,10 +135,10 @@ def test_two_processes_over_zeromq_survive_a_transmitter_restart(small_image, tm
         import zmq
         garbage = zmq.Context.instance().socket(zmq.PUB)  # a hostile sender between the two transmitters
         garbage.bind(address)
-        time.sleep(0.4)  # the receiver reconnects within 20 ms; give the subscription time to arrive
+        time.sleep(1.0)  # the receiver reconnects within 20 ms; give the subscription time to arrive
         for _ in range(3):
             garbage.send(b"\x01" * 13)  # not whole complex64 samples
-            time.sleep(0.05)
+            time.sleep(0.2)
         garbage.close(linger=0)
         second = app("tx_image.py", "--radio", "zmq", "--address", address, "--waveform", "sc", "--codec",
                      "bitsemcom", small_image)  # a restarted transmitter: frame numbers start again at 0
@@ -155,7 +155,8 @@ def test_two_processes_over_zeromq_survive_a_transmitter_restart(small_image, tm
         assert not rec["lost"] and rec["bursts_lost"] == 0 and rec["psnr_db"] > 20.5
         assert rec["codec"].startswith("bitsemcom") and rec["snr_est_db"] > 30
     assert [r["frame"] for r in recs] == [0, 1, 0]
-    assert "dropped: radio:" in stdout and sum(recs[-1]["receiver_drops"]["radio"].values()) == 3, stdout
+    odd = recs[-1]["receiver_drops"].get("radio", {}).get("length not a multiple of 8 bytes", 0)
+    assert "dropped: radio:" in stdout and 1 <= odd <= 3, stdout  # a PUB drops what it sends before the subscription
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 

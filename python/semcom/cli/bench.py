@@ -94,42 +94,44 @@ def bench_codec(model_name, runs):
     return out
 
 
+def run_measured(cmd, what: str):
+    """Runs an app to its end; (its stdout, its own peak RSS in MB, wall seconds). RuntimeError if it fails."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's rusage alone
+        wall = time.perf_counter() - t
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{what} failed: {err.read().decode()[-300:]}")
+        return out.read().decode(), usage.ru_maxrss / 1024, wall
+
+
 def bench_big_photo(codec, width=4032, height=3024):
     """Peak RSS (MB) and wall time of tx_image.py sending one width x height photo (the sample,
     upscaled) over the simulated channel, decoded and scored (tiled inference, rate matching)."""
-    import subprocess
     import tempfile
     from ..imageio import load_image, resize, save_image
     with tempfile.TemporaryDirectory() as tmp:
         photo = os.path.join(tmp, f"photo_{width}x{height}.png")
         save_image(photo, resize(load_image(cli.sample_image()), height, width))
-        cmd = [*cli.app_command("tx_image"), "--codec", codec, "--json", "--rx-output", os.path.join(tmp, "rx.png"), photo]
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"tx_image.py failed: {proc.stderr.read().decode()[-300:]}")
-        report = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])
-    return {"codec": codec, "image": f"{width}x{height}", "max_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall,
+        out, rss, wall = run_measured([*cli.app_command("tx_image"), "--codec", codec, "--json", "--rx-output",
+                                       os.path.join(tmp, "rx.png"), photo], "tx_image.py")
+        report = json.loads(out.strip().splitlines()[-1])
+    return {"codec": codec, "image": f"{width}x{height}", "max_rss_mb": rss, "wall_s": wall,
             "psnr_db": report["psnr_db"], "model": report["model"]}
 
 
 def bench_rx_memory(codec, count):
     """Peak RSS (MB) and wall time of rx_image.py receiving ``count`` images (simulated radio)."""
-    import subprocess
-    import sys
     import tempfile
     with tempfile.TemporaryDirectory() as out:
-        cmd = [*cli.app_command("rx_image"), "--reference", cli.sample_image(), "--count",
-               str(count), "--codec", codec, "--snr", "10", "--output-dir", out]
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"rx_image.py failed: {proc.stderr.read().decode()[-300:]}")
-    return {"codec": codec, "images": count, "max_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall}
+        _, rss, wall = run_measured([*cli.app_command("rx_image"), "--reference", cli.sample_image(), "--count",
+                                     str(count), "--codec", codec, "--snr", "10", "--output-dir", out], "rx_image.py")
+    return {"codec": codec, "images": count, "max_rss_mb": rss, "wall_s": wall}
 
 
 def bench_ldpc(snr_db, frames, runs):

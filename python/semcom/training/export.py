@@ -23,7 +23,6 @@ import os
 import numpy as np
 
 CARD_VERSION = "1"
-CODEC_FAMILY = "bitsemcom"
 PARITY_TOL = 1e-4  # max abs difference onnxruntime vs torch (float32)
 STRIDE = 16
 # how the runtime turns encoder logits l into bits: a Logistic(0, 1) sample (Gumbel-Softmax's
@@ -83,16 +82,20 @@ def lineage(card: dict) -> dict:
                                                            float(card.get("train_wall_s", 0.0)) / 3600)), 3)}
 
 
-def model_card(saved: dict, model_id: str | None = None) -> dict:
+def model_card(saved: dict, model_id: str | None = None, backbone: dict | None = None) -> dict:
     """Card facts from a ``model.pt``/checkpoint dict (``trainer.Trainer.save_final``); a run
-    continued from another model adds that model's steps and hours to the cumulative ones."""
+    continued from another model adds that model's steps and hours to the cumulative ones.
+    ``backbone``: the built model's (default: the BitSemCom backbone the config names)."""
     cfg = saved["config"]
     c = int(cfg["model"]["latent_channels"])
-    variant = cfg["model"].get("variant", "bitsemcom")
+    method = cfg["model"].get("method", "bitsemcom")
+    variant = (cfg.get("recipe_template") or {}).get("template", "ampsc") if method == "ampsc" else \
+        cfg["model"].get("variant", "bitsemcom")
     model_id = model_id or cfg.get("name", "bitsemcom")
     parent = saved.get("continued_from")
     return {
-        "codec": CODEC_FAMILY,
+        **(_ampsc_facts(cfg) if method == "ampsc" else {}),
+        "codec": method,
         "variant": variant,
         "version": CARD_VERSION,
         "model_id": model_id,
@@ -102,14 +105,14 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "stride": STRIDE,
         "bits_per_image": f"{c}*ceil(H/16)*ceil(W/16)",
         "bit_order": "NCHW",
-        "bit_decision": BIT_DECISION[variant],
+        "bit_decision": BIT_DECISION.get(variant, "threshold"),
         "padding": "reflect to a multiple of 16 (bottom/right), crop back after decoding",
         "encoder_io": "image float32 (N,3,H,W) RGB [0,1] -> bits float32 0/1 (N,C,H/16,W/16), logits",
         "decoder_io": "p1 = P(b=1) = sigmoid(LLR) float32 (N,C,H/16,W/16) -> image float32 (N,3,H,W) [0,1]",
         "modulation": cfg["modulation"],
         "cpp": str(cfg["cpp"]),
         **_recipe_facts(cfg),
-        "backbone": _backbone(cfg["model"]),
+        "backbone": backbone or _backbone(cfg["model"]),
         "loss": cfg.get("loss", "mse"),
         "train_steps": int(saved.get("step", 0)),
         "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
@@ -129,6 +132,17 @@ def model_card(saved: dict, model_id: str | None = None) -> dict:
         "torch": saved.get("torch", ""),
         "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _ampsc_facts(cfg: dict) -> dict:
+    """What an AMP-SC card adds: the quantizer, the bit layout and the template the recipe came from."""
+    b = int(cfg["model"].get("bits", 4))
+    return {"quantizer_bits": b, "latent_values_per_cell": int(cfg["model"]["latent_channels"]) // b,
+            "bit_layout": f"plane c*{b}+i = bit i (MSB first) of latent channel c; level = round(x~) + {2 ** (b - 1) - 1}, "
+                          "plain binary (eq. 2)",
+            "receiver": "DA conversion = expected level under the bit posteriors (eq. 5 for hard 0/1 input), "
+                        "then IRSNet, then the decoder",
+            "recipe_template": cfg.get("recipe_template")}
 
 
 def _backbone(model_cfg: dict) -> dict:
@@ -252,7 +266,7 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
     if fp16:
         for path in (enc_path, dec_path):
             _store_fp16(path)
-    card = model_card(saved, model_id)
+    card = model_card(saved, model_id, getattr(model, "backbone", None))
     card["onnx_opset"] = opset
     card["weights"] = "float16 (cast to float32 on load)" if fp16 else "float32"
     if rounding:

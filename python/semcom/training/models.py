@@ -250,8 +250,14 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build(cfg: dict) -> BitSemCom:
-    """Model from the ``model`` section of a training config."""
+def build(cfg: dict) -> nn.Module:
+    """Model from the ``model`` section of a training config (``method``: bitsemcom or ampsc)."""
+    method = cfg.get("method", "bitsemcom")
+    if method == "ampsc":
+        from . import ampsc
+        return ampsc.build(cfg)
+    if method != "bitsemcom":
+        raise ValueError(f"unknown method '{method}'; choose bitsemcom or ampsc")
     return BitSemCom(int(cfg["latent_channels"]), cfg.get("preset", "small"), cfg.get("variant", "bitsemcom"),
                      float(cfg.get("tau", 1.0)), **{k: cfg.get(k) for k in BACKBONE})
 

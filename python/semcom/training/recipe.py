@@ -12,10 +12,15 @@ A stage (dict; everything but ``steps`` optional):
         modulation, SNR per image uniform in ``snr_range`` (dB), exact LLRs, P(b=1) = sigmoid(LLR);
         differentiable end to end (``block_len``: Rayleigh coherence in symbols);
       - ``bsc``: each bit flips with a probability uniform in ``flip_range``; the decoder reads
-        P(b=1) = sigmoid(+-log((1-p)/p)) (gradients pass the flips as straight-through);
+        P(b=1) = sigmoid(+-log((1-p)/p)) (gradients pass the flips as straight-through), or with
+        ``hard: true`` the flipped bits themselves (0/1, no gradient: AMP-SC's Steps 3 and 5);
       - ``hard``: the AWGN/Rayleigh chain above, then hard decisions: the decoder reads 0/1 with no
         gradient to the encoder (``straight_through: true`` passes the bits' gradient instead);
       - ``mask``: each bit is erased (P = 0.5) with a probability uniform in ``erase_range``;
+      - ``analog``: no bits at all; the model reads its continuous latent, plus ``noise`` times
+        N(0, 1) (AMP-SC's soft quantization). Models without an analog path reject it.
+    AMP-SC also reads ``mask_ratio`` (MATK on the received latent), ``restorer`` (analog stages:
+    whether IRSNet runs) and ``restorer_weight`` from a stage's channel (``ampsc.AMPSC.forward``);
   * ``loss``: as ``losses.make`` (default: the config's ``loss``);
   * ``lr`` and ``lr_schedule``: this stage's own rate, the schedule over the stage's steps
     (default: the config's ``lr``/``lr_schedule`` over the whole recipe's steps).
@@ -31,7 +36,7 @@ from ..errors import SemcomError
 from . import channels as tch
 
 DIFFERENTIABLE = ("awgn", "rayleigh", "mixed")
-KINDS = ("error-free",) + DIFFERENTIABLE + ("bsc", "hard", "mask")
+KINDS = ("error-free",) + DIFFERENTIABLE + ("bsc", "hard", "mask", "analog")
 
 
 def from_legacy(cfg: dict) -> list[dict]:
@@ -140,6 +145,10 @@ class Channel:
                 return hard + (bits - bits.detach()) if self.spec.get("straight_through") else hard
             if self.kind == "bsc":
                 p = _uniform(b, self.spec.get("flip_range", [0.0, 0.1]), dev).clamp(1e-6, 0.5)
+                if self.spec.get("hard"):
+                    return torch.where(torch.rand_like(bits) < p[:, None], 1 - bits, bits).detach()
                 return torch.sigmoid(tch.bsc_llr(bits, p))
+            if self.kind == "analog":
+                raise SemcomError("an 'analog' stage needs a model with an analog path (AMP-SC)")
             erase = torch.rand_like(bits) < _uniform(b, self.spec.get("erase_range", [0.0, 0.3]), dev)[:, None]
             return torch.where(erase, torch.full_like(bits, 0.5), bits)

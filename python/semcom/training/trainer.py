@@ -100,6 +100,11 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     elif int(cfg["model"]["latent_channels"]) != expected:
         raise SemcomError(f"latent_channels {cfg['model']['latent_channels']} does not match cpp {cfg['cpp']} "
                           f"with {cfg['modulation']} (expected {expected})")
+    if isinstance(cfg.get("recipe"), dict):  # a template (AMP and its baselines)
+        from . import amp
+        cfg["recipe_template"] = dict(cfg["recipe"])
+        cfg["model"].update(amp.model_options(cfg["recipe"]))
+        cfg["recipe"] = amp.expand(cfg["recipe"])
     if not cfg.get("recipe"):
         if cfg["channel"]["kind"] not in recipe.DIFFERENTIABLE:
             raise SemcomError(f"channel kind must be awgn, rayleigh or mixed, not {cfg['channel']['kind']}")
@@ -301,6 +306,8 @@ class Trainer:
         self.continued_from = None  # lineage of the model an --init-from run started from
         self._train_images, self._val_images = train_images, val_images
         self.sampler, self._sampler_state = None, None
+        if cfg.get("channels_last") and not getattr(self.model, "channels_last_safe", True):
+            cfg["channels_last"] = False  # see the model's channels_last_safe
         if cfg.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
         self.precision = resolve_precision(cfg, self.model, self.device)
@@ -389,6 +396,9 @@ class Trainer:
         with autocast(self.device, self.precision):
             out = self.net(x) if channel.kind == "error-free" else self.net(x, channel=channel)
             loss = self.losses[index](out.float(), x)
+            extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
+            if extra is not None:
+                loss = loss + extra
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -456,6 +466,8 @@ class Trainer:
         ck = latest_checkpoint(self.run_dir) if resume else None
         if ck:
             self.load_checkpoint(ck)
+        elif init_from and init_from.endswith(".pt"):
+            self.continued_from = self.load_snapshot(init_from)
         elif init_from:
             from .export import lineage, load_onnx_weights
             self.continued_from = lineage(load_onnx_weights(self.model, init_from))
@@ -487,6 +499,7 @@ class Trainer:
             losses_.append(loss)
             self.step += 1
             n_last += 1
+            self._snapshot_at_stage_end()
             self.wall_s = wall0 + time.time() - t_start
             if bar:
                 bar.update(1)
@@ -526,6 +539,28 @@ class Trainer:
                 "mean_loss_first": float(np.mean(losses_[:5])) if losses_ else None,
                 "mean_loss_last": float(np.mean(losses_[-5:])) if losses_ else None,
                 "wall_s": self.wall_s, "train_s": self.train_s, "val_psnr": self.val_psnr}
+
+    def _snapshot_at_stage_end(self) -> None:
+        """``snapshot_<name>.pt`` (model.pt format) when a stage with ``snapshot: name`` ends."""
+        index, local = recipe.locate(self.stages, self.step - 1)
+        name = self.stages[index].get("snapshot")
+        if name and local == self.stages[index]["steps"] - 1 and self.rank == 0:
+            torch.save({"model": self.model.state_dict(), **self.card_facts()},
+                       os.path.join(self.run_dir, f"snapshot_{name}.pt"))
+
+    def load_snapshot(self, path: str) -> dict:
+        """Weights of a ``model.pt``/snapshot/checkpoint of another run (those of modules this model
+        lacks, e.g. IRSNet for a baseline without it, are skipped; a module it has that the file
+        lacks keeps its fresh initialisation); returns the lineage a card records."""
+        ck = torch.load(path, map_location=self.device, weights_only=False)
+        own = self.model.state_dict()
+        shared = {k: v for k, v in ck["model"].items() if k in own and own[k].shape == v.shape}
+        if not shared:
+            raise SemcomError(f"{path} holds no weights of this model")
+        self.model.load_state_dict(shared, strict=False)
+        return {"model_id": f"{ck['config'].get('name', '?')}:{os.path.basename(path)}",
+                "exported": "", "cumulative_steps": int(ck.get("step", 0)),
+                "cumulative_train_hours": round(float(ck.get("wall_s", 0.0)) / 3600, 3)}
 
     def card_facts(self) -> dict:
         """What the model card needs besides the weights (in model.pt and in every checkpoint, so

@@ -52,7 +52,7 @@ def bench_stream(modulation, n_symbols, runs):
     return n_symbols / statistics.median(times)
 
 
-def bench_codec(model_name, runs):
+def bench_codec(model_name, runs, modulation="qpsk"):
     """Median encode/decode ms for one 768x512 image, per ONNX Runtime thread setting: the networks
     alone (one session run each, as before rate matching and tiling) and the codec's whole path
     (plan, puncturing or repetition, LLR combining), alternated within one run."""
@@ -63,8 +63,8 @@ def bench_codec(model_name, runs):
     from ..phy.link import LinkConfig
     image = load_image(cli.sample_image())
     h, w = image.shape[:2]
-    link = LinkConfig("qpsk", "none")
-    out = {"model": model_name, "image": f"{w}x{h}"}
+    link = LinkConfig(modulation, "none")
+    out = {"model": model_name, "image": f"{w}x{h}", "link": link.describe()}
     for threads in (0, 1):
         os.environ[neural.THREADS_ENV] = str(threads)
         codec = registry.get(model_name)
@@ -168,8 +168,14 @@ def main():
     p.add_argument("--big-photo-codec", default="bitsemcom", help="codec for the 4032x3024 memory run")
     p.add_argument("--rx-images", type=int, default=5, help="images rx_image.py receives in the memory run")
     p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--latency", nargs="+", metavar="MODEL",
+                   help="measure only the learned-codec latency of these models (first = reference for the "
+                        "ratios), uncoded over --modulation at cpp 1/16; writes --out/latency.json and latency.md")
+    p.add_argument("--modulation", default="16qam", help="link of the --latency runs")
     args = p.parse_args()
     cli.quiet_gnuradio(args.verbose)
+    if args.latency:
+        return latency_only(args)
     results = {"cpu": os.uname().machine, "runs": args.runs, "stream_symbols_per_s": {}, "ldpc": {}}
     results["codec"] = bench_codec(args.model, args.runs)
     for key in ("all_cores", "1_thread"):
@@ -225,6 +231,31 @@ def main():
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}/bench.json and bench.md")
+    return 0
+
+
+def latency_only(args) -> int:
+    """``bench_codec`` of every --latency model, each ``runs`` times, in two alternating rounds."""
+    rounds = [{m: bench_codec(m, args.runs, args.modulation) for m in args.latency} for _ in range(2)]
+    results = {}
+    for m in args.latency:
+        results[m] = {k: {x: statistics.median([r[m][k][x] for r in rounds]) for x in rounds[0][m][k]}
+                      if isinstance(rounds[0][m][k], dict) else rounds[0][m][k] for k in rounds[0][m]}
+    ref = results[args.latency[0]]
+    lines = [f"Encode and decode of one {ref['image']} image ({ref['link']}, cpp 1/16; medians of 2 x {args.runs} runs "
+             f"alternated between models; ratio = this model / {args.latency[0]}).", "",
+             "| model | threads | encode ms | decode ms | encode ratio | decode ratio |", "|---|---|---|---|---|---|"]
+    for m, r in results.items():
+        for key in ("all_cores", "1_thread"):
+            lines.append(f"| {m} | {int(r[key]['threads'])} | {r[key]['encode_ms']:.0f} | {r[key]['decode_ms']:.0f} | "
+                         f"{r[key]['encode_ms'] / ref[key]['encode_ms']:.2f} | "
+                         f"{r[key]['decode_ms'] / ref[key]['decode_ms']:.2f} |")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "latency.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(args.out, "latency.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 

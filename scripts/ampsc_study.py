@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""AMP-SC and its baselines, from training to the comparison table.
+
+  python3 scripts/ampsc_study.py train [--bits 4 2]   # AMP-SC, then the baselines from its snapshots
+  python3 scripts/ampsc_study.py export               # ONNX + cards: AMP-SC into models/, baselines into --zoo
+  python3 scripts/ampsc_study.py eval                 # semcom-eval of all of them (+ BitSemCom 16-QAM, SSCC)
+  python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p
+
+Runs live in runs/ampsc_b<b>[_<baseline>]; every command skips what is done and resumes what is
+not (checkpoints), so it can be re-run after an interruption. The baselines start from the AMP-SC
+run's snapshots, as in the paper: Conventional (after Step 1), SoftQ (after Step 2), He22 (Step 1,
+then decoder TTA), SoftHe22 (SoftQ, then decoder fine-tuning), SoftAMP (AMP without IRSNet),
+SoftAMP-woMATK and SoftHe22 with MATK (b = 4 only, as in the paper's ablation).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PY = sys.executable
+# baseline: (template, snapshot it starts from, start_after, bit widths it is run for)
+BASELINES = {
+    "soft-he22": ("soft-he22", "softq", "softq", (4, 2)),
+    "he22": ("he22", "conventional", "fe", (4, 2)),
+    "soft-amp": ("soft-amp", "softq", "softq", (4, 2)),
+    "soft-amp-wo-matk": ("soft-amp-wo-matk", "softq", "softq", (4,)),
+    "soft-he22-matk": ("soft-he22-matk", "softq", "softq", (4,)),
+}
+SNAPSHOT_MODELS = {"conventional": "conventional", "softq": "softq"}
+
+
+def main_config(bits: int) -> str:
+    return os.path.join(ROOT, "configs", f"ampsc_b{bits}_16qam_cpp16_small.json")
+
+
+def run_dir(bits: int, baseline: str | None = None) -> str:
+    return os.path.join(ROOT, "runs", f"ampsc_b{bits}" + (f"_{baseline.replace('-', '_')}" if baseline else ""))
+
+
+def model_name(bits: int, variant: str = "ampsc") -> str:
+    return f"{variant}-b{bits}-16qam-cpp16"
+
+
+def train(cmd: list[str], out: str) -> None:
+    if os.path.exists(os.path.join(out, "model.pt")):
+        print(f"done already: {out}")
+        return
+    resume = ["--resume"] if os.path.isdir(out) and any(f.startswith("ckpt_") for f in os.listdir(out)) else []
+    print("+", " ".join(cmd + resume), flush=True)
+    subprocess.run(cmd + resume, check=True, cwd=ROOT)
+
+
+def baseline_config(bits: int, name: str) -> str:
+    template, _, start, _ = BASELINES[name]
+    with open(main_config(bits)) as f:
+        cfg = json.load(f)
+    cfg["name"] = f"{cfg['name']}_{name.replace('-', '_')}"
+    cfg["recipe"] = {**cfg["recipe"], "template": template, "start_after": start}
+    os.makedirs(run_dir(bits, name), exist_ok=True)
+    path = os.path.join(run_dir(bits, name), "study_config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
+def cmd_train(args) -> None:
+    for bits in args.bits:
+        out = run_dir(bits)
+        train([PY, "-m", "gnuradio.semcom.cli.train", main_config(bits), "--out", out, "--no-progress"], out)
+        for name, (_, snap, _, widths) in BASELINES.items():
+            if bits in widths and (not args.only or name in args.only):
+                train([PY, "-m", "gnuradio.semcom.cli.train", baseline_config(bits, name), "--out",
+                       run_dir(bits, name), "--no-progress", "--init-from", os.path.join(out, f"snapshot_{snap}.pt")],
+                      run_dir(bits, name))
+
+
+def export(checkpoint: str, folder: str, model_id: str) -> None:
+    if not os.path.exists(checkpoint):
+        print(f"skipped (not trained yet): {checkpoint}")
+        return
+    subprocess.run([PY, "-m", "gnuradio.semcom.cli.export", checkpoint, "--out", folder, "--model-id", model_id],
+                   check=True, cwd=ROOT)
+
+
+def cmd_export(args) -> None:
+    for bits in args.bits:
+        export(os.path.join(run_dir(bits), "model.pt"), os.path.join(ROOT, "models", model_name(bits)),
+               model_name(bits))
+        for snap in SNAPSHOT_MODELS:
+            name = model_name(bits, f"ampsc-{snap}")
+            export(os.path.join(run_dir(bits), f"snapshot_{snap}.pt"), os.path.join(args.zoo, name), name)
+        for base, (*_, widths) in BASELINES.items():
+            if bits in widths:
+                name = model_name(bits, f"ampsc-{base}")
+                export(os.path.join(run_dir(bits, base), "model.pt"), os.path.join(args.zoo, name), name)
+
+
+def zoo_codecs(bits: int, zoo: str) -> list[str]:
+    names = [f"ampsc-{s}" for s in SNAPSHOT_MODELS] + [f"ampsc-{b}" for b, (*_, w) in BASELINES.items() if bits in w]
+    return [model_name(bits, n) + "-hard" for n in names if os.path.isdir(os.path.join(zoo, model_name(bits, n)))]
+
+
+def cmd_eval(args) -> None:
+    env = {**os.environ, "SEMCOM_MODEL_PATH": args.zoo}
+    codecs = []
+    for bits in args.bits:
+        codecs += [model_name(bits) + "-hard", model_name(bits)] + zoo_codecs(bits, args.zoo)
+    codecs += ["bitsemcom-16qam-cpp16-hard", "bitsemcom-16qam-cpp16", "sscc"]
+    cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--codecs", *codecs,
+           "--learned-links", "16qam", "--links", "qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2",
+           "--snr", *[str(s) for s in args.snr], "--no-reference", "--out", args.out, "--per-link"]
+    if args.append:
+        cmd.append("--append")
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def cmd_mask_sweep(args) -> None:
+    """Step 3 onwards of AMP-SC with mask ratio k*p, k = 1..5, from the AMP-SC run's SoftQ snapshot."""
+    bits = args.bits[0]
+    with open(main_config(bits)) as f:
+        cfg = json.load(f)
+    p = float(cfg["recipe"].get("p", 0.0125))
+    for k in args.factors:
+        out = run_dir(bits, f"mask{k}p")
+        os.makedirs(out, exist_ok=True)
+        c = {**cfg, "name": f"{cfg['name']}_mask{k}p",
+             "recipe": {**cfg["recipe"], "mask_ratio": k * p, "start_after": "softq"}}
+        path = os.path.join(out, "study_config.json")
+        with open(path, "w") as f:
+            json.dump(c, f, indent=1)
+        train([PY, "-m", "gnuradio.semcom.cli.train", path, "--out", out, "--no-progress",
+               "--init-from", os.path.join(run_dir(bits), "snapshot_softq.pt")], out)
+        name = model_name(bits, f"ampsc-mask{k}p")
+        export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep"))
+    ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
+    ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
+    ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "ampsc-models"),
+                    help="folder for the baselines' exported models (default .cache/ampsc-models)")
+    ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),
+                    help="eval: test photos (default: the Kodak-like set of semcom-data)")
+    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 9, 12, 15, 18], help="eval: Es/N0 in dB")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "ampsc"), help="eval: output folder")
+    ap.add_argument("--append", action="store_true", help="eval: keep earlier rows (semcom-eval --append)")
+    ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="mask-sweep: k in k*p")
+    args = ap.parse_args()
+    {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

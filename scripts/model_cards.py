@@ -45,6 +45,27 @@ def size_mb(folder):
     return sum(os.path.getsize(os.path.join(folder, f)) for f in ("encoder.onnx", "decoder.onnx")) / 1e6
 
 
+def backbone_words(card) -> str:
+    b = card.get("backbone", {})
+    if b.get("arch") == "ampsc":
+        return (f"RCB/GDN/PReLU/SE encoder and decoder, widths {b['widths']}, "
+                + (f"IRSNet {b['restorer']}" if b.get("irsnet") else "no IRSNet") + f"; b = {b['bits']} bits per value")
+    return "Swin backbone" if b.get("arch") == "swin" else "CNN backbone"
+
+
+def training_words(card, total) -> str:
+    if card["codec"] == "ampsc":
+        t = card.get("recipe_template") or {}
+        stages = ", ".join(f"{s['name']} {s['steps']}" for s in card["recipe"])
+        return (f"{card['train_steps']} steps of the AMP recipe `{t.get('template')}` (T = {t.get('T')} steps, "
+                f"p = {t.get('p', 0.0125)}, alpha = {t.get('alpha', 0.5)}; {stages}), L1, Adam with a cosine "
+                f"schedule per stage, seed {card['seed']}")
+    return (f"{card['train_steps']} of the schedule's {total} steps ({card['stage1_steps']} error-free, then "
+            f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
+            f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "
+            f"seed {card['seed']}")
+
+
 def section(name, folder, card, scores, n_images):
     minutes = card["train_wall_s"] / 60
     total = card["stage1_steps"] + card["stage2_steps"]
@@ -58,15 +79,12 @@ def section(name, folder, card, scores, n_images):
         "",
         "| | |",
         "|---|---|",
-        f"| method | {card['codec']} / {card['variant']} ({card['preset']} preset, CNN backbone) |",
+        f"| method | {card['codec']} / {card['variant']} ({card['preset']} preset, {backbone_words(card)}) |",
         f"| bits per image | {card['bits_per_image']} (QAM-agnostic; trained with {card['modulation']}, "
         f"cpp {card['cpp']}) |",
         f"| training data | semcom-data cache, data set hash `{card['dataset_hash'][:16]}...`, "
         f"{card['crop']}px crops, batch {card['batch']} |",
-        f"| training | {card['train_steps']} of the schedule's {total} steps ({card['stage1_steps']} error-free, then "
-        f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
-        f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "
-        f"seed {card['seed']}; config `configs/{config}.json` |",
+        f"| training | {training_words(card, total)}; config `configs/{config}.json` |",
         f"| time, hardware | {minutes:.0f} min on {card['hardware']} (torch {card.get('torch', '?')}, "
         f"{card.get('precision', 'fp32')}) |",
         f"| validation PSNR (dB, val crops, by SNR) | {val} |",
@@ -74,6 +92,8 @@ def section(name, folder, card, scores, n_images):
         f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}) |",
         f"| files | {size_mb(folder):.1f} MB, weights {card.get('weights', 'float32')} |",
     ]
+    if card.get("deviations_from_paper"):
+        lines.append("| deviations from the paper | " + "; ".join(card["deviations_from_paper"]) + " |")
     parent = card.get("continued_from")
     if parent:
         lines.insert(lines.index(next(ln for ln in lines if ln.startswith("| time, hardware"))) + 1,

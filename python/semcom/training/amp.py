@@ -23,6 +23,23 @@ from __future__ import annotations
 
 from ..errors import SemcomError
 
+# where this implementation departs from the paper, and why (written into every AMP-SC card)
+DEVIATIONS = [
+    "network size: the CPU presets (small: about 3 M parameters) instead of the paper's 27.6 M (preset 'paper' "
+    "builds that size), to train on a shared 2-core CPU",
+    "data and epochs: T counts optimizer steps of 16 random 128 px crops of the semcom-data photos (downscaled 2x), "
+    "not epochs of the 48k ImageNet validation images at 256 px",
+    "rate: C latent values x b bits per 16x16 cell fill cpp 1/16 with 16-QAM (C = 16 for b = 4, 32 for b = 2), "
+    "the budget of the project's BitSemCom 16-QAM model, not the paper's 1/6 symbol ratio",
+    "quantizer range and bit order follow the authors' code (tanh(e) * 2^(b-1) + 0.5, rounded; plain binary, MSB "
+    "first), which the paper leaves open",
+    "IRSNet: the paper gives block counts (9 RCBs, 2 T-RCBs), not widths; here (32, 48, 64) in the small preset, "
+    "with a global residual (restored = input + U-Net(input)) and crops where a size does not halve evenly",
+    "SNR axis: the project's SNR is Es/N0; the paper's Table IV matches Eb/N0 (Es/N0 - 6.02 dB for 16-QAM)",
+    "evaluation runs the project's real chain (Gray 16-QAM, AWGN, hard decisions for the paper's receiver), not a "
+    "BSC; the exported decoder also takes soft bit posteriors (expected level), the codec without '-hard'",
+    "Adam's moments carry over from stage to stage (the paper does not say)",
+]
 TEMPLATES = ("amp-sc", "soft-amp", "soft-amp-wo-matk", "he22", "soft-he22", "soft-he22-matk")
 COSINE = {"kind": "cosine", "min_factor": 0.01}
 ENCODER_AND_DECODER = ["encoder", "decoder.synthesis"]

@@ -5,6 +5,7 @@
   python3 scripts/ampsc_study.py export               # ONNX + cards: AMP-SC into models/, baselines into --zoo
   python3 scripts/ampsc_study.py eval                 # semcom-eval of all of them (+ BitSemCom 16-QAM, SSCC)
   python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p
+  python3 scripts/ampsc_study.py table-iv             # flip ratio vs SNR: the paper's Table IV beside ours
 
 Runs live in runs/ampsc_b<b>[_<baseline>]; every command skips what is done and resumes what is
 not (checkpoints), so it can be re-run after an interruption. The baselines start from the AMP-SC
@@ -104,19 +105,26 @@ def zoo_codecs(bits: int, zoo: str) -> list[str]:
     return [model_name(bits, n) + "-hard" for n in names if os.path.isdir(os.path.join(zoo, model_name(bits, n)))]
 
 
+CONVENTIONAL = ["avif", "jpeg2000", "webp"]
+CONVENTIONAL_LINKS = ["qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]
+
+
 def cmd_eval(args) -> None:
+    """semcom-eval: the conventional codecs (their best link per point is the SSCC envelope), then every
+    learned model uncoded over 16-QAM, appended to the same results."""
     env = {**os.environ, "SEMCOM_MODEL_PATH": args.zoo}
-    codecs = []
+    learned = []
     for bits in args.bits:
-        codecs += [model_name(bits) + "-hard", model_name(bits)] + zoo_codecs(bits, args.zoo)
-    codecs += ["bitsemcom-16qam-cpp16-hard", "bitsemcom-16qam-cpp16", "sscc"]
-    cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--codecs", *codecs,
-           "--learned-links", "16qam", "--links", "qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2",
-           "--snr", *[str(s) for s in args.snr], "--no-reference", "--out", args.out, "--per-link"]
-    if args.append:
-        cmd.append("--append")
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+        learned += [model_name(bits) + "-hard", model_name(bits)] + zoo_codecs(bits, args.zoo)
+    learned += ["bitsemcom-16qam-cpp16-hard", "bitsemcom-16qam-cpp16"]
+    base = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
+            *[str(s) for s in args.snr], "--no-reference", "--out", args.out, *(["--waveform", args.waveform,
+                                                                                  "--impaired"] if args.waveform else [])]
+    runs = [] if args.learned_only else [base + ["--codecs", *CONVENTIONAL, "--links", *CONVENTIONAL_LINKS]]
+    runs.append(base + ["--codecs", *learned, "--learned-links", "16qam", "--append"])
+    for cmd in runs:
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, env=env)
 
 
 def cmd_mask_sweep(args) -> None:
@@ -139,21 +147,59 @@ def cmd_mask_sweep(args) -> None:
         export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
 
 
+def cmd_table_iv(args) -> None:
+    """docs/results/ampsc/table_iv.md: Table IV, the closed form at Eb/N0 and at Es/N0, and Monte-Carlo
+    flip rates per bit position of the project's Gray 16-QAM (numpy PHY, hard decisions)."""
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import study_run  # noqa: F401 (the source tree's package, without GNU Radio)
+    from semcom.phy import channels
+    from semcom.phy.constellations import constellation
+    from semcom.training import amp
+    const = constellation("16qam")
+    rng = np.random.default_rng(0)
+    n = 400_000
+    bits = rng.integers(0, 2, 4 * n).astype(np.uint8)
+    lines = ["SNR -> bit flip ratio p of uncoded Gray 16-QAM over AWGN. Paper: Table IV of the AMP-SC paper. "
+             "Closed form: `phy.theory.ber_awgn` (`training.amp.flip_probability`). Table IV's SNR is Eb/N0 "
+             "(it matches the closed form at Es/N0 = SNR + 6.02 dB); the project's SNR is Es/N0. Per position: "
+             f"{n} symbols of the project's constellation, hard decisions, at Es/N0 = the row's SNR "
+             "(`python3 scripts/ampsc_study.py table-iv`).", "",
+             "| SNR dB | paper p | closed form, SNR = Eb/N0 | ratio | closed form, SNR = Es/N0 | measured per bit "
+             "position 0 / 1 / 2 / 3 at Es/N0 |", "|---|---|---|---|---|---|"]
+    for snr, p in amp.PAPER_TABLE_IV.items():
+        ours = amp.flip_probability(snr, per_bit=True)
+        y = channels.awgn(const.modulate(bits), float(snr), rng)
+        errors = (const.hard_bits(y).reshape(-1, 4) != bits.reshape(-1, 4)).mean(axis=0)
+        lines.append(f"| {snr} | {p:.3g} | {ours:.3g} | {ours / p:.3f} | {amp.flip_probability(snr):.3g} | "
+                     + " / ".join(f"{e:.2g}" for e in errors) + " |")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "table_iv.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep"))
+    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv"))
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
     ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
     ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "ampsc-models"),
                     help="folder for the baselines' exported models (default .cache/ampsc-models)")
     ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),
                     help="eval: test photos (default: the Kodak-like set of semcom-data)")
-    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 9, 12, 15, 18], help="eval: Es/N0 in dB")
+    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 9, 12, 15, 18, 21, 24],
+                    help="eval: Es/N0 in dB (default 0..24: the paper's Eb/N0 0..18 is Es/N0 6..24 for 16-QAM)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "ampsc"), help="eval: output folder")
-    ap.add_argument("--append", action="store_true", help="eval: keep earlier rows (semcom-eval --append)")
+    ap.add_argument("--learned-only", action="store_true",
+                    help="eval: only the learned models, appended to --out's results (conventional rows kept)")
+    ap.add_argument("--waveform", choices=("sc", "ofdm"), help="eval: bursts over this impaired waveform instead "
+                    "of the ideal channel")
     ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="mask-sweep: k in k*p")
     args = ap.parse_args()
-    {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep}[args.command](args)
+    {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep,
+     "table-iv": cmd_table_iv}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
   python3 scripts/ampsc_study.py eval                 # semcom-eval of all of them (+ BitSemCom 16-QAM, SSCC)
   python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p
   python3 scripts/ampsc_study.py table-iv             # flip ratio vs SNR: the paper's Table IV beside ours
+  python3 scripts/ampsc_study.py claims               # the paper's claims, checked on the eval's results
 
 Runs live in runs/ampsc_b<b>[_<baseline>]; every command skips what is done and resumes what is
 not (checkpoints), so it can be re-run after an interruption. The baselines start from the AMP-SC
@@ -109,6 +110,26 @@ CONVENTIONAL = ["avif", "jpeg2000", "webp"]
 CONVENTIONAL_LINKS = ["qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]
 
 
+def copy_conventional(src: str, dst: str, snrs) -> None:
+    """The conventional codecs' rows (CONVENTIONAL_LINKS, the SNRs asked for) of another results.csv,
+    merged into ``dst`` (semcom-eval --append then keeps them)."""
+    import csv
+    with open(src) as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if r["codec"] in CONVENTIONAL and r["link"] in CONVENTIONAL_LINKS
+            and float(r["snr_db"]) in {float(s) for s in snrs}]
+    old = []
+    if os.path.exists(dst):
+        with open(dst) as f:
+            old = [r for r in csv.DictReader(f) if r["codec"] not in CONVENTIONAL]
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(keep + old)
+    print(f"{len(keep)} conventional rows from {src}")
+
+
 def cmd_eval(args) -> None:
     """semcom-eval: the conventional codecs (their best link per point is the SSCC envelope), then every
     learned model uncoded over 16-QAM, appended to the same results."""
@@ -120,7 +141,11 @@ def cmd_eval(args) -> None:
     base = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
             *[str(s) for s in args.snr], "--no-reference", "--out", args.out, *(["--waveform", args.waveform,
                                                                                   "--impaired"] if args.waveform else [])]
-    runs = [] if args.learned_only else [base + ["--codecs", *CONVENTIONAL, "--links", *CONVENTIONAL_LINKS]]
+    runs = []
+    if args.conventional_from:
+        copy_conventional(args.conventional_from, os.path.join(args.out, "results.csv"), args.snr)
+    elif not args.learned_only:
+        runs.append(base + ["--codecs", *CONVENTIONAL, "--links", *CONVENTIONAL_LINKS])
     runs.append(base + ["--codecs", *learned, "--learned-links", "16qam", "--append"])
     for cmd in runs:
         print("+", " ".join(cmd), flush=True)
@@ -180,17 +205,63 @@ def cmd_table_iv(args) -> None:
     print("\n".join(lines))
 
 
+def _series(results: dict, name: str) -> dict:
+    return {float(k): v["psnr_db"] for k, v in results["summary"].get(f"awgn/{name}", {}).items()}
+
+
+def cmd_claims(args) -> None:
+    """docs/results/ampsc/claims.md: mean PSNR over the SNRs of each model (hard decisions, the paper's
+    receiver) and the paper's two claims: AMP-SC above SoftHe22 and SoftQ on average (paper: +1.24..1.65 dB
+    over SoftHe22), and IRSNet helping at 1-10 dB Eb/N0 (AMP-SC against SoftAMP)."""
+    with open(os.path.join(args.out, "results.json")) as f:
+        results = json.load(f)
+    lines = []
+    for bits in args.bits:
+        names = {"AMP-SC": model_name(bits), **{label: model_name(bits, f"ampsc-{v}") for label, v in (
+            ("SoftAMP", "soft-amp"), ("SoftHe22", "soft-he22"), ("He22", "he22"), ("SoftQ", "softq"),
+            ("Conventional", "conventional"), ("SoftAMP-woMATK", "soft-amp-wo-matk"),
+            ("SoftHe22 + MATK", "soft-he22-matk"))}}
+        curves = {label: _series(results, n + "-hard") for label, n in names.items()}
+        curves["AMP-SC, soft receiver"] = _series(results, model_name(bits))
+        curves = {k: v for k, v in curves.items() if v}
+        if "AMP-SC" not in curves:
+            continue
+        snrs = sorted(curves["AMP-SC"])
+        lines += [f"**b = {bits}** (16-QAM uncoded, AWGN, Es/N0 {snrs[0]:g}..{snrs[-1]:g} dB = Eb/N0 "
+                  f"{snrs[0] - 6.02:.1f}..{snrs[-1] - 6.02:.1f} dB; mean PSNR over these SNRs, hard decisions "
+                  "unless named):", "", "| model | mean PSNR dB | AMP-SC minus it |", "|---|---|---|"]
+        ref = sum(curves["AMP-SC"].values()) / len(snrs)
+        for label, c in curves.items():
+            if sorted(c) == snrs:
+                mean = sum(c.values()) / len(snrs)
+                lines.append(f"| {label} | {mean:.2f} | {ref - mean:+.2f} |")
+        if "SoftAMP" in curves:
+            band = [s for s in snrs if 1 <= s - 6.02 <= 10]
+            gain = [curves["AMP-SC"][s] - curves["SoftAMP"][s] for s in band]
+            lines += ["", f"IRSNet (AMP-SC minus SoftAMP) at Eb/N0 1..10 dB (Es/N0 "
+                      + ", ".join(f"{s:g}" for s in band) + " dB): " + ", ".join(f"{g:+.2f}" for g in gain) + " dB."]
+        lines.append("")
+    path = os.path.join(args.out, "claims.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv"))
+    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv", "claims"))
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
     ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
     ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "ampsc-models"),
                     help="folder for the baselines' exported models (default .cache/ampsc-models)")
     ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),
                     help="eval: test photos (default: the Kodak-like set of semcom-data)")
-    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 9, 12, 15, 18, 21, 24],
-                    help="eval: Es/N0 in dB (default 0..24: the paper's Eb/N0 0..18 is Es/N0 6..24 for 16-QAM)")
+    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 10, 15, 20],
+                    help="eval: Es/N0 in dB (default: the grid of make results, whose conventional rows "
+                         "--conventional-from reuses; the paper's Eb/N0 is Es/N0 - 6.02 dB for 16-QAM)")
+    ap.add_argument("--conventional-from", default=os.path.join(ROOT, "docs", "results", "results.csv"),
+                    help="eval: take the conventional codecs' rows from this results.csv (make results) "
+                         "instead of running them; '' runs them")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "ampsc"), help="eval: output folder")
     ap.add_argument("--learned-only", action="store_true",
                     help="eval: only the learned models, appended to --out's results (conventional rows kept)")
@@ -199,7 +270,7 @@ def main() -> None:
     ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="mask-sweep: k in k*p")
     args = ap.parse_args()
     {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep,
-     "table-iv": cmd_table_iv}[args.command](args)
+     "table-iv": cmd_table_iv, "claims": cmd_claims}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -176,3 +176,33 @@ def test_exported_amp_sc_runs_in_onnxruntime_like_torch(tmp_path):
     assert np.abs(got.astype(int) - (np.clip(out[:40, :56], 0, 1) * 255 + 0.5).astype(int)).max() <= 1
     codec = registry.get(str(tmp_path / "ampsc-tiny"), hard=True)
     assert codec.name == "ampsc-tiny-hard"
+
+
+def test_amp_sc_codec_rate_matches_and_refuses_bad_frames(tmp_path):
+    """Through the shared codec machinery: any budget is sent exactly (punctured or repeated), a
+    frame with the wrong bit count or for another model is refused with ValueError (a dropped frame)."""
+    pytest.importorskip("onnxruntime")
+    from gnuradio.semcom.codecs import registry
+    from gnuradio.semcom.codecs.base import Received
+    from gnuradio.semcom.phy.link import LinkConfig
+    from gnuradio.semcom.training import export
+    t = trainer.Trainer(smoke_cfg(), str(tmp_path / "amp"), progress=False)
+    t.fit()
+    export.export_file(str(tmp_path / "amp" / "model.pt"), str(tmp_path / "ampsc-tiny"))
+    codec = registry.get(str(tmp_path / "ampsc-tiny"), hard=True)
+    image = (np.random.default_rng(2).random((48, 64, 3)) * 255).astype(np.uint8)
+    link = LinkConfig("16qam", "none")
+    full = 64 * 3 * 4
+    for cpp_uses in (48 * 64 // 32, 48 * 64 // 16, 48 * 64 // 8):
+        enc = codec.encode(image, link, cpp_uses)
+        assert len(enc.bits) == link.payload_bits(cpp_uses)
+        llrs = np.where(enc.bits > 0, 8.0, -8.0).astype(np.float32)
+        out = codec.decode(Received(enc.bits, llrs, True, {**enc.meta, "height": 48, "width": 64}))
+        assert out.image.shape == image.shape
+    assert len(codec.encode(image, link, 48 * 64 // 16).bits) == full
+    enc = codec.encode(image, link, 48 * 64 // 16)
+    meta = {**enc.meta, "height": 48, "width": 64, "payload_bits": full}
+    with pytest.raises(ValueError, match="bits"):
+        codec.decode(Received(enc.bits[:-8], np.zeros(full - 8, np.float32), True, meta))
+    with pytest.raises(ValueError, match="model"):
+        codec.decode(Received(enc.bits, np.zeros(full, np.float32), True, {**meta, "model": "other-model"}))

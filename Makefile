@@ -11,6 +11,7 @@
 #   make bench     throughput benchmark
 #   make results   regenerate docs/results (eval + bench) and the README tables
 #   make ota       over-the-air acceptance figures and receiver benchmarks into docs/results/ota
+#   make ampsc     AMP-SC against its baselines, BitSemCom and the SSCC envelope into docs/results/ampsc
 #   make clean     remove build/ and out/
 
 VENV ?= .venv
@@ -24,7 +25,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc clean
 
 all: install
 
@@ -105,6 +106,27 @@ ota: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-ota-bench --images $(TEST_IMAGES) --out $(OTA)
 	$(PYTHON) scripts/update_readme.py ota=$(OTA)/waveforms.md ota-sweep=$(OTA)/sweep/waveforms.md \
 		ota-bench=$(OTA)/ota_bench.md
+
+# AMP-SC (issue 14) on the Kodak-like set, 16-QAM uncoded, AWGN: the shipped models, the baselines
+# (trained and exported first by scripts/ampsc_study.py train / export, about 1.5 h on 2 cores; they
+# land in .cache/ampsc-models), BitSemCom 16-QAM and the SSCC envelope (make results' rows); then the
+# paper's claims, Table IV, the impaired burst waveform at 10 dB, and latency (about 15 min).
+AMPSC := $(RESULTS)/ampsc
+AMPSC_MODELS := ampsc-b4-16qam-cpp16-hard ampsc-b4-16qam-cpp16 ampsc-b2-16qam-cpp16-hard bitsemcom-16qam-cpp16-hard
+ampsc: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
+	$(RUN_ENV) $(PYTHON) scripts/ampsc_study.py eval --images $(TEST_IMAGES) --out $(AMPSC)
+	$(RUN_ENV) $(PYTHON) scripts/ampsc_study.py claims --out $(AMPSC)
+	$(RUN_ENV) $(PYTHON) scripts/ampsc_study.py table-iv --out $(AMPSC)
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(AMPSC_MODELS) --learned-links 16qam \
+		--snr 10 15 --no-reference --out $(AMPSC)/ota
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(AMPSC_MODELS) --learned-links 16qam \
+		--snr 10 15 --no-reference --waveform sc --impaired --append --out $(AMPSC)/ota
+	$(RUN_ENV) $(PYTHON) apps/semcom-bench --latency bitsemcom-16qam-cpp16 ampsc-b4-16qam-cpp16 ampsc-b2-16qam-cpp16 \
+		--out $(AMPSC)
+	$(PYTHON) scripts/update_readme.py ampsc=$(AMPSC)/summary.md ampsc-claims=$(AMPSC)/claims.md \
+		ampsc-table-iv=$(AMPSC)/table_iv.md ampsc-ota=$(AMPSC)/ota/waveforms.md ampsc-latency=$(AMPSC)/latency.md
+	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 
 clean:
 	rm -rf build out

@@ -24,6 +24,7 @@ from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.codecs import registry  # noqa: E402
 from gnuradio.semcom.codecs.base import Received  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
+from gnuradio.semcom.evaluation.hostile import FORGED_KINDS, forged_burst, forged_header  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
 from gnuradio.semcom.phy import air, burst, channels  # noqa: E402
 
@@ -105,45 +106,6 @@ def intact(got, legit_items, session):
     return ok
 
 
-def forged_header(rng, kind, session, legit_frame):
-    """A header with a valid CRC of one forged kind."""
-    mod, fec = 1, 0  # qpsk, uncoded: what the legitimate frames use
-    if kind == "random fields":
-        h = burst.Header(int(rng.integers(0, 1 << 16)), int(rng.integers(0, 1 << 16)), int(rng.integers(0, 1 << 16)),
-                         int(rng.integers(0, 1 << 16)), 0, int(rng.integers(1, 8)), int(rng.integers(0, 4)),
-                         int(rng.integers(0, len(burst.FEC_NAMES))), int(rng.integers(64, 4000)),
-                         int(rng.integers(0, 1 << 32)), int(rng.integers(0, 1 << 48)))
-        return h if h.problem() is None else burst.Header(7, 64, 64, 0, 0, 1, mod, fec, 512, h.session)
-    codec_id = registry.get("bitsemcom-qpsk-cpp16").codec_id
-    if kind == "huge image":
-        return burst.Header(codec_id, 65535, 65535, legit_frame, 0, 1, mod, fec, 2048, session ^ 0x5A5A)
-    if kind == "empty image":
-        return burst.Header(codec_id, 0, 0, int(rng.integers(0, 1 << 16)), 0, 1, mod, fec, 512, session ^ 1)
-    if kind == "unknown codec":
-        return burst.Header(0xFFFE, 64, 64, int(rng.integers(0, 1 << 16)), 0, 1, mod, fec, 512, session ^ 2)
-    if kind == "wrong length for its model":
-        return burst.Header(codec_id, 96, 128, int(rng.integers(0, 1 << 16)), 0, 1, mod, fec, 1000, session ^ 3)
-    if kind == "same frame, other session":
-        return burst.Header(codec_id, 96, 128, legit_frame, 0, 2, mod, fec, 1536, session ^ 4)
-    if kind == "newer frame, other session":
-        return burst.Header(codec_id, 96, 128, (legit_frame + 5) % 65536, 0, 1, mod, fec, 1536, session ^ 5)
-    if kind == "huge frame, few segments":
-        return burst.Header(codec_id, 8000, 8000, int(rng.integers(0, 1 << 16)), 0, 20000, mod, fec,
-                            20000 * 2048, session ^ 6)
-    raise ValueError(kind)
-
-
-FORGED_KINDS = ["random fields", "huge image", "empty image", "unknown codec", "wrong length for its model",
-                "same frame, other session", "newer frame, other session", "huge frame, few segments"]
-
-
-def forged_burst(framer, header, rng):
-    want = framer.link.channel_uses(header.lengths[header.segment]) if header.problem() is None else 0
-    bits = rng.integers(0, 2, min(2 * want, 8192) if want else 64).astype(np.uint8)
-    return air.BurstFramer(header.modulation_name, header.fec_name, "sc").modulate(
-        header, air.BurstFramer(header.modulation_name, header.fec_name, "sc").link.reference_symbols(bits))
-
-
 def test_forged_bursts_with_valid_crcs(legit, fault_matrix):
     """Each forged burst sits inside or right before a legitimate frame; every legitimate frame
     still arrives intact, and nothing forged comes out as an image of that transmitter."""
@@ -153,7 +115,7 @@ def test_forged_bursts_with_valid_crcs(legit, fault_matrix):
     for frame, item in enumerate(legit[:3 * len(FORGED_KINDS)]):
         kind = FORGED_KINDS[frame % len(FORGED_KINDS)]
         legit_b = legit_bursts(framer, item, frame)
-        forged = forged_burst(framer, forged_header(rng, kind, framer.session, frame), rng)
+        forged = forged_burst(forged_header(rng, kind, framer.session, frame), rng)
         at = int(rng.integers(0, len(legit_b) + 1))  # before, between or after the frame's bursts
         for b in legit_b[:at] + [forged] + legit_b[at:]:
             pieces += [b, noise(GAP, rng)]

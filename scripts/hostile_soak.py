@@ -11,7 +11,9 @@ share of hostile traffic, into one long-running rx_image.py.
 
 Checks: every legitimate image received; the receiver's RSS and thread count when the first image
 arrives and at the end; 0 false images (an image whose session or frame the transmitter never
-sent). Writes --out/soak.json and soak.md.
+sent). Without --key a forged header that names a real codec and a plausible size, from a
+session of its own, is indistinguishable from a second transmitter, so it comes out as an image
+of that session; with --key it is dropped. Writes --out/soak[_key].json and .md.
 """
 from __future__ import annotations
 
@@ -93,6 +95,14 @@ class Proxy(threading.Thread):
         x[spikes] = np.exp(2j * np.pi * self.rng.random(int(spikes.sum())))
         return x.tobytes()
 
+    @staticmethod
+    def between_bursts(msg: bytes) -> bool:
+        """The message ends in a gap (mean power of its last 256 samples below 0.2; bursts have about
+        1, the channel's noise 0.03 at 15 dB), so what is injected after it cuts no burst in two:
+        the soak measures what hostile traffic does to the receiver, not an overlap destroying a burst."""
+        tail = np.frombuffer(msg[-(256 * 8):], np.complex64) if len(msg) % 8 == 0 and msg else np.zeros(0)
+        return tail.size == 256 and float(np.mean(np.abs(tail) ** 2)) < 0.2
+
     def run(self):
         import zmq
         n = 0
@@ -103,9 +113,15 @@ class Proxy(threading.Thread):
                 continue
             self.push.send(msg)
             self.forwarded += 1
-            if self.rng.random() < self.share:
+            if self.between_bursts(msg) and self.rng.random() < self.share:
                 self.push.send(self.hostile(n))
                 n += 1
+
+
+def describe(record: dict) -> str:
+    """What a false image was: its size, codec and whether the receiver called it lost."""
+    return (f"{record.get('width')}x{record.get('height')} {record.get('model') or record.get('codec')}"
+            + (" (lost)" if record.get("lost") else ""))
 
 
 def main() -> int:
@@ -117,6 +133,8 @@ def main() -> int:
     ap.add_argument("--snr", type=float, default=15.0)
     ap.add_argument("--codec", default="bitsemcom-qpsk-cpp16")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--key", default="", help="pre-shared key for both ends (--key of tx_image/rx_image): forged "
+                    "and foreign bursts are then dropped as unauthentic")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "soak"))
     args = ap.parse_args()
     py = sys.executable
@@ -129,15 +147,25 @@ def main() -> int:
         proxy = Proxy(src, dst, args.share, args.seed, MAX_MESSAGE_BYTES)
         proxy.start()
         rx = subprocess.Popen([py, os.path.join(ROOT, "apps", "rx_image.py"), "--radio", "zmq", "--zmq-pattern",
-                               "pushpull", "--address", dst, "--output-dir", rx_dir, "--idle-exit", "30"],
+                               "pushpull", "--address", dst, "--output-dir", rx_dir, "--idle-exit", "30",
+                               *(["--key", args.key] if args.key else [])],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines, first = [], {}
+        log_path = os.path.join(args.out, "soak_key_rx.log" if args.key else "soak_rx.log")
+
+        samples = []  # (RSS MB, threads) at every image the receiver reports
 
         def read():
             for line in rx.stdout:
                 lines.append(line.rstrip())
-                if line.startswith("image 0:") and not first:
-                    first.update(proc_status(rx.pid))
+                if line.startswith("image "):
+                    try:
+                        st = proc_status(rx.pid)
+                    except OSError:
+                        continue
+                    samples.append((st["rss_mb"], st["threads"]))
+                    if not first:
+                        first.update(st)
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         time.sleep(3)
@@ -145,7 +173,8 @@ def main() -> int:
         t0 = time.monotonic()
         tx = subprocess.run([py, os.path.join(ROOT, "apps", "tx_image.py"), "--radio", "zmq", "--zmq-pattern",
                              "pushpull", "--address", src, "--add-channel", "--impaired", "--snr", str(args.snr),
-                             "--codec", args.codec, "--repeat", str(repeat), "--json", *paths],
+                             "--codec", args.codec, "--repeat", str(repeat), "--json",
+                             *(["--key", args.key] if args.key else []), *paths],
                             capture_output=True, text=True)
         if tx.returncode != 0:
             print(tx.stdout[-2000:], tx.stderr[-2000:])
@@ -162,6 +191,9 @@ def main() -> int:
         proxy.stop.set()
         rx.wait(timeout=120)
         reader.join(timeout=5)
+        os.makedirs(args.out, exist_ok=True)
+        with open(log_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
         records = []
         for path in sorted(glob.glob(os.path.join(rx_dir, "*.json"))):
             with open(path) as f:
@@ -178,24 +210,34 @@ def main() -> int:
               "false_images": len(false), "records": len(records), "hostile_injected": proxy.injected,
               "forged_kinds": proxy.forged, "forwarded_messages": proxy.forwarded, "rss_mb_first": first.get("rss_mb"),
               "rss_mb_end": last.get("rss_mb"), "threads_first": first.get("threads"), "threads_end": last.get("threads"),
+              "rss_mb_median_first_tenth": float(np.median([r for r, _ in samples[:max(1, len(samples) // 10)]]))
+              if samples else None,
+              "rss_mb_median_last_tenth": float(np.median([r for r, _ in samples[-max(1, len(samples) // 10):]]))
+              if samples else None,
+              "rss_mb_max": max((r for r, _ in samples), default=None),
               "wall_s": round(wall, 1), "snr_db": args.snr, "codec": args.codec, "size": args.size,
               "rx_summary": lines[-1] if lines else ""}
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "soak.json"), "w") as f:
+    name = "soak_key" if args.key else "soak"
+    with open(os.path.join(args.out, name + ".json"), "w") as f:
         json.dump(result, f, indent=1)
     total = sum(proxy.injected.values())
-    md = [f"Hostile soak (`python3 scripts/hostile_soak.py --images {args.images}`): {len(sent)} images of "
+    keyed = " --key ..." if args.key else ""
+    md = [f"Hostile soak (`python3 scripts/hostile_soak.py --images {args.images}{keyed}`): {len(sent)} images of "
           f"{args.size[1]}x{args.size[0]} ({args.codec}) over ZeroMQ at {args.snr:g} dB through the impaired channel, "
           f"{total} hostile messages among {proxy.forwarded} forwarded ones "
           + ", ".join(f"{k} {v}" for k, v in proxy.injected.items()) + f"; {wall:.0f} s.", "",
           "| check | result |", "|---|---|",
           f"| legitimate images received | {len(got)} / {len(sent)} |",
-          f"| false images (a session or frame never sent) | {len(false)} |",
-          f"| receiver RSS at the first image / at the end | {first.get('rss_mb', float('nan')):.0f} MB / "
-          f"{last.get('rss_mb', float('nan')):.0f} MB |",
-          f"| receiver threads at the first image / at the end | {first.get('threads')} / {last.get('threads')} |",
+          f"| false images (a session or frame never sent) | {len(false)}"
+          + (f": {', '.join(sorted({describe(r) for r in false}))}" if false else "") + " |",
+          f"| receiver RSS, median over the first / last tenth of the images (max) | "
+          f"{result['rss_mb_median_first_tenth']:.0f} MB / {result['rss_mb_median_last_tenth']:.0f} MB "
+          f"({result['rss_mb_max']:.0f} MB: huge messages waiting in ZeroMQ's queue) |",
+          f"| receiver threads at the first image / at the end | {first.get('threads')} / "
+          f"{last.get('threads', samples[-1][1] if samples else None)} |",
           f"| receiver's own summary | {result['rx_summary']} |"]
-    with open(os.path.join(args.out, "soak.md"), "w") as f:
+    with open(os.path.join(args.out, name + ".md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
     ok = len(got) == len(sent) and not false

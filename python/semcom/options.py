@@ -103,6 +103,9 @@ _ALL = (
            "before anything is allocated", kind=int, low=1, high=1 << 32),
     Option("max_pending_frames", MAX_PENDING_FRAMES, "receiver limit: frames reassembled at once (the oldest is "
            "finished, its missing bursts erasures, to make room)", kind=int, low=1, high=4096),
+    Option("key", "", "pre-shared key (text, or @FILE for a file's bytes): every burst header carries an "
+           "HMAC-SHA256 tag over the header (and a FEC-coded payload); a receiver given the key drops bursts "
+           "without a valid one (forged or foreign). Uncoded payloads are not covered"),
     Option("amplitude", 0.0, "transmit scale (0: 1.0 for sim/zmq/file, 0.5 for uhd/soapy, which clip at 1)",
            kind=float, low=0, high=1e3),
     # simulated channel
@@ -133,6 +136,21 @@ OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}
 
 def default(name: str):
     return OPTIONS[name].default
+
+
+def key_bytes(text: str) -> bytes:
+    """The bytes of a ``key`` option: the text itself, or with '@' the contents of that file."""
+    text = str(text or "")
+    if not text.startswith("@"):
+        return text.encode()
+    try:
+        with open(text[1:], "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise SemcomError(f"--key {text}: cannot read the key file ({err.strerror})") from None
+    if not data:
+        raise SemcomError(f"--key {text}: the key file is empty")
+    return data
 
 
 def check(name: str, value):

@@ -62,13 +62,13 @@ def noise(n, rng):
     return channels.awgn(np.zeros(n, np.complex64), SNR_DB, rng).astype(np.complex64)
 
 
-def receive(stream, expect, timeout=120, session=None):
+def receive(stream, expect, timeout=120, session=None, key=""):
     """stream -> burst_rx -> image_rx; the (meta, image) of every frame out. Waits for ``expect``
     frames (with ``session``: frames of that session that are not lost, so forged or foreign frames
     coming out do not end the wait before the legitimate ones)."""
     tb = gr.top_block()
     src = blocks.vector_source_c(stream)
-    rx = burst_blocks.burst_rx("sc", frame_timeout=0.5)
+    rx = burst_blocks.burst_rx("sc", frame_timeout=0.5, key=key)
     sink = image_rx()
     tb.connect(src, rx)
     tb.msg_connect(rx, "out", sink, "in")
@@ -130,6 +130,30 @@ def test_forged_bursts_with_valid_crcs(legit, fault_matrix):
     seen = {int(m["frame"]): (m.get("lost"), m.get("bursts_lost"), m.get("session") == framer.session)
             for m, _ in got if int(m["frame"]) in missing}
     assert ok == set(range(len(cases))) and not foreign, (missing, seen, rx.drops(), rx.image_drops)
+
+
+def test_with_a_key_forged_and_foreign_bursts_are_dropped(legit, fault_matrix):
+    """Receiver and transmitter share a key: forged bursts of every kind (valid CRCs, no or a wrong
+    tag) and a foreign transmitter's bursts (another key) are dropped as unauthentic; every
+    legitimate frame arrives intact and no other image comes out."""
+    rng = np.random.default_rng(11)
+    framer = air.BurstFramer("qpsk", "none", "sc", 512, key=b"shared secret")
+    foreign = air.BurstFramer("qpsk", "none", "sc", 512, key=b"someone else")
+    pieces, n = [noise(GAP, rng)], len(FORGED_KINDS)
+    for frame, item in enumerate(legit[:n]):
+        forged = forged_burst(forged_header(rng, FORGED_KINDS[frame], framer.session, frame), rng)
+        for b in [forged] + legit_bursts(framer, item, frame) + legit_bursts(foreign, legit[n + frame], frame):
+            pieces += [b, noise(GAP, rng)]
+    pieces.append(noise(16 * GAP, rng))
+    got, rx = receive(np.concatenate(pieces), n, timeout=60, session=framer.session, key="shared secret")
+    ok = intact(got, legit, framer.session)
+    others = [m for m, _ in got if int(m.get("session", -1)) != framer.session]
+    for frame in range(n):
+        fault_matrix.record("forged bursts (valid CRC)", f"{FORGED_KINDS[frame]}, receiver with --key",
+                            frame in ok and not others)
+    assert ok == set(range(n)) and not others, (sorted(ok), others[:3], rx.drops())
+    # every foreign burst (3 per frame) is dropped as unauthentic; forged ones there or earlier
+    assert rx.drops()["burst_reassembler"][burst_blocks.UNAUTHENTIC] >= 3 * n
 
 
 def random_pdu(rng, i):

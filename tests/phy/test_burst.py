@@ -1,5 +1,4 @@
 """Burst framing without GNU Radio: header CRC, segmentation and reassembly with erasures."""
-import struct
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ N_FEC = len(burst.FEC_NAMES)
 
 def _raw_header_bits(*values) -> np.ndarray:
     """Header bits with a valid CRC for any field values, bypassing Header.pack's checks."""
-    body = struct.pack(">HHHHHHBBIIQ", *values, *(0, 0)[:11 - len(values)])
+    body = burst.pack_fields(tuple(values) + (0, 0, 0)[:12 - len(values)])
     raw = body + burst.crc16(body).to_bytes(2, "big")
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
 
@@ -55,12 +54,37 @@ def test_header_round_trip(header):
 
 def test_header_layout_is_msb_first():
     bits = Header(0x1234, 1, 2, 3, 0, 1, 1, 2, 0xDEADBEEF).pack()
-    assert burst.HEADER_BITS == 256
+    assert burst.HEADER_BITS == 272
     assert bits[:16].tolist() == [int(b) for b in f"{0x1234:016b}"]
     assert bits[112:144].tolist() == [int(b) for b in f"{0xDEADBEEF:032b}"]
     bits = Header(0x1234, 1, 2, 3, 0, 1, 1, 2, 9, 0xCAFEF00D, 0xABCDEF012345).pack()
     assert bits[144:176].tolist() == [int(b) for b in f"{0xCAFEF00D:032b}"]
-    assert bits[176:240].tolist() == [int(b) for b in f"{0xABCDEF012345:064b}"]
+    assert bits[176:224].tolist() == [int(b) for b in f"{0xABCDEF012345:048b}"]
+    bits = Header(0x1234, 1, 2, 3, 0, 1, 1, 2, 9, 1, 2, 0xFEDCBA98).pack()
+    assert bits[224:256].tolist() == [int(b) for b in f"{0xFEDCBA98:032b}"]
+
+
+def test_authentication_tag_is_an_hmac_of_the_header_and_a_coded_payload():
+    import hashlib
+    import hmac
+    header = Header(3, 512, 768, 41, 2, 5, 2, 1, 24354, 0xCAFE, 0x1234)
+    payload = np.random.default_rng(0).integers(0, 2, 1000).astype(np.uint8)
+    signed = header.signed(b"secret", payload)
+    body = (3).to_bytes(2, "big") + (512).to_bytes(2, "big") + (768).to_bytes(2, "big") + (41).to_bytes(2, "big") \
+        + (2).to_bytes(2, "big") + (5).to_bytes(2, "big") + bytes([2, 1]) + (24354).to_bytes(4, "big") \
+        + (0xCAFE).to_bytes(4, "big") + (0x1234).to_bytes(6, "big") + bytes(4)
+    mac = hmac.new(b"secret", body + (1000).to_bytes(4, "big") + np.packbits(payload).tobytes(), hashlib.sha256)
+    assert signed.tag == int.from_bytes(mac.digest()[:4], "big") and signed.tag != 0
+    assert Header.unpack(signed.pack()) == signed
+    assert signed.authentic(b"secret", payload)
+    assert not signed.authentic(b"other", payload) and not header.authentic(b"secret", payload)
+    flipped = payload.copy()
+    flipped[500] ^= 1
+    assert not signed.authentic(b"secret", flipped)
+    for field in ("frame", "session", "segment", "height"):  # any changed field breaks it
+        from dataclasses import replace
+        assert not replace(signed, **{field: getattr(signed, field) + 1}).authentic(b"secret", payload)
+    assert header.signed(b"k").authentic(b"k") and not header.signed(b"k").authentic(b"k", payload)
 
 
 def test_every_single_bit_flip_is_detected():
@@ -75,7 +99,7 @@ def test_every_single_bit_flip_is_detected():
 def test_wrong_header_length_or_values():
     bits = Header(3, 512, 768, 41, 2, 5, 2, 1, 24354).pack()
     for bad in (bits[:-1], np.concatenate([bits, [0]]), np.array([], np.uint8)):
-        with pytest.raises(SemcomError, match="256 bits"):
+        with pytest.raises(SemcomError, match="272 bits"):
             Header.unpack(bad)
     with pytest.raises(SemcomError, match="0 or 1"):
         Header.unpack(bits * 2)

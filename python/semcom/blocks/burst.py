@@ -31,6 +31,7 @@ from gnuradio import blocks, channels, digital, fec, filter as gr_filter, gr
 from . import malloc, modem
 from ..codecs import registry
 from ..errors import SemcomError
+from .. import options
 from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements
@@ -38,6 +39,7 @@ from .stream_run import fill_from
 from ..phy import air, burst, framing
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
+from ..phy.link import FEC_NONE
 
 
 HEADER, EXPIRE = "header", "expire"  # burst PDU metadata: the burst header; a frame that expired
@@ -52,6 +54,7 @@ MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
 # zero symbols after each burst and marker: aligned (VOLK) stream blocks hold back a few trailing
 # items until more arrive, which after a frame's last burst may be never
 FLUSH_SYMBOLS = 64
+UNAUTHENTIC = "no valid authentication tag (forged, foreign or decoded wrongly)"
 
 
 def preamble_period(waveform: str) -> list[complex]:
@@ -103,15 +106,17 @@ class burst_segmenter(pdu_block):
     Args:
         modulation, fec_code: the payload's link (the header signals both).
         burst_symbols: payload channel uses per burst at most.
+        key: pre-shared authentication key ('' none; '@FILE' a file's bytes): headers carry its tag.
     """
 
     in_dtype = np.uint8
 
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), burst_symbols=opt("burst_symbols"),
-                 waveform=opt("waveform")):
+                 waveform=opt("waveform"), key=opt("key")):
         pdu_block.__init__(self, "semcom_burst_segmenter")
         self.framer = air.BurstFramer(check("modulation", modulation), check("phy_fec", fec_code),
-                                      check("waveform", waveform), check("burst_symbols", burst_symbols))
+                                      check("waveform", waveform), check("burst_symbols", burst_symbols),
+                                      key=options.key_bytes(key))
         self.frames_in = self.bursts_out = 0
 
     @property
@@ -241,15 +246,16 @@ class burst_tx(gr.hier_block2):
         amplitude: output scale.
         constellation: a ``digital.constellation`` to map with instead of the project's (same
             number of points as ``modulation``; the receiver must be given the same one).
+        key: pre-shared authentication key ('' none): every header carries its HMAC tag.
     """
 
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), waveform=opt("waveform"),
-                 burst_symbols=opt("burst_symbols"), amplitude=1.0, constellation=None):
+                 burst_symbols=opt("burst_symbols"), amplitude=1.0, constellation=None, key=opt("key")):
         gr.hier_block2.__init__(self, "semcom_burst_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.message_port_register_hier_in("in")
         self.posted = 0
-        self.segmenter = burst_segmenter(modulation, fec_code, burst_symbols, waveform)
+        self.segmenter = burst_segmenter(modulation, fec_code, burst_symbols, waveform, key)
         obj = modem.as_constellation(constellation if constellation is not None else modulation)
         if modem.modulation_of(obj) != self.segmenter.link.modulation:
             raise SemcomError(f"constellation has {1 << obj.bits_per_symbol()} points; {modulation} has "
@@ -560,8 +566,10 @@ class burst_reassembler(pdu_block):
 
     in_dtype = np.float32
 
-    def __init__(self, max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames")):
+    def __init__(self, max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames"),
+                 key=opt("key")):
         pdu_block.__init__(self, "semcom_burst_reassembler")
+        self.key = options.key_bytes(key)
         self.message_port_register_in(pmt.intern(EXPIRE))
         self.set_msg_handler(pmt.intern(EXPIRE), self.handle)
         self.collector = air.FrameCollector(check("max_frame_bits", max_frame_bits),
@@ -575,6 +583,12 @@ class burst_reassembler(pdu_block):
             if EXPIRE in meta:
                 return self._frames(self.collector.expire(tuple(int(v) for v in np.asarray(meta[EXPIRE]).ravel())))
             header = header_of(meta)
+            if self.key and not header.authentic(self.key, (llr > 0) if header.fec_name != FEC_NONE else None):
+                self.drops[UNAUTHENTIC] = self.drops.get(UNAUTHENTIC, 0) + 1
+                if self.drops[UNAUTHENTIC] in (1, 10, 100) or self.drops[UNAUTHENTIC] % 1000 == 0:
+                    self.logger.warn(f"dropped a burst without a valid authentication tag ({UNAUTHENTIC}; "
+                                     f"{self.drops[UNAUTHENTIC]} so far)")
+                return []
             info = air.BurstInfo(header, int(meta.get("position", -1)), float(meta.get("snr_db", float("nan"))),
                                  float(meta.get("cfo", 0.0)), bool(meta.get(framing.FEC_OK, True)))
             return self._frames(self.collector.add(info, llr))
@@ -638,11 +652,13 @@ class burst_rx(gr.hier_block2):
         max_frame_bits, max_pending_frames: reassembly limits (``burst.Reassembler``): a header
             announcing more bits is dropped before any allocation; beyond that many frames in
             progress the oldest is finished (missing bursts as erasures).
+        key: pre-shared authentication key ('' none): bursts whose header tag does not match
+            (over the header, and the decoded payload when FEC-coded) are dropped.
     """
 
     def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout"),
                  ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False,
-                 max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames")):
+                 max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames"), key=opt("key")):
         outputs = 1 if symbols_output else 0
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
@@ -657,7 +673,7 @@ class burst_rx(gr.hier_block2):
         self.sync = burst_sync(waveform, frame_timeout, display=symbols_output)
         self.sync.set_min_output_buffer(STREAM_BUFFER)
         self.fec = fec_decoder(ldpc_backend)
-        self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames)
+        self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames, key)
         self.connect(self, self.detector, self.sync)
         custom = modem.as_constellation(constellation) if constellation is not None else None
         self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []

@@ -73,6 +73,7 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
     for name in (("threshold", "frame_timeout") if receiver else ("amplitude",)):
         options.add(h, name)
+    options.add(h, "key")
     if receiver:
         lim = p.add_argument_group("receiver limits (forged or huge headers are dropped before allocating)")
         for name in ("max_pixels", "max_frame_bits", "max_pending_frames"):
@@ -91,7 +92,7 @@ def air_options(args):
     from ..links.air import AirOptions
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
     given = {name: getattr(args, name) for name in ("threshold", "frame_timeout", "max_pixels", "max_frame_bits",
-                                                    "max_pending_frames") if hasattr(args, name)}
+                                                    "max_pending_frames", "key") if hasattr(args, name)}
     return AirOptions(args.waveform, args.burst_symbols, amplitude, **given)
 
 

@@ -40,6 +40,7 @@ class AirOptions:
     max_pixels: int = opt("max_pixels")  # receiver limits (options.py)
     max_frame_bits: int = opt("max_frame_bits")
     max_pending_frames: int = opt("max_pending_frames")
+    key: str = opt("key")  # authentication key (options.key_bytes); both ends must agree
 
 
 @dataclass
@@ -90,7 +91,8 @@ class AirTransmitter(FlowgraphOwner):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_tx")
         self.image = image_tx(codec, modulation, fec_code, cpp)
-        self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude)
+        self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude,
+                               key=opts.key)
         self.sink = radios.tx_sink(radio)
         chain = [self.bursts]
         if impairments is not None:  # a simulated channel in front of zmq or file: test receivers with noise
@@ -125,7 +127,8 @@ class AirReceiver(FlowgraphOwner):
         self.tb = gr.top_block("semcom_air_rx")
         self.source = radios.rx_source(radio)
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
-                               max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames)
+                               max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
+                               key=opts.key)
         self.image = image_rx(output_dir, codec, opts.max_pixels)
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import SemcomError
 from . import burst, waveform as wf_mod
 from .constellations import MODULATIONS, constellation
-from .link import LinkConfig
+from .link import FEC_NONE, LinkConfig
 
 DEFAULT_BURST_SYMBOLS = 4096
 FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
@@ -47,11 +47,13 @@ def new_session() -> int:
 
 class BurstFramer:
     """Frame bits -> one (Header, segment bits) per burst for one link and waveform; a header
-    and the segment's symbols -> burst samples."""
+    and the segment's symbols -> burst samples. ``key`` (bytes): every header carries its
+    authentication tag (``burst.auth_tag``; over the segment's bits too when FEC-coded)."""
 
     def __init__(self, modulation="qpsk", fec="none", waveform="sc", burst_symbols=DEFAULT_BURST_SYMBOLS,
-                 session: int | None = None):
+                 session: int | None = None, key: bytes = b""):
         self.link = LinkConfig(modulation, fec)
+        self.key = bytes(key)
         self.wave = wf_mod.waveform(waveform)
         self.session = new_session() if session is None else int(session)
         self.bits_per_burst = self.link.payload_bits(int(burst_symbols))
@@ -70,6 +72,8 @@ class BurstFramer:
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
                                   len(segments), MODULATIONS.index(self.link.modulation),
                                   burst.FEC_NAMES.index(self.link.fec), len(bits), self.session, int(fingerprint))
+            if self.key:
+                header = header.signed(self.key, seg if self.link.fec != FEC_NONE else None)
             padded = np.zeros(-(-len(seg) // self.link.block[0]) * self.link.block[0], np.uint8)
             padded[:len(seg)] = seg
             out.append((header, padded))

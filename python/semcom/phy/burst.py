@@ -6,18 +6,25 @@ own burst, preceded by a ``Header``. Every segment except the last carries
 ``ceil(payload_bits / segments)`` bits; the last carries the rest (at least 1).
 ``segment_lengths`` is the one place that rule lives.
 
-Header on air (``HEADER_BITS`` = 256 bits, every field unsigned, MSB first)::
+Header on air (``HEADER_BITS`` = 272 bits, every field unsigned, MSB first)::
 
     bits   0- 15  codec_id       bits  96-103  modulation (index into MODULATIONS)
     bits  16- 31  height         bits 104-111  fec (0 = none, then ldpc.CODES keys)
     bits  32- 47  width          bits 112-143  payload_bits (whole frame)
     bits  48- 63  frame (wraps)  bits 144-175  session (random per transmitter start)
-    bits  64- 79  segment        bits 176-239  fingerprint (the model's, 48 bits; 0: none)
-    bits  80- 95  segments       bits 240-255  CRC-16/CCITT-FALSE of bits 0-239
+    bits  64- 79  segment        bits 176-223  fingerprint (the model's; 0: none)
+    bits  80- 95  segments       bits 224-255  tag (authentication; 0: none)
+                                 bits 256-271  CRC-16/CCITT-FALSE of bits 0-255
 
 ``session`` keeps frames of two transmitters apart even when their frame numbers
 collide; ``fingerprint`` lets a receiver refuse a frame encoded by another model
-of the same name.
+of the same name. ``tag`` (``auth_tag``): with a pre-shared key, the first 32 bits of
+HMAC-SHA256 over the other header fields and, for FEC-coded bursts, the segment's
+information bits; a receiver given the key drops every burst whose tag does not match
+(forged, foreign, or FEC-coded and decoded wrongly). It cannot protect an uncoded
+payload: the receiver never holds its exact bits (learned codecs read soft LLRs). 32 bits
+(as LoRaWAN's MIC) keep the header short enough to decode at Es/N0 -3 dB; a forger's
+chance per burst is 2^-32.
 
 The receiver feeds (header, segment LLRs) to a ``Reassembler``, which returns a
 ``Frame`` with the whole payload's LLRs once every segment arrived, or once a
@@ -27,8 +34,9 @@ so a learned codec can still decode a partial image.
 from __future__ import annotations
 
 import collections
-import struct
-from dataclasses import astuple, dataclass, fields
+import hashlib
+import hmac
+from dataclasses import astuple, dataclass, fields, replace
 
 import numpy as np
 
@@ -44,11 +52,26 @@ MAX_FRAME_BITS = 1 << 24  # default receiver limit on a frame's payload (16.7 Mb
 MAX_PENDING_FRAMES = 16  # default receiver limit on frames reassembled at once
 _NEWER_MAX = FRAME_MODULO // 2 - 1  # (new - old) % 65536 in 1..32767 means new is newer
 
-# codec_id height width frame segment segments modulation fec payload_bits session fingerprint
-_FIELDS = ">HHHHHHBBIIQ"
-_WIDTHS = (16, 16, 16, 16, 16, 16, 8, 8, 32, 32, 48)
-_FIELD_BYTES = struct.calcsize(_FIELDS)
-HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 256
+# codec_id height width frame segment segments modulation fec payload_bits session fingerprint tag
+_WIDTHS = (16, 16, 16, 16, 16, 16, 8, 8, 32, 32, 48, 32)
+_FIELD_BYTES = sum(_WIDTHS) // 8
+HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 272
+
+
+def pack_fields(values) -> bytes:
+    """Field values, each in its ``_WIDTHS`` bits, MSB first (no range checks: ``Header.pack`` makes them)."""
+    n = 0
+    for value, width in zip(values, _WIDTHS):
+        n = (n << width) | (int(value) & ((1 << width) - 1))
+    return n.to_bytes(_FIELD_BYTES, "big")
+
+
+def unpack_fields(body: bytes) -> tuple[int, ...]:
+    n, out = int.from_bytes(body, "big"), []
+    for width in reversed(_WIDTHS):
+        out.append(n & ((1 << width) - 1))
+        n >>= width
+    return tuple(reversed(out))
 
 
 def _crc16_table() -> tuple[int, ...]:
@@ -75,6 +98,16 @@ def crc16(data: bytes | bytearray | memoryview | np.ndarray) -> int:
     for byte in bytes(data):
         crc = ((crc << 8) & 0xFFFF) ^ _CRC16_TABLE[(crc >> 8) ^ byte]
     return crc
+
+
+def auth_tag(key: bytes, header, payload: np.ndarray | None = None) -> int:
+    """First 32 bits of HMAC-SHA256(key, header fields without the tag [+ payload bits, packed])."""
+    body = pack_fields(astuple(replace(header, tag=0)))
+    mac = hmac.new(bytes(key), body, hashlib.sha256)
+    if payload is not None:
+        bits = np.asarray(payload).ravel().astype(np.uint8)
+        mac.update(len(bits).to_bytes(4, "big") + np.packbits(bits).tobytes())
+    return int.from_bytes(mac.digest()[:4], "big")
 
 
 def segment_lengths(payload_bits: int, segments: int, align: int = 1) -> list[int]:
@@ -177,6 +210,14 @@ class Header(_LinkNames):
     payload_bits: int
     session: int = 0
     fingerprint: int = 0
+    tag: int = 0
+
+    def signed(self, key: bytes, payload: np.ndarray | None = None) -> Header:
+        """This header with its ``tag`` for ``key`` (``auth_tag``)."""
+        return replace(self, tag=auth_tag(key, self, payload))
+
+    def authentic(self, key: bytes, payload: np.ndarray | None = None) -> bool:
+        return hmac.compare_digest(self.tag.to_bytes(4, "big"), auth_tag(key, self, payload).to_bytes(4, "big"))
 
     def problem(self) -> str | None:
         """Why this header cannot describe a burst (one line), or None when it can."""
@@ -200,7 +241,7 @@ class Header(_LinkNames):
         why = self.problem()
         if why:
             raise ValueError(why)
-        body = struct.pack(_FIELDS, *astuple(self))
+        body = pack_fields(astuple(self))
         raw = body + crc16(body).to_bytes(2, "big")
         return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
 
@@ -216,7 +257,7 @@ class Header(_LinkNames):
         body, crc = raw[:_FIELD_BYTES], int.from_bytes(raw[_FIELD_BYTES:], "big")
         if crc16(body) != crc:
             raise SemcomError("burst header CRC mismatch; header dropped")
-        header = cls(*(int(v) for v in struct.unpack(_FIELDS, body)))
+        header = cls(*unpack_fields(body))
         why = header.problem()
         if why:
             raise SemcomError(why)

@@ -4,7 +4,7 @@ A burst on air::
 
     guard | preamble: ZC-32 x (1, 1, 1, -1) (RRC) | [OFDM: 2 training symbols] | data ... | guard
 
-The data symbols are the header (160 bits, CRC-16, shortened LDPC(1100,442),
+The data symbols are the header (272 bits, CRC-16, shortened LDPC(1100,442),
 BPSK: ``HEADER_SYMBOLS``) followed by the payload symbols. The receiver never
 knows the SNR: from the preamble it estimates timing (delay-and-correlate, then
 cross-correlation with parabolic refinement), carrier frequency (repetition
@@ -36,8 +36,8 @@ from . import burst, ldpc
 from .constellations import constellation
 
 ZC_LEN, ZC_ROOT, ZC_REPEATS = 32, 5, 4
-HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 256 header bits + 186 known zeros
-HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 914 BPSK symbols
+HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 272 header bits + 170 known zeros
+HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 930 BPSK symbols
 KNOWN_LLR = 50.0
 MIN_PREAMBLE_QUALITY = 0.12  # normalised repetition correlation: 0.2 at Es/N0 -3 dB (sc), ~0.09 on noise
 MIN_TEMPLATE_CORRELATION = 0.2  # normalised correlation with the preamble: ~0.45 at -3 dB, ~0.06 on noise

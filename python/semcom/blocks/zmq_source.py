@@ -19,7 +19,10 @@ from .stream_run import fill_from
 
 PATTERNS = ("pubsub", "pushpull", "reqrep")
 ITEM = np.dtype(np.complex64).itemsize
-MAX_MESSAGE_BYTES = 1 << 26  # 64 MiB, 8 Mi samples: far above a burst, bounded against forged sizes
+MAX_MESSAGE_BYTES = 1 << 22  # 4 MiB, 512 Ki samples: 8x the 64 Ki-item chunks GNU Radio's zmq sinks send
+# messages ZeroMQ queues for this socket: with the size limit, what a flood of huge messages can make
+# the receiver hold (32 x 4 x 4 MiB = 512 MiB); 32 chunks of legitimate samples are 2 s at 1 Msps
+QUEUED_MESSAGES = 32
 REFUSE_FACTOR = 4  # ZeroMQ's own size limit (MAXMSGSIZE), in units of max_message_bytes
 POLL_MS = 20  # a work() call waits this long for a message: the scheduler gets control back soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
@@ -64,6 +67,7 @@ class zmq_source(gr.sync_block):
         # above max_message_bytes a message is dropped after receipt; ZeroMQ itself refuses (before
         # allocating) only beyond REFUSE_FACTOR times that, as it does so by dropping the connection
         self.socket.setsockopt(zmq.MAXMSGSIZE, REFUSE_FACTOR * self.max_message_bytes)
+        self.socket.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
         # a restarted transmitter binds again: find it within RECONNECT_MS, before its first bursts
         # (a PUB drops what it sends before the subscription arrives)
         self.socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)

@@ -118,14 +118,16 @@ def section(name, folder, card, scores, n_images):
                      + "; ".join(f"{k} punctured on {rm['measured_on']['test_images']} test photos: measured order "
                                  f"{v['measured_order_db']:.2f} dB, random {v['random_order_mean_db']:.2f} ± "
                                  f"{v['random_order_std_db']:.2f} dB" for k, v in vs.items()) + " |")
-    mine = scores.get(name) or {}
+    mine = scores.get(name) or scores.get(name + "-hard") or {}
     if mine:
         snrs = sorted(mine)
-        lines += ["", f"Kodak-like test set ({n_images} images), QPSK uncoded, AWGN, PSNR dB / MS-SSIM "
-                  "(from `make results`):", "",
+        source = ("16-QAM uncoded, AWGN, PSNR dB / MS-SSIM (from `make ampsc`)" if card["codec"] == "ampsc" else
+                  "QPSK uncoded, AWGN, PSNR dB / MS-SSIM (from `make results`)")
+        lines += ["", f"Kodak-like test set ({n_images} images), {source}:", "",
                   "| SNR | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
                   "|---" * (len(snrs) + 1) + "|",
-                  "| soft receiver | " + " | ".join(f"{mine[s][0]:.2f} / {mine[s][1]:.3f}" for s in snrs) + " |"]
+                  "| soft receiver | " + " | ".join(f"{mine[s][0]:.2f} / {mine[s][1]:.3f}" if name in scores else "-"
+                                                    for s in snrs) + " |"]
         hard = scores.get(name + "-hard")
         if hard:
             lines.append("| hard decisions | " + " | ".join(
@@ -159,10 +161,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="models")
     p.add_argument("--results", default=os.path.join("docs", "results", "results.json"))
+    p.add_argument("--ampsc-results", default=os.path.join("docs", "results", "ampsc", "results.json"))
     p.add_argument("--importance", default=os.path.join("docs", "results", "rates", "importance.md"),
                    help="where the importance-order table goes")
     args = p.parse_args()
     scores, n_images = load_scores(args.results)
+    ampsc_scores, _ = load_scores(args.ampsc_results)  # AMP-SC's models are scored over 16-QAM there
+    scores.update({k: v for k, v in ampsc_scores.items() if k.startswith("ampsc-")})
     parts, cards = [HEADER], []
     for name in sorted(os.listdir(args.models)):
         folder = os.path.join(args.models, name)

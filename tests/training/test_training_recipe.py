@@ -190,3 +190,31 @@ def test_a_named_prepared_folder_is_used_as_it_is(tmp_path):
     assert saved["dataset_hash"] == "made-elsewhere"  # not the photo cache's, even where there is one
     assert os.path.getmtime(os.path.join(folder, "train.npy")) == before
     assert np.array_equal(trainer.load_images(cfg, "val")[0], ims[2])
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"lr": "abc"}, "lr"), ({"lr": -1}, "lr"), ({"lr": float("nan")}, "lr"), ({"data": {"batch": 0}}, "data.batch"),
+    ({"data": {"crop": 7}}, "data.crop"), ({"data": {"crop": 40}}, "multiple of 16"), ({"cpp": "x"}, "cpp"),
+    ({"modulation": "8psk"}, "8psk"), ({"model": {"preset": "huge"}}, "preset"), ({"threads": 0}, "threads"),
+    ({"seed": "a"}, "seed"), ({"val": {"every": 0}}, "val.every"), ({"checkpoint_every": -5}, "checkpoint_every"),
+    ({"val": {"snrs": ["x"]}}, "val.snrs"), ({"data": {"batch": 2.5}}, "data.batch"),
+    ({"recipe": [{"steps": 5, "channel": {"kind": "awgn", "snr_range": [0]}}]}, "snr_range"),
+    ({"recipe": [{"steps": 5, "channel": {"kind": "bsc", "flip_range": [0.2, 0.9]}}]}, "flip_range"),
+    ({"recipe": [{"steps": "many"}]}, "steps"), ({"recipe": [{"steps": 3, "lr": 0}]}, "lr"),
+    ({"recipe": [{"steps": 3, "channel": {"kind": "awgn", "block_len": 0}}]}, "block_len"),
+    ({"recipe": {"template": "amp-sc", "T": 2}, "model": {"method": "ampsc", "bits": 3}}, "multiple of b"),
+    ({"model": {"method": "vqvae"}}, "method"),
+])
+def test_bad_configs_fail_in_one_line_naming_the_field(bad, words):
+    base = {"name": "t", "data": {"synthetic": 2, "crop": 32, "batch": 2}, "recipe": [{"steps": 1}]}
+    cfg = {**base, **bad, "data": {**base["data"], **bad.get("data", {})}}
+    with pytest.raises(SemcomError, match=words.replace(".", r"\.")) as err:
+        trainer.load_config(cfg)
+    assert "\n" not in str(err.value)
+
+
+def test_a_config_that_is_not_an_object_is_one_clear_error(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(SemcomError, match="JSON object"):
+        trainer.load_config(str(path))

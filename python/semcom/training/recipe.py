@@ -54,8 +54,11 @@ def check(stages: list[dict]) -> list[dict]:
     for i, stage in enumerate(stages):
         s = dict(stage)
         s.setdefault("name", f"stage{i + 1}")
-        if int(s.get("steps", 0)) < 1:
-            raise SemcomError(f"recipe stage '{s['name']}' needs steps >= 1")
+        steps, lr = s.get("steps", 0), s.get("lr", 1.0)
+        if isinstance(steps, bool) or not isinstance(steps, (int, float)) or steps != int(steps) or steps < 1:
+            raise SemcomError(f"recipe stage '{s['name']}' needs a whole number of steps >= 1, got {steps!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 1:
+            raise SemcomError(f"recipe stage '{s['name']}': lr must be a number in (0, 1], got {lr!r}")
         s["steps"] = int(s["steps"])
         ch = {"kind": "error-free", **(s.get("channel") or {})}
         if ch["kind"] not in KINDS:
@@ -64,11 +67,35 @@ def check(stages: list[dict]) -> list[dict]:
         if ch["kind"] in DIFFERENTIABLE + ("hard",):
             ch.setdefault("snr_range", [-3.0, 6.0])
             ch.setdefault("block_len", 64)
+        _check_channel(s["name"], ch)
         s["channel"] = ch
         if s.get("train") is not None and not isinstance(s["train"], list):
             raise SemcomError(f"recipe stage '{s['name']}': train must be a list of module names")
         out.append(s)
     return out
+
+
+RANGES = {"snr_range": (-30.0, 60.0), "flip_range": (0.0, 0.5), "erase_range": (0.0, 1.0)}
+SCALARS = {"block_len": (1, 1 << 20), "mask_ratio": (0.0, 0.99), "noise": (0.0, 100.0), "restorer_weight": (0.0, 1e3)}
+
+
+def _check_channel(stage: str, ch: dict) -> None:
+    """Ranges ([lo, hi] within bounds) and scalars of a stage's channel, one line naming the bad one."""
+    import math
+    for key, (low, high) in RANGES.items():
+        if key not in ch:
+            continue
+        v = ch[key]
+        ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        if not ok or not low <= v[0] <= v[1] <= high:
+            raise SemcomError(f"recipe stage '{stage}': {key} must be [low, high] with {low} <= low <= high <= "
+                              f"{high}, got {v!r}")
+    for key, (low, high) in SCALARS.items():
+        if key in ch:
+            v = ch[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not low <= v <= high:
+                raise SemcomError(f"recipe stage '{stage}': {key} must be a number in [{low}, {high}], got {v!r}")
 
 
 def locate(stages: list[dict], step: int) -> tuple[int, int]:

@@ -90,11 +90,18 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
                 user = json.load(f)
         except (OSError, ValueError) as err:
             raise SemcomError(f"cannot read config {path_or_dict} ({err})") from None
+    if not isinstance(user, dict):
+        raise SemcomError(f"config {path_or_dict if not isinstance(path_or_dict, dict) else ''} must be a JSON "
+                          f"object, not {type(user).__name__}")
     cfg = _merge(DEFAULTS, user)
     if overrides:
         cfg = _merge(cfg, overrides)
+    _check_numbers(cfg)
     k = tch.Modem(cfg["modulation"]).bits_per_symbol
-    expected = models.latent_channels_for(parse_cpp(cfg["cpp"]), k)
+    try:
+        expected = models.latent_channels_for(parse_cpp(cfg["cpp"]), k)
+    except (TypeError, ValueError, ZeroDivisionError) as err:
+        raise SemcomError(f"config cpp {cfg['cpp']!r}: {err}") from None
     if cfg["model"]["latent_channels"] is None:
         cfg["model"]["latent_channels"] = expected
     elif int(cfg["model"]["latent_channels"]) != expected:
@@ -110,11 +117,48 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
             raise SemcomError(f"channel kind must be awgn, rayleigh or mixed, not {cfg['channel']['kind']}")
         cfg["recipe"] = recipe.from_legacy(cfg)
     cfg["recipe"] = recipe.check(cfg["recipe"])
+    try:
+        models.build(cfg["model"])  # a bad preset, variant or backbone option fails here, in one line
+    except (ValueError, TypeError, KeyError) as err:
+        raise SemcomError(f"config model: {err}") from None
     if not cfg["val"].get("channel"):
         noisy = [s["channel"] for s in cfg["recipe"] if s["channel"]["kind"] in recipe.DIFFERENTIABLE]
         ch = dict(noisy[-1]) if noisy else {"kind": "awgn"}
         cfg["val"]["channel"] = {**ch, "kind": "awgn" if ch["kind"] == "mixed" else ch["kind"]}
     return cfg
+
+
+# (path, kind, low, high): numbers a config must hold, each checked with one line naming it
+NUMBERS = [("lr", float, 0, 1), ("threads", int, 1, 1024), ("seed", int, 0, 2**31 - 1),
+           ("checkpoint_every", int, 1, None), ("keep_checkpoints", int, 1, None), ("log_every", int, 1, None),
+           ("val.every", int, 1, None), ("data.batch", int, 1, 4096), ("data.crop", int, 16, 4096),
+           ("data.val_crop", int, 16, 8192), ("data.val_images", int, 0, None), ("data.workers", int, 0, 256),
+           ("data.synthetic", int, 0, 100000), ("data.prepared_scale", float, 0.05, 1)]
+
+
+def _check_numbers(cfg: dict) -> None:
+    import math as _m
+    for path, kind, low, high in NUMBERS:
+        node = cfg
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        try:
+            value = kind(node) if not isinstance(node, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or (kind is float and not _m.isfinite(value)) or (kind is int and value != node):
+            raise SemcomError(f"config {path} must be {'a whole number' if kind is int else 'a number'}, "
+                              f"got {node!r}")
+        if value < low or (high is not None and value > high):
+            raise SemcomError(f"config {path} = {node} is out of range ({low} .. {high if high is not None else 'any'})")
+    crop = int(cfg["data"]["crop"])
+    if crop % models.STRIDE:
+        raise SemcomError(f"config data.crop = {crop} must be a multiple of {models.STRIDE}")
+    snrs = cfg["val"].get("snrs") or []
+    if not isinstance(snrs, list) or not all(isinstance(v, (int, float)) and _m.isfinite(v) for v in snrs):
+        raise SemcomError(f"config val.snrs must be a list of numbers (dB), got {snrs!r}")
 
 
 def scale_to_steps(cfg: dict, n: int) -> dict:

@@ -263,9 +263,17 @@ def build(cfg: dict) -> nn.Module:
 
 
 def load_model(path: str, device: str = "cpu") -> tuple[BitSemCom, dict]:
-    """Model (eval mode) and its saved dict from ``model.pt`` or a trainer checkpoint."""
-    ck = torch.load(path, map_location=device, weights_only=False)
-    model = build(ck["config"]["model"]).to(device)
-    model.load_state_dict(ck["model"])
+    """Model (eval mode) and its saved dict from ``model.pt`` or a trainer checkpoint; SemcomError
+    (one line) when the file is not one."""
+    from ..errors import SemcomError
+    try:
+        ck = torch.load(path, map_location=device, weights_only=False)
+        model = build(ck["config"]["model"]).to(device)
+        model.load_state_dict(ck["model"])
+    except FileNotFoundError:
+        raise SemcomError(f"{path} does not exist; train one with semcom-train") from None
+    except Exception as err:  # noqa: BLE001 (pickle, zip, key and shape errors of a foreign or corrupt file)
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise SemcomError(f"{path} is not a gr-semcom model or checkpoint ({type(err).__name__}: {first})") from None
     model.eval()
     return model, ck

@@ -72,7 +72,8 @@ def baseline_config(bits: int, name: str) -> str:
 def cmd_train(args) -> None:
     for bits in args.bits:
         out = run_dir(bits)
-        train([PY, "-m", "gnuradio.semcom.cli.train", main_config(bits), "--out", out, "--no-progress"], out)
+        if not args.baselines_only:
+            train([PY, "-m", "gnuradio.semcom.cli.train", main_config(bits), "--out", out, "--no-progress"], out)
         for name, (_, snap, _, widths) in BASELINES.items():
             if bits in widths and (not args.only or name in args.only):
                 train([PY, "-m", "gnuradio.semcom.cli.train", baseline_config(bits, name), "--out",
@@ -252,6 +253,8 @@ def main() -> None:
     ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv", "claims"))
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
     ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
+    ap.add_argument("--baselines-only", action="store_true",
+                    help="train: only the baselines (the AMP-SC run's Step 1 and 2 snapshots must exist)")
     ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "ampsc-models"),
                     help="folder for the baselines' exported models (default .cache/ampsc-models)")
     ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),

@@ -206,3 +206,17 @@ def test_amp_sc_codec_rate_matches_and_refuses_bad_frames(tmp_path):
         codec.decode(Received(enc.bits[:-8], np.zeros(full - 8, np.float32), True, meta))
     with pytest.raises(ValueError, match="model"):
         codec.decode(Received(enc.bits, np.zeros(full, np.float32), True, {**meta, "model": "other-model"}))
+
+
+def test_training_continues_from_an_exported_amp_sc_model(tmp_path):
+    """--init-from a shipped AMP-SC folder restores every weight (GDN parameters included)."""
+    pytest.importorskip("onnx")
+    from gnuradio.semcom.training import export
+    t = trainer.Trainer(smoke_cfg(), str(tmp_path / "amp"), progress=False)
+    t.fit()
+    export.export_file(str(tmp_path / "amp" / "model.pt"), str(tmp_path / "ampsc-tiny"), fp16=False)
+    fresh = trainer.Trainer(smoke_cfg(), str(tmp_path / "more"), progress=False)
+    card = export.load_onnx_weights(fresh.model, str(tmp_path / "ampsc-tiny"))
+    assert card["codec"] == "ampsc"
+    for k, v in t.model.state_dict().items():
+        assert torch.allclose(fresh.model.state_dict()[k].float(), v.float(), atol=1e-6), k

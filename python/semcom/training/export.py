@@ -215,6 +215,17 @@ def round_weights_to_fp16(model, height: int = 64, width: int = 96, seed: int = 
             "decoder": float((before[1] - after[1]).abs().max())}
 
 
+def _initializers_not_inputs(path: str) -> None:
+    """Drops the graph inputs that are initializers (what keep_initializers_as_inputs added)."""
+    import onnx
+    model = onnx.load(path)
+    names = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in names]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    onnx.save(model, path)
+
+
 def _store_fp16(path: str) -> None:
     """Stores an ONNX file's float32 initializers as float16, each followed by a Cast to float32
     (ONNX Runtime folds the casts when it loads the model): half the file size."""
@@ -256,14 +267,23 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
     c = model.latent_channels
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy-exporter deprecation notice
+        # AMP-SC's GDN parameters would be folded into derived constants, and equal ones merged, which
+        # load_onnx_weights could not map back to the model: export them as they are (ONNX Runtime
+        # folds at load), as graph inputs to skip the merging, which _initializers_not_inputs undoes
+        fold = getattr(model, "method", "bitsemcom") != "ampsc"
         torch.onnx.export(_encoder_wrapper(model.encoder), (torch.rand(1, 3, 64, 64),), enc_path,
-                          dynamo=False, opset_version=opset, input_names=["image"],
+                          dynamo=False, opset_version=opset, input_names=["image"], do_constant_folding=fold,
+                          keep_initializers_as_inputs=not fold,
                           output_names=["bits", "logits"],
                           dynamic_axes={"image": {0: "N", 2: "H", 3: "W"}, "bits": {0: "N", 2: "h", 3: "w"},
                                         "logits": {0: "N", 2: "h", 3: "w"}})
-        torch.onnx.export(model.decoder, (torch.rand(1, c, 4, 4),), dec_path, dynamo=False,
+        torch.onnx.export(model.decoder, (torch.rand(1, c, 4, 4),), dec_path, dynamo=False, do_constant_folding=fold,
+                          keep_initializers_as_inputs=not fold,
                           opset_version=opset, input_names=["p1"], output_names=["image"],
                           dynamic_axes={"p1": {0: "N", 2: "h", 3: "w"}, "image": {0: "N", 2: "H", 3: "W"}})
+    if not fold:
+        for path in (enc_path, dec_path):
+            _initializers_not_inputs(path)
     if fp16:
         for path in (enc_path, dec_path):
             _store_fp16(path)
@@ -328,8 +348,10 @@ def load_onnx_weights(model, folder: str) -> dict:
                     numpy_helper.to_array(init).astype(np.float32).copy())
     if card is None:
         raise SemcomError(f"{folder} has no gr-semcom model card; export it with semcom-export")
-    want = {"latent_channels": model.latent_channels, "variant": model.variant, "preset": model.preset}
-    got = {k: card.get(k) for k in want}
+    method = getattr(model, "method", "bitsemcom")
+    want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset,
+            **({"variant": model.variant} if method == "bitsemcom" else {"quantizer_bits": model.bits})}
+    got = {k: card.get(k, "bitsemcom" if k == "codec" else None) for k in want}
     if got != want:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()

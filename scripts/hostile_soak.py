@@ -231,9 +231,9 @@ def main() -> int:
           f"| legitimate images received | {len(got)} / {len(sent)} |",
           f"| false images (a session or frame never sent) | {len(false)}"
           + (f": {', '.join(sorted({describe(r) for r in false}))}" if false else "") + " |",
-          f"| receiver RSS, median over the first / last tenth of the images (max) | "
+          f"| receiver RSS, median over the first / last tenth of the images | "
           f"{result['rss_mb_median_first_tenth']:.0f} MB / {result['rss_mb_median_last_tenth']:.0f} MB "
-          f"({result['rss_mb_max']:.0f} MB: huge messages waiting in ZeroMQ's queue) |",
+          f"(max {result['rss_mb_max']:.0f} MB) |",
           f"| receiver threads at the first image / at the end | {first.get('threads')} / "
           f"{last.get('threads', samples[-1][1] if samples else None)} |",
           f"| receiver's own summary | {result['rx_summary']} |"]

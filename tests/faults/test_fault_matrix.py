@@ -308,9 +308,7 @@ def recording(legit_items, framer, rng):
     return np.concatenate(pieces), spans
 
 
-@pytest.mark.parametrize("fault", ["truncated", pytest.param("bit-flipped", marks=pytest.mark.xfail(
-    strict=True, reason="known defect: a corrupted sample (up to 1e4 times the signal) raises corr_est_cc's "
-                        "dynamic threshold for its whole work call, hiding preambles of intact neighbouring frames"))])
+@pytest.mark.parametrize("fault", ["truncated", "bit-flipped"])
 def test_truncated_and_corrupted_recordings(legit, fault, fault_matrix):
     """A recording cut short, or with bytes flipped: every frame untouched by the damage arrives
     intact (the ones after a flip included); the cut frame comes out partial or not at all."""

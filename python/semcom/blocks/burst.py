@@ -54,6 +54,9 @@ MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
 # zero symbols after each burst and marker: aligned (VOLK) stream blocks hold back a few trailing
 # items until more arrive, which after a frame's last burst may be never
 FLUSH_SYMBOLS = 64
+LIMIT_FACTOR = 16.0  # sample_limiter: bursts peak at about twice their 90th-percentile magnitude
+LIMIT_FLOOR = 0.05  # reference level at least this (unit-scale radios and recordings)
+LIMIT_HOLD = 1 << 20  # samples over which the reference level halves
 UNAUTHENTIC = "no valid authentication tag (forged, foreign or decoded wrongly)"
 
 
@@ -301,6 +304,40 @@ class burst_tx(gr.hier_block2):
     @property
     def dropped(self) -> int:
         return self.segmenter.dropped + self.mapper.dropped + self.modulator.dropped
+
+
+class sample_limiter(gr.sync_block):
+    """Complex stream in and out: non-finite samples become 0, and magnitudes above ``limit``
+    times a reference level are scaled down to it, so that one corrupted sample (a flipped float
+    in a recording, up to 1e38) cannot raise ``corr_est_cc``'s dynamic threshold for a whole work
+    call and hide real preambles. The reference is the 90th percentile of |x| of each call, held
+    with a half-life of 2^20 samples (so it stays at the signal's level between bursts), and at
+    least ``floor``; sparse corruption does not move a 90th percentile."""
+
+    def __init__(self, limit=LIMIT_FACTOR, floor=LIMIT_FLOOR):
+        gr.sync_block.__init__(self, name="semcom_sample_limiter", in_sig=[np.complex64], out_sig=[np.complex64])
+        self.limit, self.floor = float(limit), float(floor)
+        self.reference = 0.0
+        self.limited = 0
+
+    def work(self, input_items, output_items):
+        x, out = input_items[0], output_items[0]
+        n = len(out)
+        mag = np.abs(x[:n])
+        bad = ~np.isfinite(mag)
+        if bad.any():
+            mag[bad] = 0.0
+        self.reference = max(self.reference * 2.0 ** (-n / LIMIT_HOLD), float(np.percentile(mag, 90)) if n else 0.0)
+        cap = self.limit * max(self.reference, self.floor)
+        over = mag > cap
+        if over.any() or bad.any():
+            y = np.where(bad, 0, x[:n]).astype(np.complex64)
+            y[over] *= (cap / mag[over]).astype(np.float32)
+            out[:] = y
+            self.limited += int(np.count_nonzero(over | bad))
+        else:
+            out[:] = x[:n]
+        return n
 
 
 class burst_sync(gr.basic_block):
@@ -674,7 +711,8 @@ class burst_rx(gr.hier_block2):
         self.sync.set_min_output_buffer(STREAM_BUFFER)
         self.fec = fec_decoder(ldpc_backend)
         self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames, key)
-        self.connect(self, self.detector, self.sync)
+        self.limiter = sample_limiter()
+        self.connect(self, self.limiter, self.detector, self.sync)
         custom = modem.as_constellation(constellation) if constellation is not None else None
         self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []
         for port, name in enumerate(MODULATIONS):
@@ -706,6 +744,7 @@ class burst_rx(gr.hier_block2):
         sync = self.sync.sync
         stages = {"burst_sync": {"detections without a decodable burst": sync.dropped,
                                  "samples zeroed (non-finite or out of range)": sync.bad_samples,
+                                 "samples limited (non-finite or far above the signal)": self.limiter.limited,
                                  "sample blocks lost to an error": self.sync.errors},
                   "burst_llr": {"bursts cut short": sum(b.dropped for b in self.llrs)},
                   "fec_decoder": dict(self.fec.drops), "burst_reassembler": dict(self.reassembler.drops)}

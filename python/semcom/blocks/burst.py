@@ -8,7 +8,7 @@ Transmit (``burst_tx``)::
 
 Receive (``burst_rx``)::
 
-    samples -> digital.corr_est_cc -> burst_sync --(one stream per modulation)--> multiply_const_cc
+    samples -> sample_limiter -> digital.corr_est_cc -> burst_sync --(one stream per modulation)--> multiply_const_cc
             -> digital.constellation_soft_decoder_cf -> burst_llr -> fec_decoder -> burst_reassembler
             -> frame LLR PDUs (for image_rx); burst_sync's last output: every burst's equalised
                symbols, for a QT GUI Constellation Sink
@@ -671,7 +671,7 @@ class burst_rx(gr.hier_block2):
     ``symbols_output``, every burst's equalised symbols on a stream output (for a QT GUI
     Constellation Sink).
 
-    The chain: ``digital.corr_est_cc`` -> ``burst_sync`` -> per modulation
+    The chain: ``sample_limiter`` -> ``digital.corr_est_cc`` -> ``burst_sync`` -> per modulation
     ``multiply_const_cc`` -> ``digital.constellation_soft_decoder_cf`` -> ``burst_llr`` ->
     ``fec_decoder`` -> ``burst_reassembler``.
 

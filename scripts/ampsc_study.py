@@ -108,7 +108,7 @@ def zoo_codecs(bits: int, zoo: str) -> list[str]:
 
 
 CONVENTIONAL = ["avif", "jpeg2000", "webp"]
-CONVENTIONAL_LINKS = ["qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]
+CONVENTIONAL_LINKS = ["bpsk/ldpc-1/2", "qpsk/ldpc-1/3", "qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]  # make results
 
 
 def copy_conventional(src: str, dst: str, snrs) -> None:

@@ -15,6 +15,8 @@ from gnuradio.semcom.blocks.zmq_source import zmq_source  # noqa: E402
 def test_garbage_messages_are_dropped_and_the_samples_around_them_arrive(pattern, kind):
     ctx = zmq.Context.instance()
     peer = ctx.socket(kind)
+    peer.setsockopt(zmq.SNDTIMEO, 10000)  # a PUSH with no connected peer blocks: fail, never hang
+    peer.setsockopt(zmq.LINGER, 0)
     port = peer.bind_to_random_port("tcp://127.0.0.1")
     rng = np.random.default_rng(0)
     good = [(rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64) for n in (1000, 333, 4096)]

@@ -328,7 +328,9 @@ class sample_limiter(gr.sync_block):
         bad = ~np.isfinite(mag)
         if bad.any():
             mag[bad] = 0.0
-        level = float(np.partition(mag[::8], int(0.9 * (len(mag[::8]) - 1)))[int(0.9 * (len(mag[::8]) - 1))]) if n else 0.0
+        sub = mag[::8]
+        k = int(0.9 * (len(sub) - 1))
+        level = float(np.partition(sub, k)[k]) if n else 0.0
         self.reference = max(self.reference * 2.0 ** (-n / LIMIT_HOLD), level)
         cap = self.limit * max(self.reference, self.floor)
         over = mag > cap

@@ -1,6 +1,7 @@
 """The module's plain (GNU Radio-free) submodules: from the installed package, else the source tree."""
 import importlib
 import os
+import socket
 
 try:
     PACKAGE = importlib.import_module("gnuradio.semcom").__name__
@@ -13,3 +14,10 @@ def module(name: str):
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))  # the source tree
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

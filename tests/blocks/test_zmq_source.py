@@ -13,7 +13,7 @@ from gnuradio.semcom.blocks.zmq_source import zmq_source  # noqa: E402
 
 @pytest.mark.parametrize("pattern, kind", [("pubsub", zmq.PUB), ("pushpull", zmq.PUSH)])
 def test_garbage_messages_are_dropped_and_the_samples_around_them_arrive(pattern, kind):
-    ctx = zmq.Context.instance()
+    ctx = zmq.Context()
     peer = ctx.socket(kind)
     peer.setsockopt(zmq.SNDTIMEO, 10000)  # a PUSH with no connected peer blocks: fail, never hang
     peer.setsockopt(zmq.LINGER, 0)
@@ -41,6 +41,7 @@ def test_garbage_messages_are_dropped_and_the_samples_around_them_arrive(pattern
         tb.stop()
         tb.wait()
         peer.close()
+        ctx.term()
     assert np.array_equal(np.asarray(sink.data(), np.complex64), np.concatenate(good))
     assert src.drops == {"length not a multiple of 8 bytes": 1, "multipart message": 1}
 

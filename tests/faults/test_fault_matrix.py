@@ -225,7 +225,8 @@ def zmq_run(sends, total, max_message_bytes=1 << 16):
     """Runs the pyzmq source against a PUSH peer doing ``sends(peer)``; (samples out, source)."""
     zmq = pytest.importorskip("zmq")
     from gnuradio.semcom.blocks.zmq_source import zmq_source
-    peer = zmq.Context.instance().socket(zmq.PUSH)
+    context = zmq.Context()  # the test's own: nothing left from another test can stall it
+    peer = context.socket(zmq.PUSH)
     peer.setsockopt(zmq.SNDTIMEO, 5000)
     port = peer.bind_to_random_port("tcp://127.0.0.1")
     src = zmq_source(f"tcp://127.0.0.1:{port}", "pushpull", max_message_bytes=max_message_bytes)
@@ -243,6 +244,7 @@ def zmq_run(sends, total, max_message_bytes=1 << 16):
         tb.stop()
         tb.wait()
         peer.close(linger=0)
+        context.term()
     return np.asarray(sink.data(), np.complex64), src
 
 

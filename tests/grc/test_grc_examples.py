@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 from gnuradio.semcom.imageio import load_image  # noqa: E402
 from gnuradio.semcom.metrics import psnr  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import REPO, free_port  # noqa: E402
 ROOT = REPO
 EXAMPLES = os.path.join(ROOT, "examples")
 SAMPLE = os.path.join(EXAMPLES, "images", "kodim23.png")
@@ -110,11 +109,6 @@ def stop(*tbs):
         waiter.join(STOP_TIMEOUT)
         assert not waiter.is_alive(), f"{tb.name()} did not stop within {STOP_TIMEOUT:.0f} s"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def first_image(folder) -> tuple[dict, np.ndarray]:

@@ -18,7 +18,7 @@ from gnuradio.semcom.blocks.burst import air_channel  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import REPO, free_port  # noqa: E402
 ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 IDEAL_BITSEMCOM_DB = 22.91  # kodim23, error-free (tests/test_neural_codec.py measures the same model)
@@ -121,7 +121,7 @@ def small_image(tmp_path):
 
 def test_two_processes_over_zeromq_survive_a_transmitter_restart(small_image, tmp_path):
     out = tmp_path / "rx"
-    address = "tcp://127.0.0.1:5771"
+    address = f"tcp://127.0.0.1:{free_port()}"
     rx = subprocess.Popen([sys.executable, os.path.join(ROOT, "apps", "rx_image.py"), "--radio", "zmq",
                            "--address", address, "--reference", small_image, "--count", "3", "--output-dir", out,
                            "--frame-timeout", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -133,13 +133,15 @@ def test_two_processes_over_zeromq_survive_a_transmitter_restart(small_image, tm
                     small_image)
         assert first.returncode == 0, first.stderr
         import zmq
-        garbage = zmq.Context.instance().socket(zmq.PUB)  # a hostile sender between the two transmitters
+        context = zmq.Context()  # its own: term() below releases the port before the next transmitter binds
+        garbage = context.socket(zmq.PUB)  # a hostile sender between the two transmitters
         garbage.bind(address)
         time.sleep(1.0)  # the receiver reconnects within 20 ms; give the subscription time to arrive
         for _ in range(3):
             garbage.send(b"\x01" * 13)  # not whole complex64 samples
             time.sleep(0.2)
         garbage.close(linger=0)
+        context.term()
         second = app("tx_image.py", "--radio", "zmq", "--address", address, "--waveform", "sc", "--codec",
                      "bitsemcom", small_image)  # a restarted transmitter: frame numbers start again at 0
         assert second.returncode == 0, second.stderr

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ gr = pytest.importorskip("gnuradio.gr")
 from gnuradio import blocks  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.links.radios import RadioConfig, read_sigmf, rx_source, sigmf_paths, tx_sink  # noqa: E402
+from plain import free_port  # noqa: E402
 
 
 def one_line(err):
@@ -147,11 +147,6 @@ def test_file_missing_truncated_or_bad_meta(tmp_path):
         rx_source(RadioConfig("file", path=str(bad)))
     assert "holds 'ci16_le' samples; only cf32_le" in one_line(err)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("pattern", ["pubsub", "pushpull"])

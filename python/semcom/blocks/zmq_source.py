@@ -49,7 +49,10 @@ class zmq_source(gr.sync_block):
         if pattern not in PATTERNS:
             raise SemcomError(f"unknown ZeroMQ pattern '{pattern}'; choose one of {', '.join(PATTERNS)}")
         self.zmq, self.pattern = zmq, pattern
-        self.context = zmq.Context.instance()
+        # a context of its own: libzmq's I/O thread blocks for good on a monitor event nobody reads
+        # (libzmq issue 3575), and that must never stall another block's or the app's sockets
+        self.context = zmq.Context(io_threads=1)
+        self.socket = self.monitor = None
         self.address, self.max_message_bytes = address, int(max_message_bytes)
         self._open()
         self.timeout_ms = max(1, int(timeout_ms))
@@ -122,11 +125,29 @@ class zmq_source(gr.sync_block):
             dropped = True
             self._drop("connection dropped (a message above max_message_bytes, or the peer went away)")
         if dropped:
-            self.socket.disable_monitor()
-            self.monitor.close(linger=0)
-            self.socket.close(linger=0)
+            self._close()
             self._open()
             self.requested = False
+
+    def _close(self):
+        """The monitor is disabled before its socket closes: an event sent to a closed monitor
+        blocks the context's I/O thread for good (libzmq issue 3575)."""
+        if self.socket is not None and not self.socket.closed:
+            try:
+                self.socket.disable_monitor()
+            except self.zmq.ZMQError:
+                pass
+        for sock in (self.monitor, self.socket):
+            if sock is not None and not sock.closed:
+                sock.close(linger=0)
+        self.socket = self.monitor = None
+
+    def __del__(self):
+        try:
+            self._close()
+            self.context.term()
+        except Exception:  # noqa: BLE001 (interpreter shutdown: zmq may be half torn down)
+            pass
 
     def _receive(self):
         zmq = self.zmq

@@ -459,17 +459,34 @@ class AutoBitSemCom(Codec):
         return ModelCodec(self._models[name], self.hard).decode(rx)
 
 
+def card_codec(folder: str) -> str:
+    """The ``codec`` a folder's card.json names (bitsemcom when it names none or cannot be read)."""
+    try:
+        with open(os.path.join(folder, CARD_FILE)) as f:
+            return str(json.load(f).get("codec", FAMILY))
+    except (OSError, ValueError, AttributeError):
+        return FAMILY
+
+
+def open_model(folder: str, hard: bool = False, **options) -> Codec:
+    """The codec of a model folder: a masked VQ-VAE (``masked_vq``) or a bit-plane model (ModelCodec)."""
+    if card_codec(folder) == "mvqvae":
+        from .masked_vq import MaskedVQCodec, MaskedVQModel
+        return MaskedVQCodec(MaskedVQModel(folder), hard, **options)
+    return ModelCodec(OnnxModel(folder), hard, **options)
+
+
 def _register_all() -> None:
     for folder in model_dirs():
         name = os.path.basename(os.path.normpath(folder))
         for hard in (False, True):
             registry.register(name + ("-hard" if hard else ""),
-                              lambda folder=folder, hard=hard: ModelCodec(OnnxModel(folder), hard),
+                              lambda folder=folder, hard=hard: open_model(folder, hard),
                               None if hard else codec_id_for(name), {MODEL: name})
     for hard in (False, True):
         registry.register(FAMILY + ("-hard" if hard else ""), lambda hard=hard: AutoBitSemCom(hard))
     registry.register_folder_loader(
-        lambda folder, **options: ModelCodec(OnnxModel(folder), **options)
+        lambda folder, **options: open_model(folder, **options)
         if os.path.isfile(os.path.join(folder, ENCODER_FILE)) else None)
 
 

@@ -261,6 +261,9 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
 
     import torch
     model = model.cpu().eval()
+    if getattr(model, "method", "") == "mvqvae":
+        from .mvqvae_export import export_mvqvae
+        return export_mvqvae(model, saved, out_dir, model_id, opset, fp16)
     rounding = round_weights_to_fp16(model) if fp16 else None
     os.makedirs(out_dir, exist_ok=True)
     enc_path, dec_path = os.path.join(out_dir, "encoder.onnx"), os.path.join(out_dir, "decoder.onnx")
@@ -333,7 +336,10 @@ def load_onnx_weights(model, folder: str) -> dict:
     from ..errors import SemcomError
     card = None
     state = {}
-    for role, prefix, target in (("encoder", "enc.", "encoder."), ("decoder", "", "decoder.")):
+    vq = getattr(model, "method", "") == "mvqvae"  # both files hold the whole model's weights as m.*
+    roles = (("encoder", "m.", ""), ("decoder", "m.", "")) if vq else \
+        (("encoder", "enc.", "encoder."), ("decoder", "", "decoder."))
+    for role, prefix, target in roles:
         path = os.path.join(folder, f"{role}.onnx")
         try:
             m = onnx.load(path)
@@ -349,8 +355,9 @@ def load_onnx_weights(model, folder: str) -> dict:
     if card is None:
         raise SemcomError(f"{folder} has no gr-semcom model card; export it with semcom-export")
     method = getattr(model, "method", "bitsemcom")
-    want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset,
-            **({"variant": model.variant} if method == "bitsemcom" else {"quantizer_bits": model.bits})}
+    extra = {"variant": model.variant} if method == "bitsemcom" else \
+        {"patch": model.patch, "codebook": model.codebook_size} if vq else {"quantizer_bits": model.bits}
+    want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset, **extra}
     got = {k: card.get(k, "bitsemcom" if k == "codec" else None) for k in want}
     if got != want:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")

@@ -256,8 +256,11 @@ def build(cfg: dict) -> nn.Module:
     if method == "ampsc":
         from . import ampsc
         return ampsc.build(cfg)
+    if method == "mvqvae":
+        from . import mvqvae
+        return mvqvae.build(cfg)
     if method != "bitsemcom":
-        raise ValueError(f"unknown method '{method}'; choose bitsemcom or ampsc")
+        raise ValueError(f"unknown method '{method}'; choose bitsemcom, ampsc or mvqvae")
     return BitSemCom(int(cfg["latent_channels"]), cfg.get("preset", "small"), cfg.get("variant", "bitsemcom"),
                      float(cfg.get("tau", 1.0)), **{k: cfg.get(k) for k in BACKBONE})
 

@@ -22,6 +22,8 @@ A stage (dict; everything but ``steps`` optional):
     AMP-SC also reads ``mask_ratio`` (MATK on the received latent), ``restorer`` (analog stages:
     whether IRSNet runs) and ``restorer_weight`` from a stage's channel (``ampsc.AMPSC.forward``);
   * ``loss``: as ``losses.make`` (default: the config's ``loss``);
+  * ``adversarial``: semantic noise and weight perturbation (``adversarial.py``, Algorithm 2 of
+    the masked VQ-VAE paper): ``{"epsilon": 0.016, "steps": 5, "gamma": 0.005}``;
   * ``lr`` and ``lr_schedule``: this stage's own rate, the schedule over the stage's steps
     (default: the config's ``lr``/``lr_schedule`` over the whole recipe's steps).
 
@@ -69,6 +71,12 @@ def check(stages: list[dict]) -> list[dict]:
             ch.setdefault("block_len", 64)
         _check_channel(s["name"], ch)
         s["channel"] = ch
+        if "adversarial" in s:
+            from . import adversarial
+            try:
+                s["adversarial"] = adversarial.check(s["name"], s["adversarial"])
+            except ValueError as err:
+                raise SemcomError(str(err)) from None
         if s.get("train") is not None and not isinstance(s["train"], list):
             raise SemcomError(f"recipe stage '{s['name']}': train must be a list of module names")
         out.append(s)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import SemcomError
 from . import channels as tch
-from . import losses, models, prepared, recipe, schedules
+from . import adversarial, losses, models, prepared, recipe, schedules
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -99,7 +99,10 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     _check_numbers(cfg)
     k = tch.Modem(cfg["modulation"]).bits_per_symbol
     try:
-        expected = models.latent_channels_for(parse_cpp(cfg["cpp"]), k)
+        if cfg["model"].get("method") == "mvqvae":  # bits per position: log2 of the codebook size
+            expected = int(round(math.log2(int(cfg["model"].get("codebook", 256)))))
+        else:
+            expected = models.latent_channels_for(parse_cpp(cfg["cpp"]), k)
     except (TypeError, ValueError, ZeroDivisionError) as err:
         raise SemcomError(f"config cpp {cfg['cpp']!r}: {err}") from None
     if cfg["model"]["latent_channels"] is None:
@@ -437,14 +440,26 @@ class Trainer:
         if self.cfg.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         channel = self.channels[index]
-        with autocast(self.device, self.precision):
-            out = self.net(x) if channel.kind == "error-free" else self.net(x, channel=channel)
-            loss = self.losses[index](out.float(), x)
-            extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
-            if extra is not None:
-                loss = loss + extra
+
+        def forward(inp):
+            with autocast(self.device, self.precision):
+                return self.net(inp) if channel.kind == "error-free" else self.net(inp, channel=channel)
+
+        def loss_of(inp):  # the loss against the clean image x, with the model's own terms
+            with autocast(self.device, self.precision):
+                loss = self.losses[index](forward(inp).float(), x)
+                extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
+                return loss if extra is None else loss + extra
+
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        adv = self.stages[index].get("adversarial")
+        if adv:  # Algorithm 2: semantic noise with the weights fixed, then the weight perturbation
+            noisy = adversarial.transmitter_noise(forward, self.losses[index], x, adv["epsilon"], adv["steps"])
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            loss = adversarial.perturbed_step(self.model, trainable, lambda: loss_of(noisy), adv["gamma"])
+        else:
+            loss = loss_of(x)
+            loss.backward()
         self.opt.step()
         return float(loss.detach())
 

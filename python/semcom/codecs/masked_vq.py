@@ -1,0 +1,348 @@
+"""Masked VQ-VAE codec (numpy + onnxruntime): codebook indices on the air under LDPC 1/2.
+
+The model (``training/mvqvae.py``, exported by ``semcom-export``) works on tiles of ``tile`` px with
+N positions (patches) each. An image travels in exactly the link's payload bits:
+
+``[side A][indices][repetition][side B]``
+
+* **side** = preamble (16 bits: scale index 4, kept positions per tile - 1: 12), one bit per kept
+  position (sent or not: the FIM and the similarity rule drop some), CRC-16 over both. Side A leads
+  the payload, side B (the same bits, the preamble last) ends it, in other LDPC codewords; the
+  receiver takes the first copy whose CRC passes, else the LLR sum of both. Without a valid copy the
+  frame is dropped, with one log line.
+* **kept positions** are not sent: both ends draw them, per tile, by Gumbel-top-K over the card's
+  ``mask_logits`` from a seed of (tile, K) (the masking strategy; zeros: uniform random masking).
+* **indices**: log2 J bits each, MSB first, tile by tile, positions ascending; the rest of the
+  budget repeats them (the receiver adds the copies' LLRs).
+
+Rate matching: K is the largest count whose worst case (every kept index sent) fits the budget;
+a second encoder pass uses what the FIM and the similarity rule saved for more kept positions.
+Below ``MIN_KEEP_FRACTION`` of N the image is downscaled by sqrt(2) steps (the scale index says
+which). Lost or uncertain indices (best codeword posterior <= 0.5) are decoded as masked patches.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SemcomError
+from ..imageio import resize
+from ..phy.burst import crc16
+from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
+from ..phy.link import LinkConfig
+from .base import Codec, Decoded, Encoded, Received
+from .neural import OnnxModel, check_budget, codec_id_for, crop_back, pad_to_multiple, posterior
+
+CODEC = "mvqvae"
+SCALE_BITS, KEEP_BITS, CRC_BITS = 4, 12, 16
+PREAMBLE_BITS = SCALE_BITS + KEEP_BITS
+SCALES = tuple(2.0 ** (-i / 2) for i in range(1 << SCALE_BITS))
+MIN_KEEP_FRACTION = 0.25  # the decoder trained with up to 75 % of the positions masked
+MASK_SALT = 0x5EC0  # seeds of the kept positions: (tile, K, salt)
+ENCODER_TILES = 64  # tiles per encoder run (bounded memory for large photos)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything sits in a payload of ``budget`` bits."""
+
+    scale: int  # index into SCALES
+    size: tuple[int, int]  # the (downscaled) image that is encoded
+    rows: int  # tiles
+    cols: int
+    keep: int  # kept positions per tile
+    budget: int
+
+    @property
+    def tiles(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def side_bits(self) -> int:
+        return PREAMBLE_BITS + self.tiles * self.keep + CRC_BITS
+
+    def worst_case(self, index_bits: int) -> int:
+        return 2 * self.side_bits + self.tiles * self.keep * index_bits
+
+
+def scaled_size(height: int, width: int, scale: int) -> tuple[int, int]:
+    s = SCALES[scale]
+    return max(1, int(round(height * s))), max(1, int(round(width * s)))
+
+
+def keep_positions(mask_logits: np.ndarray, tiles: int, keep: int) -> np.ndarray:
+    """(tiles, keep) int64 kept positions, ascending: Gumbel-top-K, the same at both ends."""
+    out = np.empty((tiles, keep), np.int64)
+    for t in range(tiles):
+        u = np.random.default_rng([t, keep, MASK_SALT]).random(len(mask_logits)).clip(1e-12, 1 - 1e-12)
+        keys = mask_logits - np.log(-np.log(u))
+        out[t] = np.sort(np.argsort(-keys, kind="stable")[:keep])
+    return out
+
+
+def _bits_of(value: int, n: int) -> np.ndarray:
+    return np.array([(value >> (n - 1 - i)) & 1 for i in range(n)], np.uint8)
+
+
+def _value(bits: np.ndarray) -> int:
+    return int("".join(str(int(b)) for b in bits), 2) if len(bits) else 0
+
+
+def _crc_bits(bits: np.ndarray) -> np.ndarray:
+    return _bits_of(crc16(np.packbits(bits.astype(np.uint8))), CRC_BITS)
+
+
+class MaskedVQModel(OnnxModel):
+    """An exported masked VQ-VAE folder: card facts and the two networks."""
+
+    def verify(self) -> None:
+        if self._verified:
+            return
+        card = self.card
+        if card.get("codec") != CODEC:
+            raise SemcomError(f"model {self.name} is a {card.get('codec')} model, not a masked VQ-VAE")
+        for key in ("patch", "tile", "codebook", "mask_logits", "positions_per_tile"):
+            if key not in card:
+                raise SemcomError(f"model {self.name}: the card lacks '{key}'; re-export the model")
+        if len(card["mask_logits"]) != self.positions or (self.tile // self.patch) ** 2 != self.positions:
+            raise SemcomError(f"model {self.name}: the card's mask_logits do not match its tile and patch")
+        t = self.tile
+        try:
+            index, send, _ = self.run_encoder(np.full((t, 2 * t, 3), 128, np.uint8), keep_positions(
+                self.mask_logits, 2, 3), fim_threshold=0.0, delta=2.0)
+            image = self.run_decoder(np.full((self.index_bits, t // self.patch, 2 * t // self.patch), 0.5, np.float32))
+        except Exception as err:  # noqa: BLE001 (onnxruntime raises its own types)
+            first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise SemcomError(f"model {self.name}: the networks do not run on the card's shapes ({first}); "
+                              "re-export the model") from None
+        if index.shape != (2, 3) or image.shape != (t, 2 * t, 3):
+            raise SemcomError(f"model {self.name}: the networks' shapes disagree with the card; re-export the model")
+        self._verified = True
+
+    @property
+    def patch(self) -> int:
+        return int(self.card["patch"])
+
+    @property
+    def tile(self) -> int:
+        return int(self.card["tile"])
+
+    @property
+    def positions(self) -> int:
+        return int(self.card["positions_per_tile"])
+
+    @property
+    def index_bits(self) -> int:
+        return int(round(math.log2(int(self.card["codebook"]))))
+
+    @property
+    def mask_logits(self) -> np.ndarray:
+        return np.asarray(self.card["mask_logits"], np.float64)
+
+    def run_encoder(self, image: np.ndarray, keep: np.ndarray, snr_db: float | None = None,
+                    fim_threshold: float | None = None, delta: float = 0.98):
+        """uint8 image (H, W, 3), H and W multiples of the tile, kept positions (T, K) ->
+        indices (T, K), send flags (T, K) bool, FIM weights (T, K)."""
+        t = self.tile
+        rows, cols = image.shape[0] // t, image.shape[1] // t
+        snr = float(self.card.get("snr_db", 10.0) if snr_db is None else snr_db)
+        fim = float(self.card.get("fim_threshold", 0.0) if fim_threshold is None else fim_threshold)
+        session = self.session("encoder")
+        outs = []
+        # tiles are independent in the encoder: run them a row band at a time
+        band = max(1, ENCODER_TILES // cols)
+        for r0 in range(0, rows, band):
+            r1 = min(rows, r0 + band)
+            x = image[r0 * t:r1 * t].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+            outs.append(session.run(None, {
+                "image": np.ascontiguousarray(x), "keep": np.ascontiguousarray(keep[r0 * cols:r1 * cols]),
+                "snr": np.array([snr], np.float32), "fim_threshold": np.array([fim], np.float32),
+                "delta": np.array([delta], np.float32)}))
+        index, send, weight = (np.concatenate([o[i] for o in outs]) for i in range(3))
+        return index.astype(np.int64), send > 0.5, weight
+
+    def run_decoder(self, p1: np.ndarray) -> np.ndarray:
+        """(index bits, H/patch, W/patch) P(b=1) -> uint8 (H, W, 3); above DECODER_TILES tiles, in
+        windows of tiles with one tile of context around each kept core (the refinement crosses seams)."""
+        g, p = self.tile // self.patch, self.patch
+        rows, cols = p1.shape[1] // g, p1.shape[2] // g
+        session = self.session("decoder")
+        img = np.empty((rows * self.tile, cols * self.tile, 3), np.uint8)
+        windows = [(0, rows, 0, cols, slice(0, rows), slice(0, cols))] if rows * cols <= DECODER_TILES else [
+            (r0, r1, c0, c1, rs, cs) for r0, r1, rs in _windows(rows) for c0, c1, cs in _windows(cols)]
+        for r0, r1, c0, c1, rs, cs in windows:
+            out, = session.run(["image"], {"p1": np.ascontiguousarray(p1[None, :, r0 * g:r1 * g, c0 * g:c1 * g],
+                                                                       np.float32)})
+            core = out[0][:, rs.start * g * p:rs.stop * g * p, cs.start * g * p:cs.stop * g * p].transpose(1, 2, 0)
+            t = self.tile
+            img[(r0 + rs.start) * t:(r0 + rs.stop) * t, (c0 + cs.start) * t:(c0 + cs.stop) * t] = \
+                (np.clip(core, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return img
+
+
+DECODER_TILES = 64  # tiles decoded in one piece at most (1 MP at 128-px tiles)
+WINDOW_TILES = 6  # kept core of a decoder window, in tiles per side
+
+
+def _windows(n: int) -> list[tuple[int, int, slice]]:
+    """Windows of one size along an axis of n tiles: (start, stop, the kept core within it)."""
+    size = min(n, WINDOW_TILES + 2)
+    out = []
+    for a in range(0, n, WINDOW_TILES):
+        b = min(n, a + WINDOW_TILES)
+        start = min(max(0, a - 1), n - size)
+        out.append((start, start + size, slice(a - start, b - start)))
+    return out
+
+
+class MaskedVQCodec(Codec):
+    """A masked VQ-VAE model folder as a codec (``MaskedVQModel``); LDPC 1/2 when no FEC is named."""
+
+    default_fec = "ldpc-1/2"
+
+    def __init__(self, model: MaskedVQModel, hard: bool = False, delta: float = 0.98,
+                 fim_threshold: float | None = None, snr_db: float | None = None):
+        self.model, self.hard = model, hard
+        self.delta, self.fim_threshold, self.snr_db = float(delta), fim_threshold, snr_db
+        model.verify()
+        self.name = model.name + ("-hard" if hard else "")
+        self.codec_id = codec_id_for(self.name)
+
+    # ------------------------------------------------------------ layout
+    def layout(self, height: int, width: int, budget: int, scale: int | None = None, keep: int | None = None) -> Layout:
+        """The plan for a budget: the largest K whose worst case fits, downscaling below
+        MIN_KEEP_FRACTION (``scale``/``keep`` given: that plan, as a receiver reads it)."""
+        m = self.model
+        scales = range(len(SCALES)) if scale is None else [scale]
+        for s in scales:
+            h, w = scaled_size(height, width, s)
+            rows, cols = -(-h // m.tile), -(-w // m.tile)
+            tiles = rows * cols
+            k = keep if keep is not None else min(m.positions, (budget - 2 * (PREAMBLE_BITS + CRC_BITS))
+                                                  // (tiles * (2 + m.index_bits)))
+            plan = Layout(s, (h, w), rows, cols, k, budget)
+            if keep is not None:  # a receiver's plan: the side information must fit (the indices are checked later)
+                if not 1 <= k <= m.positions or 2 * plan.side_bits > budget:
+                    break
+                return plan
+            if k >= max(1, round(MIN_KEEP_FRACTION * m.positions)) or s == len(SCALES) - 1:
+                if k < 1:
+                    break
+                return plan
+        raise SemcomError(f"{budget} payload bits cannot carry even one index per tile of this "
+                          f"{width}x{height} image with {m.name}; give more channel uses (--cpp)")
+
+    # ------------------------------------------------------------ transmit
+    def _encode_plan(self, image: np.ndarray, plan: Layout):
+        small = resize(image, *plan.size)
+        padded, _ = pad_to_multiple(small, self.model.tile)
+        keep = keep_positions(self.model.mask_logits, plan.tiles, plan.keep)
+        index, send, _ = self.model.run_encoder(padded, keep, self.snr_db, self.fim_threshold, self.delta)
+        return index, send
+
+    def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
+        h, w = image.shape[:2]
+        budget = check_budget(link, channel_uses, h, w)
+        m = self.model
+        plan = self.layout(h, w, budget)
+        index, send = self._encode_plan(image, plan)
+        # what the FIM and the similarity rule saved buys more kept positions (at most two more passes)
+        for _ in range(2):
+            fraction = max(float(send.mean()), 1.0 / m.index_bits)
+            k = min(m.positions, int((budget - 2 * (PREAMBLE_BITS + CRC_BITS)) // (plan.tiles * (2 + m.index_bits * fraction))))
+            if k <= plan.keep:
+                break
+            bigger = Layout(plan.scale, plan.size, plan.rows, plan.cols, k, budget)
+            index2, send2 = self._encode_plan(image, bigger)
+            if 2 * bigger.side_bits + int(send2.sum()) * m.index_bits > budget:
+                break
+            plan, index, send = bigger, index2, send2
+        return Encoded(self.payload(plan, index, send), {MODEL: m.name, MODEL_HASH: m.fingerprint,
+                                                         CODEC_ID: codec_id_for(m.name)})
+
+    def payload(self, plan: Layout, index: np.ndarray, send: np.ndarray) -> np.ndarray:
+        """The budget's bits: side A, the sent indices, their repetition, side B."""
+        bits = self.model.index_bits
+        preamble = np.concatenate([_bits_of(plan.scale, SCALE_BITS), _bits_of(plan.keep - 1, KEEP_BITS)])
+        flags = send.reshape(-1).astype(np.uint8)
+        side = np.concatenate([preamble, flags])
+        side = np.concatenate([side, _crc_bits(side)])
+        sent = index.reshape(-1)[flags.astype(bool)]
+        payload_bits = ((sent[:, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(np.uint8).reshape(-1)
+        room = plan.budget - 2 * len(side)
+        if len(payload_bits) > room:
+            raise SemcomError("internal: the plan does not fit its budget")
+        body = np.resize(payload_bits, room) if len(payload_bits) else np.zeros(room, np.uint8)
+        side_b = np.concatenate([side[PREAMBLE_BITS:], side[:PREAMBLE_BITS]])  # the preamble last
+        return np.concatenate([side, body, side_b]).astype(np.uint8)
+
+    # ------------------------------------------------------------ receive
+    def _side(self, llrs: np.ndarray, height: int, width: int):
+        """(plan, send flags) from the first side copy whose CRC passes; ValueError when none does."""
+        n = len(llrs)
+        a_pre, b_pre = llrs[:PREAMBLE_BITS], llrs[n - PREAMBLE_BITS:]
+        tried = set()
+        for pre in (a_pre, b_pre, a_pre + b_pre):
+            bits = (pre > 0).astype(np.uint8)
+            scale, keep = _value(bits[:SCALE_BITS]), _value(bits[SCALE_BITS:]) + 1
+            if (scale, keep) in tried or keep > self.model.positions:
+                continue
+            tried.add((scale, keep))
+            try:
+                plan = self.layout(height, width, n, scale, keep)
+            except SemcomError:
+                continue
+            L = plan.side_bits
+            a = llrs[:L]
+            b = np.concatenate([llrs[n - PREAMBLE_BITS:], llrs[n - L:n - PREAMBLE_BITS]])  # back in side order
+            for copy in (a, b, a + b):
+                side = (copy > 0).astype(np.uint8)
+                if np.array_equal(_crc_bits(side[:-CRC_BITS]), side[-CRC_BITS:]) and \
+                        _value(side[:SCALE_BITS]) == scale and _value(side[SCALE_BITS:PREAMBLE_BITS]) + 1 == keep:
+                    flags = side[PREAMBLE_BITS:L - CRC_BITS].astype(bool).reshape(plan.tiles, plan.keep)
+                    if 2 * L + int(flags.sum()) * self.model.index_bits > n:
+                        continue
+                    return plan, flags
+        raise ValueError(f"corrupt side information (no copy passes its CRC) in a frame for {self.model.name}")
+
+    def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
+        sent = str(meta.get(MODEL, self.model.name))
+        if sent != self.model.name:
+            raise ValueError(f"frame was encoded with model {sent}, not {self.model.name}")
+        sent_hash = meta.get(MODEL_HASH)
+        if sent_hash is not None and str(sent_hash) != self.model.fingerprint:
+            raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
+                             f"{self.model.folder} has fingerprint {self.model.fingerprint} (another codebook); "
+                             "install the same model")
+        h, w = int(meta["height"]), int(meta["width"])
+        if h < 1 or w < 1 or n_llrs < 2 * (PREAMBLE_BITS + CRC_BITS):
+            raise ValueError(f"frame for a {w}x{h} image carries {n_llrs} bits, too few for its side information")
+        return h, w
+
+    def decode(self, rx: Received) -> Decoded:
+        h, w = self.check_frame(rx.meta, len(rx.llrs))
+        llrs = np.nan_to_num(np.asarray(rx.llrs, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        plan, flags = self._side(llrs, h, w)
+        m = self.model
+        bits = m.index_bits
+        L = plan.side_bits
+        body = llrs[L:len(llrs) - L]
+        n_sent = int(flags.sum()) * bits
+        combined = np.zeros(n_sent, np.float32)
+        if n_sent:
+            reps = -(-len(body) // n_sent)
+            padded = np.zeros(reps * n_sent, np.float32)
+            padded[:len(body)] = body
+            combined = padded.reshape(reps, n_sent).sum(0)
+        p_sent = posterior(combined, self.hard).reshape(-1, bits)
+        keep = keep_positions(m.mask_logits, plan.tiles, plan.keep)
+        per_pos = np.full((plan.tiles, m.positions, bits), 0.5, np.float32)
+        tile_of, slot = np.nonzero(flags)
+        per_pos[tile_of, keep[tile_of, slot]] = p_sent
+        g = m.tile // m.patch
+        planes = per_pos.reshape(plan.rows, plan.cols, g, g, bits).transpose(4, 0, 2, 1, 3)
+        planes = planes.reshape(bits, plan.rows * g, plan.cols * g)
+        image = crop_back(m.run_decoder(planes), plan.size)
+        return Decoded(resize(np.ascontiguousarray(image), h, w))

@@ -1,0 +1,145 @@
+"""The masked VQ-VAE at run time: kept positions, payload layout, side information, bad frames."""
+import os
+
+import numpy as np
+import pytest
+
+from gnuradio.semcom.codecs import masked_vq, neural, registry
+from gnuradio.semcom.codecs.base import Received
+from gnuradio.semcom.imageio import load_image
+from gnuradio.semcom.phy.link import LinkConfig
+
+from plain import REPO  # noqa: E402
+SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
+LINK = LinkConfig("16qam", "ldpc-1/2")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A tiny untrained model, exported (the runtime's behaviour does not depend on training)."""
+    torch = pytest.importorskip("torch")
+    from gnuradio.semcom.training import export, mvqvae
+    torch.manual_seed(0)
+    model = mvqvae.MaskedVQVAE(patch=8, tile=32, codebook=16, code_dim=8, preset="tiny")
+    model.mask_logits[:4] = 3.0  # the first positions are kept far more often
+    out = str(tmp_path_factory.mktemp("vq") / "mvqvae-test")
+    saved = {"config": {"name": "test", "model": {"method": "mvqvae", "latent_channels": 4, "preset": "tiny"},
+                        "modulation": "16qam", "cpp": "1/32", "recipe": [{"name": "a", "steps": 1,
+                                                                           "channel": {"kind": "error-free"}}],
+                        "data": {"crop": 32, "batch": 1}, "lr": 1e-4, "seed": 0}}
+    export.export(model, saved, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def codec(folder):
+    return registry.get(folder)
+
+
+@pytest.fixture(scope="module")
+def image():
+    return load_image(SAMPLE)[::4, ::4]  # 192 x 128
+
+
+def certain(bits):
+    return np.where(bits > 0, 20.0, -20.0).astype(np.float32)
+
+
+def rx(codec, bits, llrs, h, w, meta):
+    return Received(bits, llrs, True, {"height": h, "width": w, **meta})
+
+
+def test_kept_positions_are_reproducible_and_follow_the_mask_logits():
+    flat = masked_vq.keep_positions(np.zeros(64), 200, 16)
+    assert np.array_equal(flat, masked_vq.keep_positions(np.zeros(64), 200, 16))
+    assert all(np.all(np.diff(row) > 0) for row in flat)  # ascending, no repeats
+    counts = np.bincount(flat.ravel(), minlength=64)
+    assert counts.min() > 20 and counts.max() < 90  # uniform: 50 each on average
+    biased = masked_vq.keep_positions(np.r_[np.full(8, 4.0), np.zeros(56)], 200, 16)
+    assert np.mean(biased < 8) > 0.4  # 8 of 64 positions, favoured by e^4: far above 1/8
+
+
+def test_the_card_routes_the_folder_to_the_masked_vq_codec(codec, folder):
+    assert isinstance(codec, masked_vq.MaskedVQCodec) and codec.default_fec == "ldpc-1/2"
+    assert neural.card_codec(folder) == "mvqvae"
+
+
+@pytest.mark.parametrize("size", [(128, 192), (17, 9), (300, 451)])
+@pytest.mark.parametrize("cpp", [1 / 8, 1 / 32, 1 / 128])
+def test_every_image_fills_exactly_its_budget_and_decodes(codec, image, size, cpp):
+    from gnuradio.semcom.imageio import resize
+    img = resize(image, *size)
+    h, w = size
+    cu = max(LINK.channel_uses(1), int(cpp * h * w))  # at least one LDPC codeword
+    enc = codec.encode(img, LINK, cu)
+    assert len(enc.bits) == LINK.payload_bits(cu)
+    out = codec.decode(rx(codec, enc.bits, certain(enc.bits), h, w, enc.meta))
+    assert out.image.shape == (h, w, 3)
+
+
+def test_error_free_payload_gives_the_networks_own_reconstruction(codec, image):
+    """The decoder sees exactly the sent indices at their positions, 0.5 elsewhere."""
+    h, w = image.shape[:2]
+    budget_cu = h * w // 32
+    enc = codec.encode(image, LINK, budget_cu)
+    llrs = certain(enc.bits)
+    plan, flags = codec._side(llrs, h, w)
+    m = codec.model
+    index, send = codec._encode_plan(image, plan)
+    assert np.array_equal(send, flags)
+    keep = masked_vq.keep_positions(m.mask_logits, plan.tiles, plan.keep)
+    g = m.tile // m.patch
+    per_pos = np.full((plan.tiles, m.positions, m.index_bits), 0.5, np.float32)
+    t, k = np.nonzero(send)
+    per_pos[t, keep[t, k]] = (index[t, k, None] >> np.arange(m.index_bits - 1, -1, -1)) & 1
+    planes = per_pos.reshape(plan.rows, plan.cols, g, g, -1).transpose(4, 0, 2, 1, 3).reshape(
+        m.index_bits, plan.rows * g, plan.cols * g)
+    direct = m.run_decoder(planes)[:h, :w]
+    assert np.array_equal(codec.decode(rx(codec, enc.bits, llrs, h, w, enc.meta)).image, direct)
+
+
+def test_one_corrupt_side_copy_is_survived_two_drop_the_frame(codec, image):
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LINK, h * w // 32)
+    llrs = certain(enc.bits)
+    clean = codec.decode(rx(codec, enc.bits, llrs, h, w, enc.meta)).image
+    plan, _ = codec._side(llrs, h, w)
+    side = plan.side_bits
+    one = llrs.copy()
+    one[:side] *= -1  # side A wrong in every bit
+    assert np.array_equal(codec.decode(rx(codec, enc.bits, one, h, w, enc.meta)).image, clean)
+    both = one.copy()
+    both[-side:] *= -1
+    with pytest.raises(ValueError, match="corrupt side information"):
+        codec.decode(rx(codec, enc.bits, both, h, w, enc.meta))
+
+
+def test_lost_indices_and_garbage_never_crash(codec, image):
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LINK, h * w // 32)
+    llrs = certain(enc.bits)
+    plan, _ = codec._side(llrs, h, w)
+    erased = llrs.copy()
+    erased[plan.side_bits:-plan.side_bits] = 0.0  # every index lost (a failed LDPC codeword each)
+    assert codec.decode(rx(codec, enc.bits, erased, h, w, enc.meta)).image.shape == (h, w, 3)
+    nan = llrs.copy()
+    nan[plan.side_bits:plan.side_bits + 50] = np.nan
+    assert codec.decode(rx(codec, enc.bits, nan, h, w, enc.meta)).image.shape == (h, w, 3)
+    for bad in (np.zeros_like(llrs), llrs[:len(llrs) // 2], llrs[:10]):  # lost, wrong length, too short
+        with pytest.raises(ValueError):
+            codec.decode(rx(codec, enc.bits, bad, h, w, enc.meta))
+
+
+def test_a_frame_for_another_codebook_is_refused(codec, image):
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LINK, h * w // 32)
+    with pytest.raises(ValueError, match="another codebook"):
+        codec.decode(rx(codec, enc.bits, certain(enc.bits), h, w, {**enc.meta, "model_hash": "0123456789ab"}))
+    with pytest.raises(ValueError, match="not mvqvae-test"):
+        codec.decode(rx(codec, enc.bits, certain(enc.bits), h, w, {**enc.meta, "model": "other"}))
+
+
+def test_a_budget_below_the_side_information_names_the_fix(codec, image):
+    from gnuradio.semcom.errors import SemcomError
+    with pytest.raises(SemcomError, match="--cpp"):
+        codec.encode(image, LINK, 20)

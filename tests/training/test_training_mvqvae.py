@@ -1,0 +1,114 @@
+"""Masked VQ-VAE training side: the codebook, the bit planes, the FIM and similarity rules, semantic
+noise (eq. 7, Algorithm 1), adversarial weight perturbation (Algorithm 2) and the recipe stage."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from gnuradio.semcom.errors import SemcomError  # noqa: E402
+from gnuradio.semcom.training import adversarial, mvqvae, trainer  # noqa: E402
+
+
+def tiny_model(**over):
+    torch.manual_seed(0)
+    return mvqvae.MaskedVQVAE(**{"patch": 8, "tile": 32, "codebook": 16, "code_dim": 8, "preset": "tiny", **over})
+
+
+def test_index_bits_and_codeword_posterior_are_exact():
+    m = tiny_model()
+    idx = torch.tensor([0, 5, 15])
+    bits = mvqvae.index_bits(idx, 4)
+    assert bits.tolist() == [[0, 0, 0, 0], [0, 1, 0, 1], [1, 1, 1, 1]]
+    p1 = torch.tensor([[0.9, 0.2, 0.5, 0.7]])
+    logp = m.codeword_posterior(p1)
+    labels = mvqvae.label_matrix(16, 4)
+    exact = torch.prod(torch.where(labels.bool(), p1, 1 - p1), -1)  # product over independent bits
+    assert torch.allclose(logp.exp()[0], exact, atol=1e-6) and abs(float(logp.exp().sum()) - 1) < 1e-5
+
+
+def test_error_free_forward_sends_the_nearest_codewords_and_the_planes_round_trip():
+    m = tiny_model().eval()
+    x = torch.rand(2, 3, 64, 96)
+    planes = torch.arange(2 * 4 * 8 * 12, dtype=torch.float32).reshape(2, 4, 8, 12)
+    assert torch.equal(m.planes(m.unplanes(planes), 2, 2, 3), planes)
+    tiles = m.to_tiles(x)
+    assert torch.equal(m.from_tiles(tiles, 2, 2, 3), x)
+    keep = m.keep_positions(tiles.shape[0], 8, "cpu")
+    z_e, index, code, weight = m.encode(tiles, keep, torch.full((tiles.shape[0],), 10.0))
+    book = m.book()
+    assert torch.equal(index, torch.cdist(z_e.reshape(-1, 8), book).argmin(-1).reshape(index.shape))
+    assert torch.allclose(weight.mean(1), torch.ones(tiles.shape[0]), atol=1e-5)  # FIM weights: mean 1
+    out = m(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_similar_tokens_after_an_earlier_sent_one_and_weak_ones_are_not_sent():
+    m = tiny_model()
+    code = torch.tensor([[[1.0, 0], [1.0, 0.01], [0, 1.0], [0, 1.0]]])
+    weight = torch.tensor([[1.0, 1.0, 0.1, 1.0]])
+    send = m.send_flags(code, weight, 0.25, 0.98)
+    # token 1 repeats token 0; token 2 is below the FIM threshold, so token 3 (like 2) is sent
+    assert send.tolist() == [[True, False, False, True]]
+    assert m.send_flags(code, weight, 0.0, 2.0).all()
+
+
+def test_vq_losses_train_the_codebook_and_the_encoder_only_where_eq12_says():
+    m = tiny_model(ortho_weight=0.0)
+    x = torch.rand(2, 3, 32, 32)
+    out = m(x)
+    m.extra_loss().backward(retain_graph=True)
+    assert m.codewords.grad is not None and m.codewords.grad.abs().sum() > 0
+    assert m.to_code.weight.grad.abs().sum() > 0  # the commitment term reaches the encoder
+    assert m.head.weight.grad is None  # the decoder gets nothing from eq. 12's codebook terms
+    m.zero_grad()
+    torch.nn.functional.mse_loss(out, x).backward()
+    assert m.head.weight.grad.abs().sum() > 0 and m.to_code.weight.grad.abs().sum() > 0  # straight-through
+
+
+def test_transmitter_noise_is_bounded_and_raises_the_loss():
+    m = tiny_model(mask_ratio=0.0).eval()
+    x = torch.rand(1, 3, 32, 32)
+    loss = torch.nn.functional.mse_loss
+    torch.manual_seed(1)
+    adv = adversarial.transmitter_noise(m, loss, x, 0.016, 5)
+    assert float((adv - x).abs().max()) <= 0.016 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    torch.manual_seed(2)
+    clean = float(loss(m(x), x))
+    torch.manual_seed(2)
+    assert float(loss(m(adv), x)) > clean
+    noise = adversarial.receiver_noise(m, loss, torch.rand(3, 3, 32, 32), 0.008, 2, draws=3)
+    assert noise.shape == (1, 3, 32, 32) and abs(float(noise.abs().max()) - 0.008) < 1e-6
+
+
+def test_weight_perturbation_ascends_and_is_removed():
+    m = tiny_model(mask_ratio=0.0, fim=False)
+    x = torch.rand(2, 3, 32, 32)
+    params = [p for p in m.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+
+    def loss_of():
+        torch.manual_seed(0)
+        return torch.nn.functional.mse_loss(m(x), x)
+    base = float(loss_of())
+    perturbed = float(adversarial.perturbed_step(m, params, loss_of, 0.05))
+    assert perturbed > base  # nu goes up the loss
+    assert all(torch.equal(a, p) for a, p in zip(before, params))  # nu removed again
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)  # the gradient at theta + nu
+
+
+def test_an_adversarial_stage_trains_and_bad_options_are_one_line(tmp_path):
+    base = {"name": "vq", "model": {"method": "mvqvae", "preset": "tiny", "patch": 8, "tile": 32, "codebook": 16,
+                                    "code_dim": 8},
+            "modulation": "16qam", "data": {"synthetic": 4, "crop": 32, "batch": 2, "val_crop": 32, "val_images": 1},
+            "recipe": [{"name": "ef", "steps": 2, "channel": {"kind": "error-free"}},
+                       {"name": "at", "steps": 2, "channel": {"kind": "mask", "erase_range": [0, 0.1]},
+                        "adversarial": {"epsilon": 0.016, "steps": 2, "gamma": 0.01}}],
+            "val": {"every": 100, "snrs": [0.0], "channel": {"kind": "mask", "erase_range": [0, 0]}},
+            "threads": 1, "precision": "fp32", "checkpoint_every": 100}
+    cfg = trainer.load_config(base)
+    assert cfg["model"]["latent_channels"] == 4 and cfg["recipe"][1]["adversarial"]["gamma"] == 0.01
+    summary = trainer.Trainer(cfg, str(tmp_path / "run"), progress=False).fit()
+    assert summary["step"] == 4 and np.isfinite(summary["last_loss"])
+    for bad, words in (({"epsilon": -1}, "epsilon"), ({"steps": 0}, "steps"), ({"rate": 1}, "unknown")):
+        stages = [dict(base["recipe"][1], adversarial=bad)]
+        with pytest.raises(SemcomError, match=words):
+            trainer.load_config({**base, "recipe": stages})

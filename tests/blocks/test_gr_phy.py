@@ -133,3 +133,15 @@ def test_gnuradio_chain_rayleigh_ber_matches_closed_form(mod):
         ber, p = np.mean((llr > 0) != bits), theory.ber_rayleigh(mod, snr)
         n_eff = n / 4  # fades are shared by 4 symbols
         assert abs(ber - p) <= 5 * np.sqrt(p * (1 - p) / n_eff) + 0.02 * p, (snr, ber, p)
+
+
+def test_the_8x4_mimo_channel_carries_an_image_at_high_snr_and_loses_it_cleanly_at_low():
+    from gnuradio.semcom.imageio import load_image
+    from gnuradio.semcom.links.sim import SimLink
+    import os
+    img = load_image(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "images", "kodim23.png"))[::4, ::4]
+    with SimLink("webp", "16qam", "ldpc-1/2", 1 / 16, "mimo8x4", 25.0) as link:
+        assert not link.transmit(img).lost
+        link.set_snr(0.0)
+        low = link.transmit(img)
+        assert low.lost and low.image.shape == img.shape

@@ -145,3 +145,37 @@ def test_capacity():
     mc = np.mean(np.log2(1 + g * 10.0))
     assert channels.capacity("rayleigh", 10.0) == pytest.approx(mc, rel=0.01)
     assert channels.capacity("rayleigh", 10.0) < channels.capacity("awgn", 10.0)
+
+
+def test_lmmse_gain_and_variance_match_a_monte_carlo_of_the_detector():
+    """Per stream, the unbiased LMMSE estimate's error variance is what lmmse reports (equivalent
+    CSI h: N0 / |h|^2), and with a single antenna pair it is zero forcing (|h| = |channel gain|)."""
+    from gnuradio.semcom.phy import channels as ch
+    rng = np.random.default_rng(5)
+    n0 = ch.noise_var(10.0)
+    g = np.repeat(((rng.standard_normal((1, 4, 4)) + 1j * rng.standard_normal((1, 4, 4))) / 4).astype(np.complex64),
+                  20000, axis=0)
+    x = ((rng.integers(0, 2, (20000, 4)) * 2 - 1) + 1j * (rng.integers(0, 2, (20000, 4)) * 2 - 1)) / np.sqrt(2)
+    noise = (rng.standard_normal((20000, 4)) + 1j * rng.standard_normal((20000, 4))) * np.sqrt(n0 / 2)
+    r = np.einsum("urs,us->ur", g, x) + noise
+    est, h = ch.lmmse(r.astype(np.complex64), g, n0, x.size)
+    err = (est - x.reshape(-1)).reshape(-1, 4)
+    predicted = n0 / np.abs(h.reshape(-1, 4)[0]) ** 2
+    assert np.allclose(np.mean(np.abs(err) ** 2, axis=0), predicted, rtol=0.05)
+    assert abs(np.mean(err)) < 0.02  # unbiased
+    one = np.full((1000, 1, 1), 0.6 - 0.3j, np.complex64)
+    _, h1 = ch.lmmse(one[:, :, 0] * 1.0, one, n0, 1000)
+    assert np.allclose(np.abs(h1), np.abs(0.6 - 0.3j), rtol=1e-4)
+
+
+def test_mimo_transmit_shapes_power_and_names():
+    from gnuradio.semcom.phy import channels as ch
+    assert ch.mimo_shape("mimo8x4") == (8, 4) and ch.mimo_shape("awgn") is None and ch.mimo_shape("mimox") is None
+    q = ch.mimo_precoder(8, 4)
+    assert np.allclose(q.conj().T @ q, np.eye(4), atol=1e-6)
+    rng = np.random.default_rng(0)
+    sym = ((rng.integers(0, 2, 40001) * 2 - 1) + 0j).astype(np.complex64)
+    received, g = ch.mimo_transmit(sym, 8, 4, 16, rng)
+    assert received.shape == (10001, 4) and g.shape == (10001, 4, 4)
+    assert abs(np.mean(np.abs(received) ** 2) - 1.0) < 0.05  # unit power at every receive antenna
+    assert np.array_equal(g[0], g[15]) and not np.array_equal(g[15], g[16])  # block fading

@@ -16,14 +16,16 @@ from .pdu_io import make_pdu
 from ..phy import channels, framing
 from .stream_run import run_chain
 
-CHANNELS = ("awgn", "rayleigh")
+CHANNELS = ("awgn", "rayleigh", channels.MIMO)
 
 
 class sim_channel(pdu_block):
     """Symbols PDU in, noisy (and faded) symbols PDU out.
 
     Args:
-        channel: 'awgn' or 'rayleigh' (block fading, perfect CSI at the receiver).
+        channel: 'awgn', 'rayleigh' (block fading, perfect CSI at the receiver) or 'mimo8x4'
+            (any mimoNTxNR: min(Nt, Nr) streams, i.i.d. Rayleigh block fading, LMMSE detection in
+            numpy; each symbol leaves with the equivalent CSI of its post-detection SINR).
         snr_db: Es/N0 in dB.
         block_len: symbols per independent fade for 'rayleigh'.
         seed: noise and fading seed.
@@ -33,8 +35,8 @@ class sim_channel(pdu_block):
 
     def __init__(self, channel: str = "awgn", snr_db: float = 10.0, block_len: int = 64, seed: int = 0):
         pdu_block.__init__(self, "semcom_sim_channel")
-        if channel not in CHANNELS:
-            raise SemcomError(f"unknown channel '{channel}'; choose one of {', '.join(CHANNELS)}")
+        if channel not in CHANNELS and channels.mimo_shape(channel) is None:
+            raise SemcomError(f"unknown channel '{channel}'; choose one of {', '.join(CHANNELS)} (or mimoNTxNR)")
         self.channel, self.block_len = channel, int(block_len)
         self.rng = np.random.default_rng(seed)
         self.set_snr(snr_db)
@@ -48,10 +50,20 @@ class sim_channel(pdu_block):
 
     def apply(self, symbols: np.ndarray, meta: dict) -> np.ndarray:
         meta[framing.NOISE_VAR] = self.noise_var
+        shape = channels.mimo_shape(self.channel)
+        if shape:  # numpy MIMO fading and LMMSE detection; GNU Radio's noise on the Nr received signals
+            received, g = channels.mimo_transmit(symbols, *shape, self.block_len, self.rng)
+            noisy = self._noise(received.reshape(-1)).reshape(received.shape)
+            est, h = channels.lmmse(noisy, g, self.noise_var, len(symbols))
+            meta[framing.CSI] = h
+            return (est * h).astype(np.complex64)
         if self.channel == "rayleigh":
             h = channels.rayleigh_block_gains(len(symbols), self.block_len, self.rng)
             symbols = (symbols * h).astype(np.complex64)
             meta[framing.CSI] = h
+        return self._noise(symbols)
+
+    def _noise(self, symbols: np.ndarray) -> np.ndarray:
         amplitude, seed = float(np.sqrt(self.noise_var)), int(self.rng.integers(1 << 30))
         return run_chain(symbols, [blocks.add_cc], np.complex64,
                          side_inputs=[(0, lambda: analog.noise_source_c(analog.GR_GAUSSIAN, amplitude, seed))])

@@ -39,7 +39,9 @@ def main():
                    help="merge with --out/results.csv: keep its rows for points not re-run")
     p.add_argument("--no-reference", action="store_true", help="skip the AVIF + capacity reference")
     p.add_argument("--per-link", action="store_true", help="one series per codec and link (default: best link)")
-    p.add_argument("--channels", nargs="+", default=["awgn"], choices=("awgn", "rayleigh"))
+    p.add_argument("--channels", nargs="+", default=["awgn"], choices=("awgn", "rayleigh", "mimo8x4"),
+                   help="mimo8x4: the masked VQ-VAE paper's 8x4 MIMO Rayleigh channel with LMMSE detection "
+                        "(--waveform ideal only; no capacity reference)")
     p.add_argument("--waveform", choices=("ideal", "sc", "ofdm"), default="ideal",
                    help="ideal: synchronised symbols; sc/ofdm: bursts through GNU Radio's channel_model, "
                         "the receiver estimating timing, CFO, channel and noise")
@@ -67,6 +69,8 @@ def main():
     from ..errors import SemcomError
     from ..phy.link import LinkConfig
 
+    if args.waveform != "ideal" and any(c.startswith("mimo") for c in args.channels):
+        raise SemcomError("--channels mimo8x4 exists only with --waveform ideal (the burst waveform is single-antenna)")
     for name in args.codecs:
         codecs.get(name)
     for link in args.links + args.learned_links:

@@ -201,6 +201,7 @@ class MaskedVQCodec(Codec):
     """A masked VQ-VAE model folder as a codec (``MaskedVQModel``); LDPC 1/2 when no FEC is named."""
 
     default_fec = "ldpc-1/2"
+    learned = True
 
     def __init__(self, model: MaskedVQModel, hard: bool = False, delta: float = 0.98,
                  fim_threshold: float | None = None, snr_db: float | None = None):

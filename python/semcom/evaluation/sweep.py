@@ -24,12 +24,18 @@ CONVENTIONAL, LEARNED, REFERENCE = "conventional", "learned", "reference"
 
 
 def family(codec: str) -> str:
-    """Learned codecs send their bits uncoded; conventional ones need FEC (LDPC)."""
-    return LEARNED if registry.get(codec).default_fec == FEC_NONE else CONVENTIONAL
+    """Learned codecs (those saying so, and those sending their bits uncoded) or conventional ones."""
+    c = registry.get(codec)
+    return LEARNED if getattr(c, "learned", c.default_fec == FEC_NONE) else CONVENTIONAL
 
 
 def links_for(codec: str, links, learned_links):
-    return learned_links if family(codec) == LEARNED else links
+    """Conventional codecs: every ``links`` entry. Learned ones: every ``learned_links`` modulation,
+    with the codec's own FEC where it has one (the masked VQ-VAE's LDPC 1/2) and the entry names none."""
+    if family(codec) != LEARNED:
+        return links
+    fec = registry.get(codec).default_fec
+    return [m if "/" in m or fec == FEC_NONE else f"{m}/{fec}" for m in learned_links]
 
 
 def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False) -> str:
@@ -81,7 +87,7 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
                                    "ms_ssim": metrics.ms_ssim(image, r.image), "lost": r.lost, "reason": r.reason,
                                    "payload_bits": r.payload_bits, "channel_uses": r.channel_uses}
                             progress and progress(1)
-        for name, image in loaded if reference else ():
+        for name, image in loaded if reference and channel_name in ("awgn", "rayleigh") else ():  # no MIMO formula
             h, w = image.shape[:2]
             cu = channel_use_budget(cpp, h, w)
             for snr in snrs:

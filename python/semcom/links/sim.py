@@ -75,7 +75,7 @@ class SimLink(FlowgraphOwner):
         fec_code = self.tx.link.fec  # the codec's default when none was given
         self.phy_tx = phy_tx(modulation, fec_code)
         self.channel = sim_channel(channel, snr_db, seed=seed)
-        self.phy_rx = phy_rx(modulation, fec_code, demapper or ("exact" if channel == "rayleigh" else "lut"),
+        self.phy_rx = phy_rx(modulation, fec_code, demapper or ("lut" if channel == "awgn" else "exact"),
                              ldpc_backend)
         self.rx = image_rx(output_dir, self.tx.codec)  # one codec (and one set of ONNX sessions) for both ends
         chain = [self.tx, self.phy_tx, self.channel, self.phy_rx, self.rx]

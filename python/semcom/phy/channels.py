@@ -31,6 +31,60 @@ def equalise(y: np.ndarray, h: np.ndarray, n0: float):
     return (y * np.conj(h) / gain).astype(np.complex64), (n0 / gain).astype(np.float32)
 
 
+MIMO = "mimo8x4"  # the masked VQ-VAE paper's channel: Nt = 8 transmit, Nr = 4 receive antennas
+
+
+def mimo_shape(channel: str) -> tuple[int, int] | None:
+    """(Nt, Nr) of a channel named like 'mimo8x4'; None for other names."""
+    if not channel.startswith("mimo"):
+        return None
+    try:
+        nt, nr = (int(v) for v in channel[4:].split("x"))
+    except ValueError:
+        return None
+    return (nt, nr) if 1 <= nt <= 64 and 1 <= nr <= 64 else None
+
+
+def mimo_precoder(nt: int, streams: int) -> np.ndarray:
+    """(Nt, S) orthonormal columns (of the DFT matrix): S streams over Nt antennas, no CSI at the transmitter."""
+    k = np.arange(nt)
+    return (np.exp(-2j * np.pi * np.outer(k, np.arange(streams)) / nt) / np.sqrt(nt)).astype(np.complex64)
+
+
+def mimo_transmit(symbols: np.ndarray, nt: int, nr: int, block_len: int, rng: np.random.Generator):
+    """Symbols as S = min(Nt, Nr) streams (zero-padded to whole vectors) through i.i.d. CN(0, 1)
+    Rayleigh block fading, H constant over ``block_len`` vector uses; total transmit power 1 per use
+    (each stream 1/S), so the SNR Es/N0 is the one every receive antenna sees. Returns (the Nr
+    received signals (uses, Nr) before noise, the effective channels G = H Q / sqrt(S) (uses, Nr, S))."""
+    s = min(nt, nr)
+    uses = -(-len(symbols) // s)
+    x = np.zeros(uses * s, np.complex64)
+    x[:len(symbols)] = symbols
+    x = x.reshape(uses, s)
+    blocks = -(-uses // block_len)
+    h = (rng.standard_normal((blocks, nr, nt)) + 1j * rng.standard_normal((blocks, nr, nt))) / np.sqrt(2)
+    g = (h @ mimo_precoder(nt, s) / np.sqrt(s)).astype(np.complex64)
+    g = np.repeat(g, block_len, axis=0)[:uses]
+    return np.einsum("urs,us->ur", g, x).astype(np.complex64), g
+
+
+def lmmse(received: np.ndarray, g: np.ndarray, n0: float, n_symbols: int):
+    """Linear MMSE detection W = (G^H G + N0 I)^-1 G^H per use; each stream's estimate unbiased
+    (divided by its gain (WG)_kk) with the variance of its residual interference plus noise.
+    Returns (estimates, equivalent CSI h) flattened to ``n_symbols``, such that estimate * h with
+    noise variance N0 is what a single-antenna receiver with per-symbol CSI reads (exact LLRs)."""
+    s = g.shape[2]
+    gh = np.conj(np.transpose(g, (0, 2, 1)))
+    w = np.linalg.solve(gh @ g + n0 * np.eye(s, dtype=np.complex64)[None], gh)  # (uses, S, Nr)
+    wg = w @ g  # (uses, S, S)
+    gain = np.real(np.einsum("ukk->uk", wg))
+    interference = np.sum(np.abs(wg) ** 2, axis=2) - np.abs(np.einsum("ukk->uk", wg)) ** 2
+    var = (interference + n0 * np.sum(np.abs(w) ** 2, axis=2)) / np.maximum(gain, 1e-12) ** 2
+    est = np.einsum("usr,ur->us", w, received) / np.maximum(gain, 1e-12)
+    h = np.sqrt(n0 / np.maximum(var, 1e-30))
+    return est.reshape(-1)[:n_symbols].astype(np.complex64), h.reshape(-1)[:n_symbols].astype(np.complex64)
+
+
 def bsc(bits: np.ndarray, flip_prob: float, rng: np.random.Generator) -> np.ndarray:
     flips = rng.random(len(bits)) < flip_prob
     return (np.asarray(bits, dtype=np.uint8) ^ flips).astype(np.uint8)

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Masked VQ-VAE, from the trained runs to the README's tables.
+
+  python3 scripts/mvqvae_study.py train        # both patch sizes (configs/mvqvae_p{8,16}_small.json), resumable
+  python3 scripts/mvqvae_study.py noise-map    # the masking strategy from measured semantic-noise statistics
+  python3 scripts/mvqvae_study.py export       # ONNX + cards: the better patch size into models/, the rest into --zoo
+  python3 scripts/mvqvae_study.py robustness   # PSNR under semantic noise: AT vs not, FIM and masking ablations
+  python3 scripts/mvqvae_study.py eval         # semcom-eval next to BitSemCom, AMP-SC and the SSCC envelope:
+                                               # AWGN, Rayleigh and the paper's 8x4 MIMO channel (LMMSE)
+  python3 scripts/mvqvae_study.py table-i      # symbols per 224x224 image at equal PSNR (the paper's Table I)
+
+Runs live in runs/mvqvae_p<patch>; the run's ``snapshot_plain.pt`` (before the adversarial stage) is
+the model without adversarial training. Results go to docs/results/mvqvae/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PY = sys.executable
+OUT = os.path.join(ROOT, "docs", "results", "mvqvae")
+ZOO = os.path.join(ROOT, ".cache", "mvqvae-models")
+TEST = os.path.expanduser("~/.cache/gr-semcom/data/test")
+PATCHES = (8, 16)
+EPSILONS = (0.0, 0.008, 0.016)
+NOISE_KAPPA = 2.0  # mask_logits = -kappa * (saliency / mean - 1): a patch twice as hit is kept e^-2 as often
+SHIPPED = "mvqvae-p{patch}-16qam"
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def run_dir(patch: int) -> str:
+    return os.path.join(ROOT, "runs", f"mvqvae_p{patch}")
+
+
+def config(patch: int) -> str:
+    return os.path.join(ROOT, "configs", f"mvqvae_p{patch}_small.json")
+
+
+def final_weights(patch: int) -> str:
+    """model.pt, else the latest checkpoint (a run still going)."""
+    d = run_dir(patch)
+    if os.path.exists(os.path.join(d, "model.pt")):
+        return os.path.join(d, "model.pt")
+    from semcom.training.trainer import latest_checkpoint
+    ck = latest_checkpoint(d)
+    if not ck:
+        raise SystemExit(f"{d} has no model.pt or checkpoint; run: python3 scripts/mvqvae_study.py train")
+    return ck
+
+
+def cmd_train(args) -> None:
+    for patch in args.patch:
+        out = run_dir(patch)
+        if os.path.exists(os.path.join(out, "model.pt")):
+            print(f"done already: {out}")
+            continue
+        resume = ["--resume"] if os.path.isdir(out) and any(f.startswith("ckpt_") for f in os.listdir(out)) else []
+        cmd = [PY, os.path.join(ROOT, "apps", "semcom-train"), config(patch), "--out", out, "--no-progress", *resume]
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+# ---------------------------------------------------------------- torch-side evaluation
+
+def load(path: str):
+    import torch
+    from semcom.training.models import load_model
+    torch.set_num_threads(args_threads())
+    model, saved = load_model(path)
+    return model, saved
+
+
+def args_threads() -> int:
+    return int(os.environ.get("MVQVAE_THREADS", "1"))
+
+
+def test_images(limit: int = 0):
+    from semcom.imageio import list_images, load_image
+    paths = list_images(TEST)[: limit or None]
+    return [(os.path.basename(p), load_image(p)) for p in paths]
+
+
+def as_tensor(image: np.ndarray, tile: int):
+    import torch
+    from semcom.codecs.neural import pad_to_multiple
+    padded, _ = pad_to_multiple(image, tile)
+    return torch.from_numpy(padded.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)
+
+
+def psnr_under_noise(model, images, epsilon: float, seed: int = 0) -> float:
+    """Mean PSNR (dB) of the error-free reconstructions of images with transmitter semantic noise (eq. 7)."""
+    import torch
+    import torch.nn.functional as F
+    from semcom import metrics
+    from semcom.training import adversarial
+    model.eval()
+    values = []
+    for i, (_, image) in enumerate(images):
+        x = as_tensor(image, model.tile)
+
+        def forward(inp, i=i):
+            torch.manual_seed(seed + i)  # the same kept positions at every FGSM step and for the result
+            return model(inp)
+        noisy = adversarial.transmitter_noise(forward, F.mse_loss, x, epsilon, 5) if epsilon else x
+        with torch.no_grad():
+            out = forward(noisy)
+        h, w = image.shape[:2]
+        rec = (out[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        values.append(metrics.psnr(image, rec))
+    return float(np.mean(values))
+
+
+def cmd_noise_map(args) -> None:
+    """Per-position saliency of the semantic noise, mean |delta * grad| over the tiles of the training
+    crops (first-order loss increase each patch contributes), into mask_logits of the run's weights."""
+    import torch
+    import torch.nn.functional as F
+    from semcom.training import adversarial, trainer
+    for patch in args.patch:
+        path = final_weights(patch)
+        model, saved = load(path)
+        cfg = saved["config"]
+        crops = trainer.center_crops(trainer.load_images(cfg, "val"), model.tile, 64)
+        x = torch.stack(crops)
+        model.eval()
+        delta = adversarial.transmitter_noise(model, F.mse_loss, x, 0.016, 5) - x
+        noisy = (x + delta).requires_grad_(True)
+        loss = F.mse_loss(model(noisy), x)
+        grad, = torch.autograd.grad(loss, noisy)
+        sal = (delta * grad).abs().sum(1)  # (B, t, t)
+        g, p = model.grid, model.patch
+        per_pos = sal.reshape(-1, g, p, g, p).sum((2, 4)).mean(0).reshape(-1)
+        logits = -NOISE_KAPPA * (per_pos / per_pos.mean() - 1)
+        model.mask_logits.copy_(logits)
+        saved["model"] = model.state_dict()
+        saved["noise_map"] = {"saliency_per_position": per_pos.tolist(), "kappa": NOISE_KAPPA, "crops": len(crops)}
+        out = os.path.join(run_dir(patch), "model_noise_masked.pt")
+        torch.save(saved, out)
+        spread = float(per_pos.max() / per_pos.min())
+        print(f"patch {patch}: saliency max/min {spread:.2f}; mask logits {float(logits.min()):.2f}..{float(logits.max()):.2f}"
+              f" -> {out}")
+
+
+def cmd_robustness(args) -> None:
+    """PSNR (error-free channel, mask ratio 0.5) under semantic noise eps: with and without adversarial
+    training, FIM dropping on and off, noise-related and uniform masking."""
+    import torch
+    images = test_images(args.max_images)
+    rows = []
+    for patch in args.patch:
+        d = run_dir(patch)
+        variants = [("AT", os.path.join(d, "model_noise_masked.pt")), ("no AT", os.path.join(d, "snapshot_plain.pt"))]
+        for label, path in variants:
+            if not os.path.exists(path):
+                print(f"skip {path} (missing)")
+                continue
+            model, _ = load(path)
+            noise_logits = model.mask_logits.clone()
+            if label == "no AT":  # the same noise-related masking as the AT model
+                at = os.path.join(d, "model_noise_masked.pt")
+                if os.path.exists(at):
+                    noise_logits = torch.load(at, weights_only=False)["model"]["mask_logits"]
+            for masking in ("noise-related", "uniform"):
+                for fim in ("FIM", "FIM off"):
+                    if (masking, fim) != ("noise-related", "FIM") and label == "no AT":
+                        continue
+                    model.mask_logits.copy_(noise_logits if masking == "noise-related" else torch.zeros_like(noise_logits))
+                    model.fim_threshold = 0.25 if fim == "FIM" else 0.0
+                    scores = {f"{e:g}": round(psnr_under_noise(model, images, e), 3) for e in EPSILONS}
+                    row = {"patch": patch, "training": label, "masking": masking, "fim": fim, **scores}
+                    print(row, flush=True)
+                    rows.append(row)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "robustness.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    lines = ["| patch | training | masking | FIM drop | " + " | ".join(f"PSNR eps={e:g}" for e in EPSILONS)
+             + " | loss at 0.016 |", "|---|---|---|---|" + "---|" * (len(EPSILONS) + 1)]
+    for r in rows:
+        vals = [r[f"{e:g}"] for e in EPSILONS]
+        lines.append(f"| {r['patch']} | {r['training']} | {r['masking']} | {r['fim']} | "
+                     + " | ".join(f"{v:.2f}" for v in vals) + f" | {vals[-1] - vals[0]:+.2f} |")
+    text = (f"Semantic noise at the transmitter (iterative FGSM, eq. 7, K = 5, L-inf eps), error-free channel, "
+            f"mask ratio 0.5, {len(images)} Kodak-like photos; `python3 scripts/mvqvae_study.py robustness`.\n\n"
+            + "\n".join(lines) + "\n")
+    with open(os.path.join(OUT, "robustness.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+# ---------------------------------------------------------------- export and GNU Radio evaluation
+
+def export_one(path: str, folder: str, model_id: str) -> dict:
+    from semcom.training import export
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    card = export.export_file(path, folder, model_id)
+    print(f"exported {path} -> {folder}: parity {card['parity']}")
+    return card
+
+
+def cmd_export(args) -> None:
+    """The patch size with the better validation PSNR ships in models/; the other and the no-AT
+    snapshot go to the zoo (for the tables)."""
+    import torch
+    scores = {}
+    for patch in args.patch:
+        path = os.path.join(run_dir(patch), "model_noise_masked.pt")
+        if not os.path.exists(path):
+            path = final_weights(patch)
+        val = torch.load(path, weights_only=False, map_location="cpu").get("val_psnr", {})
+        scores[patch] = (float(np.mean(list(val.values()))) if val else float("-inf"), path)
+    best = max(scores, key=lambda p: scores[p][0])
+    for patch, (score, path) in scores.items():
+        name = SHIPPED.format(patch=patch)
+        folder = os.path.join(ROOT, "models", name) if patch == best else os.path.join(ZOO, name)
+        export_one(path, folder, name)
+        plain = os.path.join(run_dir(patch), "snapshot_plain.pt")
+        if os.path.exists(plain):
+            export_one(plain, os.path.join(ZOO, name + "-no-at"), name + "-no-at")
+    print(f"shipped: {SHIPPED.format(patch=best)} (validation PSNR {scores[best][0]:.2f} dB)")
+
+
+def vq_codecs() -> list[str]:
+    from semcom.codecs import neural
+    return [os.path.basename(d) for d in neural.model_dirs() if neural.card_codec(d) == "mvqvae"]
+
+
+def cmd_eval(args) -> None:
+    """AWGN: the VQ models over 16-QAM + LDPC 1/2 at cpp 1/16, appended to the AMP-SC study's results
+    (BitSemCom 16-QAM, AMP-SC, the conventional codecs whose best link is the SSCC envelope).
+    Rayleigh: the same codecs at fewer SNRs."""
+    env = {**os.environ, "SEMCOM_MODEL_PATH": ZOO}
+    os.environ["SEMCOM_MODEL_PATH"] = ZOO
+    vq = [c for c in vq_codecs() if not c.endswith("-no-at")]
+    eval_app = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--no-reference"]
+    awgn = os.path.join(OUT, "awgn")
+    os.makedirs(awgn, exist_ok=True)
+    src = os.path.join(ROOT, "docs", "results", "ampsc", "results.csv")
+    keep = ("bitsemcom-16qam-cpp16-hard", "ampsc-b4-16qam-cpp16-hard", "avif", "webp", "jpeg2000")
+    with open(src) as f, open(os.path.join(awgn, "results.csv"), "w") as g:
+        header = f.readline()
+        g.write(header)
+        for line in f:
+            if line.split(",")[1] in keep:
+                g.write(line)
+    runs = [eval_app + ["--snr", *map(str, args.snr), "--out", awgn, "--codecs", *vq, "--learned-links", "16qam",
+                        "--append"]]
+    ray = os.path.join(OUT, "rayleigh")
+    runs.append(eval_app + ["--snr", *map(str, args.rayleigh_snr), "--out", ray, "--channels", "rayleigh",
+                            "--codecs", *vq, "bitsemcom-16qam-cpp16-hard", "ampsc-b4-16qam-cpp16-hard",
+                            "--learned-links", "16qam", "--max-images", str(args.max_images)])
+    runs.append(eval_app + ["--snr", *map(str, args.rayleigh_snr), "--out", ray, "--channels", "rayleigh",
+                            "--codecs", "avif", "webp", "jpeg2000", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2",
+                            "qpsk/ldpc-1/3", "--max-images", str(args.max_images), "--append"])
+    mimo = os.path.join(OUT, "mimo8x4")
+    runs.append(eval_app + ["--snr", *map(str, args.mimo_snr), "--out", mimo, "--channels", "mimo8x4",
+                            "--codecs", *vq, "bitsemcom-16qam-cpp16-hard", "avif", "webp", "jpeg2000",
+                            "--learned-links", "16qam", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2", "qpsk/ldpc-1/3",
+                            "--max-images", str(args.max_images)])
+    for cmd in runs:
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def symbols_for_psnr(image: np.ndarray, target: float, fmt: str, bits_per_symbol: int = 4, rate: float = 0.5):
+    """Fewest 16-QAM + LDPC 1/2 symbols with which ``fmt`` reaches ``target`` dB (bisection over bytes)."""
+    from semcom import metrics
+    from semcom.codecs import sscc
+    lo, hi = 16, 1 << 17
+    if metrics.psnr(image, sscc.fit_to_budget(image, hi, fmt)[1]) < target:
+        return None
+    while hi - lo > max(8, lo // 50):
+        mid = (lo + hi) // 2
+        if metrics.psnr(image, sscc.fit_to_budget(image, mid, fmt)[1]) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return int(np.ceil(hi * 8 / rate / bits_per_symbol))
+
+
+def cmd_table_i(args) -> None:
+    """Symbols for one 224x224 image: the paper's formula, ours measured (side information included),
+    and JPEG+LDPC and the SSCC envelope at the PSNR the VQ model reaches (error-free), per photo."""
+    from semcom import metrics
+    from semcom.codecs import registry
+    from semcom.imageio import resize
+    from semcom.phy.link import LinkConfig
+    os.environ["SEMCOM_MODEL_PATH"] = ZOO
+    link = LinkConfig("16qam", "ldpc-1/2")
+    images = [(n, resize(img[:min(img.shape[:2]), :min(img.shape[:2])], 224, 224)) for n, img in test_images(args.max_images)]
+    rows = []
+    for codec_name in [c for c in vq_codecs() if not c.endswith("-no-at")]:
+        codec = registry.get(codec_name)
+        m = codec.model
+        paper = 224 * 224 * m.index_bits * 0.5 / (m.patch ** 2 * 4)
+        keep = int(m.positions * 0.5)
+        tiles = -(-224 // m.tile) ** 2
+        bits = 2 * (32 + tiles * keep) + tiles * keep * m.index_bits
+        cu = link.channel_uses(bits)
+        psnrs, jpeg, env = [], [], []
+        from semcom.codecs.base import Received
+        for name, img in images:
+            enc = codec.encode(img, link, cu)
+            llr = np.where(enc.bits > 0, 20.0, -20.0).astype(np.float32)
+            out = codec.decode(Received(enc.bits, llr, True, {"height": 224, "width": 224, **enc.meta})).image
+            p = metrics.psnr(img, out)
+            psnrs.append(p)
+            jpeg.append(symbols_for_psnr(img, p, "jpeg"))
+            env.append(min([s for s in (symbols_for_psnr(img, p, f) for f in ("jpeg", "webp", "avif", "jpeg2000"))
+                            if s is not None], default=None))
+        rows.append({"codec": codec_name, "patch": m.patch, "paper_formula_symbols": paper, "ours_symbols": cu,
+                     "psnr_db": float(np.mean(psnrs)),
+                     "jpeg_ldpc_symbols": float(np.mean([j for j in jpeg if j])) if any(jpeg) else None,
+                     "sscc_envelope_symbols": float(np.mean([e for e in env if e])) if any(env) else None})
+        print(rows[-1], flush=True)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "table_i.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    lines = ["| scheme | symbols per 224x224 image | PSNR (dB) |", "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| masked VQ-VAE, patch {r['patch']} (paper's formula, no side information, no LDPC) | "
+                     f"{r['paper_formula_symbols']:.0f} | |")
+        lines.append(f"| {r['codec']} (ours: mask 0.5, side information, LDPC 1/2, 16-QAM) | {r['ours_symbols']} | "
+                     f"{r['psnr_db']:.2f} |")
+        if r["jpeg_ldpc_symbols"]:
+            lines.append(f"| JPEG + LDPC 1/2, 16-QAM, at that PSNR | {r['jpeg_ldpc_symbols']:.0f} | {r['psnr_db']:.2f} |")
+        if r["sscc_envelope_symbols"]:
+            lines.append(f"| SSCC envelope (best of JPEG, WebP, AVIF, JPEG 2000) at that PSNR | "
+                         f"{r['sscc_envelope_symbols']:.0f} | {r['psnr_db']:.2f} |")
+    text = (f"The paper's Table I for image reconstruction: {len(images)} Kodak-like photos, centre square resized "
+            f"to 224x224; conventional symbols = fewest bytes reaching the VQ model's PSNR on each photo, x 8 / "
+            f"(1/2 x 4); `python3 scripts/mvqvae_study.py table-i`.\n\n" + "\n".join(lines) + "\n")
+    with open(os.path.join(OUT, "table_i.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i"))
+    ap.add_argument("--patch", type=int, nargs="+", default=list(PATCHES), help="patch sizes (default 8 16)")
+    ap.add_argument("--images", default=TEST, help="eval: test photos (default: the Kodak-like set)")
+    ap.add_argument("--max-images", type=int, default=0, help="use only the first N photos (0 = all)")
+    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 10, 15, 20], help="eval: AWGN Es/N0 (dB)")
+    ap.add_argument("--rayleigh-snr", type=float, nargs="+", default=[0, 10, 20], help="eval: Rayleigh Es/N0 (dB)")
+    ap.add_argument("--mimo-snr", type=float, nargs="+", default=[10, 20, 30],
+                    help="eval: 8x4 MIMO Es/N0 per receive antenna (dB)")
+    args = ap.parse_args()
+    {"train": cmd_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
+     "eval": cmd_eval, "table-i": cmd_table_i}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -50,6 +50,10 @@ def backbone_words(card) -> str:
     if b.get("arch") == "ampsc":
         return (f"RCB/GDN/PReLU/SE encoder and decoder, widths {b['widths']}, "
                 + (f"IRSNet {b['restorer']}" if b.get("irsnet") else "no IRSNet") + f"; b = {b['bits']} bits per value")
+    if card["codec"] == "mvqvae":
+        return (f"ViT encoder {b['depth']} x {b['dim']} over the kept patches, decoder {b['dec_depth']} x "
+                f"{b['dec_dim']}, patch {card['patch']}, {card['tile']} px tiles, codebook {card['codebook']} x "
+                f"{card['code_dim']}, FIM {'on' if card.get('fim') else 'off'}")
     return "Swin backbone" if b.get("arch") == "swin" else "CNN backbone"
 
 
@@ -60,6 +64,10 @@ def training_words(card, total) -> str:
         return (f"{card['train_steps']} steps of the AMP recipe `{t.get('template')}` (T = {t.get('T')} steps, "
                 f"p = {t.get('p', 0.0125)}, alpha = {t.get('alpha', 0.5)}; {stages}), L1, Adam with a cosine "
                 f"schedule per stage, seed {card['seed']}")
+    if card["codec"] == "mvqvae":
+        stages = ", ".join(f"{st['name']} {st['steps']}" for st in card["recipe"])
+        return (f"{card['train_steps']} steps ({stages}: error-free, then bit erasures, then adversarial training "
+                f"with weight perturbation), MSE + eq. 12, Adam lr {card['lr']:g} warm-up cosine, seed {card['seed']}")
     return (f"{card['train_steps']} of the schedule's {total} steps ({card['stage1_steps']} error-free, then "
             f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
             f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "
@@ -74,6 +82,13 @@ def section(name, folder, card, scores, n_images):
     order = sorted((k for k in vals if k != "error_free"), key=float) + (["error_free"] if "error_free" in vals else [])
     val = ", ".join(f"{k} dB: {vals[k]:.2f}" if k != "error_free" else f"error-free: {vals[k]:.2f}" for k in order)
     parity = card.get("parity_max_abs_diff", {})
+    if card["codec"] == "mvqvae":
+        vq = card["parity"]
+        parity_text = (f"indices {vq['index_agreement'] * 100:.2f} % equal, send flags {vq['send_agreement'] * 100:.2f} % "
+                       f"equal, decoder {vq['decoder']:.1e} (input {vq['input']})")
+    else:
+        parity_text = (f"encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "
+                       f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g})")
     lines = [
         f"## {name}",
         "",
@@ -88,8 +103,7 @@ def section(name, folder, card, scores, n_images):
         f"| time, hardware | {minutes:.0f} min on {card['hardware']} (torch {card.get('torch', '?')}, "
         f"{card.get('precision', 'fp32')}) |",
         f"| validation PSNR (dB, val crops, by SNR) | {val} |",
-        f"| ONNX parity vs PyTorch | encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "
-        f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}) |",
+        f"| ONNX parity vs PyTorch | {parity_text} |",
         f"| files | {size_mb(folder):.1f} MB, weights {card.get('weights', 'float32')} |",
     ]
     if card.get("deviations_from_paper"):
@@ -121,8 +135,9 @@ def section(name, folder, card, scores, n_images):
     mine = scores.get(name) or scores.get(name + "-hard") or {}
     if mine:
         snrs = sorted(mine)
-        source = ("16-QAM uncoded, AWGN, PSNR dB / MS-SSIM (from `make ampsc`)" if card["codec"] == "ampsc" else
-                  "QPSK uncoded, AWGN, PSNR dB / MS-SSIM (from `make results`)")
+        source = {"ampsc": "16-QAM uncoded, AWGN, PSNR dB / MS-SSIM (from `make ampsc`)",
+                  "mvqvae": "16-QAM + LDPC 1/2, cpp 1/16, AWGN, PSNR dB / MS-SSIM (from `make mvqvae`)"}.get(
+            card["codec"], "QPSK uncoded, AWGN, PSNR dB / MS-SSIM (from `make results`)")
         lines += ["", f"Kodak-like test set ({n_images} images), {source}:", "",
                   "| SNR | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
                   "|---" * (len(snrs) + 1) + "|",
@@ -162,12 +177,15 @@ def main():
     p.add_argument("--models", default="models")
     p.add_argument("--results", default=os.path.join("docs", "results", "results.json"))
     p.add_argument("--ampsc-results", default=os.path.join("docs", "results", "ampsc", "results.json"))
+    p.add_argument("--mvqvae-results", default=os.path.join("docs", "results", "mvqvae", "awgn", "results.json"))
     p.add_argument("--importance", default=os.path.join("docs", "results", "rates", "importance.md"),
                    help="where the importance-order table goes")
     args = p.parse_args()
     scores, n_images = load_scores(args.results)
     ampsc_scores, _ = load_scores(args.ampsc_results)  # AMP-SC's models are scored over 16-QAM there
     scores.update({k: v for k, v in ampsc_scores.items() if k.startswith("ampsc-")})
+    vq_scores, _ = load_scores(args.mvqvae_results)
+    scores.update({k: v for k, v in vq_scores.items() if k.startswith("mvqvae-")})
     parts, cards = [HEADER], []
     for name in sorted(os.listdir(args.models)):
         folder = os.path.join(args.models, name)

@@ -143,3 +143,28 @@ def test_a_budget_below_the_side_information_names_the_fix(codec, image):
     from gnuradio.semcom.errors import SemcomError
     with pytest.raises(SemcomError, match="--cpp"):
         codec.encode(image, LINK, 20)
+
+
+def test_semantic_blocks_drop_bad_index_frames_and_decode_the_next(folder, image):
+    """Through GNU Radio: a wrong-length index PDU, a corrupt side-information field and a frame for
+    another codebook are each logged and dropped; the good frame after them decodes."""
+    pytest.importorskip("gnuradio.gr")
+    import pmt
+    from gr_helpers import run_pdus
+    from gnuradio.semcom import semantic_decoder, semantic_encoder
+    from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu
+    enc = semantic_encoder(folder, "16qam", 1 / 32)
+    (out,) = run_pdus([enc], [pmt.intern(SAMPLE)], 1, timeout=60)
+    meta, bits = split_pdu(out, np.uint8)
+    assert meta["codec"] == "mvqvae-test" and len(bits) == LINK.payload_bits(512 * 768 // 32)  # under LDPC 1/2
+    llrs = certain(bits)
+    corrupt = llrs.copy()
+    corrupt[:40] *= -1
+    corrupt[-40:] *= -1
+    dec = semantic_decoder(folder)
+    frames = [make_pdu(meta, llrs[:-100]), make_pdu(meta, corrupt),
+              make_pdu({**meta, "model_hash": "ffffffffffff"}, llrs), make_pdu(meta, llrs)]
+    (img_pdu,) = run_pdus([dec], frames, 1, timeout=60)
+    img_meta, pixels = split_pdu(img_pdu, np.uint8)
+    assert dec.dropped == 3 and img_meta["lost"] is False
+    assert pixels.size == 512 * 768 * 3

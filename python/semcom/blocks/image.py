@@ -184,7 +184,7 @@ def learned_codec(model: str, hard: bool = False):
         codec = codecs.get(name, hard=hard)
     else:
         codec = codecs.get(name + ("-hard" if hard else ""))
-    if codec.default_fec != "none":
+    if not getattr(codec, "learned", codec.default_fec == "none"):
         raise SemcomError(f"'{model}' is a conventional codec, not a learned model; use Semcom Image Encoder/Decoder")
     return codec
 
@@ -196,11 +196,12 @@ class semantic_encoder(image_tx):
 
     Args:
         model: registry name (``bitsemcom`` picks the largest BitSemCom model that fits) or a model folder.
-        modulation, cpp: the budget the bits must fit (uncoded).
+        modulation, cpp: the budget the bits must fit (uncoded; a masked VQ-VAE: under its LDPC 1/2).
     """
 
     def __init__(self, model=opt("codec"), modulation=opt("modulation"), cpp=opt("cpp")):
-        image_tx.__init__(self, learned_codec(model), modulation, "none", cpp)
+        codec = learned_codec(model)
+        image_tx.__init__(self, codec, modulation, codec.default_fec, cpp)  # uncoded, or the model's own FEC
 
 
 class semantic_decoder(image_rx):

@@ -63,7 +63,8 @@ def bench_codec(model_name, runs, modulation="qpsk"):
     from ..phy.link import LinkConfig
     image = load_image(cli.sample_image())
     h, w = image.shape[:2]
-    link = LinkConfig(modulation, "none")
+    vq = neural.card_codec(registry.get(model_name).model.folder) == "mvqvae"
+    link = LinkConfig(modulation, registry.get(model_name).default_fec)  # uncoded, or the model's own FEC
     out = {"model": model_name, "image": f"{w}x{h}", "link": link.describe()}
     for threads in (0, 1):
         os.environ[neural.THREADS_ENV] = str(threads)
@@ -71,14 +72,25 @@ def bench_codec(model_name, runs, modulation="qpsk"):
         enc = codec.encode(image, link, h * w // 16)  # warm-up (session init)
         rx = Received(enc.bits, np.where(enc.bits > 0, 4.0, -4.0).astype(np.float32), True,
                       {**enc.meta, "height": h, "width": w})
-        x = np.ascontiguousarray((neural.pad_to_multiple(image, 16)[0].astype(np.float32) / 255).transpose(2, 0, 1)[None])
-        p1 = neural.posterior(np.where(codec.model.encode(image) > 0, 4.0, -4.0))
-        p1 = p1.reshape((1,) + codec.model.latent_shape(h, w))
-        enc_s, dec_s = codec.model.session("encoder"), codec.model.session("decoder")
+        if vq:  # the networks alone: all tiles at mask ratio 0.5, and every position received
+            from ..codecs import masked_vq
+            m = codec.model
+            padded = neural.pad_to_multiple(image, m.tile)[0]
+            tiles = (padded.shape[0] // m.tile) * (padded.shape[1] // m.tile)
+            keep = masked_vq.keep_positions(m.mask_logits, tiles, m.positions // 2)
+            planes = np.full((m.index_bits, padded.shape[0] // m.patch, padded.shape[1] // m.patch), 0.9, np.float32)
+            net_enc, net_dec = (lambda: m.run_encoder(padded, keep)), (lambda: m.run_decoder(planes))
+        else:
+            x = np.ascontiguousarray((neural.pad_to_multiple(image, 16)[0].astype(np.float32) / 255).transpose(2, 0, 1)[None])
+            p1 = neural.posterior(np.where(codec.model.encode(image) > 0, 4.0, -4.0))
+            p1 = p1.reshape((1,) + codec.model.latent_shape(h, w))
+            enc_s, dec_s = codec.model.session("encoder"), codec.model.session("decoder")
+            net_enc = lambda: enc_s.run(["bits", "logits"], {"image": x})  # noqa: E731
+            net_dec = lambda: dec_s.run(["image"], {"p1": p1})  # noqa: E731
         t = {k: [] for k in ("net_enc", "net_dec", "codec_enc", "codec_dec")}
         for _ in range(runs):
-            for key, job in (("net_enc", lambda: enc_s.run(["bits", "logits"], {"image": x})),
-                             ("net_dec", lambda: dec_s.run(["image"], {"p1": p1})),
+            for key, job in (("net_enc", net_enc),
+                             ("net_dec", net_dec),
                              ("codec_enc", lambda: codec.encode(image, link, h * w // 16)),
                              ("codec_dec", lambda: codec.decode(rx))):
                 t0 = time.perf_counter()
@@ -170,7 +182,7 @@ def main():
     p.add_argument("--out", default="results", help="output folder")
     p.add_argument("--latency", nargs="+", metavar="MODEL",
                    help="measure only the learned-codec latency of these models (first = reference for the "
-                        "ratios), uncoded over --modulation at cpp 1/16; writes --out/latency.json and latency.md")
+                        "ratios), over --modulation at cpp 1/16, uncoded (a masked VQ-VAE: under its LDPC 1/2); writes --out/latency.json and latency.md")
     p.add_argument("--modulation", default="16qam", help="link of the --latency runs")
     args = p.parse_args()
     cli.quiet_gnuradio(args.verbose)
@@ -242,12 +254,14 @@ def latency_only(args) -> int:
         results[m] = {k: {x: statistics.median([r[m][k][x] for r in rounds]) for x in rounds[0][m][k]}
                       if isinstance(rounds[0][m][k], dict) else rounds[0][m][k] for k in rounds[0][m]}
     ref = results[args.latency[0]]
-    lines = [f"Encode and decode of one {ref['image']} image ({ref['link']}, cpp 1/16; medians of 2 x {args.runs} runs "
+    lines = [f"Encode and decode of one {ref['image']} image (cpp 1/16; medians of 2 x {args.runs} runs "
              f"alternated between models; ratio = this model / {args.latency[0]}).", "",
-             "| model | threads | encode ms | decode ms | encode ratio | decode ratio |", "|---|---|---|---|---|---|"]
+             "| model | link | threads | encode ms | decode ms | encode ratio | decode ratio |",
+             "|---|---|---|---|---|---|---|"]
     for m, r in results.items():
         for key in ("all_cores", "1_thread"):
-            lines.append(f"| {m} | {int(r[key]['threads'])} | {r[key]['encode_ms']:.0f} | {r[key]['decode_ms']:.0f} | "
+            lines.append(f"| {m} | {r['link']} | {int(r[key]['threads'])} | {r[key]['encode_ms']:.0f} | "
+                         f"{r[key]['decode_ms']:.0f} | "
                          f"{r[key]['encode_ms'] / ref[key]['encode_ms']:.2f} | "
                          f"{r[key]['decode_ms'] / ref[key]['decode_ms']:.2f} |")
     os.makedirs(args.out, exist_ok=True)

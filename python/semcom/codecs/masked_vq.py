@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import SemcomError
 from ..imageio import resize
 from ..phy.burst import crc16
-from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
+from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
 from ..phy.link import LinkConfig
 from .base import Codec, Decoded, Encoded, Received
 from .neural import OnnxModel, check_budget, codec_id_for, crop_back, pad_to_multiple, posterior
@@ -317,6 +317,8 @@ class MaskedVQCodec(Codec):
             raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
                              f"{self.model.folder} has fingerprint {self.model.fingerprint} (another codebook); "
                              "install the same model")
+        if PAYLOAD_BITS in meta and int(meta[PAYLOAD_BITS]) != n_llrs:
+            raise ValueError(f"frame announces {meta[PAYLOAD_BITS]} bits but carries {n_llrs} LLRs")
         h, w = int(meta["height"]), int(meta["width"])
         if h < 1 or w < 1 or n_llrs < 2 * (PREAMBLE_BITS + CRC_BITS):
             raise ValueError(f"frame for a {w}x{h} image carries {n_llrs} bits, too few for its side information")

@@ -342,9 +342,17 @@ def cmd_table_i(args) -> None:
     print(text)
 
 
+def cmd_shipped(args) -> None:
+    """Prints the masked VQ-VAE models shipped in models/ (for make mvqvae)."""
+    from semcom.codecs import neural
+    folder = os.path.join(ROOT, "models")
+    print(" ".join(d for d in sorted(os.listdir(folder)) if neural.card_codec(os.path.join(folder, d)) == "mvqvae"
+                   and os.path.isfile(os.path.join(folder, d, "card.json"))))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i"))
+    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i", "shipped"))
     ap.add_argument("--patch", type=int, nargs="+", default=list(PATCHES), help="patch sizes (default 8 16)")
     ap.add_argument("--images", default=TEST, help="eval: test photos (default: the Kodak-like set)")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N photos (0 = all)")
@@ -354,7 +362,7 @@ def main() -> None:
                     help="eval: 8x4 MIMO Es/N0 per receive antenna (dB)")
     args = ap.parse_args()
     {"train": cmd_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
-     "eval": cmd_eval, "table-i": cmd_table_i}[args.command](args)
+     "eval": cmd_eval, "table-i": cmd_table_i, "shipped": cmd_shipped}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Masked VQ-VAE training side: the codebook, the bit planes, the FIM and similarity rules, semantic
 noise (eq. 7, Algorithm 1), adversarial weight perturbation (Algorithm 2) and the recipe stage."""
+import os
+
 import numpy as np
 import pytest
 
@@ -58,23 +60,31 @@ def test_vq_losses_train_the_codebook_and_the_encoder_only_where_eq12_says():
     m.extra_loss().backward(retain_graph=True)
     assert m.codewords.grad is not None and m.codewords.grad.abs().sum() > 0
     assert m.to_code.weight.grad.abs().sum() > 0  # the commitment term reaches the encoder
-    assert m.head.weight.grad is None  # the decoder gets nothing from eq. 12's codebook terms
+    assert m.head[-1].weight.grad is None  # the decoder gets nothing from eq. 12's codebook terms
     m.zero_grad()
     torch.nn.functional.mse_loss(out, x).backward()
-    assert m.head.weight.grad.abs().sum() > 0 and m.to_code.weight.grad.abs().sum() > 0  # straight-through
+    assert m.head[-1].weight.grad.abs().sum() > 0 and m.to_code.weight.grad.abs().sum() > 0  # straight-through
 
 
 def test_transmitter_noise_is_bounded_and_raises_the_loss():
-    m = tiny_model(mask_ratio=0.0).eval()
-    x = torch.rand(1, 3, 32, 32)
     loss = torch.nn.functional.mse_loss
-    torch.manual_seed(1)
-    adv = adversarial.transmitter_noise(m, loss, x, 0.016, 5)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(8, 3, 3, padding=1))
+    x = torch.rand(2, 3, 32, 32)
+    adv = adversarial.transmitter_noise(net, loss, x, 0.016, 5)
     assert float((adv - x).abs().max()) <= 0.016 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
-    torch.manual_seed(2)
-    clean = float(loss(m(x), x))
-    torch.manual_seed(2)
-    assert float(loss(m(adv), x)) > clean
+    assert float((adv - x).abs().max()) > 0.015  # K * alpha > eps: the noise uses its whole power
+    with torch.no_grad():
+        assert float(loss(net(adv), x)) > float(loss(net(x), x))
+    m = tiny_model(mask_ratio=0.0).eval()  # through the codebook: the loss cannot go down
+    x = torch.rand(1, 3, 32, 32)
+
+    def forward(inp):
+        torch.manual_seed(2)
+        return m(inp)
+    adv = adversarial.transmitter_noise(forward, loss, x, 0.016, 5)
+    with torch.no_grad():
+        assert float(loss(forward(adv), x)) >= float(loss(forward(x), x)) - 1e-7
     noise = adversarial.receiver_noise(m, loss, torch.rand(3, 3, 32, 32), 0.008, 2, draws=3)
     assert noise.shape == (1, 3, 32, 32) and abs(float(noise.abs().max()) - 0.008) < 1e-6
 
@@ -112,3 +122,42 @@ def test_an_adversarial_stage_trains_and_bad_options_are_one_line(tmp_path):
         stages = [dict(base["recipe"][1], adversarial=bad)]
         with pytest.raises(SemcomError, match=words):
             trainer.load_config({**base, "recipe": stages})
+
+
+def test_the_task_head_reads_what_crossed_the_link(tmp_path):
+    """The receiver's vectors: the sent codewords at their positions and zeros elsewhere, error-free;
+    the same through 16-QAM + LDPC 1/2 at 12 dB; mostly erased at -6 dB, where LDPC fails. The head
+    takes them and trains (loss down) on a labelled folder."""
+    from gnuradio.semcom.imageio import save_image
+    from gnuradio.semcom.training import mvqvae_task
+    rng = np.random.default_rng(0)
+    for name, level in (("dark", 40), ("bright", 215)):
+        os.makedirs(tmp_path / name)
+        for i in range(6):
+            save_image(str(tmp_path / name / f"{i}.png"),
+                       np.clip(rng.normal(level, 20, (40, 40, 3)), 0, 255).astype(np.uint8))
+    images, labels, names = mvqvae_task.folder(str(tmp_path), 32)
+    assert images.shape == (12, 32, 32, 3) and names == ["bright", "dark"]
+    m = tiny_model(mask_ratio=0.5).eval()
+    clean = mvqvae_task.transmit(m, images, None)
+    x = torch.from_numpy(images.astype(np.float32).transpose(0, 3, 1, 2) / 255)
+    torch.manual_seed(0)
+    keep = m.keep_positions(len(x), m.positions // 2, "cpu")
+    _, index, code, weight = m.encode(x, keep, torch.full((len(x),), 10.0))
+    sent = m.send_flags(code, weight, m.fim_threshold, 2.0)
+    want = torch.zeros_like(clean).scatter_(1, keep[..., None].expand(-1, -1, m.code_dim), code * sent[..., None])
+    assert torch.allclose(clean, want, atol=1e-5)
+    coded = mvqvae_task.transmit(m, images, 12.0)  # LDPC decodes: the same positions, posteriors near 1
+    assert torch.equal(coded.abs().sum(-1) > 0, clean.abs().sum(-1) > 0) and torch.allclose(coded, clean, atol=0.05)
+    lost = mvqvae_task.transmit(m, images, -6.0)
+    assert (lost.abs().sum(-1) > 0).float().mean() < 0.5 * (clean.abs().sum(-1) > 0).float().mean()
+    head = mvqvae_task.Head(m.positions, m.code_dim, 2)
+    assert head(clean).shape == (12, 2) and 0 <= mvqvae_task.accuracy(head, lost, labels) <= 1
+
+
+def test_digits_come_from_the_wheel_at_tile_size():
+    pytest.importorskip("sklearn")
+    from gnuradio.semcom.training import mvqvae_task
+    images, labels, names = mvqvae_task.digits(32)
+    assert images.shape == (1797, 32, 32, 3) and set(labels) == set(range(10)) and len(names) == 10
+    assert images.max() == 255 and np.array_equal(images[0, :4, :4, 0], np.full((4, 4), images[0, 0, 0, 0]))

@@ -80,19 +80,16 @@ def perturbed_step(model, params: list, loss_of, gamma: float) -> torch.Tensor:
     removed; the caller's optimizer then steps theta. Returns that loss."""
     loss = loss_of()
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    nus = []
+    saved = []
     with torch.no_grad():
         for p, g in zip(params, grads):
             if g is None or gamma == 0:
-                nus.append(None)
                 continue
-            nu = gamma * p.norm() * g / g.norm().clamp_min(1e-12)
-            p.add_(nu)
-            nus.append(nu)
+            saved.append((p, p.detach().clone()))
+            p.add_(gamma * p.norm() * g / g.norm().clamp_min(1e-12))
     loss = loss_of()
     loss.backward()
     with torch.no_grad():
-        for p, nu in zip(params, nus):
-            if nu is not None:
-                p.sub_(nu)
+        for p, theta in saved:  # theta exactly, not theta + nu - nu
+            p.copy_(theta)
     return loss

@@ -8,6 +8,7 @@
   python3 scripts/mvqvae_study.py eval         # semcom-eval next to BitSemCom, AMP-SC and the SSCC envelope:
                                                # AWGN, Rayleigh and the paper's 8x4 MIMO channel (LMMSE)
   python3 scripts/mvqvae_study.py table-i      # symbols per 224x224 image at equal PSNR (the paper's Table I)
+  python3 scripts/mvqvae_study.py task         # a classification head over the indices: accuracy vs SNR and eps
 
 Runs live in runs/mvqvae_p<patch>; the run's ``snapshot_plain.pt`` (before the adversarial stage) is
 the model without adversarial training. Results go to docs/results/mvqvae/.
@@ -33,6 +34,9 @@ EPSILONS = (0.0, 0.008, 0.016)
 NOISE_KAPPA = 2.0  # mask_logits = -kappa * (saliency / mean - 1): a patch twice as hit is kept e^-2 as often
 SHIPPED = "mvqvae-p{patch}-16qam"
 sys.path.insert(0, os.path.join(ROOT, "python"))
+# the registry (which reads this when it is first imported) sees the zoo and the source tree's models/
+os.environ["SEMCOM_MODEL_PATH"] = os.pathsep.join(
+    p for p in (ZOO, os.path.join(ROOT, "models"), os.environ.get("SEMCOM_MODEL_PATH", "")) if p)
 
 
 def run_dir(patch: int) -> str:
@@ -236,8 +240,7 @@ def cmd_eval(args) -> None:
     """AWGN: the VQ models over 16-QAM + LDPC 1/2 at cpp 1/16, appended to the AMP-SC study's results
     (BitSemCom 16-QAM, AMP-SC, the conventional codecs whose best link is the SSCC envelope).
     Rayleigh: the same codecs at fewer SNRs."""
-    env = {**os.environ, "SEMCOM_MODEL_PATH": ZOO}
-    os.environ["SEMCOM_MODEL_PATH"] = ZOO
+    env = dict(os.environ)
     vq = [c for c in vq_codecs() if not c.endswith("-no-at")]
     eval_app = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--no-reference"]
     awgn = os.path.join(OUT, "awgn")
@@ -264,9 +267,48 @@ def cmd_eval(args) -> None:
                             "--codecs", *vq, "bitsemcom-16qam-cpp16-hard", "avif", "webp", "jpeg2000",
                             "--learned-links", "16qam", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2", "qpsk/ldpc-1/3",
                             "--max-images", str(args.max_images)])
+    ota = os.path.join(OUT, "ota")
+    for extra in ([], ["--waveform", "sc", "--impaired", "--append"]):  # ideal, then the impaired burst waveform
+        runs.append(eval_app + ["--snr", *map(str, args.ota_snr), "--out", ota, "--codecs", *vq,
+                                "bitsemcom-16qam-cpp16-hard", "--learned-links", "16qam", *extra])
     for cmd in runs:
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def cmd_tiling(args) -> None:
+    """What tiling costs: error-free PSNR of the pixels within 4 px of a tile seam against the rest."""
+    from semcom.codecs import registry
+    from semcom.codecs.base import Received
+    from semcom.phy.link import LinkConfig
+    link = LinkConfig("16qam", "ldpc-1/2")
+    rows = []
+    for name in [c for c in vq_codecs() if not c.endswith("-no-at")]:
+        codec = registry.get(name)
+        t = codec.model.tile
+        near, far = [], []
+        for _, img in test_images(args.max_images):
+            h, w = img.shape[:2]
+            enc = codec.encode(img, link, h * w // 16)
+            llr = np.where(enc.bits > 0, 20.0, -20.0).astype(np.float32)
+            out = codec.decode(Received(enc.bits, llr, True, {"height": h, "width": w, **enc.meta})).image
+            d = np.abs(np.minimum(np.arange(h) % t, t - 1 - np.arange(h) % t))[:, None]
+            e = np.abs(np.minimum(np.arange(w) % t, t - 1 - np.arange(w) % t))[None, :]
+            seam = np.minimum(d, e) < 4
+            err = (img.astype(np.float64) - out) ** 2
+            near.append(err[seam].mean())
+            far.append(err[~seam].mean())
+        psnr = lambda mse: 10 * np.log10(255 ** 2 / np.mean(mse))  # noqa: E731
+        rows.append((name, psnr(near), psnr(far)))
+    lines = ["| model | PSNR within 4 px of a seam | PSNR elsewhere | seam cost |", "|---|---|---|---|"]
+    lines += [f"| {n} | {a:.2f} | {b:.2f} | {a - b:+.2f} dB |" for n, a, b in rows]
+    text = ("Tiling (128 px tiles, refined across seams by the decoder's conv): error-free reconstructions at cpp "
+            f"1/16, 16-QAM + LDPC 1/2, {args.max_images or 'all'} Kodak-like photos; "
+            "`python3 scripts/mvqvae_study.py tiling`.\n\n" + "\n".join(lines) + "\n")
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "tiling.md"), "w") as f:
+        f.write(text)
+    print(text)
 
 
 def symbols_for_psnr(image: np.ndarray, target: float, fmt: str, bits_per_symbol: int = 4, rate: float = 0.5):
@@ -292,7 +334,6 @@ def cmd_table_i(args) -> None:
     from semcom.codecs import registry
     from semcom.imageio import resize
     from semcom.phy.link import LinkConfig
-    os.environ["SEMCOM_MODEL_PATH"] = ZOO
     link = LinkConfig("16qam", "ldpc-1/2")
     images = [(n, resize(img[:min(img.shape[:2]), :min(img.shape[:2])], 224, 224)) for n, img in test_images(args.max_images)]
     rows = []
@@ -342,6 +383,56 @@ def cmd_table_i(args) -> None:
     print(text)
 
 
+def cmd_task(args) -> None:
+    """The classification head on the digits (or --folder): accuracy against SNR (16-QAM + LDPC 1/2,
+    AWGN) and against semantic noise eps, with and without adversarial training."""
+    import torch
+    from semcom.training import mvqvae_task
+    rows = []
+    for patch in args.patch:
+        d = run_dir(patch)
+        for label, path in (("AT", os.path.join(d, "model_noise_masked.pt")), ("no AT", os.path.join(d, "snapshot_plain.pt"))):
+            if not os.path.exists(path):
+                print(f"skip {path} (missing)")
+                continue
+            model, _ = load(path)
+            images, labels, names = (mvqvae_task.folder(args.folder, model.tile) if args.folder
+                                     else mvqvae_task.digits(model.tile))
+            order = np.random.default_rng(0).permutation(len(images))
+            cut = int(0.78 * len(images))
+            train, test = order[:cut], order[cut:]
+            torch.manual_seed(0)
+            head = mvqvae_task.train_head(model, images[train], labels[train], len(names), steps=args.head_steps)
+            row = {"patch": patch, "training": label, "train_images": len(train), "test_images": len(test),
+                   "classes": len(names)}
+            row["error-free"] = mvqvae_task.accuracy(head, mvqvae_task.transmit(model, images[test], None), labels[test])
+            for snr in args.task_snr:
+                row[f"{snr:g} dB"] = mvqvae_task.accuracy(head, mvqvae_task.transmit(model, images[test], snr),
+                                                          labels[test])
+            for eps in EPSILONS[1:]:
+                row[f"eps {eps:g}"] = mvqvae_task.accuracy(
+                    head, mvqvae_task.transmit(model, images[test], None, epsilon=eps), labels[test])
+            print(row, flush=True)
+            rows.append(row)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "task.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    cols = ["error-free"] + [f"{snr:g} dB" for snr in args.task_snr] + [f"eps {e:g}" for e in EPSILONS[1:]]
+    lines = ["| patch | training | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append(f"| {r['patch']} | {r['training']} | " + " | ".join(f"{100 * r[c]:.1f} %" for c in cols) + " |")
+    what = f"the folder {args.folder}" if args.folder else "scikit-learn's digits (8x8, upscaled to one tile)"
+    n = rows[0] if rows else {}
+    text = (f"Classification accuracy of a 3-layer head over the received indices (encoder and codebook as "
+            f"trained for reconstruction, mask ratio 0.5), {what}: {n.get('train_images')} training and "
+            f"{n.get('test_images')} test images, {n.get('classes')} classes. SNR columns: 16-QAM + LDPC 1/2 over "
+            f"AWGN (the project's numpy PHY twin); eps columns: semantic noise at the transmitter, error-free "
+            f"channel; `python3 scripts/mvqvae_study.py task`.\n\n" + "\n".join(lines) + "\n")
+    with open(os.path.join(OUT, "task.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
 def cmd_shipped(args) -> None:
     """Prints the masked VQ-VAE models shipped in models/ (for make mvqvae)."""
     from semcom.codecs import neural
@@ -352,7 +443,8 @@ def cmd_shipped(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i", "shipped"))
+    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i", "task",
+                                           "tiling", "shipped"))
     ap.add_argument("--patch", type=int, nargs="+", default=list(PATCHES), help="patch sizes (default 8 16)")
     ap.add_argument("--images", default=TEST, help="eval: test photos (default: the Kodak-like set)")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N photos (0 = all)")
@@ -360,9 +452,15 @@ def main() -> None:
     ap.add_argument("--rayleigh-snr", type=float, nargs="+", default=[0, 10, 20], help="eval: Rayleigh Es/N0 (dB)")
     ap.add_argument("--mimo-snr", type=float, nargs="+", default=[10, 20, 30],
                     help="eval: 8x4 MIMO Es/N0 per receive antenna (dB)")
+    ap.add_argument("--ota-snr", type=float, nargs="+", default=[10, 15],
+                    help="eval: Es/N0 (dB) of the ideal channel against the impaired burst waveform")
+    ap.add_argument("--folder", help="task: a labelled folder (class/*.png) instead of the digits")
+    ap.add_argument("--task-snr", type=float, nargs="+", default=[0, 3, 6, 10], help="task: Es/N0 (dB)")
+    ap.add_argument("--head-steps", type=int, default=600, help="task: training steps of the head")
     args = ap.parse_args()
     {"train": cmd_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
-     "eval": cmd_eval, "table-i": cmd_table_i, "shipped": cmd_shipped}[args.command](args)
+     "eval": cmd_eval, "table-i": cmd_table_i, "task": cmd_task, "tiling": cmd_tiling,
+     "shipped": cmd_shipped}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -184,8 +184,12 @@ def test_config_files_load():
     for name in sorted(os.listdir(os.path.join(ROOT, "configs"))):
         cfg = trainer.load_config(os.path.join(ROOT, "configs", name))
         k = Modem(cfg["modulation"]).bits_per_symbol
-        assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
-        assert models.resolve_backbone(cfg["model"]["preset"], **{o: cfg["model"].get(o) for o in models.BACKBONE})
+        if cfg["model"].get("method") == "mvqvae":  # bits per position: the codebook's index
+            assert 2 ** cfg["model"]["latent_channels"] == cfg["model"].get("codebook", 256)
+            assert models.build(cfg["model"]).tile == cfg["data"]["crop"]
+        else:
+            assert cfg["model"]["latent_channels"] == models.latent_channels_for(trainer.parse_cpp(cfg["cpp"]), k)
+            assert models.resolve_backbone(cfg["model"]["preset"], **{o: cfg["model"].get(o) for o in models.BACKBONE})
         assert cfg["recipe"] and all(s["steps"] > 0 for s in cfg["recipe"])
     with pytest.raises(Exception, match="latent_channels"):
         trainer.load_config(SMOKE, {"model": {"latent_channels": 48}})

@@ -65,11 +65,19 @@ class Head(nn.Module):
         return self.net(received)
 
 
-@torch.no_grad()
-def transmit(model, images: np.ndarray, snr_db: float | None, seed: int = 0, epsilon: float = 0.0,
-             labels_for_noise=None) -> torch.Tensor:
+CHUNK = 64  # images through the networks at once (bounded memory)
+
+
+def transmit(model, images: np.ndarray, snr_db: float | None, seed: int = 0, epsilon: float = 0.0) -> torch.Tensor:
     """(n, N, d) what the receiver has for every position: images (n, tile, tile, 3) through the
-    encoder (mask ratio 0.5), the link at ``snr_db`` (None: error-free), the codeword posterior."""
+    encoder (mask ratio 0.5), the link at ``snr_db`` (None: error-free), the codeword posterior;
+    ``epsilon``: semantic noise at the transmitter first (eq. 7). CHUNK images at a time."""
+    return torch.cat([_transmit(model, images[i:i + CHUNK], snr_db, seed + i, epsilon)
+                      for i in range(0, len(images), CHUNK)])
+
+
+@torch.no_grad()
+def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilon: float) -> torch.Tensor:
     from ..phy.channels import awgn, noise_var
     from ..phy.constellations import constellation
     from ..phy.link import LinkConfig

@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PY = sys.executable
-OUT = os.path.join(ROOT, "docs", "results", "mvqvae")
+OUT = os.environ.get("MVQVAE_OUT", os.path.join(ROOT, "docs", "results", "mvqvae"))
 ZOO = os.path.join(ROOT, ".cache", "mvqvae-models")
 TEST = os.path.expanduser("~/.cache/gr-semcom/data/test")
 PATCHES = (8, 16)
@@ -242,7 +242,8 @@ def cmd_eval(args) -> None:
     Rayleigh: the same codecs at fewer SNRs."""
     env = dict(os.environ)
     vq = [c for c in vq_codecs() if not c.endswith("-no-at")]
-    eval_app = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--no-reference"]
+    eval_app = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--no-reference",
+                "--max-images", str(args.max_images)]
     awgn = os.path.join(OUT, "awgn")
     os.makedirs(awgn, exist_ok=True)
     src = os.path.join(ROOT, "docs", "results", "ampsc", "results.csv")
@@ -258,15 +259,14 @@ def cmd_eval(args) -> None:
     ray = os.path.join(OUT, "rayleigh")
     runs.append(eval_app + ["--snr", *map(str, args.rayleigh_snr), "--out", ray, "--channels", "rayleigh",
                             "--codecs", *vq, "bitsemcom-16qam-cpp16-hard", "ampsc-b4-16qam-cpp16-hard",
-                            "--learned-links", "16qam", "--max-images", str(args.max_images)])
+                            "--learned-links", "16qam"])
     runs.append(eval_app + ["--snr", *map(str, args.rayleigh_snr), "--out", ray, "--channels", "rayleigh",
                             "--codecs", "avif", "webp", "jpeg2000", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2",
-                            "qpsk/ldpc-1/3", "--max-images", str(args.max_images), "--append"])
+                            "qpsk/ldpc-1/3", "--append"])
     mimo = os.path.join(OUT, "mimo8x4")
     runs.append(eval_app + ["--snr", *map(str, args.mimo_snr), "--out", mimo, "--channels", "mimo8x4",
                             "--codecs", *vq, "bitsemcom-16qam-cpp16-hard", "avif", "webp", "jpeg2000",
-                            "--learned-links", "16qam", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2", "qpsk/ldpc-1/3",
-                            "--max-images", str(args.max_images)])
+                            "--learned-links", "16qam", "--links", "16qam/ldpc-1/2", "qpsk/ldpc-1/2", "qpsk/ldpc-1/3"])
     ota = os.path.join(OUT, "ota")
     for extra in ([], ["--waveform", "sc", "--impaired", "--append"]):  # ideal, then the impaired burst waveform
         runs.append(eval_app + ["--snr", *map(str, args.ota_snr), "--out", ota, "--codecs", *vq,
@@ -411,7 +411,8 @@ def cmd_task(args) -> None:
                                                           labels[test])
             for eps in EPSILONS[1:]:
                 row[f"eps {eps:g}"] = mvqvae_task.accuracy(
-                    head, mvqvae_task.transmit(model, images[test], None, epsilon=eps), labels[test])
+                    head, mvqvae_task.transmit(model, images[test], None, epsilon=eps, head=head, labels=labels[test]),
+                    labels[test])
             print(row, flush=True)
             rows.append(row)
     os.makedirs(OUT, exist_ok=True)
@@ -426,8 +427,8 @@ def cmd_task(args) -> None:
     text = (f"Classification accuracy of a 3-layer head over the received indices (encoder and codebook as "
             f"trained for reconstruction, mask ratio 0.5), {what}: {n.get('train_images')} training and "
             f"{n.get('test_images')} test images, {n.get('classes')} classes. SNR columns: 16-QAM + LDPC 1/2 over "
-            f"AWGN (the project's numpy PHY twin); eps columns: semantic noise at the transmitter, error-free "
-            f"channel; `python3 scripts/mvqvae_study.py task`.\n\n" + "\n".join(lines) + "\n")
+            f"AWGN (the project's numpy PHY twin); eps columns: semantic noise at the transmitter against the "
+            f"head's cross-entropy (iterative FGSM, K = 5, through the straight-through codebook), error-free channel; `python3 scripts/mvqvae_study.py task`.\n\n" + "\n".join(lines) + "\n")
     with open(os.path.join(OUT, "task.md"), "w") as f:
         f.write(text)
     print(text)

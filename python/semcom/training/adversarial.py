@@ -38,15 +38,17 @@ def check(stage: str, spec) -> dict:
     return out
 
 
-def transmitter_noise(forward, loss_fn, x: torch.Tensor, epsilon: float, steps: int = 5) -> torch.Tensor:
-    """x' = x + semantic noise (eq. 7) against ``loss_fn(forward(x'), x)``; the parameters get no gradient."""
+def transmitter_noise(forward, loss_fn, x: torch.Tensor, epsilon: float, steps: int = 5, target=None) -> torch.Tensor:
+    """x' = x + semantic noise (eq. 7) against ``loss_fn(forward(x'), target)`` (target: the clean
+    image unless given, e.g. the labels of a classifier); the parameters get no gradient."""
     if epsilon <= 0:
         return x.detach()
+    target = x if target is None else target
     alpha = ALPHA_FACTOR * epsilon / steps
     adv = x.detach().clone()
     for _ in range(steps):
         adv.requires_grad_(True)
-        loss = loss_fn(forward(adv).float(), x)
+        loss = loss_fn(forward(adv).float(), target)
         grad, = torch.autograd.grad(loss, adv)
         adv = adv.detach() + alpha * grad.sign()
         adv = (x + (adv - x).clamp(-epsilon, epsilon)).clamp(0, 1).detach()

@@ -68,29 +68,43 @@ class Head(nn.Module):
 CHUNK = 64  # images through the networks at once (bounded memory)
 
 
-def transmit(model, images: np.ndarray, snr_db: float | None, seed: int = 0, epsilon: float = 0.0) -> torch.Tensor:
+def transmit(model, images: np.ndarray, snr_db: float | None, seed: int = 0, epsilon: float = 0.0,
+             head=None, labels=None) -> torch.Tensor:
     """(n, N, d) what the receiver has for every position: images (n, tile, tile, 3) through the
-    encoder (mask ratio 0.5), the link at ``snr_db`` (None: error-free), the codeword posterior;
-    ``epsilon``: semantic noise at the transmitter first (eq. 7). CHUNK images at a time."""
-    return torch.cat([_transmit(model, images[i:i + CHUNK], snr_db, seed + i, epsilon)
+    encoder (mask ratio 0.5), the link at ``snr_db`` (None: error-free), the codeword posterior.
+    ``epsilon``: semantic noise at the transmitter first (eq. 7), against the head's cross-entropy
+    on ``labels`` (to misclassify, as the paper's classification noise). CHUNK images at a time."""
+    return torch.cat([_transmit(model, images[i:i + CHUNK], snr_db, seed + i, epsilon, head,
+                                None if labels is None else labels[i:i + CHUNK])
                       for i in range(0, len(images), CHUNK)])
 
 
+def _received(model, x: torch.Tensor, keep: torch.Tensor, straight: bool = False):
+    """The error-free received vectors (n, N, d), differentiable in x through the straight-through
+    estimator when ``straight`` (what the attack differentiates)."""
+    z_e, index, code, weight = model.encode(x, keep, torch.full((len(x),), 10.0))
+    sent = model.send_flags(code.detach(), weight.detach(), model.fim_threshold, 2.0)
+    vec = (z_e + (code - z_e).detach() if straight else code) * sent[..., None]
+    out = torch.zeros(len(x), model.positions, model.code_dim)
+    return out.scatter(1, keep[..., None].expand(-1, -1, model.code_dim), vec)
+
+
 @torch.no_grad()
-def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilon: float) -> torch.Tensor:
+def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilon: float, head, labels):
     from ..phy.channels import awgn, noise_var
     from ..phy.constellations import constellation
     from ..phy.link import LinkConfig
     model.eval()
     x = torch.from_numpy(images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
-    if epsilon:
-        from . import adversarial
-        with torch.enable_grad():
-            x = adversarial.transmitter_noise(model, F.mse_loss, x, epsilon, 5)
     n = len(x)
     keep_n = int(round(model.positions * (1 - model.mask_ratio)))
     torch.manual_seed(seed)
     keep = model.keep_positions(n, keep_n, "cpu")
+    if epsilon:
+        from . import adversarial
+        with torch.enable_grad():
+            x = adversarial.transmitter_noise(lambda inp: head(_received(model, inp, keep, straight=True)),
+                                              F.cross_entropy, x, epsilon, 5, target=torch.from_numpy(labels))
     _, index, code, weight = model.encode(x, keep, torch.full((n,), 10.0 if snr_db is None else float(snr_db)))
     sent = model.send_flags(code, weight, model.fim_threshold, 2.0)
     from .mvqvae import index_bits

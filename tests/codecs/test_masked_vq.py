@@ -77,25 +77,54 @@ def test_every_image_fills_exactly_its_budget_and_decodes(codec, image, size, cp
     assert out.image.shape == (h, w, 3)
 
 
-def test_error_free_payload_gives_the_networks_own_reconstruction(codec, image):
-    """The decoder sees exactly the sent indices at their positions, 0.5 elsewhere."""
-    h, w = image.shape[:2]
-    budget_cu = h * w // 32
-    enc = codec.encode(image, LINK, budget_cu)
-    llrs = certain(enc.bits)
-    plan, flags = codec._side(llrs, h, w)
-    m = codec.model
-    index, send = codec._encode_plan(image, plan)
-    assert np.array_equal(send, flags)
+def direct_reconstruction(m, plan, index, bits_of_kept):
+    """The decoder on planes holding ``bits_of_kept`` (T, K, b) at the kept positions, 0.5 elsewhere."""
     keep = masked_vq.keep_positions(m.mask_logits, plan.tiles, plan.keep)
     g = m.tile // m.patch
     per_pos = np.full((plan.tiles, m.positions, m.index_bits), 0.5, np.float32)
-    t, k = np.nonzero(send)
-    per_pos[t, keep[t, k]] = (index[t, k, None] >> np.arange(m.index_bits - 1, -1, -1)) & 1
+    per_pos[np.arange(plan.tiles)[:, None], keep] = bits_of_kept
     planes = per_pos.reshape(plan.rows, plan.cols, g, g, -1).transpose(4, 0, 2, 1, 3).reshape(
         m.index_bits, plan.rows * g, plan.cols * g)
-    direct = m.run_decoder(planes)[:h, :w]
+    return m.run_decoder(planes)
+
+
+def index_bits(index, b):
+    return ((index[..., None] >> np.arange(b - 1, -1, -1)) & 1).astype(np.float32)
+
+
+def test_error_free_payload_gives_the_networks_own_reconstruction(folder, image):
+    """Without the similarity rule the decoder sees exactly the sent indices at their positions, 0.5
+    elsewhere (FIM drops)."""
+    codec = masked_vq.MaskedVQCodec(masked_vq.MaskedVQModel(folder), delta=2.0)
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LINK, h * w // 32)
+    llrs = certain(enc.bits)
+    plan, flags, copy, _ = codec._side(llrs, h, w)
+    index, send, copied = codec._encode_plan(image, plan)
+    assert np.array_equal(send, flags) and not copy.any() and not copied.any()
+    m = codec.model
+    bits = np.where(send[..., None], index_bits(index, m.index_bits), 0.5)
+    direct = direct_reconstruction(m, plan, index, bits)[:h, :w]
     assert np.array_equal(codec.decode(rx(codec, enc.bits, llrs, h, w, enc.meta)).image, direct)
+
+
+def test_a_copy_takes_the_previous_kept_token(folder, image):
+    """delta = -1: every token after the first of a tile (both passing the FIM) is a copy; one
+    index per run is sent and the receiver repeats it, and the saved bits buy more kept positions."""
+    m = masked_vq.MaskedVQModel(folder)
+    h, w = image.shape[:2]
+    plain = masked_vq.MaskedVQCodec(m, delta=2.0, fim_threshold=0.0)
+    runs = masked_vq.MaskedVQCodec(m, delta=-1.0, fim_threshold=0.0)
+    cu = 2 * LINK.channel_uses(1)  # two LDPC codewords: too few for every kept index
+    llrs = certain(runs.encode(image, LINK, cu).bits)
+    plan, flags, copy, _ = runs._side(llrs, h, w)
+    assert flags[:, 0].all() and not flags[:, 1:].any() and copy[:, 1:].all()
+    assert plan.keep > plain._side(certain(plain.encode(image, LINK, cu).bits), h, w)[0].keep
+    index, _, _ = runs._encode_plan(image, plan)
+    first = np.repeat(index_bits(index[:, :1], m.index_bits), plan.keep, axis=1)
+    direct = direct_reconstruction(m, plan, index, first)[:h, :w]
+    enc = runs.encode(image, LINK, cu)
+    assert np.array_equal(runs.decode(rx(runs, enc.bits, llrs, h, w, enc.meta)).image, direct)
 
 
 def test_one_corrupt_side_copy_is_survived_two_drop_the_frame(codec, image):
@@ -103,8 +132,7 @@ def test_one_corrupt_side_copy_is_survived_two_drop_the_frame(codec, image):
     enc = codec.encode(image, LINK, h * w // 32)
     llrs = certain(enc.bits)
     clean = codec.decode(rx(codec, enc.bits, llrs, h, w, enc.meta)).image
-    plan, _ = codec._side(llrs, h, w)
-    side = plan.side_bits
+    side = codec._side(llrs, h, w)[3]
     one = llrs.copy()
     one[:side] *= -1  # side A wrong in every bit
     assert np.array_equal(codec.decode(rx(codec, enc.bits, one, h, w, enc.meta)).image, clean)
@@ -118,12 +146,12 @@ def test_lost_indices_and_garbage_never_crash(codec, image):
     h, w = image.shape[:2]
     enc = codec.encode(image, LINK, h * w // 32)
     llrs = certain(enc.bits)
-    plan, _ = codec._side(llrs, h, w)
+    side = codec._side(llrs, h, w)[3]
     erased = llrs.copy()
-    erased[plan.side_bits:-plan.side_bits] = 0.0  # every index lost (a failed LDPC codeword each)
+    erased[side:-side] = 0.0  # every index lost (a failed LDPC codeword each)
     assert codec.decode(rx(codec, enc.bits, erased, h, w, enc.meta)).image.shape == (h, w, 3)
     nan = llrs.copy()
-    nan[plan.side_bits:plan.side_bits + 50] = np.nan
+    nan[side:side + 50] = np.nan
     assert codec.decode(rx(codec, enc.bits, nan, h, w, enc.meta)).image.shape == (h, w, 3)
     for bad in (np.zeros_like(llrs), llrs[:len(llrs) // 2], llrs[:10]):  # lost, wrong length, too short
         with pytest.raises(ValueError):

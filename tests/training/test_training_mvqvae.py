@@ -43,12 +43,13 @@ def test_error_free_forward_sends_the_nearest_codewords_and_the_planes_round_tri
     assert out.shape == x.shape and torch.isfinite(out).all()
 
 
-def test_similar_tokens_after_an_earlier_sent_one_and_weak_ones_are_not_sent():
+def test_a_token_like_the_previous_one_is_a_copy_and_weak_ones_are_not_sent():
     m = tiny_model()
     code = torch.tensor([[[1.0, 0], [1.0, 0.01], [0, 1.0], [0, 1.0]]])
     weight = torch.tensor([[1.0, 1.0, 0.1, 1.0]])
     send = m.send_flags(code, weight, 0.25, 0.98)
-    # token 1 repeats token 0; token 2 is below the FIM threshold, so token 3 (like 2) is sent
+    # token 1 repeats token 0 (a copy); token 2 is below the FIM threshold, so token 3 (like 2) is sent
+    assert m.copy_flags(code, weight, 0.25, 0.98).tolist() == [[False, True, False, False]]
     assert send.tolist() == [[True, False, False, True]]
     assert m.send_flags(code, weight, 0.0, 2.0).all()
 

@@ -6,10 +6,11 @@ N positions (patches) each. An image travels in exactly the link's payload bits:
 ``[side A][indices][repetition][side B]``
 
 * **side** = preamble (16 bits: scale index 4, kept positions per tile - 1: 12), one bit per kept
-  position (sent or not: the FIM and the similarity rule drop some), CRC-16 over both. Side A leads
-  the payload, side B (the same bits, the preamble last) ends it, in other LDPC codewords; the
-  receiver takes the first copy whose CRC passes, else the LLR sum of both. Without a valid copy the
-  frame is dropped, with one log line.
+  position (sent or not: the FIM drops some, the similarity rule others), one bit per kept position
+  not sent (1: a copy of the previous kept token, 0: masked), CRC-16 over all. Side A leads the
+  payload, side B (the same fields, read from the end: preamble, flags, CRC, copy bits) ends it, in
+  other LDPC codewords; the receiver takes the first copy whose CRC passes, else the LLR sum of
+  both. Without a valid copy the frame is dropped, with one log line.
 * **kept positions** are not sent: both ends draw them, per tile, by Gumbel-top-K over the card's
   ``mask_logits`` from a seed of (tile, K) (the masking strategy; zeros: uniform random masking).
 * **indices**: log2 J bits each, MSB first, tile by tile, positions ascending; the rest of the
@@ -60,11 +61,16 @@ class Layout:
         return self.rows * self.cols
 
     @property
-    def side_bits(self) -> int:
-        return PREAMBLE_BITS + self.tiles * self.keep + CRC_BITS
+    def kept(self) -> int:
+        return self.tiles * self.keep
 
-    def worst_case(self, index_bits: int) -> int:
-        return 2 * self.side_bits + self.tiles * self.keep * index_bits
+    def side_bits(self, sent: int) -> int:
+        """Preamble, one sent bit per kept position, one copy bit per kept position not sent, CRC."""
+        return PREAMBLE_BITS + 2 * self.kept - sent + CRC_BITS
+
+    def cost(self, sent: int, index_bits: int) -> int:
+        """Both side copies and the sent indices."""
+        return 2 * self.side_bits(sent) + sent * index_bits
 
 
 def scaled_size(height: int, width: int, scale: int) -> tuple[int, int]:
@@ -110,7 +116,7 @@ class MaskedVQModel(OnnxModel):
             raise SemcomError(f"model {self.name}: the card's mask_logits do not match its tile and patch")
         t = self.tile
         try:
-            index, send, _ = self.run_encoder(np.full((t, 2 * t, 3), 128, np.uint8), keep_positions(
+            index, send, _, _ = self.run_encoder(np.full((t, 2 * t, 3), 128, np.uint8), keep_positions(
                 self.mask_logits, 2, 3), fim_threshold=0.0, delta=2.0)
             image = self.run_decoder(np.full((self.index_bits, t // self.patch, 2 * t // self.patch), 0.5, np.float32))
         except Exception as err:  # noqa: BLE001 (onnxruntime raises its own types)
@@ -143,8 +149,9 @@ class MaskedVQModel(OnnxModel):
 
     def run_encoder(self, image: np.ndarray, keep: np.ndarray, snr_db: float | None = None,
                     fim_threshold: float | None = None, delta: float = 0.98):
-        """uint8 image (H, W, 3), H and W multiples of the tile, kept positions (T, K) ->
-        indices (T, K), send flags (T, K) bool, FIM weights (T, K)."""
+        """uint8 image (H, W, 3), H and W multiples of the tile, kept positions (T, K) -> indices
+        (T, K), send flags and copy flags (T, K) bool (a copy: not sent, the receiver takes the
+        previous kept token's), FIM weights (T, K)."""
         t = self.tile
         rows, cols = image.shape[0] // t, image.shape[1] // t
         snr = float(self.card.get("snr_db", 10.0) if snr_db is None else snr_db)
@@ -160,8 +167,8 @@ class MaskedVQModel(OnnxModel):
                 "image": np.ascontiguousarray(x), "keep": np.ascontiguousarray(keep[r0 * cols:r1 * cols]),
                 "snr": np.array([snr], np.float32), "fim_threshold": np.array([fim], np.float32),
                 "delta": np.array([delta], np.float32)}))
-        index, send, weight = (np.concatenate([o[i] for o in outs]) for i in range(3))
-        return index.astype(np.int64), send > 0.5, weight
+        index, send, copy, weight = (np.concatenate([o[i] for o in outs]) for i in range(4))
+        return index.astype(np.int64), send > 0.5, copy > 0.5, weight
 
     def run_decoder(self, p1: np.ndarray) -> np.ndarray:
         """(index bits, H/patch, W/patch) P(b=1) -> uint8 (H, W, 3); above DECODER_TILES tiles, in
@@ -222,10 +229,10 @@ class MaskedVQCodec(Codec):
             rows, cols = -(-h // m.tile), -(-w // m.tile)
             tiles = rows * cols
             k = keep if keep is not None else min(m.positions, (budget - 2 * (PREAMBLE_BITS + CRC_BITS))
-                                                  // (tiles * (2 + m.index_bits)))
+                                                  // (tiles * (2 + m.index_bits)))  # every kept index sent
             plan = Layout(s, (h, w), rows, cols, k, budget)
-            if keep is not None:  # a receiver's plan: the side information must fit (the indices are checked later)
-                if not 1 <= k <= m.positions or 2 * plan.side_bits > budget:
+            if keep is not None:  # a receiver's plan: its smallest side information must fit
+                if not 1 <= k <= m.positions or 2 * plan.side_bits(plan.kept) > budget:
                     break
                 return plan
             if k >= max(1, round(MIN_KEEP_FRACTION * m.positions)) or s == len(SCALES) - 1:
@@ -240,52 +247,54 @@ class MaskedVQCodec(Codec):
         small = resize(image, *plan.size)
         padded, _ = pad_to_multiple(small, self.model.tile)
         keep = keep_positions(self.model.mask_logits, plan.tiles, plan.keep)
-        index, send, _ = self.model.run_encoder(padded, keep, self.snr_db, self.fim_threshold, self.delta)
-        return index, send
+        index, send, copy, _ = self.model.run_encoder(padded, keep, self.snr_db, self.fim_threshold, self.delta)
+        return index, send, copy
 
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
         h, w = image.shape[:2]
         budget = check_budget(link, channel_uses, h, w)
         m = self.model
         plan = self.layout(h, w, budget)
-        index, send = self._encode_plan(image, plan)
+        index, send, copy = self._encode_plan(image, plan)
         # what the FIM and the similarity rule saved buys more kept positions (at most two more passes)
         for _ in range(2):
-            fraction = max(float(send.mean()), 1.0 / m.index_bits)
-            k = min(m.positions, int((budget - 2 * (PREAMBLE_BITS + CRC_BITS)) // (plan.tiles * (2 + m.index_bits * fraction))))
+            f = float(send.mean())
+            k = min(m.positions, int((budget - 2 * (PREAMBLE_BITS + CRC_BITS))
+                                     // (plan.tiles * (4 - 2 * f + m.index_bits * f))))
             if k <= plan.keep:
                 break
             bigger = Layout(plan.scale, plan.size, plan.rows, plan.cols, k, budget)
-            index2, send2 = self._encode_plan(image, bigger)
-            if 2 * bigger.side_bits + int(send2.sum()) * m.index_bits > budget:
+            index2, send2, copy2 = self._encode_plan(image, bigger)
+            if bigger.cost(int(send2.sum()), m.index_bits) > budget:
                 break
-            plan, index, send = bigger, index2, send2
-        return Encoded(self.payload(plan, index, send), {MODEL: m.name, MODEL_HASH: m.fingerprint,
-                                                         CODEC_ID: codec_id_for(m.name)})
+            plan, index, send, copy = bigger, index2, send2, copy2
+        return Encoded(self.payload(plan, index, send, copy), {MODEL: m.name, MODEL_HASH: m.fingerprint,
+                                                               CODEC_ID: codec_id_for(m.name)})
 
-    def payload(self, plan: Layout, index: np.ndarray, send: np.ndarray) -> np.ndarray:
+    def payload(self, plan: Layout, index: np.ndarray, send: np.ndarray, copy: np.ndarray) -> np.ndarray:
         """The budget's bits: side A, the sent indices, their repetition, side B."""
         bits = self.model.index_bits
         preamble = np.concatenate([_bits_of(plan.scale, SCALE_BITS), _bits_of(plan.keep - 1, KEEP_BITS)])
         flags = send.reshape(-1).astype(np.uint8)
-        side = np.concatenate([preamble, flags])
-        side = np.concatenate([side, _crc_bits(side)])
+        copies = copy.reshape(-1)[~flags.astype(bool)].astype(np.uint8)
+        crc = _crc_bits(np.concatenate([preamble, flags, copies]))
         sent = index.reshape(-1)[flags.astype(bool)]
         payload_bits = ((sent[:, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(np.uint8).reshape(-1)
-        room = plan.budget - 2 * len(side)
+        side_a = np.concatenate([preamble, flags, copies, crc])
+        room = plan.budget - 2 * len(side_a)
         if len(payload_bits) > room:
             raise SemcomError("internal: the plan does not fit its budget")
         body = np.resize(payload_bits, room) if len(payload_bits) else np.zeros(room, np.uint8)
-        side_b = np.concatenate([side[PREAMBLE_BITS:], side[:PREAMBLE_BITS]])  # the preamble last
-        return np.concatenate([side, body, side_b]).astype(np.uint8)
+        side_b = np.concatenate([copies, crc, flags, preamble])  # read from the end: preamble, flags, CRC, copies
+        return np.concatenate([side_a, body, side_b]).astype(np.uint8)
 
     # ------------------------------------------------------------ receive
     def _side(self, llrs: np.ndarray, height: int, width: int):
-        """(plan, send flags) from the first side copy whose CRC passes; ValueError when none does."""
+        """(plan, sent flags, copy flags, side length) from the first side copy whose CRC passes
+        (A, B, then their LLR sum); ValueError when none does."""
         n = len(llrs)
-        a_pre, b_pre = llrs[:PREAMBLE_BITS], llrs[n - PREAMBLE_BITS:]
         tried = set()
-        for pre in (a_pre, b_pre, a_pre + b_pre):
+        for pre in (llrs[:PREAMBLE_BITS], llrs[n - PREAMBLE_BITS:], llrs[:PREAMBLE_BITS] + llrs[n - PREAMBLE_BITS:]):
             bits = (pre > 0).astype(np.uint8)
             scale, keep = _value(bits[:SCALE_BITS]), _value(bits[SCALE_BITS:]) + 1
             if (scale, keep) in tried or keep > self.model.positions:
@@ -295,17 +304,32 @@ class MaskedVQCodec(Codec):
                 plan = self.layout(height, width, n, scale, keep)
             except SemcomError:
                 continue
-            L = plan.side_bits
-            a = llrs[:L]
-            b = np.concatenate([llrs[n - PREAMBLE_BITS:], llrs[n - L:n - PREAMBLE_BITS]])  # back in side order
-            for copy in (a, b, a + b):
-                side = (copy > 0).astype(np.uint8)
-                if np.array_equal(_crc_bits(side[:-CRC_BITS]), side[-CRC_BITS:]) and \
-                        _value(side[:SCALE_BITS]) == scale and _value(side[SCALE_BITS:PREAMBLE_BITS]) + 1 == keep:
-                    flags = side[PREAMBLE_BITS:L - CRC_BITS].astype(bool).reshape(plan.tiles, plan.keep)
-                    if 2 * L + int(flags.sum()) * self.model.index_bits > n:
+            kept = plan.kept
+            a_flags = llrs[PREAMBLE_BITS:PREAMBLE_BITS + kept]
+            b_flags = llrs[n - PREAMBLE_BITS - kept:n - PREAMBLE_BITS]
+            for flag_llrs in (a_flags, b_flags, a_flags + b_flags):
+                flags = flag_llrs > 0
+                n_copy = kept - int(flags.sum())
+                side = plan.side_bits(kept - n_copy)
+                if 2 * side > n:
+                    continue
+                a = llrs[:side]
+                tail = llrs[n - side:]  # copies, crc, flags, preamble
+                b = np.concatenate([tail[-PREAMBLE_BITS:], tail[n_copy + CRC_BITS:n_copy + CRC_BITS + kept],
+                                    tail[:n_copy], tail[n_copy:n_copy + CRC_BITS]])  # back in side A's order
+                for copy_llrs in (a, b, a + b):
+                    side_bits = (copy_llrs > 0).astype(np.uint8)
+                    body, crc = side_bits[:-CRC_BITS], side_bits[-CRC_BITS:]
+                    if not np.array_equal(_crc_bits(body), crc) or \
+                            not np.array_equal(side_bits[PREAMBLE_BITS:PREAMBLE_BITS + kept], flags.astype(np.uint8)) or \
+                            (_value(body[:SCALE_BITS]), _value(body[SCALE_BITS:PREAMBLE_BITS]) + 1) != (scale, keep):
                         continue
-                    return plan, flags
+                    if plan.cost(kept - n_copy, self.model.index_bits) > n:
+                        continue
+                    sent = flags.reshape(plan.tiles, plan.keep)
+                    copy = np.zeros(kept, bool)
+                    copy[~flags] = body[PREAMBLE_BITS + kept:].astype(bool)
+                    return plan, sent, copy.reshape(plan.tiles, plan.keep), side
         raise ValueError(f"corrupt side information (no copy passes its CRC) in a frame for {self.model.name}")
 
     def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
@@ -327,10 +351,9 @@ class MaskedVQCodec(Codec):
     def decode(self, rx: Received) -> Decoded:
         h, w = self.check_frame(rx.meta, len(rx.llrs))
         llrs = np.nan_to_num(np.asarray(rx.llrs, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        plan, flags = self._side(llrs, h, w)
+        plan, flags, copy, L = self._side(llrs, h, w)
         m = self.model
         bits = m.index_bits
-        L = plan.side_bits
         body = llrs[L:len(llrs) - L]
         n_sent = int(flags.sum()) * bits
         combined = np.zeros(n_sent, np.float32)
@@ -341,9 +364,12 @@ class MaskedVQCodec(Codec):
             combined = padded.reshape(reps, n_sent).sum(0)
         p_sent = posterior(combined, self.hard).reshape(-1, bits)
         keep = keep_positions(m.mask_logits, plan.tiles, plan.keep)
+        per_kept = np.full((plan.tiles, plan.keep, bits), 0.5, np.float32)
+        per_kept[flags] = p_sent
+        for k in range(1, plan.keep):  # a copy takes the previous kept token's bits (runs resolve in order)
+            per_kept[copy[:, k], k] = per_kept[copy[:, k], k - 1]
         per_pos = np.full((plan.tiles, m.positions, bits), 0.5, np.float32)
-        tile_of, slot = np.nonzero(flags)
-        per_pos[tile_of, keep[tile_of, slot]] = p_sent
+        per_pos[np.arange(plan.tiles)[:, None], keep] = per_kept
         g = m.tile // m.patch
         planes = per_pos.reshape(plan.rows, plan.cols, g, g, bits).transpose(4, 0, 2, 1, 3)
         planes = planes.reshape(bits, plan.rows * g, plan.cols * g)

@@ -2,7 +2,8 @@
 
 encoder.onnx: image (1, 3, H, W) RGB [0, 1], H and W multiples of the tile; keep (T, K) int64, the
 kept positions of each of the T tiles (row-major); snr (1,) dB; fim_threshold (1,); delta (1,)
--> index (T, K) int64, send (T, K) float 0/1, weight (T, K) (the FIM's).
+-> index (T, K) int64, send (T, K) float 0/1, copy (T, K) float 0/1 (not sent: the receiver copies
+the previous kept token), weight (T, K) (the FIM's).
 decoder.onnx: p1 (1, log2 J, H/patch, W/patch) P(b=1) of every position's index bits (0.5 where
 nothing was received) -> image (1, 3, H, W).
 """
@@ -28,7 +29,8 @@ class EncoderExport(torch.nn.Module):
     def forward(self, image, keep, snr, fim_threshold, delta):
         tiles = self.m.to_tiles(image)
         _, index, code, weight = self.m.encode(tiles, keep, snr.expand(tiles.shape[0]))
-        return index, self.m.send_flags(code, weight, fim_threshold, delta).float(), weight
+        copy = self.m.copy_flags(code, weight, fim_threshold, delta)
+        return index, ((weight >= fim_threshold) & ~copy).float(), copy.float(), weight
 
 
 class DecoderExport(torch.nn.Module):
@@ -57,15 +59,16 @@ def parity(model, enc_path: str, dec_path: str) -> dict:
     feeds = encoder_inputs(model, h, w, model.positions // 2)
     enc = ort.InferenceSession(enc_path, providers=["CPUExecutionProvider"])
     dec = ort.InferenceSession(dec_path, providers=["CPUExecutionProvider"])
-    index_o, send_o, weight_o = enc.run(None, feeds)
+    index_o, send_o, copy_o, weight_o = enc.run(None, feeds)
     p1 = np.random.default_rng(1).random((1, model.bits, h // model.patch, w // model.patch), dtype=np.float32)
     img_o, = dec.run(None, {"p1": p1})
     with torch.no_grad():
         t = {k: torch.from_numpy(v) for k, v in feeds.items()}
-        index_t, send_t, weight_t = EncoderExport(model)(t["image"], t["keep"], t["snr"], t["fim_threshold"], t["delta"])
+        index_t, send_t, copy_t, weight_t = EncoderExport(model)(t["image"], t["keep"], t["snr"], t["fim_threshold"],
+                                                                 t["delta"])
         img_t = model.decode(torch.from_numpy(p1))
     return {"index_agreement": float(np.mean(index_o == index_t.numpy())),
-            "send_agreement": float(np.mean(send_o == send_t.numpy())),
+            "send_agreement": float(np.mean((send_o == send_t.numpy()) & (copy_o == copy_t.numpy()))),
             "weight": float(np.max(np.abs(weight_o - weight_t.numpy()))),
             "decoder": float(np.max(np.abs(img_o - img_t.numpy()))), "input": f"{w}x{h}"}
 
@@ -83,7 +86,7 @@ def card_facts(model) -> dict:
         "bit_order": "NCHW", "bit_decision": "threshold",
         "padding": f"reflect to a multiple of {model.tile} (bottom/right), crop back after decoding",
         "encoder_io": "image (1,3,H,W) [0,1], keep (T,K) int64, snr (1,), fim_threshold (1,), delta (1,) "
-                      "-> index (T,K) int64, send (T,K) 0/1, weight (T,K)",
+                      "-> index (T,K) int64, send (T,K) 0/1, copy (T,K) 0/1, weight (T,K)",
         "decoder_io": "p1 = P(b=1) (1,log2 J,H/patch,W/patch), 0.5 where nothing was received -> image (1,3,H,W)",
         "default_fec": "ldpc-1/2",
         "deviations_from_paper": mvqvae.DEVIATIONS,
@@ -107,10 +110,11 @@ def export_mvqvae(model, saved: dict, out_dir: str, model_id: str | None, opset:
         # weights exported as they are (no folding, no merging), so that training can continue
         # from the shipped folder (export.load_onnx_weights)
         torch.onnx.export(EncoderExport(model), tuple(feeds.values()), enc_path, dynamo=False, opset_version=opset,
-                          input_names=list(feeds), output_names=["index", "send", "weight"],
+                          input_names=list(feeds), output_names=["index", "send", "copy", "weight"],
                           do_constant_folding=False, keep_initializers_as_inputs=True,
                           dynamic_axes={"image": {2: "H", 3: "W"}, "keep": {0: "T", 1: "K"},
                                         "index": {0: "T", 1: "K"}, "send": {0: "T", 1: "K"},
+                                        "copy": {0: "T", 1: "K"},
                                         "weight": {0: "T", 1: "K"}})
         g = model.grid
         torch.onnx.export(DecoderExport(model), (torch.rand(1, model.bits, g, g),), dec_path, dynamo=False,

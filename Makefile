@@ -139,12 +139,13 @@ mvqvae: install
 	$(RUN_ENV) $(PYTHON) scripts/mvqvae_study.py eval --images $(TEST_IMAGES)
 	$(RUN_ENV) $(PYTHON) scripts/mvqvae_study.py table-i
 	$(RUN_ENV) $(PYTHON) scripts/mvqvae_study.py tiling
+	$(RUN_ENV) $(PYTHON) scripts/mvqvae_study.py similarity --max-images 6
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --latency bitsemcom-16qam-cpp16 $$($(PYTHON) scripts/mvqvae_study.py shipped) \
 		ampsc-b4-16qam-cpp16 --out $(MVQVAE)
 	$(PYTHON) scripts/update_readme.py mvqvae=$(MVQVAE)/awgn/summary.md mvqvae-rayleigh=$(MVQVAE)/rayleigh/summary.md \
 		mvqvae-mimo=$(MVQVAE)/mimo8x4/summary.md mvqvae-table-i=$(MVQVAE)/table_i.md mvqvae-latency=$(MVQVAE)/latency.md \
 		mvqvae-robustness=$(MVQVAE)/robustness.md mvqvae-task=$(MVQVAE)/task.md mvqvae-ota=$(MVQVAE)/ota/waveforms.md \
-		mvqvae-tiling=$(MVQVAE)/tiling.md
+		mvqvae-tiling=$(MVQVAE)/tiling.md mvqvae-similarity=$(MVQVAE)/similarity.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 
 clean:

@@ -138,8 +138,8 @@ def test_one_corrupt_side_copy_is_survived_two_drop_the_frame(codec, image):
     assert np.array_equal(codec.decode(rx(codec, enc.bits, one, h, w, enc.meta)).image, clean)
     both = one.copy()
     both[-side:] *= -1
-    with pytest.raises(ValueError, match="corrupt side information"):
-        codec.decode(rx(codec, enc.bits, both, h, w, enc.meta))
+    lost = codec.decode(rx(codec, enc.bits, both, h, w, enc.meta))
+    assert lost.lost and "corrupt side information" in lost.reason and lost.image.shape == (h, w, 3)
 
 
 def test_lost_indices_and_garbage_never_crash(codec, image):
@@ -153,9 +153,10 @@ def test_lost_indices_and_garbage_never_crash(codec, image):
     nan = llrs.copy()
     nan[side:side + 50] = np.nan
     assert codec.decode(rx(codec, enc.bits, nan, h, w, enc.meta)).image.shape == (h, w, 3)
-    for bad in (np.zeros_like(llrs), llrs[:len(llrs) // 2], llrs[:10]):  # lost, wrong length, too short
+    assert codec.decode(rx(codec, enc.bits, np.zeros_like(llrs), h, w, enc.meta)).lost  # every burst lost
+    for bad in (llrs[:len(llrs) // 2], llrs[:10]):  # not the announced length, too short: refused
         with pytest.raises(ValueError):
-            codec.decode(rx(codec, enc.bits, bad, h, w, enc.meta))
+            codec.decode(rx(codec, enc.bits, bad, h, w, {**enc.meta, "payload_bits": len(llrs)}))
 
 
 def test_a_frame_for_another_codebook_is_refused(codec, image):
@@ -174,8 +175,9 @@ def test_a_budget_below_the_side_information_names_the_fix(codec, image):
 
 
 def test_semantic_blocks_drop_bad_index_frames_and_decode_the_next(folder, image):
-    """Through GNU Radio: a wrong-length index PDU, a corrupt side-information field and a frame for
-    another codebook are each logged and dropped; the good frame after them decodes."""
+    """Through GNU Radio: a wrong-length index PDU and a frame for another codebook are each logged
+    and dropped; a corrupt side-information field is a lost image (placeholder, logged); the good
+    frame after them decodes."""
     pytest.importorskip("gnuradio.gr")
     import pmt
     from gr_helpers import run_pdus
@@ -192,7 +194,8 @@ def test_semantic_blocks_drop_bad_index_frames_and_decode_the_next(folder, image
     dec = semantic_decoder(folder)
     frames = [make_pdu(meta, llrs[:-100]), make_pdu(meta, corrupt),
               make_pdu({**meta, "model_hash": "ffffffffffff"}, llrs), make_pdu(meta, llrs)]
-    (img_pdu,) = run_pdus([dec], frames, 1, timeout=60)
+    lost_pdu, img_pdu = run_pdus([dec], frames, 2, timeout=60)
+    lost_meta, _ = split_pdu(lost_pdu, np.uint8)
     img_meta, pixels = split_pdu(img_pdu, np.uint8)
-    assert dec.dropped == 3 and img_meta["lost"] is False
-    assert pixels.size == 512 * 768 * 3
+    assert dec.dropped == 2 and lost_meta["lost"] is True and "side information" in lost_meta["reason"]
+    assert img_meta["lost"] is False and pixels.size == 512 * 768 * 3

@@ -10,7 +10,7 @@ N positions (patches) each. An image travels in exactly the link's payload bits:
   not sent (1: a copy of the previous kept token, 0: masked), CRC-16 over all. Side A leads the
   payload, side B (the same fields, read from the end: preamble, flags, CRC, copy bits) ends it, in
   other LDPC codewords; the receiver takes the first copy whose CRC passes, else the LLR sum of
-  both. Without a valid copy the frame is dropped, with one log line.
+  both. Without a valid copy the image is lost (a placeholder, with the reason in one log line).
 * **kept positions** are not sent: both ends draw them, per tile, by Gumbel-top-K over the card's
   ``mask_logits`` from a seed of (tile, K) (the masking strategy; zeros: uniform random masking).
 * **indices**: log2 J bits each, MSB first, tile by tile, positions ascending; the rest of the
@@ -33,7 +33,7 @@ from ..imageio import resize
 from ..phy.burst import crc16
 from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
 from ..phy.link import LinkConfig
-from .base import Codec, Decoded, Encoded, Received
+from .base import Codec, Decoded, Encoded, Received, placeholder
 from .neural import OnnxModel, check_budget, codec_id_for, crop_back, pad_to_multiple, posterior
 
 CODEC = "mvqvae"
@@ -351,7 +351,10 @@ class MaskedVQCodec(Codec):
     def decode(self, rx: Received) -> Decoded:
         h, w = self.check_frame(rx.meta, len(rx.llrs))
         llrs = np.nan_to_num(np.asarray(rx.llrs, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        plan, flags, copy, L = self._side(llrs, h, w)
+        try:
+            plan, flags, copy, L = self._side(llrs, h, w)
+        except ValueError as err:  # the channel took both copies: the image is lost, the receiver goes on
+            return Decoded(placeholder(h, w), lost=True, reason=str(err))
         m = self.model
         bits = m.index_bits
         body = llrs[L:len(llrs) - L]

@@ -225,11 +225,15 @@ def cmd_export(args) -> None:
     best = max(scores, key=lambda p: scores[p][0])
     for patch, (score, path) in scores.items():
         name = SHIPPED.format(patch=patch)
-        folder = os.path.join(ROOT, "models", name) if patch == best else os.path.join(ZOO, name)
-        export_one(path, folder, name)
         plain = os.path.join(run_dir(patch), "snapshot_plain.pt")
-        if os.path.exists(plain):
-            export_one(plain, os.path.join(ZOO, name + "-no-at"), name + "-no-at")
+        # the robustness table decides: without AT (uniform masking, as trained) the model scored higher,
+        # clean and under semantic noise, so that one ships; the AT one (noise-related masking) is kept
+        shipped, other = (plain, path) if args.ship == "no-at" and os.path.exists(plain) else (path, plain)
+        home = os.path.join(ROOT, "models") if patch == best else ZOO
+        export_one(shipped, os.path.join(home, name), name)
+        suffix = "-at" if shipped == plain else "-no-at"
+        if os.path.exists(other):
+            export_one(other, os.path.join(ZOO, name + suffix), name + suffix)
     print(f"shipped: {SHIPPED.format(patch=best)} (validation PSNR {scores[best][0]:.2f} dB)")
 
 
@@ -243,7 +247,7 @@ def cmd_eval(args) -> None:
     (BitSemCom 16-QAM, AMP-SC, the conventional codecs whose best link is the SSCC envelope).
     Rayleigh: the same codecs at fewer SNRs."""
     env = dict(os.environ)
-    vq = [c for c in vq_codecs() if not c.endswith("-no-at")]
+    vq = [c for c in vq_codecs() if not c.endswith(("-at", "-no-at"))]
     eval_app = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--no-reference",
                 "--max-images", str(args.max_images)]
     awgn = os.path.join(OUT, "awgn")
@@ -286,7 +290,7 @@ def cmd_tiling(args) -> None:
     from semcom.phy.link import LinkConfig
     link = LinkConfig("16qam", "ldpc-1/2")
     rows = []
-    for name in [c for c in vq_codecs() if not c.endswith("-no-at")]:
+    for name in [c for c in vq_codecs() if not c.endswith(("-at", "-no-at"))]:
         codec = registry.get(name)
         t = codec.model.tile
         near, far = [], []
@@ -326,7 +330,7 @@ def cmd_similarity(args) -> None:
     lines = ["| model | delta | FIM threshold | cpp | kept per tile | sent / copies / masked (of kept) | PSNR dB |",
              "|---|---|---|---|---|---|---|"]
     for d in neural.model_dirs():
-        if neural.card_codec(d) != "mvqvae" or d.endswith("-no-at"):
+        if neural.card_codec(d) != "mvqvae" or d.endswith(("-at", "-no-at")):
             continue
         m = masked_vq.MaskedVQModel(d)
         for delta in (2.0, 0.999, 0.98, 0.95):
@@ -383,12 +387,12 @@ def cmd_table_i(args) -> None:
     link = LinkConfig("16qam", "ldpc-1/2")
     images = [(n, resize(img[:min(img.shape[:2]), :min(img.shape[:2])], 224, 224)) for n, img in test_images(args.max_images)]
     rows = []
-    for codec_name in [c for c in vq_codecs() if not c.endswith("-no-at")]:
+    for codec_name in [c for c in vq_codecs() if not c.endswith(("-at", "-no-at"))]:
         codec = registry.get(codec_name)
         m = codec.model
         paper = 224 * 224 * m.index_bits * 0.5 / (m.patch ** 2 * 4)
         keep = int(m.positions * 0.5)
-        tiles = -(-224 // m.tile) ** 2
+        tiles = (-(-224 // m.tile)) ** 2
         bits = 2 * (32 + tiles * keep) + tiles * keep * m.index_bits
         cu = link.channel_uses(bits)
         psnrs, jpeg, env = [], [], []
@@ -507,6 +511,8 @@ def main() -> None:
                     help="eval: photos for the Rayleigh, MIMO and over-the-air runs (AWGN: --max-images)")
     ap.add_argument("--ota-snr", type=float, nargs="+", default=[10, 15],
                     help="eval: Es/N0 (dB) of the ideal channel against the impaired burst waveform")
+    ap.add_argument("--ship", choices=("no-at", "at"), default="no-at",
+                    help="export: which model goes to models/ (no-at: it scored higher in the robustness table)")
     ap.add_argument("--folder", help="task: a labelled folder (class/*.png) instead of the digits")
     ap.add_argument("--task-snr", type=float, nargs="+", default=[0, 3, 6, 10], help="task: Es/N0 (dB)")
     ap.add_argument("--head-steps", type=int, default=600, help="task: training steps of the head")

@@ -64,10 +64,15 @@ def training_words(card, total) -> str:
         return (f"{card['train_steps']} steps of the AMP recipe `{t.get('template')}` (T = {t.get('T')} steps, "
                 f"p = {t.get('p', 0.0125)}, alpha = {t.get('alpha', 0.5)}; {stages}), L1, Adam with a cosine "
                 f"schedule per stage, seed {card['seed']}")
-    if card["codec"] == "mvqvae":
-        stages = ", ".join(f"{st['name']} {st['steps']}" for st in card["recipe"])
-        return (f"{card['train_steps']} steps ({stages}: error-free, then bit erasures, then adversarial training "
-                f"with weight perturbation), MSE + eq. 12, Adam lr {card['lr']:g} warm-up cosine, seed {card['seed']}")
+    if card["codec"] == "mvqvae":  # the stages the weights went through (a snapshot stops early)
+        done, parts = 0, []
+        for st in card["recipe"]:
+            if done < card["train_steps"]:
+                parts.append(f"{st['name']} {min(st['steps'], card['train_steps'] - done)}")
+            done += st["steps"]
+        stages = ", ".join(parts)
+        return (f"{card['train_steps']} steps ({stages}), MSE + eq. 12, Adam lr {card['lr']:g} warm-up cosine, "
+                f"seed {card['seed']}")
     return (f"{card['train_steps']} of the schedule's {total} steps ({card['stage1_steps']} error-free, then "
             f"{card['train_channel']} channel (AWGN/Rayleigh block fading) with SNR uniform in "
             f"{card['train_snr_range_db'][0]:g}..{card['train_snr_range_db'][1]:g} dB), Adam lr {card['lr']:g}, "

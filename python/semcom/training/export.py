@@ -362,6 +362,10 @@ def load_onnx_weights(model, folder: str) -> dict:
     if got != want:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()
+    if vq:  # training-side state the networks never read: the card's mask weights, a started codebook
+        state.setdefault("mask_logits", torch.tensor(card.get("mask_logits", []), dtype=torch.float32))
+        state.setdefault("usage", torch.zeros_like(expected["usage"]))
+        state.setdefault("vq_started", torch.tensor(True))
     missing = sorted(set(expected) - set(state))
     if missing:
         raise SemcomError(f"{folder} lacks weights for {', '.join(missing[:3])}")

@@ -99,7 +99,7 @@ def test_weight_perturbation_ascends_and_is_removed():
     def loss_of():
         torch.manual_seed(0)
         return torch.nn.functional.mse_loss(m(x), x)
-    base = float(loss_of())
+    base = float(loss_of().detach())
     perturbed = float(adversarial.perturbed_step(m, params, loss_of, 0.05))
     assert perturbed > base  # nu goes up the loss
     assert all(torch.equal(a, p) for a, p in zip(before, params))  # nu removed again

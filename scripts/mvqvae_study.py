@@ -41,6 +41,14 @@ os.environ["SEMCOM_MODEL_PATH"] = os.pathsep.join(
     p for p in (ZOO, os.path.join(ROOT, "models"), os.environ.get("SEMCOM_MODEL_PATH", "")) if p)
 
 
+def write_table(name: str, text: str) -> None:
+    """A generated Markdown table into OUT (the README copies it), and to the terminal."""
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, name), "w") as f:
+        f.write(text)
+    print(text)
+
+
 def run_dir(patch: int) -> str:
     return os.path.join(ROOT, "runs", f"mvqvae_p{patch}")
 
@@ -195,9 +203,7 @@ def cmd_robustness(args) -> None:
     text = (f"Semantic noise at the transmitter (iterative FGSM, eq. 7, K = 5, L-inf eps), error-free channel, "
             f"mask ratio 0.5, {len(images)} Kodak-like photos; `python3 scripts/mvqvae_study.py robustness`.\n\n"
             + "\n".join(lines) + "\n")
-    with open(os.path.join(OUT, "robustness.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("robustness.md", text)
 
 
 # ---------------------------------------------------------------- export and GNU Radio evaluation
@@ -312,10 +318,7 @@ def cmd_tiling(args) -> None:
     text = ("Tiling (128 px tiles, refined across seams by the decoder's conv): error-free reconstructions at cpp "
             f"1/16, 16-QAM + LDPC 1/2, {args.max_images or 'all'} Kodak-like photos; "
             "`python3 scripts/mvqvae_study.py tiling`.\n\n" + "\n".join(lines) + "\n")
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "tiling.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("tiling.md", text)
 
 
 def cmd_similarity(args) -> None:
@@ -355,10 +358,7 @@ def cmd_similarity(args) -> None:
     text = (f"The similarity rule and the FIM at run time (error-free channel, {len(images)} Kodak-like photos; "
             "a copy costs one side bit, a sent index 8 bits plus one; what is saved buys more kept positions); "
             "`python3 scripts/mvqvae_study.py similarity`.\n\n" + "\n".join(lines) + "\n")
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "similarity.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("similarity.md", text)
 
 
 def symbols_for_psnr(image: np.ndarray, target: float, fmt: str, bits_per_symbol: int = 4, rate: float = 0.5):
@@ -432,9 +432,7 @@ def cmd_table_i(args) -> None:
     text = (f"The paper's Table I for image reconstruction: {len(images)} Kodak-like photos, centre square resized "
             f"to 224x224; conventional symbols = fewest bytes reaching the VQ model's PSNR on each photo, x 8 / "
             f"(1/2 x 4); `python3 scripts/mvqvae_study.py table-i`.\n\n" + "\n".join(lines) + "\n")
-    with open(os.path.join(OUT, "table_i.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("table_i.md", text)
 
 
 def cmd_task(args) -> None:
@@ -483,9 +481,7 @@ def cmd_task(args) -> None:
             f"{n.get('test_images')} test images, {n.get('classes')} classes. SNR columns: 16-QAM + LDPC 1/2 over "
             f"AWGN (the project's numpy PHY twin); eps columns: semantic noise at the transmitter against the "
             f"head's cross-entropy (iterative FGSM, K = 5, through the straight-through codebook), error-free channel; `python3 scripts/mvqvae_study.py task`.\n\n" + "\n".join(lines) + "\n")
-    with open(os.path.join(OUT, "task.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("task.md", text)
 
 
 def cmd_shipped(args) -> None:

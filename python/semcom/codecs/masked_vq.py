@@ -31,10 +31,10 @@ import numpy as np
 from ..errors import SemcomError
 from ..imageio import resize
 from ..phy.burst import crc16
-from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
+from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 from ..phy.link import LinkConfig
 from .base import Codec, Decoded, Encoded, Received, placeholder
-from .neural import OnnxModel, check_budget, codec_id_for, crop_back, pad_to_multiple, posterior
+from .neural import OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back, pad_to_multiple, posterior
 
 CODEC = "mvqvae"
 SCALE_BITS, KEEP_BITS, CRC_BITS = 4, 12, 16
@@ -333,20 +333,7 @@ class MaskedVQCodec(Codec):
         raise ValueError(f"corrupt side information (no copy passes its CRC) in a frame for {self.model.name}")
 
     def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
-        sent = str(meta.get(MODEL, self.model.name))
-        if sent != self.model.name:
-            raise ValueError(f"frame was encoded with model {sent}, not {self.model.name}")
-        sent_hash = meta.get(MODEL_HASH)
-        if sent_hash is not None and str(sent_hash) != self.model.fingerprint:
-            raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
-                             f"{self.model.folder} has fingerprint {self.model.fingerprint} (another codebook); "
-                             "install the same model")
-        if PAYLOAD_BITS in meta and int(meta[PAYLOAD_BITS]) != n_llrs:
-            raise ValueError(f"frame announces {meta[PAYLOAD_BITS]} bits but carries {n_llrs} LLRs")
-        h, w = int(meta["height"]), int(meta["width"])
-        if h < 1 or w < 1 or n_llrs < 2 * (PREAMBLE_BITS + CRC_BITS):
-            raise ValueError(f"frame for a {w}x{h} image carries {n_llrs} bits, too few for its side information")
-        return h, w
+        return check_model_frame(self.model, meta, n_llrs, least=2 * (PREAMBLE_BITS + CRC_BITS))
 
     def decode(self, rx: Received) -> Decoded:
         h, w = self.check_frame(rx.meta, len(rx.llrs))

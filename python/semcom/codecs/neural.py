@@ -369,21 +369,7 @@ class ModelCodec(Codec):
 
     def check_frame(self, meta: dict, n_llrs: int) -> tuple[int, int]:
         """(H, W) of a frame meant for this model; ValueError (the PDU is dropped) otherwise."""
-        sent = str(meta.get(MODEL, self.model.name))
-        if sent != self.model.name:
-            raise ValueError(f"frame was encoded with model {sent}, not {self.model.name}")
-        sent_hash = meta.get(MODEL_HASH)
-        if sent_hash is not None and str(sent_hash) != self.model.fingerprint:
-            raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
-                             f"{self.model.folder} has fingerprint {self.model.fingerprint}; install the same model")
-        h, w = int(meta["height"]), int(meta["width"])
-        if h < 1 or w < 1:
-            raise ValueError(f"frame announces a {w}x{h} image")
-        if n_llrs < 1:
-            raise ValueError(f"frame for a {w}x{h} image carries no bits")
-        if PAYLOAD_BITS in meta and int(meta[PAYLOAD_BITS]) != n_llrs:
-            raise ValueError(f"frame announces {meta[PAYLOAD_BITS]} bits but carries {n_llrs} LLRs")
-        return h, w
+        return check_model_frame(self.model, meta, n_llrs)
 
     def decode(self, rx: Received) -> Decoded:
         """The latent's LLRs rebuilt from the sent ones (erasures 0, copies summed), decoded, and
@@ -392,6 +378,28 @@ class ModelCodec(Codec):
         plan = self.model.plan(h, w, len(rx.llrs))
         llrs = rate_match.combine(rx.llrs, self.model.sent_indices(plan), plan.n)
         return Decoded(resize(self.model.decode(posterior(llrs, self.hard), *plan.size), h, w))
+
+
+def check_model_frame(model: OnnxModel, meta: dict, n_llrs: int, least: int = 1) -> tuple[int, int]:
+    """(H, W) of a frame meant for ``model`` (its name, fingerprint, announced length, at least
+    ``least`` LLRs); ValueError (the PDU is dropped) otherwise."""
+    sent = str(meta.get(MODEL, model.name))
+    if sent != model.name:
+        raise ValueError(f"frame was encoded with model {sent}, not {model.name}")
+    sent_hash = meta.get(MODEL_HASH)
+    if sent_hash is not None and str(sent_hash) != model.fingerprint:
+        raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
+                         f"{model.folder} has fingerprint {model.fingerprint} (another model, or another codebook); "
+                         "install the same model")
+    h, w = int(meta["height"]), int(meta["width"])
+    if h < 1 or w < 1:
+        raise ValueError(f"frame announces a {w}x{h} image")
+    if n_llrs < max(1, least):
+        raise ValueError(f"frame for a {w}x{h} image carries " + ("no bits" if n_llrs < 1 else
+                         f"{n_llrs} bits, fewer than the {least} its side information needs"))
+    if PAYLOAD_BITS in meta and int(meta[PAYLOAD_BITS]) != n_llrs:
+        raise ValueError(f"frame announces {meta[PAYLOAD_BITS]} bits but carries {n_llrs} LLRs")
+    return h, w
 
 
 def check_budget(link: LinkConfig, channel_uses: int, height: int, width: int) -> int:

@@ -277,9 +277,9 @@ class BurstSynchroniser:
                 except (SemcomError, ValueError) as err:
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
-                self.head = (ws, sync, (header, n_data))
+                self.head = (ws, sync, (header, n_data, demod.channel))
                 continue
-            header, n_data = header
+            header, n_data, channel = header
             stop = start - wave.guard + wave.burst_samples(n_data)  # end of the trailing guard
             if stop - wave.guard // 2 > self.end:  # the last half guard is only margin
                 break
@@ -287,7 +287,7 @@ class BurstSynchroniser:
             self.head = None
             self.detections.pop(0)
             try:
-                events.append(self._synced(wave.demodulate(x, n_data, sync), header, start))
+                events.append(self._synced(wave.demodulate(x, n_data, sync, channel), header, start))
             except (SemcomError, ValueError) as err:  # cut short or corrupted: what follows may be a burst
                 self.dropped += 1
                 self.last_error = f"burst {header.segment} of frame {header.frame}: {err}"

@@ -104,6 +104,7 @@ class Demodulated:
     cfo: float  # estimated carrier offset, cycles per sample
     start: float  # burst start in the window (samples, fractional)
     pilot_error: float  # mean squared pilot error over the expected noise (about 1 for a good burst)
+    channel: tuple = ()  # the estimates from the preamble alone, reusable for a longer window of this burst
 
 
 def _delay_correlate(x: np.ndarray, period: int, span: int):
@@ -246,17 +247,27 @@ class Waveform:
         corr = np.sum(seg * np.conj(template[:pieces * size].reshape(pieces, size)), axis=1)
         return cfo0 + float(np.angle(np.sum(corr[1:] * np.conj(corr[:-1]))) / (2 * np.pi * size))
 
-    def demodulate(self, x: np.ndarray, count: int, sync=None) -> Demodulated:
+    def demodulate(self, x: np.ndarray, count: int, sync=None, channel=()) -> Demodulated:
         """The first ``count`` data symbols of the burst whose preamble starts near window ``x``'s
-        beginning. ``sync`` is a previous ``acquire`` result (else it is computed).
+        beginning. ``sync`` is a previous ``acquire`` result (else it is computed); ``channel`` the
+        ``Demodulated.channel`` of an earlier call on a window of the same burst with the same start
+        and ``sync`` (the header's), so the channel is not fitted twice.
         SemcomError when there is no usable preamble or too few samples."""
         sync = sync or self.acquire(x)
         if sync is None:
             raise SemcomError("no preamble found")
-        return self._demodulate(x, count, *sync[:2])
+        return self._demodulate(x, count, *sync[:2], channel)
 
-    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+    def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         raise NotImplementedError
+
+
+def derotate(x: np.ndarray, cfo: float) -> np.ndarray:
+    """x * exp(-2j pi cfo n) in complex64 (the phase reduced in float64, then float32 sin/cos)."""
+    phase = np.mod((-2 * np.pi * cfo) * np.arange(len(x)), 2 * np.pi).astype(np.float32)
+    rot = np.empty(len(x), np.complex64)
+    rot.real, rot.imag = np.cos(phase), np.sin(phase)
+    return np.asarray(x, np.complex64) * rot
 
 
 PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols, and at the end
@@ -301,7 +312,7 @@ class SingleCarrier(Waveform):
         _, pilot_pos = self._layout(data_symbols)
         return 2 * self.guard + (len(self.pre_symbols) + pilot_pos[-1] + 1) * self.sps + len(self.rrc) - 1
 
-    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+    def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         data_pos, pilot_pos = self._layout(count)
         n_sym = len(self.pre_symbols) + pilot_pos[-1] + 1 + self.equaliser_taps + self.channel_taps
         first = start + len(self.rrc) - 1  # matched-filter peak of preamble symbol 0
@@ -309,12 +320,14 @@ class SingleCarrier(Waveform):
         need = i0 + 2 + n_sym * self.sps
         if need > len(x) + len(self.rrc):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
-        x = x * np.exp(-2j * np.pi * cfo * np.arange(len(x))).astype(np.complex64)
-        mf = np.convolve(x, self.rrc)
+        mf = np.convolve(derotate(x, cfo), self.rrc)
         mf = np.concatenate([mf, np.zeros(max(0, need + 4 - len(mf)), np.complex64)])
         z = _cubic_samples(mf, first, self.sps, n_sym)
-        g, noise = self._fit_channel(z)
-        w, mu = self._mmse(g, noise)
+        if channel:
+            g, noise, w, mu = channel
+        else:
+            g, noise = self._fit_channel(z)
+            w, mu = self._mmse(g, noise)
         e = self.equaliser_taps
         zp = np.concatenate([np.zeros(e, z.dtype), z, np.zeros(e, z.dtype)])
         eq = np.convolve(zp, np.conj(w)[::-1], mode="valid")[:len(z)] / mu
@@ -330,7 +343,7 @@ class SingleCarrier(Waveform):
         nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
         signal = float(np.sum(np.abs(g) ** 2))
         return Demodulated(data.astype(np.complex64), np.full(count, nv, np.float32),
-                           float(10 * np.log10(signal / noise)), cfo, start, error)
+                           float(10 * np.log10(signal / noise)), cfo, start, error, (g, noise, w, mu))
 
     def _fit_channel(self, z: np.ndarray):
         """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
@@ -381,10 +394,9 @@ def _cubic_samples(x: np.ndarray, first: float, step: int, count: int) -> np.nda
     c = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
                   -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
     idx = i0 + step * np.arange(count)
-    out = np.zeros(count, complex)
-    for j, cj in enumerate(c):
-        pos = np.clip(idx + j - 1, 0, len(x) - 1)
-        out += cj * x[pos]
+    out = np.zeros(count, np.complex64)
+    for j, cj in enumerate(c.astype(np.float32)):
+        out += cj * x[np.clip(idx + j - 1, 0, len(x) - 1)]
     return out
 
 
@@ -434,7 +446,7 @@ class Ofdm(Waveform):
     def burst_samples(self, data_symbols: int) -> int:
         return 2 * self.guard + len(self.preamble()) + self._symbols(data_symbols) * (self.fft + self.cp)
 
-    def _demodulate(self, x, count, start, cfo) -> Demodulated:
+    def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         d = int(round(start)) - self.backoff
         sym = self.fft + self.cp
         ltf_at = d + ZC_REPEATS * self.period
@@ -443,21 +455,10 @@ class Ofdm(Waveform):
         need = data_at + n_sym * (self.fft + self.cp)
         if d < 0 or need > len(x):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
-        n = np.arange(len(x))
-        x = x * np.exp(-2j * np.pi * cfo * n)
         used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
-        y = self._freq(x[ltf_at:data_at].reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
-        # fine CFO: the channel estimates of the two training symbols rotate by 2 pi cfo fft
-        fine = float(np.angle(np.vdot(y[0], y[1])) / (2 * np.pi * sym))
-        x = x * np.exp(-2j * np.pi * fine * n)
+        fine, noise, h = channel or self._estimate(derotate(x[:data_at], cfo), ltf_at, used)
         cfo += fine
-        y[1] *= np.exp(-2j * np.pi * fine * sym)
-        noise = max(float(np.mean(np.abs(y[0] - y[1]) ** 2) / 2), 1e-6)
-        # least-squares impulse response of at most cp taps: averages the noise over subcarriers
-        basis = np.exp(-2j * np.pi * np.outer(np.where(used >= self.fft // 2, used - self.fft, used),
-                                              np.arange(self.cp - self.backoff)) / self.fft)
-        taps, *_ = np.linalg.lstsq(basis, y.mean(axis=0), rcond=None)
-        h = basis @ taps
+        x = derotate(x[:need], cfo)
         blocks = x[data_at:need].reshape(n_sym, self.fft + self.cp)[:, self.cp:]
         y = self._freq(blocks)[:, used] / h
         nd = len(self.data_carriers)
@@ -468,7 +469,22 @@ class Ofdm(Waveform):
         error = float(np.mean(np.abs(rotated[:, nd:] - self.pilot_values) ** 2 * np.abs(h[nd:]) ** 2) / noise)
         scale = _blend(error, len(used), n_sym * len(self.pilot_carriers))
         snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / (noise * scale)))
-        return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error)
+        return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error,
+                           (fine, noise, h))
+
+    def _estimate(self, x: np.ndarray, ltf_at: int, used: np.ndarray):
+        """From the training symbols of CFO-corrected ``x``: (fine CFO, noise variance, H on ``used``)."""
+        sym = self.fft + self.cp
+        y = self._freq(x[ltf_at:ltf_at + 2 * sym].reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
+        # fine CFO: the channel estimates of the two training symbols rotate by 2 pi cfo fft
+        fine = float(np.angle(np.vdot(y[0], y[1])) / (2 * np.pi * sym))
+        y[1] *= np.exp(-2j * np.pi * fine * sym)
+        noise = max(float(np.mean(np.abs(y[0] - y[1]) ** 2) / 2), 1e-6)
+        # least-squares impulse response of at most cp taps: averages the noise over subcarriers
+        basis = np.exp(-2j * np.pi * np.outer(np.where(used >= self.fft // 2, used - self.fft, used),
+                                              np.arange(self.cp - self.backoff)) / self.fft)
+        taps, *_ = np.linalg.lstsq(basis, y.mean(axis=0), rcond=None)
+        return fine, noise, basis @ taps
 
 
 WAVEFORMS = {"sc": SingleCarrier, "ofdm": Ofdm}

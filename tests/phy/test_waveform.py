@@ -94,6 +94,25 @@ def test_ber_close_to_theory_on_awgn(name, snr_db):
 
 
 @pytest.mark.parametrize("name", WAVES)
+def test_header_channel_fit_serves_the_whole_burst(name):
+    """The receiver fits the channel once, on the header's window, and reuses it for the burst:
+    the same symbols and noise variances as fitting it again on the whole window."""
+    rng = np.random.default_rng(11)
+    wave = waveform.waveform(name)
+    payload = rng.integers(0, 2, 4096).astype(np.uint8)
+    r = channel(wave.modulate(HEADER, constellations.constellation("qpsk").modulate(payload)), 8.0, rng,
+                cfo=0.004, delay=0.4, taps=MULTIPATH)
+    sync = wave.acquire(r)
+    head = wave.demodulate(r[:int(sync[0]) + wave.burst_samples(waveform.HEADER_SYMBOLS)], waveform.HEADER_SYMBOLS, sync)
+    count = waveform.HEADER_SYMBOLS + payload.size // 2
+    fresh, reused = wave.demodulate(r, count, sync), wave.demodulate(r, count, sync, head.channel)
+    np.testing.assert_allclose(reused.symbols, fresh.symbols, atol=1e-5)
+    np.testing.assert_allclose(reused.noise_var, fresh.noise_var, rtol=1e-5)
+    hard = constellations.constellation("qpsk").hard_bits(reused.symbols[waveform.HEADER_SYMBOLS:])
+    assert np.mean(hard != payload) < 0.05  # the burst itself (multipath costs a few dB), not noise
+
+
+@pytest.mark.parametrize("name", WAVES)
 def test_noise_variance_matches_the_errors(name):
     """The per-symbol noise variance handed to the demapper is what the equalised symbols show."""
     rng = np.random.default_rng(5)

@@ -448,3 +448,23 @@ def test_measured_curves_stay_out_of_the_fingerprint(tmp_path):
     neural.update_card(str(copy), neural.MEASURED_KEY, {"cpp": 0.0625, "psnr_db": {"qpsk": [20.0]}})
     with pytest.raises(SemcomError, match="write it again with scripts/model_cards.py --measured"):
         neural.OnnxModel(str(copy)).measured_curves(1 / 16)
+
+
+def test_model_cards_writes_measured_curves_and_keeps_the_card(tmp_path):
+    """scripts/model_cards.py --measured: the mean PSNR per modulation and SNR of a sweep's rows goes
+    into each model's card (the rest of the card unchanged), and tx_image's picker reads it back."""
+    models = measured_model_copies(tmp_path / "models", {})
+    before = json.loads((models / MODEL / "card.json").read_text())
+    rows = [{"image": i, "codec": MODEL, "family": "learned", "link": mod, "channel": "awgn", "snr_db": snr,
+             "psnr_db": p, "ms_ssim": 0.5} for i, mod, snr, p in (
+        ("a", "qpsk", 0, 20.0), ("b", "qpsk", 0, 21.0), ("a", "16qam", 0, 17.0), ("b", "16qam", 0, float("nan")))]
+    (tmp_path / "results.json").write_text(json.dumps({"cpp": 0.0625, "rows": rows}))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "model_cards.py"), "--models", str(models),
+                        "--measured", str(tmp_path / "results.json"), "--importance", str(tmp_path / "imp.md")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((models / MODEL / "card.json").read_text())
+    assert card.pop(neural.MEASURED_KEY)["psnr_db"] == {"qpsk": {"0": 20.5}, "16qam": {"0": 17.0}}
+    assert card == before
+    assert neural.OnnxModel(str(models / MODEL)).measured_curves(1 / 16) == {"qpsk": {0.0: 20.5}, "16qam": {0.0: 17.0}}
+    assert "qpsk: 0 dB 20.50" in (models / "README.md").read_text()

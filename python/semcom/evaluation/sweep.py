@@ -342,7 +342,7 @@ def plot(summary, path, cpp, n_images):
             if c != channel:
                 continue
             snrs = list(d)
-            style = {ENVELOPE: dict(lw=2.5, color="k"), LEARNED_ENVELOPE: dict(lw=2.5, color="tab:red"),
+            style = {ENVELOPE: dict(lw=2.5, color="k"), LEARNED_ENVELOPE: dict(lw=2.5, color="k", ls="-."),
                      CAPACITY: dict(ls="--", color="grey")}.get(name, dict(marker="o", alpha=0.8))
             ax.plot(snrs, [d[s][0] for s in snrs], label=name, **style)
         ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel="PSNR (dB)")

@@ -212,21 +212,25 @@ def auto_rows(rows, cpp, curves=None) -> list[dict]:
     return out
 
 
+def link_series(rows) -> dict:
+    """{(channel, codec, link): {snr: (mean psnr, mean ms-ssim)}}: ``series`` per codec and link, no envelopes."""
+    return {(channel, *name.split(" ", 1)): d for (channel, name), d in series(rows, per_link=True).items()
+            if name not in ENVELOPES.values() and " " in name}
+
+
 def switch_points(rows, channel) -> list[dict]:
     """Per SNR on ``channel``: the learned (codec, link) with the best mean PSNR over the images it
     sent (a tie goes to the later name), that PSNR, and on how many images it is the best learned row."""
     learned = [r for r in rows if r["channel"] == channel and r.get("family") == LEARNED
                and not np.isnan(r["psnr_db"])]
-    per_link = series(learned, per_link=True)
+    per_link = link_series(learned)
     best_row = {}
     for r in learned:
         key = (r["snr_db"], r["image"])
         best_row[key] = max(best_row.get(key, -np.inf), r["psnr_db"])
     out = []
     for snr in sorted({r["snr_db"] for r in learned}):
-        means = [(d[snr][0], name) for (_, name), d in per_link.items() if name != LEARNED_ENVELOPE and snr in d]
-        psnr, name = max(means)
-        codec, link = name.split(" ", 1)
+        psnr, codec, link = max((d[snr][0], codec, link) for (_, codec, link), d in per_link.items() if snr in d)
         wins = {r["image"] for r in learned if r["snr_db"] == snr and r["codec"] == codec and r["link"] == link
                 and r["psnr_db"] == best_row[(snr, r["image"])]}
         images = {r["image"] for r in learned if r["snr_db"] == snr}
@@ -270,10 +274,7 @@ def card_curves(results: dict, channel: str = "awgn") -> dict:
     rows = [r for r in results["rows"] if r.get("family") == LEARNED and r["channel"] == channel]
     images = covered_images(rows)
     out = defaultdict(dict)
-    for (_, name), d in series(rows, per_link=True).items():
-        if name == LEARNED_ENVELOPE:
-            continue
-        codec, link = name.split(" ", 1)
+    for (_, codec, link), d in link_series(rows).items():
         out[codec][link] = {f"{snr:g}": round(float(p), 3) for snr, (p, _) in d.items()}
     return {codec: {"channel": channel, "cpp": float(results["cpp"]), "images": len(images[(channel, codec)]),
                     "source": "semcom-eval --per-link, mean PSNR dB per modulation and Es/N0 dB", "psnr_db": links}

@@ -13,6 +13,8 @@
 #   make ota       over-the-air acceptance figures and receiver benchmarks into docs/results/ota
 #   make ampsc     AMP-SC against its baselines, BitSemCom and the SSCC envelope into docs/results/ampsc
 #   make mvqvae    the masked VQ-VAE over AWGN, Rayleigh and 8x4 MIMO, Table I and latency into docs/results/mvqvae
+#   make envelope  the learned envelope (BitSemCom models x QPSK/16-QAM/64-QAM) against the SSCC envelope, the
+#                  cards' measured curves and bitsemcom@auto into docs/results/envelope
 #   make clean     remove build/ and out/
 
 VENV ?= .venv
@@ -26,7 +28,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc mvqvae clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc mvqvae envelope clean
 
 all: install
 
@@ -147,6 +149,21 @@ mvqvae: install
 		mvqvae-robustness=$(MVQVAE)/robustness.md mvqvae-task=$(MVQVAE)/task.md mvqvae-ota=$(MVQVAE)/ota/waveforms.md \
 		mvqvae-tiling=$(MVQVAE)/tiling.md mvqvae-similarity=$(MVQVAE)/similarity.md
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
+
+# The learned envelope (issue 11): both BitSemCom models over QPSK, 16-QAM and 64-QAM beside the
+# conventional codecs on the Kodak-like set (AWGN, equal cpp 1/16), each model's measured curves
+# written into its card and installed, then the tables again with bitsemcom@auto (the pick those
+# curves make at each SNR; measured on the same images, so it is the best model@modulation by mean).
+ENVELOPE_OUT := $(RESULTS)/envelope
+envelope: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs bitsemcom-qpsk-cpp16 bitsemcom-16qam-cpp16 \
+		$(CONVENTIONAL) --learned-links qpsk 16qam 64qam --per-link --channels awgn --snr -6 -3 0 3 6 10 15 20 \
+		--out $(ENVELOPE_OUT)
+	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json --measured $(ENVELOPE_OUT)/results.json
+	VENV="$(VENV)" bash scripts/bootstrap.sh
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --rebuild --per-link --out $(ENVELOPE_OUT)
+	$(PYTHON) scripts/update_readme.py envelope=$(ENVELOPE_OUT)/findings.md
 
 clean:
 	rm -rf build out

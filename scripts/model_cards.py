@@ -2,8 +2,11 @@
 """Write models/README.md from each model's card.json and the evaluation results.
 
 Usage: scripts/model_cards.py [--models models] [--results docs/results/results.json]
+                              [--measured docs/results/learned/results.json]
 Nothing in models/README.md is typed by hand: rerun this after training, exporting or
-`make results`.
+`make results`. --measured first writes each model's measured PSNR curves (mean per modulation
+and SNR over a `semcom-eval --per-link` sweep's AWGN rows) into its card.json, where
+`tx_image.py --modulation auto` reads them (after `make install`).
 """
 import argparse
 import json
@@ -39,6 +42,32 @@ def load_scores(path):
         if channel == "awgn":
             out[name] = {float(s): (v["psnr_db"], v["ms_ssim"]) for s, v in series.items()}
     return out, res.get("images", 0)
+
+
+def write_measured(results_path, models_dir):
+    """Each model's ``measured`` card section from a semcom-eval --per-link results.json (replacing
+    the section a card had)."""
+    from gnuradio.semcom.codecs.neural import MEASURED_KEY, update_card
+    from gnuradio.semcom.evaluation.sweep import card_curves
+    with open(results_path) as f:
+        results = json.load(f)
+    for codec, section in sorted(card_curves(results).items()):
+        folder = os.path.join(models_dir, codec)
+        if os.path.isfile(os.path.join(folder, "card.json")):
+            update_card(folder, MEASURED_KEY, section)
+            print(f"{folder}/card.json: measured PSNR over {', '.join(section['psnr_db'])} "
+                  f"({section['images']} images, cpp {section['cpp']:g})")
+
+
+def measured_row(card) -> str:
+    """The card's measured curves as one table row ('' without them)."""
+    m = card.get("measured")
+    if not m:
+        return ""
+    curves = "; ".join(f"{mod}: " + ", ".join(f"{s} dB {p:.2f}" for s, p in sorted(c.items(), key=lambda i: float(i[0])))
+                       for mod, c in sorted(m["psnr_db"].items()))
+    return (f"| measured PSNR (dB; `--modulation auto` picks by these) | {m['channel']}, cpp {m['cpp']:g}, "
+            f"{m['images']} images, by modulation and Es/N0: {curves} |")
 
 
 def size_mb(folder):
@@ -137,6 +166,9 @@ def section(name, folder, card, scores, n_images):
                      + "; ".join(f"{k} punctured on {rm['measured_on']['test_images']} test photos: measured order "
                                  f"{v['measured_order_db']:.2f} dB, random {v['random_order_mean_db']:.2f} ± "
                                  f"{v['random_order_std_db']:.2f} dB" for k, v in vs.items()) + " |")
+    measured = measured_row(card)
+    if measured:
+        lines.append(measured)
     mine = scores.get(name) or scores.get(name + "-hard") or {}
     if mine:
         snrs = sorted(mine)
@@ -185,7 +217,11 @@ def main():
     p.add_argument("--mvqvae-results", default=os.path.join("docs", "results", "mvqvae", "awgn", "results.json"))
     p.add_argument("--importance", default=os.path.join("docs", "results", "rates", "importance.md"),
                    help="where the importance-order table goes")
+    p.add_argument("--measured", default="", help="a semcom-eval --per-link results.json: write each model's "
+                   "measured PSNR curves into its card.json first")
     args = p.parse_args()
+    if args.measured:
+        write_measured(args.measured, args.models)
     scores, n_images = load_scores(args.results)
     ampsc_scores, _ = load_scores(args.ampsc_results)  # AMP-SC's models are scored over 16-QAM there
     scores.update({k: v for k, v in ampsc_scores.items() if k.startswith("ampsc-")})

@@ -76,6 +76,7 @@ LINKS = ("sim", "zmq", "file", "uhd", "soapy")
 WAVEFORMS = ("sc", "ofdm", "ideal")
 FECS = tuple(CODES) + (FEC_NONE,)
 CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, none for learned ones
+AUTO_MODULATION = "auto"  # tx_image --modulation: the model and modulation the cards pick for --target-snr
 
 _ALL = (
     # link: what the image codec sends over which PHY
@@ -112,6 +113,9 @@ _ALL = (
     Option("channel", "awgn", "rayleigh: flat fading (channels.fading_model; block fading with perfect CSI "
            "for --waveform ideal)", choices=("awgn", "rayleigh")),
     Option("snr", 10.0, "Es/N0 in dB per data symbol", kind=float, low=-30, high=60),
+    Option("target_snr", None, "with --modulation auto: the Es/N0 (dB) the receiver is expected to see, at which "
+           "the BitSemCom cards' measured curves pick the model and modulation (default with --radio sim: --snr)",
+           kind=float, low=-30, high=60),
     Option("cfo", 0.0, "carrier offset, cycles per sample (0.005 = 1%% of the sc symbol rate)",
            kind=float, low=-0.5, high=0.5, low_open=True, high_open=True),
     Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,

@@ -12,14 +12,14 @@ import pytest
 pytest.importorskip("gnuradio.semcom.links.sim")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import CROSSING, REPO, measured_model_copies  # noqa: E402
 ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 
 
-def app(name, *args, timeout=300):
+def app(name, *args, timeout=300, env=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, "apps", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,9 @@ def test_bad_input_gives_one_line_error(args, message, small_image):
     ("tx_image.py", ["--clock-ppm=-1e6", "SMALL"], "--clock-ppm: must be in [-1000, 1000]"),
     ("tx_image.py", ["--interval=-1", "SMALL"], "--interval: must be in [0, 86400]"),
     ("tx_image.py", ["--repeat", "0", "SMALL"], "--repeat: must be in [1, 1000000000]"),
+    ("tx_image.py", ["--modulation", "auto", "--target-snr", "nan", "SMALL"], "--target-snr: must be a finite number"),
+    ("tx_image.py", ["--modulation", "auto", "--codec", "avif", "SMALL"], "use --codec bitsemcom or bitsemcom-hard"),
+    ("tx_image.py", ["--modulation", "auto", "--radio", "zmq", "SMALL"], "needs --target-snr"),
     ("rx_image.py", ["--frame-timeout=-1", "--reference", "SMALL"], "--frame-timeout: must be in (0, 3600]"),
     ("rx_image.py", ["--count=-2", "--reference", "SMALL"], "--count: must be in [0, 1000000000000]"),
     ("rx_image.py", ["--max-pending-frames", "0", "--reference", "SMALL"], "--max-pending-frames: must be in [1, 4096]"),
@@ -98,6 +101,23 @@ def test_invalid_options_give_one_line(app_name, args, message, small_image):
     r = app(app_name, *[small_image if a == "SMALL" else a for a in args])
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and message in r.stderr, r.stderr
+
+
+def test_tx_image_auto_picks_model_and_modulation_for_the_snr(small_image, tmp_path):
+    """--modulation auto at 8 dB: the cards' curves pick the 16-QAM model over 16-QAM (4 bits per
+    channel use); the receiver follows the frame header."""
+    env = {**os.environ, "SEMCOM_MODEL_PATH": str(measured_model_copies(tmp_path / "models", CROSSING))}
+    out = tmp_path / "rx.png"
+    r = app("tx_image.py", "--modulation", "auto", "--snr", 8, "--waveform", "ideal", "--json", "--rx-output", out,
+            small_image, env=env)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["model"] == "bitsemcom-16qam-cpp16" and report["auto"].startswith("bitsemcom-16qam-cpp16@16qam")
+    assert report["payload_bits"] == 4 * report["channel_uses"] == 4 * (256 * 384 // 16)
+    assert not report["lost"] and report["psnr_db"] > 20.0
+    bare = measured_model_copies(tmp_path / "bare", {})  # cards without curves: say what to run
+    r = app("tx_image.py", "--modulation", "auto", small_image, env={**env, "SEMCOM_MODEL_PATH": str(bare)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "scripts/model_cards.py --measured" in r.stderr
 
 
 def test_bad_onnxruntime_thread_count_is_one_line(small_image):

@@ -15,7 +15,7 @@ from gnuradio.semcom.errors import SemcomError
 from gnuradio.semcom.imageio import load_image, resize
 from gnuradio.semcom.phy.link import LinkConfig
 
-from plain import REPO  # noqa: E402
+from plain import CROSSING, REPO, measured_model_copies  # noqa: E402
 ROOT = REPO
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 MODEL = "bitsemcom-qpsk-cpp16"
@@ -403,3 +403,68 @@ def test_rx_image_decoder_option(tmp_path):
     assert r.returncode == 0, r.stderr[-1500:]
     psnr = float(r.stdout.split("PSNR ")[1].split()[0])
     assert psnr > ERROR_FREE_FLOOR_DB - 0.5, r.stdout
+
+
+CROSSING_PAIRS = {(m, mod): c for m, d in CROSSING.items() for mod, c in d.items()}  # crossing at 4.4 dB
+CROSSING_READ = {k: {float(s): p for s, p in c.items()} for k, c in CROSSING_PAIRS.items()}  # as cards are read
+
+
+def test_curve_is_interpolated_in_snr_and_held_beyond_its_ends():
+    curve = CROSSING[MODEL]["qpsk"]
+    assert neural.curve_psnr(curve, 3) == 22.0 and neural.curve_psnr(curve, 0) == pytest.approx(21.0)
+    assert neural.curve_psnr(curve, 6.5) == pytest.approx(22.5)
+    assert neural.curve_psnr(curve, -20) == 20.0 and neural.curve_psnr(curve, 40) == 23.0
+
+
+@pytest.mark.parametrize("snr, pick, psnr", [
+    (-10, (MODEL, "qpsk"), 20.0), (0, (MODEL, "qpsk"), 21.0), (4, (MODEL, "qpsk"), 22 + 1 / 7),
+    (5, ("bitsemcom-16qam-cpp16", "16qam"), 21 + 12 / 7), (20, ("bitsemcom-16qam-cpp16", "16qam"), 27.0)])
+def test_pick_link_takes_the_highest_curve_at_the_snr(snr, pick, psnr):
+    """QPSK below the 4.4 dB crossover, 16-QAM above it, between measured points by interpolation."""
+    got, value = neural.pick_link(CROSSING_PAIRS, snr)
+    assert got == pick and value == pytest.approx(psnr)
+    assert neural.pick_link({}, snr) is None and neural.pick_link({(MODEL, "qpsk"): {}}, snr) is None
+
+
+def test_auto_bitsemcom_picks_model_and_modulation_from_the_cards(tmp_path, monkeypatch, image):
+    monkeypatch.setenv(neural.MODEL_PATH_ENV, str(measured_model_copies(tmp_path, CROSSING)))
+    auto = neural.AutoBitSemCom()
+    h, w = image.shape[:2]
+    qpsk = LinkConfig("qpsk", "none")
+    assert auto.curves(1 / 16) == CROSSING_READ and auto.curves(1 / 8) == {}
+    for snr, name, mod in ((0, MODEL, "qpsk"), (6, "bitsemcom-16qam-cpp16", "16qam")):
+        model, modulation, psnr = auto.choose_link(snr, 1 / 16, h, w, qpsk)
+        assert (model.name, modulation) == (name, mod) and psnr == neural.pick_link(CROSSING_PAIRS, snr)[1]
+    # no curve at this cpp: today's choice over the fallback link, without a prediction
+    model, modulation, psnr = auto.choose_link(6, 1 / 8, h, w, qpsk)
+    assert (model.name, modulation, psnr) == (auto.choose(qpsk, h, w, h * w // 8).name, "qpsk", None)
+
+
+def test_measured_curves_stay_out_of_the_fingerprint(tmp_path):
+    """The frames' model hash covers what decides where bits go, not how well the model did."""
+    copy = measured_model_copies(tmp_path, CROSSING) / MODEL
+    assert neural.OnnxModel(str(copy)).fingerprint == neural.OnnxModel(model_folder()).fingerprint
+    assert neural.OnnxModel(str(copy)).measured_curves(1 / 16) == {"qpsk": CROSSING_READ[(MODEL, "qpsk")]}
+    neural.update_card(str(copy), neural.MEASURED_KEY, {"cpp": 0.0625, "psnr_db": {"qpsk": [20.0]}})
+    with pytest.raises(SemcomError, match="write it again with scripts/model_cards.py --measured"):
+        neural.OnnxModel(str(copy)).measured_curves(1 / 16)
+
+
+def test_model_cards_writes_measured_curves_and_keeps_the_card(tmp_path):
+    """scripts/model_cards.py --measured: the mean PSNR per modulation and SNR of a sweep's rows goes
+    into each model's card (the rest of the card unchanged), and tx_image's picker reads it back."""
+    models = measured_model_copies(tmp_path / "models", {})
+    before = json.loads((models / MODEL / "card.json").read_text())
+    rows = [{"image": i, "codec": MODEL, "family": "learned", "link": mod, "channel": "awgn", "snr_db": snr,
+             "psnr_db": p, "ms_ssim": 0.5} for i, mod, snr, p in (
+        ("a", "qpsk", 0, 20.0), ("b", "qpsk", 0, 21.0), ("a", "16qam", 0, 17.0), ("b", "16qam", 0, float("nan")))]
+    (tmp_path / "results.json").write_text(json.dumps({"cpp": 0.0625, "rows": rows}))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "model_cards.py"), "--models", str(models),
+                        "--measured", str(tmp_path / "results.json"), "--importance", str(tmp_path / "imp.md")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((models / MODEL / "card.json").read_text())
+    assert card.pop(neural.MEASURED_KEY)["psnr_db"] == {"qpsk": {"0": 20.5}, "16qam": {"0": 17.0}}
+    assert card == before
+    assert neural.OnnxModel(str(models / MODEL)).measured_curves(1 / 16) == {"qpsk": {0.0: 20.5}, "16qam": {0.0: 17.0}}
+    assert "qpsk: 0 dB 20.50" in (models / "README.md").read_text()

@@ -111,11 +111,19 @@ def check_waveform(args):
         raise SemcomError("--waveform ideal exists only with --radio sim; radios need sc or ofdm")
 
 
-def add_link_options(p: argparse.ArgumentParser):
+def add_link_options(p: argparse.ArgumentParser, auto: bool = False):
+    """The link group; ``auto``: --modulation auto and --target-snr (a transmitter's choice)."""
     from .. import codecs
     g = p.add_argument_group("link")
     options.add(g, "codec", help=options.OPTIONS["codec"].help + f"; registered: {', '.join(codecs.available())}")
-    for name in ("modulation", "fec", "cpp", "ldpc_backend"):
+    if auto:
+        options.add(g, "modulation", choices=options.OPTIONS["modulation"].choices + (options.AUTO_MODULATION,),
+                    help=options.OPTIONS["modulation"].help + f"; {options.AUTO_MODULATION}: with --codec "
+                    "bitsemcom, the model and modulation its cards' measured curves predict best at --target-snr")
+        options.add(g, "target_snr")
+    else:
+        options.add(g, "modulation")
+    for name in ("fec", "cpp", "ldpc_backend"):
         options.add(g, name)
 
 

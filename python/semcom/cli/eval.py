@@ -5,8 +5,12 @@ SNR: conventional codecs over every --links entry (modulation/LDPC), learned
 codecs uncoded over every --learned-links modulation. Outputs in --out:
 results.csv (one row per point), results.json, summary.md (mean per series)
 and psnr_vs_snr.png. Series: each codec at its best link per image and SNR,
-the SSCC envelope (best conventional codec x link) and the ideal AVIF +
-capacity reference, log2(1+SNR) bits per channel use.
+the SSCC envelope (best conventional codec x link), the learned envelope (best
+learned model x modulation), bitsemcom@auto (at each SNR the rows of the model
+and modulation the installed cards' measured curves pick: what
+tx_image.py --modulation auto would send) and the ideal AVIF + capacity
+reference, log2(1+SNR) bits per channel use. findings.md adds the learned
+envelope against the SSCC envelope and its switch points.
 
 --append keeps the rows already in --out/results.csv for points (codec, link,
 channel, image, SNR) this run does not evaluate, so a new codec or SNR joins

@@ -14,6 +14,8 @@ Examples:
   tx_image.py --radio zmq --add-channel --snr 15 --impaired photo.png        # noisy, impaired ZeroMQ link
   tx_image.py --radio file --file out/capture.sigmf-data photo.png          # record IQ
   tx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 60 photo.png
+  tx_image.py --modulation auto --snr 0 photo.png                           # model and QAM for 0 dB
+  tx_image.py --radio zmq --modulation auto --target-snr 6 photo.png        # for a receiver at 6 dB
 """
 import json
 import os
@@ -27,7 +29,7 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("images", nargs="+", help="image files to send (PNG, JPEG, ...)")
     cli.add_radio_options(p)
-    cli.add_link_options(p)
+    cli.add_link_options(p, auto=True)
     g = p.add_argument_group("output")
     g.add_argument("--rx-output", default="out/rx.png", help="--radio sim: where the received image is written")
     options.add(g, "repeat")
@@ -42,9 +44,44 @@ def main():
 
     from ..imageio import load_image
     images = [(path, load_image(path)) for path in args.images]
+    args.auto_pick = ""
+    if args.modulation == options.AUTO_MODULATION:
+        args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])
+        if not args.json:
+            print(f"--modulation {options.AUTO_MODULATION}: {args.auto_pick}", flush=True)
     if args.radio == "sim":
         return send_simulated(args, images)
     return send_to_radio(args, images)
+
+
+def pick_auto_link(args, height: int, width: int) -> str:
+    """--modulation auto: sets ``args.modulation`` and ``args.codec`` (the picked model, -hard kept)
+    from the BitSemCom cards' measured curves at --target-snr (--snr with --radio sim); without a
+    curve at --cpp, today's choice over QPSK. Returns what was picked; SemcomError (one line) when
+    the codec is not bitsemcom or no card has curves."""
+    from .. import codecs
+    from ..codecs.neural import MEASURED_KEY, AutoBitSemCom
+    from ..errors import SemcomError
+    from ..phy.link import FEC_NONE, LinkConfig
+    codec = codecs.get(args.codec)
+    if not isinstance(codec, AutoBitSemCom):
+        raise SemcomError(f"--modulation {options.AUTO_MODULATION} picks a BitSemCom model and modulation: use "
+                          f"--codec bitsemcom or bitsemcom-hard, not {args.codec}")
+    snr = args.snr if args.target_snr is None and args.radio == "sim" else args.target_snr
+    if snr is None:
+        raise SemcomError(f"--modulation {options.AUTO_MODULATION} with --radio {args.radio} needs --target-snr "
+                          "(the Es/N0 the receiver sees, e.g. its last SNR estimate)")
+    if not any(m.card_section(MEASURED_KEY) for m in codec.models.values()):
+        raise SemcomError(f"--modulation {options.AUTO_MODULATION}: no installed BitSemCom model has measured curves "
+                          f"(card.json '{MEASURED_KEY}'); measure them with semcom-eval --codecs "
+                          f"{' '.join(codec.models) or 'MODELS'} --learned-links qpsk 16qam 64qam --per-link --out DIR, "
+                          "write them with scripts/model_cards.py --measured DIR/results.json, then make install")
+    fallback = LinkConfig(options.default("modulation"), FEC_NONE)
+    model, args.modulation, psnr = codec.choose_link(snr, args.cpp, height, width, fallback)
+    if psnr is None:  # bitsemcom keeps choosing per image, as without auto
+        return f"{model.name}@{args.modulation} (no curve measured at cpp {args.cpp:g}: the rate profile's choice)"
+    args.codec = model.name + ("-hard" if codec.hard else "")
+    return f"{model.name}@{args.modulation}, measured {psnr:.2f} dB at {snr:g} dB"
 
 
 def send_simulated(args, images):
@@ -64,6 +101,7 @@ def send_simulated(args, images):
                 "ms_ssim": round(metrics.ms_ssim(image, result.image), 4),
                 "payload_bits": result.payload_bits, "channel_uses": result.channel_uses,
                 "cpp": round(result.channel_uses / (h * w), 5), "receiver_drops": link.drops(),
+                **({"auto": args.auto_pick} if args.auto_pick else {}),
             }
             if args.json:
                 print(json.dumps(report), flush=True)

@@ -11,7 +11,9 @@ Registered names, for every model folder found (``model_dirs``):
   * ``<folder>``: soft receiver, the decoder reads P(b=1) = sigmoid(LLR);
   * ``<folder>-hard``: hard-decision receiver, P(b=1) = [LLR > 0];
   * ``bitsemcom``: picks, per image, the BitSemCom model whose measured profile predicts the best
-    PSNR in the budget (``AutoBitSemCom.choose``).
+    PSNR in the budget (``AutoBitSemCom.choose``); for a target SNR (``tx_image.py --modulation
+    auto``), the model and modulation whose measured curves (the card's ``measured`` section,
+    ``scripts/model_cards.py --measured``) predict the best PSNR (``AutoBitSemCom.choose_link``).
 The bits go on the air uncoded (``default_fec``), as in the paper. Frames carry the model folder
 name and a fingerprint of its files, so a receiver loads the model the transmitter used and
 refuses a different one.
@@ -27,7 +29,8 @@ import numpy as np
 
 from ..errors import SemcomError
 from ..imageio import resize
-from ..phy.link import FEC_NONE, LinkConfig
+from ..phy.constellations import MODULATIONS
+from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 from . import rate_match, registry
 from .base import Codec, Decoded, Encoded, Received
 from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
@@ -44,6 +47,7 @@ FAMILY = "bitsemcom"
 # its latent punctured scored 0.55 dB below the QPSK model that the crops ranked 0.1 dB below it
 OWN_LINK_MARGIN_DB = 0.5
 LLR_CLIP = 40.0
+MEASURED_KEY = "measured"  # card.json: mean PSNR against SNR per modulation from a semcom-eval --per-link sweep
 
 
 # ---------------------------------------------------------------- padding (the encoder's stride)
@@ -191,19 +195,24 @@ class OnnxModel:
             self._card = card
         return self._card
 
+    def card_section(self, key: str) -> dict:
+        """One section of the folder's card.json ({} when the file or the section is absent)."""
+        path = os.path.join(self.folder, CARD_FILE)
+        if not os.path.isfile(path):
+            return {}
+        try:
+            with open(path) as f:
+                return json.load(f).get(key) or {}
+        except (OSError, ValueError, AttributeError) as err:
+            raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+
     @property
     def rate_profile(self) -> dict:
         """card.json's ``rate_matching`` section (measured by semcom-rate-profile; {} when absent):
         the channel importance order and the PSNR curves that rate matching plans with."""
         if self._profile is None:
-            profile = {}
+            profile = self.card_section(rate_match.CARD_KEY)
             path = os.path.join(self.folder, CARD_FILE)
-            if os.path.isfile(path):
-                try:
-                    with open(path) as f:
-                        profile = json.load(f).get(rate_match.CARD_KEY) or {}
-                except (OSError, ValueError, AttributeError) as err:
-                    raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
             order = profile.get("channel_order")
             c = int(self.card["latent_channels"])
             if order is not None and sorted(order) != list(range(c)):
@@ -211,6 +220,23 @@ class OnnxModel:
                                   f"0..{c - 1}; measure it again with semcom-rate-profile {self.folder}")
             self._profile = profile
         return self._profile
+
+    def measured_curves(self, cpp: float) -> dict:
+        """card.json's ``measured`` PSNR curves {modulation: {snr_db: mean PSNR}} when they were
+        measured at ``cpp`` channel uses per pixel, else {}. Not in the fingerprint: they say how
+        well the model did, not where its bits go."""
+        section = self.card_section(MEASURED_KEY)
+        if not section:
+            return {}
+        try:
+            curves = {str(mod): {float(s): float(p) for s, p in curve.items()}
+                      for mod, curve in section["psnr_db"].items()}
+            same_cpp = bool(np.isclose(float(section["cpp"]), cpp, rtol=1e-6, atol=0))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise SemcomError(f"model {self.name}: the '{MEASURED_KEY}' section of {self.folder}/{CARD_FILE} is not "
+                              "{cpp, psnr_db: {modulation: {snr: PSNR}}}; write it again with "
+                              "scripts/model_cards.py --measured") from None
+        return curves if same_cpp else {}
 
     @property
     def fingerprint(self) -> str:
@@ -413,6 +439,23 @@ def check_budget(link: LinkConfig, channel_uses: int, height: int, width: int) -
     return budget
 
 
+def curve_psnr(curve: dict, snr: float) -> float:
+    """A measured curve {snr_db: PSNR} at ``snr``: linear between the measured points, the
+    nearest end's value beyond them."""
+    points = sorted((float(s), float(p)) for s, p in curve.items())
+    return float(np.interp(float(snr), [s for s, _ in points], [p for _, p in points]))
+
+
+def pick_link(curves: dict, snr: float) -> tuple[tuple[str, str], float] | None:
+    """The key of ``curves`` = {(model, modulation): {snr_db: PSNR}} whose curve is highest at
+    ``snr`` (``curve_psnr``; a tie goes to the later key), and that PSNR; None without curves."""
+    scored = [(curve_psnr(curve, snr), key) for key, curve in sorted(curves.items()) if curve]
+    if not scored:
+        return None
+    psnr, key = max(scored)
+    return key, psnr
+
+
 class AutoBitSemCom(Codec):
     """``bitsemcom``: the BitSemCom model its profile predicts best for the budget; frames name the model used."""
 
@@ -430,6 +473,11 @@ class AutoBitSemCom(Codec):
                     self._models[m.name] = m
             except SemcomError as err:  # a broken folder, or no int8 decoder with SEMCOM_DECODER=int8
                 self._unusable[m.name] = str(err)
+
+    @property
+    def models(self) -> dict:
+        """{name: OnnxModel} of the installed BitSemCom models."""
+        return dict(self._models)
 
     def _listing(self) -> str:
         text = ", ".join(self._models) or "none installed"
@@ -454,6 +502,23 @@ class AutoBitSemCom(Codec):
                 predicted += OWN_LINK_MARGIN_DB
             return (-np.inf if predicted is None else predicted, min(plan.fraction, 1.0), own, plan.n)
         return max(self._models.values(), key=rank)
+
+    def curves(self, cpp: float) -> dict:
+        """{(model, modulation): {snr_db: PSNR}}: the installed models' measured curves at ``cpp``."""
+        return {(name, mod): curve for name, m in self._models.items()
+                for mod, curve in m.measured_curves(cpp).items()}
+
+    def choose_link(self, snr: float, cpp: float, height: int, width: int,
+                    fallback: LinkConfig) -> tuple[OnnxModel, str, float | None]:
+        """(model, modulation, predicted PSNR) for a target SNR: the pair whose measured curve at
+        ``cpp`` is highest at ``snr`` (``pick_link``); without curves today's choice over the
+        ``fallback`` link (``choose``), its modulation, and no prediction."""
+        best = pick_link({k: c for k, c in self.curves(cpp).items() if k[1] in MODULATIONS}, snr)
+        if best is None:
+            cu = channel_use_budget(cpp, height, width)
+            return self.choose(fallback, height, width, cu), fallback.modulation, None
+        (name, modulation), psnr = best
+        return self._models[name], modulation, psnr
 
     def encode(self, image: np.ndarray, link: LinkConfig, channel_uses: int) -> Encoded:
         model = self.choose(link, image.shape[0], image.shape[1], channel_uses)

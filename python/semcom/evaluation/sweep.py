@@ -16,11 +16,16 @@ from ..imageio import list_images, load_image
 from ..phy.channels import capacity
 from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 
+CONVENTIONAL, LEARNED, REFERENCE = "conventional", "learned", "reference"
+
 CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
 ENVELOPE = "sscc-envelope"
+LEARNED_ENVELOPE = "learned-envelope"  # per image and SNR the best learned model x modulation
+AUTO = "bitsemcom@auto"  # at each SNR the model and modulation the cards' measured curves pick
+ENVELOPES = {CONVENTIONAL: ENVELOPE, LEARNED: LEARNED_ENVELOPE}
+PICKED = "picked"  # the family of AUTO's rows: copies of learned rows, not measurements of their own
 FIELDS = ["image", "codec", "family", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
           "payload_bits", "channel_uses"]
-CONVENTIONAL, LEARNED, REFERENCE = "conventional", "learned", "reference"
 
 
 def family(codec: str) -> str:
@@ -101,13 +106,13 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
 def series(rows, per_link=False):
     """{(channel, series name): {snr: (mean psnr, mean ms-ssim)}}: per codec the best link
     for each image and SNR (``per_link``: one series per codec and link), the SSCC envelope over
-    all conventional codecs and links, and the reference."""
+    all conventional codecs and links, the learned envelope over all learned ones, and the reference."""
     best = defaultdict(dict)
     for r in rows:
         if np.isnan(r["psnr_db"]):
             continue
-        own = f"{r['codec']} {r['link']}" if per_link and r["codec"] != CAPACITY else r["codec"]
-        names = {own} | ({ENVELOPE} if r.get("family") == CONVENTIONAL else set())
+        own = f"{r['codec']} {r['link']}" if per_link and r["codec"] not in (CAPACITY, AUTO) else r["codec"]
+        names = {own} | ({ENVELOPES[r["family"]]} if r.get("family") in ENVELOPES else set())
         for name in names:
             key = (r["channel"], name, r["snr_db"], r["image"])
             if key not in best or r["psnr_db"] > best[key][0]:
@@ -122,13 +127,9 @@ def waveform_table(rows, tolerance_db: float = 1.0) -> str:
     """Markdown: each codec's mean PSNR on the ideal channel against every over-the-air channel
     label in ``rows`` at the same SNR and images, with the difference and whether it is within
     ``tolerance_db``."""
-    summary = series(rows)
+    summary, counts = series(rows), covered_images(rows)
     ideal = sorted({c for c, _ in summary if "/" not in c})
     air = sorted({c for c, _ in summary if "/" in c})
-    counts = defaultdict(set)
-    for r in rows:
-        if not np.isnan(r["psnr_db"]):
-            counts[(r["channel"], r["codec"])].add(r["image"])
     head = "| codec | SNR dB | images | " + " | ".join(ideal + air) + " | within %g dB |" % tolerance_db
     lines = [head, "|" + "---|" * (4 + len(ideal) + len(air))]
     for (channel, name), points in sorted(summary.items()):
@@ -144,20 +145,23 @@ def waveform_table(rows, tolerance_db: float = 1.0) -> str:
                 delta = other[0] - psnr
                 ok &= delta >= -tolerance_db
                 cells.append(f"{other[0]:.2f} ({delta:+.2f})")
-            n = len(counts[(channel, name)]) if name != ENVELOPE else len({r["image"] for r in rows})
+            n = len(counts[(channel, name)])
             lines.append(f"| {name} | {snr:g} | {n} | " + " | ".join(cells) + f" | {'yes' if ok else 'NO'} |")
     return "\n".join(lines)
 
 
 def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
+    """results.csv (the measured rows), results.json, summary.md, findings.md and the plot; these
+    also show ``AUTO``, from the measured rows its picks select (``auto_rows``)."""
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    measured, rows = rows, rows + auto_rows(rows, cpp)
     summary = series(rows, per_link)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"cpp": cpp, "images": n_images, "rows": rows,
+        json.dump({"cpp": cpp, "images": n_images, "rows": measured,
                    "summary": {f"{c}/{n}": {str(s): {"psnr_db": p, "ms_ssim": m} for s, (p, m) in d.items()}
                                for (c, n), d in summary.items()}}, f, indent=1, default=float)
     table = markdown_table(summary, cpp, n_images, covered_images(rows))
@@ -166,7 +170,7 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     plot(summary, os.path.join(out_dir, "psnr_vs_snr.png"), cpp, n_images)
     families = {r["codec"]: r.get("family") for r in rows}
     with open(os.path.join(out_dir, "findings.md"), "w") as f:
-        f.write(findings(rows, [c for c, fam in sorted(families.items()) if fam == LEARNED]))
+        f.write(findings(rows, [c for c, fam in sorted(families.items()) if fam in (LEARNED, PICKED)]))
     if any("/" in r["channel"] for r in rows):  # over-the-air rows: compare with the ideal channel
         with open(os.path.join(out_dir, "waveforms.md"), "w") as f:
             f.write(waveform_table(rows) + "\n")
@@ -180,37 +184,134 @@ def covered_images(rows) -> dict:
         if not np.isnan(r["psnr_db"]):
             out[(r["channel"], r["codec"])].add(r["image"])
             out[(r["channel"], f"{r['codec']} {r['link']}")].add(r["image"])  # per-link series
-            if r.get("family") == CONVENTIONAL:
-                out[(r["channel"], ENVELOPE)].add(r["image"])
+            if r.get("family") in ENVELOPES:
+                out[(r["channel"], ENVELOPES[r["family"]])].add(r["image"])
     return out
+
+
+def auto_rows(rows, cpp, curves=None) -> list[dict]:
+    """The ``AUTO`` series: at each SNR, copies of the learned rows of the (model, modulation)
+    whose curve (``curves`` {(model, modulation): {snr_db: PSNR}}, by default the installed BitSemCom
+    cards' measured at ``cpp``) is highest (``neural.pick_link``), among the pairs ``rows`` hold;
+    [] without curves. The rows name the pick as their link."""
+    from ..codecs import neural
+    held = {(r["codec"], r["link"]) for r in rows if r.get("family") == LEARNED}
+    if curves is None:
+        curves = registry.get(neural.FAMILY).curves(cpp) if held else {}
+    curves = {key: curve for key, curve in curves.items() if key in held}
+    picks = {}
+    out = []
+    for r in rows:
+        key = (r["codec"], r["link"])
+        if key not in curves:
+            continue
+        if r["snr_db"] not in picks:
+            picks[r["snr_db"]] = neural.pick_link(curves, r["snr_db"])[0]
+        if picks[r["snr_db"]] == key:
+            out.append({**r, "codec": AUTO, "family": PICKED, "link": "@".join(key)})
+    return out
+
+
+def link_series(rows) -> dict:
+    """{(channel, codec, link): {snr: (mean psnr, mean ms-ssim)}}: ``series`` per codec and link, no envelopes."""
+    return {(channel, *name.split(" ", 1)): d for (channel, name), d in series(rows, per_link=True).items()
+            if name not in ENVELOPES.values() and " " in name}
+
+
+def switch_points(rows, channel) -> list[dict]:
+    """Per SNR on ``channel``: the learned (codec, link) with the best mean PSNR over the images it
+    sent (a tie goes to the later name), that PSNR, and on how many images it is the best learned row."""
+    learned = [r for r in rows if r["channel"] == channel and r.get("family") == LEARNED
+               and not np.isnan(r["psnr_db"])]
+    per_link = link_series(learned)
+    best_row = {}
+    for r in learned:
+        key = (r["snr_db"], r["image"])
+        best_row[key] = max(best_row.get(key, -np.inf), r["psnr_db"])
+    out = []
+    for snr in sorted({r["snr_db"] for r in learned}):
+        psnr, codec, link = max((d[snr][0], codec, link) for (_, codec, link), d in per_link.items() if snr in d)
+        wins = {r["image"] for r in learned if r["snr_db"] == snr and r["codec"] == codec and r["link"] == link
+                and r["psnr_db"] == best_row[(snr, r["image"])]}
+        images = {r["image"] for r in learned if r["snr_db"] == snr}
+        out.append({"snr_db": snr, "codec": codec, "link": link, "psnr_db": psnr, "best_on": len(wins),
+                    "images": len(images)})
+    return out
+
+
+def envelope_table(rows, channel) -> list[str]:
+    """Markdown lines: the learned envelope against the SSCC envelope on the images both sent, and
+    the switch points (``switch_points``), with ``AUTO``'s pick where ``rows`` hold it."""
+    summary, covered = series(rows), covered_images(rows)
+    if (channel, LEARNED_ENVELOPE) not in summary:
+        return []
+    both = covered[(channel, LEARNED_ENVELOPE)] & (covered[(channel, ENVELOPE)] or covered[(channel, LEARNED_ENVELOPE)])
+    same = series([r for r in rows if r["channel"] == channel and r["image"] in both])
+    learned, sscc = same[(channel, LEARNED_ENVELOPE)], same.get((channel, ENVELOPE), {})
+    picks = {r["snr_db"]: r["link"] for r in rows if r["channel"] == channel and r["codec"] == AUTO}
+    auto = summary.get((channel, AUTO), {})
+    versus = f"the SSCC envelope on the {len(both)} images both sent" if sscc else "the SSCC envelope (no " \
+        "conventional codec was run)"
+    lines = [f"**{channel}**: the learned envelope (best learned model x modulation per image and SNR) against "
+             f"{versus}, and the switch points: the learned model@modulation with the best mean PSNR at each "
+             f"SNR (best on: the images where it is the best learned row), and what `{AUTO}` picks from the "
+             "cards' measured curves\n",
+             "| SNR dB | learned envelope | SSCC envelope | learned - SSCC | switch point (best mean) | its PSNR "
+             f"| best on | {AUTO} pick | its PSNR |", "|---" * 9 + "|"]
+    points = {p["snr_db"]: p for p in switch_points(rows, channel)}
+    for snr in sorted(learned):
+        p = points[snr]
+        pick = (f"{picks[snr]} | {auto[snr][0]:.2f}") if snr in picks else "- | -"
+        versus = f"{sscc[snr][0]:.2f} | {learned[snr][0] - sscc[snr][0]:+.2f}" if snr in sscc else "- | -"
+        lines.append(f"| {snr:g} | {learned[snr][0]:.2f} | {versus} | {p['codec']}@{p['link']} | {p['psnr_db']:.2f} "
+                     f"| {p['best_on']}/{p['images']} | {pick} |")
+    return lines + [""]
+
+
+def card_curves(results: dict, channel: str = "awgn") -> dict:
+    """From a semcom-eval results.json: per learned codec its card's ``measured`` section, mean
+    PSNR per link (modulation) and SNR over the images it sent on ``channel``."""
+    rows = [r for r in results["rows"] if r.get("family") == LEARNED and r["channel"] == channel]
+    images = covered_images(rows)
+    out = defaultdict(dict)
+    for (_, codec, link), d in link_series(rows).items():
+        out[codec][link] = {f"{snr:g}": round(float(p), 3) for snr, (p, _) in d.items()}
+    return {codec: {"channel": channel, "cpp": float(results["cpp"]), "images": len(images[(channel, codec)]),
+                    "source": "semcom-eval --per-link, mean PSNR dB per modulation and Es/N0 dB", "psnr_db": links}
+            for codec, links in out.items()}
 
 
 def findings(rows, learned) -> str:
     """Per channel: each learned codec's PSNR minus the SSCC envelope's at every SNR, on the images
     the codec could send, and every series' largest PSNR drop between neighbouring SNR points (a
-    cliff shows up there)."""
+    cliff shows up there); then the learned envelope and its switch points (``envelope_table``)."""
     summary, covered = series(rows), covered_images(rows)
     lines = []
     for channel in sorted({c for c, _ in summary}):
         env = summary.get((channel, ENVELOPE))
         names = [n for n in learned if (channel, n) in summary]
-        if not env or not names:
-            continue
-        snrs = sorted(env)
-        lines += [f"**{channel}**: PSNR gain over the SSCC envelope on the same images (dB), and the largest "
-                  "drop between neighbouring SNR points\n", "| series | images | "
-                  + " | ".join(f"{s:g} dB" for s in snrs) + " | largest drop |", "|---" * (len(snrs) + 3) + "|"]
-        for name in names + [ENVELOPE]:
-            d = summary[(channel, name)]
-            images = covered[(channel, name)]
-            same = series([r for r in rows if r["channel"] == channel and r["image"] in images])[(channel, ENVELOPE)]
-            gains = [f"{d[s][0] - same[s][0]:+.2f}" if s in d and s in same else "-" for s in snrs]
-            pts = [s for s in snrs if s in d]
-            drop = max((d[a][0] - d[b][0] for a, b in zip(pts[1:], pts)), default=0.0)
-            drop_at = next((f"{a:g} to {b:g} dB" for a, b in zip(pts[1:], pts) if d[a][0] - d[b][0] == drop), "")
-            lines.append(f"| {name} | {len(images)} | " + " | ".join(gains) + f" | {max(drop, 0):.2f} dB ({drop_at}) |")
-        lines.append("")
+        if env and names:
+            lines += gains_table(rows, channel, names + [LEARNED_ENVELOPE, ENVELOPE], summary, covered)
+        lines += envelope_table(rows, channel)
     return "\n".join(lines)
+
+
+def gains_table(rows, channel, names, summary, covered) -> list[str]:
+    """Markdown lines of ``findings``' gains over the SSCC envelope on ``channel``, for ``names``."""
+    snrs = sorted(summary[(channel, ENVELOPE)])
+    lines = [f"**{channel}**: PSNR gain over the SSCC envelope on the same images (dB), and the largest "
+             "drop between neighbouring SNR points\n", "| series | images | "
+             + " | ".join(f"{s:g} dB" for s in snrs) + " | largest drop |", "|---" * (len(snrs) + 3) + "|"]
+    for name in (n for n in names if (channel, n) in summary):
+        d = summary[(channel, name)]
+        images = covered[(channel, name)]
+        same = series([r for r in rows if r["channel"] == channel and r["image"] in images])[(channel, ENVELOPE)]
+        gains = [f"{d[s][0] - same[s][0]:+.2f}" if s in d and s in same else "-" for s in snrs]
+        pts = [s for s in snrs if s in d]
+        drop = max((d[a][0] - d[b][0] for a, b in zip(pts[1:], pts)), default=0.0)
+        drop_at = next((f"{a:g} to {b:g} dB" for a, b in zip(pts[1:], pts) if d[a][0] - d[b][0] == drop), "")
+        lines.append(f"| {name} | {len(images)} | " + " | ".join(gains) + f" | {max(drop, 0):.2f} dB ({drop_at}) |")
+    return lines + [""]
 
 
 def markdown_table(summary, cpp, n_images, covered=None):
@@ -242,8 +343,8 @@ def plot(summary, path, cpp, n_images):
             if c != channel:
                 continue
             snrs = list(d)
-            style = dict(lw=2.5, color="k") if name == ENVELOPE else dict(ls="--", color="grey") \
-                if name == CAPACITY else dict(marker="o", alpha=0.8)
+            style = {ENVELOPE: dict(lw=2.5, color="k"), LEARNED_ENVELOPE: dict(lw=2.5, color="k", ls="-."),
+                     CAPACITY: dict(ls="--", color="grey")}.get(name, dict(marker="o", alpha=0.8))
             ax.plot(snrs, [d[s][0] for s in snrs], label=name, **style)
         ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel="PSNR (dB)")
         ax.grid(alpha=0.3)

@@ -215,3 +215,13 @@ def test_option_model_takes_user_codes():
     with pytest.raises(SemcomError) as err:
         options.check("fec", "ldpc-9/10")
     assert str(err.value).startswith("--fec must be") and "alist:FILE" in str(err.value)
+
+
+def test_two_codes_with_one_signature_are_refused_in_one_process():
+    """GNU Radio ships two such files (7 bits: 1 in 128 per pair): a receiver could not tell them apart."""
+    a, b = (os.path.join(GR_ALISTS, f) for f in ("n_0100_k_0027_gap_04.alist", "n_0300_k_0103_gap_24.alist"))
+    if not os.path.isfile(a):
+        pytest.skip("GNU Radio's alist files are not installed")
+    assert ldpc.code("alist:" + a).signature == 30
+    with pytest.raises(SemcomError, match="same 7-bit header signature 30"):
+        ldpc.code("alist:" + b)

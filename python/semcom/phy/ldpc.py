@@ -292,14 +292,25 @@ def write_alist(h: np.ndarray) -> str:
     return path
 
 
-_USER_CODES: dict[int, LdpcCode] = {}  # signature -> the user code loaded with it in this process
+_USER_CODES: dict[int, LdpcCode] = {}  # signature -> the user code last loaded or given with it
 _USER_LOCK = threading.Lock()
 
 
 def user_code(signature: int) -> LdpcCode | None:
-    """The user code loaded in this process whose signature is ``signature``, if any."""
+    """The user code last loaded (or given to a receiver) in this process with ``signature``, if any:
+    the name a received header's code is reported by."""
     with _USER_LOCK:
         return _USER_CODES.get(int(signature))
+
+
+def _register(c: LdpcCode) -> LdpcCode:
+    with _USER_LOCK:
+        other = _USER_CODES.get(c.signature)
+        if other is not None and not other.same_code(c):
+            raise SemcomError(f"LDPC alists '{other.alist}' and '{c.alist}' have the same 7-bit header signature "
+                              f"{c.signature}; a receiver could not tell them apart: use one of them")
+        _USER_CODES[c.signature] = c
+    return c
 
 
 def _load_user(name: str) -> LdpcCode:
@@ -311,18 +322,14 @@ def _load_user(name: str) -> LdpcCode:
         c.encode(np.zeros((1, c.k), np.uint8))  # an invertible parity part, or one line why not
     except SemcomError as err:
         raise SemcomError(f"LDPC alist '{path}': {err}") from None
-    with _USER_LOCK:
-        other = _USER_CODES.setdefault(c.signature, c)
-    if not other.same_code(c):
-        raise SemcomError(f"LDPC alists '{other.alist}' and '{path}' have the same 7-bit header signature "
-                          f"{c.signature}; a receiver could not tell them apart: use one of them")
-    return other if other.alist == path else c
+    return _register(c)
 
 
 def given(alist) -> LdpcCode | None:
-    """The user code of a receiver's ``alist`` option: '' none, else 'FILE' or 'alist:FILE'."""
+    """The user code of a receiver's ``alist`` option: '' none, else 'FILE' or 'alist:FILE'. Received
+    headers of its signature then report its name."""
     alist = str(alist or "")
-    return code(alist if alist.startswith(USER_PREFIX) else USER_PREFIX + alist) if alist else None
+    return _register(code(alist if alist.startswith(USER_PREFIX) else USER_PREFIX + alist)) if alist else None
 
 
 @lru_cache(maxsize=None)

@@ -161,3 +161,21 @@ def test_fec_decoder_drops_a_burst_of_another_user_code(alists):
     wrong = bb.fec_decoder("minsum", 50, OTHER)
     assert run_pdus([wrong], [pdu], 1, timeout=1) == []
     assert wrong.drops == {burst.ForeignCode.reason: 1}
+
+
+@pytest.mark.parametrize("which", ["user", "swapped"])
+def test_ideal_link_blocks_take_a_user_code(alists, which):
+    """phy_tx (gr-fec encoder) -> AWGN 3 dB -> phy_rx, both given 'alist:FILE', both decoders: no errors."""
+    from gnuradio.semcom import phy_rx, phy_tx
+    from gnuradio.semcom.phy import framing
+    name = "alist:" + alists[which]
+    code = ldpc.code(name)
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2, 8 * code.k).astype(np.uint8)
+    meta = {}
+    y = channels.awgn(phy_tx("bpsk", name).modulate(bits, meta), 3.0, rng)
+    assert meta[framing.CODED_BITS] == 8 * code.n
+    for backend in ("minsum", "gnuradio"):
+        rx_meta = {**meta, framing.NOISE_VAR: channels.noise_var(3.0)}
+        llr = phy_rx("bpsk", name, "exact", backend).demodulate(y, rx_meta)
+        assert rx_meta[framing.FEC_OK] and np.array_equal(llr > 0, bits.astype(bool)), backend

@@ -200,12 +200,14 @@ def test_hostile_alist_gives_one_line(tmp_path, kind):
     assert "\n" not in text and str(path) in text, text
 
 
-def test_hostile_alist_is_refused_before_reading_when_too_large(tmp_path):
+def test_hostile_alist_is_refused_without_reading_past_the_limit(tmp_path):
     path = tmp_path / "big.alist"
     with open(path, "wb") as f:
         f.truncate(ldpc.MAX_ALIST_BYTES + 1)  # sparse: no disk used
     with pytest.raises(SemcomError, match="larger than"):
         ldpc.code("alist:" + str(path))
+    with pytest.raises(SemcomError, match="larger than"):
+        ldpc.code("alist:/dev/zero")  # endless: read no further than the limit
 
 
 def test_option_model_takes_user_codes():

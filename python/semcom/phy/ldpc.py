@@ -70,10 +70,11 @@ def parse_alist(path: str):
     ``MAX_ALIST_BYTES`` and ``MAX_N`` before anything is built."""
     where = f"LDPC alist '{path}'"
     try:
-        if os.path.getsize(path) > MAX_ALIST_BYTES:
-            raise SemcomError(f"{where} is larger than {MAX_ALIST_BYTES >> 20} MiB; not an alist file")
         with open(path, "rb") as f:
-            text = f.read().decode("ascii")
+            raw = f.read(MAX_ALIST_BYTES + 1)  # bounded: /dev/zero or a huge file never fills memory
+        if len(raw) > MAX_ALIST_BYTES:
+            raise SemcomError(f"{where} is larger than {MAX_ALIST_BYTES >> 20} MiB; not an alist file")
+        text = raw.decode("ascii")
         lines = [[int(t) for t in ln.split()] for ln in text.splitlines() if ln.strip()]
     except OSError as err:
         raise SemcomError(f"{where}: cannot read it ({err.strerror})") from None

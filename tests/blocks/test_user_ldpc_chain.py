@@ -7,17 +7,15 @@ import time
 from dataclasses import astuple
 
 import numpy as np
-import pmt
 import pytest
 
-from gr_helpers import run_pdus
+from gr_helpers import air_flowgraph, receive, run_pdus
 from plain import REPO
 
 pytest.importorskip("gnuradio.semcom.blocks.burst")
 from gnuradio import blocks, fec, gr  # noqa: E402
 
 from gnuradio.semcom.blocks import burst as bb, modem  # noqa: E402
-from gnuradio.semcom.blocks.image import image_rx, image_tx  # noqa: E402
 from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
@@ -78,34 +76,17 @@ def test_encoder_and_decoder_definitions_are_checked_against_the_code(alists):
         bb.fec_decoder("gnuradio", 50, alists["user"], fec.ldpc_decoder.make(ldpc.code("ldpc-1/2").alist, 0.5, 50))
 
 
-def air_flowgraph(fec_code, alist, backend="minsum", decoder=None, snr_db=8.0):
-    tb = gr.top_block()
-    tx = image_tx("sscc", "qpsk", fec_code, 1 / 16)
-    btx = bb.burst_tx("qpsk", tx.link.fec, "sc", burst_symbols=1024)
-    chan = bb.air_channel(snr_db, cfo=0.002, delay=0.3)
-    brx = bb.burst_rx("sc", ldpc_backend=backend, alist=alist, decoder=decoder)
-    rx = image_rx("", "sscc")
-    tb.connect(btx, chan, brx)
-    tb.msg_connect(tx, "out", btx, "in")
-    tb.msg_connect(brx, "out", rx, "in")
-    return tb, tx, btx, brx, rx
-
-
 @pytest.mark.parametrize("backend", ["minsum", "gnuradio"])
 def test_image_arrives_over_a_user_code(alists, backend):
     """Both ends given the alist: SSCC arrives intact at 8 dB (QPSK), with the project's min-sum, or
     with a gr-fec LDPC decoder definition made from the file (the 'gnuradio' backend)."""
     image = load_image(SAMPLE)[:128, :192]
     decoder = fec.ldpc_decoder.make(alists["user"], 0.5, 50) if backend == "gnuradio" else None
-    tb, tx, btx, brx, rx = air_flowgraph("alist:" + alists["user"], alists["user"], backend, decoder)
+    tb, tx, btx, brx, rx = air_flowgraph("sscc", "sscc", "qpsk", "alist:" + alists["user"], snr_db=8.0,
+                                         burst_symbols=1024, ldpc_backend=backend, alist=alists["user"],
+                                         decoder=decoder)
     assert btx.encoder is not None
-    tb.start()
-    try:
-        tx.send(image)
-        meta, got = rx.received.get(timeout=60)
-    finally:
-        tb.stop()
-        tb.wait()
+    meta, got = receive(tb, tx, rx, image)
     assert not meta["lost"] and meta["fec"] == "alist:" + alists["user"] and meta["bursts"] >= 2, meta
     assert brx.fec.blocks_failed == 0 and psnr(image, got) > 25
 

@@ -285,11 +285,14 @@ def write_alist(h: np.ndarray) -> str:
     folder = os.path.join(tempfile.gettempdir(), f"semcom-ldpc-{os.getuid()}")
     path = os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:20] + ".alist")
     if not os.path.isfile(path):
-        os.makedirs(folder, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise SemcomError(f"cannot write the alist file gr-fec reads to {folder} ({err.strerror})") from None
     return path
 
 

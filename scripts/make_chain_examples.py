@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes examples/air_chain.grc and air_chain_gui.grc (every burst stage its own block), and gives
+"""Writes examples/air_chain.grc and air_chain_gui.grc (every burst stage its own block),
+air_chain_alist.grc (the same with a user LDPC code from an alist file at both ends), and gives
 air_loopback_gui.grc its constellation display. Run with the venv's Python after `make install`:
 
   .venv/bin/python scripts/make_chain_examples.py
@@ -13,6 +14,7 @@ from gnuradio.semcom.blocks import burst as bb, modem
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples") + os.sep
 PREAMBLE = "[" + ", ".join(f"{c.real:.6f}{c.imag:+.6f}j" for c in bb.preamble_period("sc")) + "]"
 SCALE = f"{modem.install_stream_table(digital.constellation_16qam()):.6f}"
+USER_ALIST = "/usr/share/gnuradio/fec/ldpc/n_0300_k_0152_gap_03.alist"  # not a named code; gap 3
 
 def block(name, bid, params, coord, state="enabled"):
     p = {"affinity": "", "alias": "", "comment": "", "maxoutbuf": "0", "minoutbuf": "0"}
@@ -27,8 +29,8 @@ def param(name, label, value, kind, coord):
     return block(name, "parameter", {"alias": "", "hide": "none", "label": label, "short_id": "",
                                      "type": kind, "value": value}, coord)
 
-def chain(gui):
-    gid = "air_chain_gui" if gui else "air_chain"
+def chain(gui, alist=False):
+    gid = "air_chain_alist" if alist else "air_chain_gui" if gui else "air_chain"
     options = {"parameters": {
         "author": "gr-semcom", "catch_exceptions": "True", "category": "[GRC Hier Blocks]", "cmake_opt": "",
         "comment": "", "copyright": "",
@@ -104,8 +106,31 @@ def chain(gui):
         blocks.append(block("display_sink", "blocks_null_sink", {"bus_structure_sink": "[[0,],]", "num_inputs": "1",
                                                                  "type": "complex", "vlen": "1"}, (700, 580)))
         conns += [["sync", "1", "display_sink", "0"]]
+    if alist:
+        user_code(options, blocks)
     return {"options": options, "blocks": blocks, "connections": conns,
             "metadata": {"file_format": 1, "grc_version": "3.10.5.1"}}
+
+def user_code(options, blocks):
+    """The alist variant: both ends given one alist file; gr-fec's encoder and decoder definitions."""
+    options["parameters"].update({
+        "title": "Semcom burst chain with a user LDPC code (alist)",
+        "description": "air_chain with a user LDPC code from an alist file at both ends: the segmenter's "
+                       "FEC 'alist:FILE' (the burst header carries 128 + a 7-bit hash of the code), gr-fec's "
+                       "LDPC encoder definition from the file and its gap, the synchroniser and the FEC decoder "
+                       "given the same file, decoding with gr-fec's LDPC decoder definition. A receiver not "
+                       "given the file drops these bursts (counted)."})
+    named = {b["name"]: b for b in blocks}
+    blocks[6:6] = [param("alist", "LDPC alist file", USER_ALIST, "str", (1040, 8)),
+                   param("alist_gap", "Its gap (gr-fec encoder)", "3", "intx", (1200, 8)),
+                   block("ldpc_decoder", "variable_ldpc_decoder_def", {
+                       "dim1": "1", "dim2": "1", "file": "alist", "max_iter": "50", "ndim": "0", "sigma": "0.5",
+                       "value": '"ok"'}, (600, 100))]
+    named["ldpc_H"]["parameters"].update({"filename": "alist", "gap": "alist_gap"})
+    named["enc"]["parameters"]["fec_code"] = "'alist:' + alist"
+    named["segmenter"]["parameters"]["fec_code"] = "'alist:' + alist"
+    named["sync"]["parameters"]["alist"] = "alist"
+    named["fec_dec"]["parameters"].update({"backend": "gnuradio", "alist": "alist", "decoder": "ldpc_decoder"})
 
 def constellation_sink(coord):
     p = {"alpha%d" % i: "1.0" for i in range(1, 11)}
@@ -123,9 +148,9 @@ def constellation_sink(coord):
               "ymax": "1.5", "ymin": "-1.5"})
     return block("symbols", "qtgui_const_sink_x", p, coord)
 
-for gui in (False, True):
-    g = chain(gui)
-    with open(ROOT + ("air_chain_gui.grc" if gui else "air_chain.grc"), "w") as f:
+for gui, alist in ((False, False), (True, False), (False, True)):
+    g = chain(gui, alist)
+    with open(ROOT + g["options"]["parameters"]["id"] + ".grc", "w") as f:
         yaml.safe_dump(g, f, sort_keys=False, default_flow_style=None, width=120)
 
 # air_loopback_gui: burst_rx's symbols output into a constellation sink

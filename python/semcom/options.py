@@ -15,6 +15,7 @@ from .errors import SemcomError
 from .phy.air import DEFAULT_BURST_SYMBOLS
 from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES
 from .phy.constellations import MODULATIONS
+from .phy import ldpc
 from .phy.ldpc import CODES
 from .phy.link import FEC_NONE
 
@@ -27,7 +28,21 @@ def fraction(text) -> float:
     return float(text)
 
 
-KIND_TEXT = {float: "a number", int: "a whole number", fraction: "a number or a fraction like 1/16"}
+FECS = tuple(CODES) + (FEC_NONE,)
+CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, none for learned ones
+
+
+def fec_code(text) -> str:
+    """A named LDPC code, 'none', '' (the codec's choice) or a user code 'alist:FILE' / 'FILE.alist'
+    (its file is read where the code is used)."""
+    text = str(text)
+    if text in FECS + (CODEC_DEFAULT_FEC,) or ldpc.is_user_code(text):
+        return ldpc.canonical(text)
+    raise ValueError(text)
+
+
+FEC_TEXT = ", ".join(CODES) + ", none or alist:FILE (an LDPC code from any alist file)"
+KIND_TEXT = {float: "a number", int: "a whole number", fraction: "a number or a fraction like 1/16", fec_code: FEC_TEXT}
 
 
 @dataclass(frozen=True)
@@ -74,8 +89,6 @@ class Option:
 
 LINKS = ("sim", "zmq", "file", "uhd", "soapy")
 WAVEFORMS = ("sc", "ofdm", "ideal")
-FECS = tuple(CODES) + (FEC_NONE,)
-CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, none for learned ones
 AUTO_MODULATION = "auto"  # tx_image --modulation: the model and modulation the cards pick for --target-snr
 
 _ALL = (
@@ -83,10 +96,13 @@ _ALL = (
     Option("codec", "bitsemcom", "image codec: bitsemcom = the learned BitSemCom model whose card predicts the best PSNR "
            "in the budget, rate-matched to any image size (-hard: hard-decision receiver), sscc = best of AVIF/JPEG 2000/WebP/JPEG, or a model folder"),
     Option("modulation", "qpsk", "Gray QAM, unit energy", choices=MODULATIONS),
-    Option("fec", CODEC_DEFAULT_FEC, "LDPC code from GNU Radio's alist files, or none (default: the codec's choice, "
-           "ldpc-1/2 for SSCC and none for learned codecs)", choices=FECS + (CODEC_DEFAULT_FEC,)),
-    Option("phy_fec", FEC_NONE, "the PHY's LDPC code when the frame does not name one "
-           "(none: the default codec's choice)", choices=FECS),
+    Option("fec", CODEC_DEFAULT_FEC, f"LDPC code: {FEC_TEXT}; default: the codec's choice, ldpc-1/2 for SSCC "
+           "and none for learned codecs. Receivers read the code from each burst header; a user code (alist) must "
+           "be given to both ends (the header carries its 7-bit hash)", kind=fec_code),
+    Option("phy_fec", FEC_NONE, f"the PHY's LDPC code when the frame does not name one: {FEC_TEXT} "
+           "(none: the default codec's choice)", kind=fec_code),
+    Option("alist", "", "an LDPC code from an alist file that this receiver decodes besides the named ones "
+           "(the transmitter's fec alist:FILE); '' none"),
     Option("cpp", 1 / 16, "channel uses (complex symbols) per pixel", kind=fraction, low=0, high=8, low_open=True),
     Option("ldpc_backend", "minsum", "minsum: fast vectorised decoder; gnuradio: fec.ldpc_decoder",
            choices=("minsum", "gnuradio")),

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
+from gr_helpers import air_flowgraph, receive
 from plain import REPO
 
 pytest.importorskip("gnuradio.semcom.blocks.burst")
 from gnuradio import blocks, digital, gr  # noqa: E402
 
-from gnuradio.semcom.blocks import burst as bb, modem  # noqa: E402
-from gnuradio.semcom.blocks.image import image_rx, image_tx  # noqa: E402
+from gnuradio.semcom.blocks import modem  # noqa: E402
 from gnuradio.semcom.codecs import neural  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
 from gnuradio.semcom.metrics import psnr  # noqa: E402
@@ -68,30 +68,6 @@ def test_foreign_constellation_object_is_read_from_the_object():
     assert np.array_equal((llr > 0).astype(np.uint8), bits)
     with pytest.raises(Exception, match="unit energy"):
         modem.plain(digital.constellation_qpsk())  # points at +-1.41: Es = 4
-
-
-def air_flowgraph(tx_codec, rx_codec, modulation="qpsk", fec="none", constellation_obj=None, snr_db=15.0,
-                  output_dir=""):
-    tb = gr.top_block()
-    tx = image_tx(tx_codec, modulation, fec, 1 / 16)
-    btx = bb.burst_tx(modulation, tx.link.fec, "sc", constellation=constellation_obj)
-    chan = bb.air_channel(snr_db, cfo=0.002, delay=0.3)
-    brx = bb.burst_rx("sc", constellation=constellation_obj)
-    rx = image_rx(output_dir, rx_codec)
-    tb.connect(btx, chan, brx)
-    tb.msg_connect(tx, "out", btx, "in")
-    tb.msg_connect(brx, "out", rx, "in")
-    return tb, tx, btx, brx, rx
-
-
-def receive(tb, tx, rx, image, timeout=60.0):
-    tb.start()
-    try:
-        tx.send(image)
-        return rx.received.get(timeout=timeout)
-    finally:
-        tb.stop()
-        tb.wait()
 
 
 def test_foreign_constellation_and_gr_fec_ldpc_carry_an_image():

@@ -271,3 +271,26 @@ def test_a_recording_onto_a_full_disk_is_an_error_not_sent(small_image, tmp_path
         sp.run(["umount", str(mnt)], capture_output=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "the disk is full or the file was cut" in r.stderr and "sent 1 images" not in r.stdout
+
+
+def test_user_ldpc_code_over_a_recording(small_image, tmp_path):
+    """tx_image --fec alist:FILE records; rx_image given the same file decodes the image, one given
+    none or another alist drops every burst with the counted reason (and exits 0)."""
+    shipped = "/usr/share/gnuradio/fec/ldpc/n_0300_k_0152_gap_03.alist"
+    if not os.path.isfile(shipped):
+        pytest.skip("GNU Radio's alist files are not installed")
+    alist, recording = tmp_path / "code.alist", tmp_path / "cap.sigmf-data"
+    alist.write_bytes(open(shipped, "rb").read())
+    r = app("tx_image.py", "--radio", "file", "--file", recording, "--codec", "sscc", "--fec", f"alist:{alist}",
+            small_image)
+    assert r.returncode == 0 and f"qpsk/alist:{alist}" in r.stdout, r.stderr
+    sent_bursts = int(r.stdout.split(" bursts")[0].rsplit(" ", 1)[1])
+    for fec, images in [(f"alist:{alist}", 1), ("", 0), ("/usr/share/gnuradio/fec/ldpc/n_0300_k_0122_gap_06.alist", 0)]:
+        r = app("rx_image.py", "--radio", "file", "--file", recording, "--reference", small_image, "--output-dir",
+                tmp_path / f"rx{images}{len(fec)}", *(["--fec", fec] if fec else []))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.count(": ok") == images and f"stopped after {images} images" in r.stdout, r.stdout
+        if not images:
+            assert f"bursts of a user LDPC code (alist) this receiver was not given {sent_bursts}" in r.stdout
+    r = app("rx_image.py", "--radio", "file", "--file", recording, "--fec", f"alist:{tmp_path}/missing.alist")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "missing.alist': cannot read it" in r.stderr

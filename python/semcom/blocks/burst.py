@@ -36,7 +36,7 @@ from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements
 from .stream_run import fill_from
-from ..phy import air, burst, framing
+from ..phy import air, burst, framing, ldpc
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
 from ..phy.link import FEC_NONE
@@ -85,11 +85,7 @@ def header_of(meta: dict) -> burst.Header:
     """The burst header a PDU's metadata carries (ValueError when absent or invalid)."""
     if HEADER not in meta:
         raise ValueError("PDU has no burst header in its metadata")
-    header = burst.Header(*(int(v) for v in np.asarray(meta[HEADER]).ravel()))
-    why = header.problem()
-    if why:
-        raise ValueError(why)
-    return header
+    return burst.Header(*(int(v) for v in np.asarray(meta[HEADER]).ravel())).check(ValueError)
 
 
 def fingerprint_of(meta: dict) -> int:
@@ -107,7 +103,8 @@ class burst_segmenter(pdu_block):
     header in the metadata. A random session id per block keeps transmitters apart.
 
     Args:
-        modulation, fec_code: the payload's link (the header signals both).
+        modulation, fec_code: the payload's link (the header signals both); fec_code may be a user
+            code from any alist file, 'alist:FILE' (the header carries its 7-bit hash).
         burst_symbols: payload channel uses per burst at most.
         key: pre-shared authentication key ('' none; '@FILE' a file's bytes): headers carry its tag.
     """
@@ -250,10 +247,15 @@ class burst_tx(gr.hier_block2):
         constellation: a ``digital.constellation`` to map with instead of the project's (same
             number of points as ``modulation``; the receiver must be given the same one).
         key: pre-shared authentication key ('' none): every header carries its HMAC tag.
+        encoder: a gr-fec LDPC encoder definition to encode with instead of the one built from
+            ``fec_code`` (checked: it must encode that code as [parity | information]).
+
+    ``fec_code`` 'alist:FILE' is a user code: the receiver must be given the same file.
     """
 
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), waveform=opt("waveform"),
-                 burst_symbols=opt("burst_symbols"), amplitude=1.0, constellation=None, key=opt("key")):
+                 burst_symbols=opt("burst_symbols"), amplitude=1.0, constellation=None, key=opt("key"),
+                 encoder=None):
         gr.hier_block2.__init__(self, "semcom_burst_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.message_port_register_hier_in("in")
@@ -265,7 +267,7 @@ class burst_tx(gr.hier_block2):
                               f"{1 << self.segmenter.link.bits_per_symbol}")
         self.mapper = symbol_mapper(obj)
         self.modulator = burst_modulator(waveform, amplitude)
-        encoder = modem.encoder_object(self.segmenter.link.fec)
+        encoder = modem.encoder_object(self.segmenter.link.fec, encoder)
         chain = [self.segmenter]
         if encoder is not None:
             self.encoder_object = encoder
@@ -359,10 +361,12 @@ class burst_sync(gr.basic_block):
             lost; while samples flow, 16 bursts' worth of samples without one does.
         modulations: the modulations with an output, in this order.
         display: add the last output, of every burst's symbols.
+        alist: a user LDPC code (alist file) this receiver decodes besides the named ones ('' none);
+            bursts of another user code are dropped, counted in ``receiver.foreign_code``.
     """
 
     def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS,
-                 display=True):
+                 display=True, alist=opt("alist")):
         self.modulations = [check("modulation", m) for m in modulations]
         if not self.modulations or len(set(self.modulations)) != len(self.modulations):
             raise SemcomError("burst_sync needs one or more different modulations")
@@ -370,7 +374,8 @@ class burst_sync(gr.basic_block):
                                 out_sig=[np.complex64] * (len(self.modulations) + bool(display)))
         self.show = bool(display)
         malloc.limit_arenas()  # flat memory when running for days
-        self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout))
+        self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout),
+                                          codes=(ldpc.given(alist),))
         self.message_port_register_out(pmt.intern(EXPIRE))
         self.lock = threading.Lock()
         self.pending = [collections.deque() for _ in self.modulations]  # (symbols, tag or None) per port
@@ -580,19 +585,25 @@ class fec_decoder(pdu_block):
         backend: 'minsum' (the project's vectorised min-sum; reports failed codewords) or
             'gnuradio' (gr-fec's ldpc_decoder; failures found by re-encoding).
         max_iterations: LDPC iterations.
+        alist: a user LDPC code (alist file) this decoder accepts besides the named ones ('' none);
+            bursts of another user code are dropped, counted under ``burst.ForeignCode.reason``.
+        decoder: a gr-fec LDPC decoder definition (``fec.ldpc_decoder.make(FILE, ...)``) that the
+            'gnuradio' backend uses for the ``alist`` code.
     """
 
     in_dtype = np.float32
 
-    def __init__(self, backend=opt("ldpc_backend"), max_iterations=50):
+    def __init__(self, backend=opt("ldpc_backend"), max_iterations=50, alist=opt("alist"), decoder=None):
         pdu_block.__init__(self, "semcom_fec_decoder")
-        self.decoder = modem.FecDecoder(check("ldpc_backend", backend), max_iterations)
+        code = ldpc.given(alist)
+        self.accepted = burst.accepted_fecs((code,))
+        self.decoder = modem.FecDecoder(check("ldpc_backend", backend), max_iterations, code, decoder)
         self.blocks_failed = 0
 
     def process(self, meta, llr):
         if EXPIRE in meta:
             return [make_pdu(meta, llr)]
-        header = header_of(meta)
+        header = burst.check_code(header_of(meta), self.accepted)
         payload, failed = self.decoder.decode(header.link, llr, header.lengths[header.segment])
         meta[framing.FEC_OK], meta[framing.FEC_BLOCKS_FAILED] = failed == 0, failed
         self.blocks_failed += failed
@@ -695,11 +706,16 @@ class burst_rx(gr.hier_block2):
             progress the oldest is finished (missing bursts as erasures).
         key: pre-shared authentication key ('' none): bursts whose header tag does not match
             (over the header, and the decoded payload when FEC-coded) are dropped.
+        alist: a user LDPC code (alist file, the transmitter's fec_code 'alist:FILE') this receiver
+            decodes besides the named ones ('' none); bursts of any other user code are dropped and
+            counted (``drops``).
+        decoder: a gr-fec LDPC decoder definition for the ``alist`` code ('gnuradio' backend).
     """
 
     def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout"),
                  ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False,
-                 max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames"), key=opt("key")):
+                 max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames"), key=opt("key"),
+                 alist=opt("alist"), decoder=None):
         outputs = 1 if symbols_output else 0
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
@@ -711,9 +727,9 @@ class burst_rx(gr.hier_block2):
         # call holding little but a preamble would hide it
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
         self.detector.set_min_output_buffer(STREAM_BUFFER)  # fewer hand-overs between the threads
-        self.sync = burst_sync(waveform, frame_timeout, display=symbols_output)
+        self.sync = burst_sync(waveform, frame_timeout, display=symbols_output, alist=alist)
         self.sync.set_min_output_buffer(STREAM_BUFFER)
-        self.fec = fec_decoder(ldpc_backend)
+        self.fec = fec_decoder(ldpc_backend, alist=alist, decoder=decoder)
         self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames, key)
         self.limiter = sample_limiter()
         self.connect(self, self.limiter, self.detector, self.sync)
@@ -746,7 +762,8 @@ class burst_rx(gr.hier_block2):
     def drops(self) -> dict[str, dict[str, int]]:
         """Units dropped so far, by stage and reason (non-zero counts only)."""
         sync = self.sync.sync
-        stages = {"burst_sync": {"detections without a decodable burst": sync.dropped,
+        stages = {"burst_sync": {"detections without a decodable burst": sync.dropped - sync.foreign_code,
+                                 burst.ForeignCode.reason: sync.foreign_code,
                                  "samples zeroed (non-finite or out of range)": sync.bad_samples,
                                  "samples limited (non-finite or far above the signal)": self.limiter.limited,
                                  "sample blocks lost to an error": self.sync.errors},

@@ -39,7 +39,8 @@ class image_tx(pdu_block):
     Args:
         codec: registry name (see ``semcom-eval --list-codecs``), a model folder or a Codec.
         modulation, fec_code: the link the bit budget is computed for; an empty ``fec_code``
-            means the codec's own choice (LDPC 1/2 for SSCC, none for learned codecs).
+            means the codec's own choice (LDPC 1/2 for SSCC, none for learned codecs); 'alist:FILE'
+            a user LDPC code from any alist file.
         cpp: channel uses per pixel (complex symbols per H*W).
     """
 

@@ -132,12 +132,40 @@ def scale_llrs(distances: np.ndarray, noise_var: np.ndarray, k: int) -> np.ndarr
     return np.clip(llr, -LLR_CLIP, LLR_CLIP).astype(np.float32).ravel()
 
 
-def encoder_object(fec_code: str):
-    """gr-fec's LDPC encoder object for a code name, or None when uncoded."""
+def encoder_object(fec_code: str, given=None):
+    """gr-fec's LDPC encoder object for a code name or user code (alist), or None when uncoded.
+    ``given``: a gr-fec encoder definition to use instead, once checked against the code."""
     code = LinkConfig("qpsk", fec_code).code
     if code is None:
+        if given is not None:
+            raise SemcomError("an LDPC encoder definition was given, but the FEC is 'none'")
         return None
-    return fec.ldpc_par_mtrx_encoder.make_H(fec.ldpc_H_matrix(code.alist, code.gap))
+    if given is None:
+        return fec.ldpc_par_mtrx_encoder.make_H(fec.ldpc_H_matrix(*code.encoder_alist()))
+    given = check_fec_object(given, code, "encoder", code.k, code.n)
+    word = np.random.default_rng(code.n).integers(0, 2, code.k).astype(np.uint8)
+    out = run_chain(word, [lambda: fec.encoder(given, gr.sizeof_char, gr.sizeof_char)], np.uint8,
+                    out_per_in=1 / code.rate, tail=0)
+    if not np.array_equal(out, code.encode(word)[0]):
+        raise SemcomError(f"the LDPC encoder definition does not encode {code.name} as [parity | information] "
+                          "(gr-fec's ldpc_par_mtrx_encoder from that alist does); the receiver could not decode it")
+    return given
+
+
+def check_fec_object(obj, code: ldpc.LdpcCode, kind: str, size_in: int, size_out: int):
+    """A gr-fec encoder/decoder definition (GRC's is a list when it has dimensions: its first),
+    checked to take ``size_in`` and give ``size_out`` items per codeword of ``code``."""
+    if isinstance(obj, (list, tuple)):
+        obj = obj[0] if obj else None
+        while isinstance(obj, (list, tuple)):
+            obj = obj[0] if obj else None
+    if not (hasattr(obj, "get_input_size") and hasattr(obj, "get_output_size")):
+        raise SemcomError(f"LDPC {kind} definition must be a gr-fec {kind} object, got {obj!r}")
+    sizes = (int(obj.get_input_size()), int(obj.get_output_size()))
+    if sizes != (size_in, size_out):
+        raise SemcomError(f"the LDPC {kind} definition maps {sizes[0]} to {sizes[1]} bits; {code.name} "
+                          f"(n={code.n}, k={code.k}) needs {size_in} to {size_out}")
+    return obj
 
 
 class FecDecoder:
@@ -150,10 +178,16 @@ class FecDecoder:
     decisions in more than ``GR_FAILED_DISAGREEMENT`` of its bits.
     """
 
-    def __init__(self, backend: str = "minsum", max_iterations: int = 50):
+    def __init__(self, backend: str = "minsum", max_iterations: int = 50, code: ldpc.LdpcCode | None = None,
+                 decoder=None):
         if backend not in FEC_BACKENDS:
             raise SemcomError(f"unknown FEC decoder '{backend}'; choose one of {', '.join(FEC_BACKENDS)}")
         self.backend, self.max_iterations = backend, int(max_iterations)
+        self.given = None  # (code, gr-fec decoder definition) the gnuradio backend uses for that code
+        if decoder is not None:
+            if code is None:
+                raise SemcomError("an LDPC decoder definition needs its alist (the code it decodes)")
+            self.given = (code, check_fec_object(decoder, code, "decoder", code.n, code.k))
 
     def decode(self, link: LinkConfig, llr: np.ndarray, payload_bits: int) -> tuple[np.ndarray, int]:
         if self.backend == "minsum" or link.code is None:
@@ -163,7 +197,10 @@ class FecDecoder:
         llr = np.clip(np.asarray(llr, np.float32)[:coded], -LLR_CLIP, LLR_CLIP)
         if llr.size < coded:
             raise ValueError(f"{llr.size} LLRs for {payload_bits} payload bits, which need {coded}")
-        decoder = fec.ldpc_decoder.make(code.alist, GR_LDPC_SIGMA, self.max_iterations)
+        if self.given is not None and self.given[0].same_code(code):
+            decoder = self.given[1]
+        else:
+            decoder = fec.ldpc_decoder.make(code.gnuradio_alist(), GR_LDPC_SIGMA, self.max_iterations)
         bits = run_chain(llr * (GR_LDPC_SIGMA ** 2 / 2), [lambda: fec.decoder(decoder, gr.sizeof_float, gr.sizeof_char)],
                          np.uint8, out_per_in=code.rate, tail=0)
         info = bits.reshape(-1, code.k)

@@ -77,7 +77,7 @@ class pdu_block(gr.basic_block):
             meta, data = split_pdu(msg, self.in_dtype)
             outputs = self.process(meta, data)
         except (ValueError, KeyError, TypeError, SemcomError) as err:
-            self._drop("malformed PDU", err)
+            self._drop(getattr(err, "reason", "malformed PDU"), err)  # an error may name its own reason
             return
         except Exception as err:  # noqa: BLE001 (an OSError, MemoryError, onnxruntime error: never a dead block)
             self._drop(type(err).__name__, err)

@@ -34,7 +34,7 @@ class phy_rx(pdu_block):
 
     Args:
         modulation: as at the transmitter.
-        fec_code: as at the transmitter.
+        fec_code: as at the transmitter (a user code 'alist:FILE' too).
         demapper: 'lut' (GNU Radio soft decoder with exact table) or 'exact'.
         ldpc_backend: 'minsum' (fast) or 'gnuradio' (fec.ldpc_decoder).
         lut_precision: the table has 4**lut_precision cells.

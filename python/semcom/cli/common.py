@@ -90,9 +90,12 @@ def radio_config(args):
 
 def air_options(args):
     from ..links.air import AirOptions
+    from ..phy.ldpc import is_user_code
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
     given = {name: getattr(args, name) for name in ("threshold", "frame_timeout", "max_pixels", "max_frame_bits",
                                                     "max_pending_frames", "key") if hasattr(args, name)}
+    if is_user_code(getattr(args, "fec", "")):  # receivers decode the user code --fec alist:FILE names
+        given["alist"] = args.fec
     return AirOptions(args.waveform, args.burst_symbols, amplitude, **given)
 
 

@@ -22,7 +22,7 @@ from ..options import default as opt
 from ..blocks.image import image_rx, image_tx
 from ..blocks.pdu_io import split_pdu
 from ..codecs.base import placeholder
-from ..phy import air
+from ..phy import air, ldpc
 from ..phy.burst import FRAME_MODULO
 from .sim import FlowgraphOwner, LinkResult
 
@@ -41,6 +41,7 @@ class AirOptions:
     max_frame_bits: int = opt("max_frame_bits")
     max_pending_frames: int = opt("max_pending_frames")
     key: str = opt("key")  # authentication key (options.key_bytes); both ends must agree
+    alist: str = opt("alist")  # a user LDPC code (alist file) the receiver decodes; the transmitter's fec alist:FILE
 
 
 @dataclass
@@ -128,7 +129,7 @@ class AirReceiver(FlowgraphOwner):
         self.source = radios.rx_source(radio)
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
-                               key=opts.key)
+                               key=opts.key, alist=opts.alist)
         self.image = image_rx(output_dir, codec, opts.max_pixels)
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")
@@ -171,7 +172,9 @@ class AirLink(FlowgraphOwner):
         self.tx = image_tx(codec, modulation, fec_code, cpp)
         self.bursts_tx = burst_tx(modulation, self.tx.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude)
         self.channel = self.impairments.block()
-        self.bursts_rx = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout)
+        fec = self.tx.link.fec
+        self.bursts_rx = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
+                                  alist=opts.alist or (fec if ldpc.is_user_code(fec) else ""))
         self.rx = image_rx(output_dir, self.tx.codec)
         self.frame_timeout = opts.frame_timeout
         self.tb.connect(self.bursts_tx, self.channel, self.bursts_rx)

@@ -71,7 +71,7 @@ class BurstFramer:
         for i, seg in enumerate(segments):
             header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
                                   len(segments), MODULATIONS.index(self.link.modulation),
-                                  burst.FEC_NAMES.index(self.link.fec), len(bits), self.session, int(fingerprint))
+                                  burst.fec_index(self.link.fec), len(bits), self.session, int(fingerprint))
             if self.key:
                 header = header.signed(self.key, seg if self.link.fec != FEC_NONE else None)
             padded = np.zeros(-(-len(seg) // self.link.block[0]) * self.link.block[0], np.uint8)
@@ -160,10 +160,14 @@ class FrameCollector:
 class BurstSynchroniser:
     """Stream samples + detections in; ``SyncedBurst`` and ``Expired`` events out, in stream order.
     Bad bursts are counted in ``dropped`` with the last reason in ``last_error``; they never stop
-    the receiver."""
+    the receiver. ``codes``: the user LDPC codes (``ldpc.LdpcCode``, from alist files) this
+    receiver decodes besides the named ones; a burst of any other user code cannot even be
+    measured, and is dropped and counted in ``foreign_code`` too."""
 
-    def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic):
+    def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic, codes=()):
         self.wave = wf_mod.waveform(waveform)
+        self.accepted = burst.accepted_fecs(codes)
+        self.foreign_code = 0
         self.lookback = wf_mod.ZC_REPEATS * self.wave.period + self.wave.guard
         self.acquire_span = 2 * self.lookback + len(self.wave.preamble())
         self.frame_gap = FRAME_GAP_BURSTS * self.wave.burst_samples(MAX_BURST_DATA)
@@ -269,12 +273,13 @@ class BurstSynchroniser:
                     break
                 try:
                     demod = wave.demodulate(x, wf_mod.HEADER_SYMBOLS, sync)
-                    header = wf_mod.decode_header(demod.symbols, demod.noise_var)
+                    header = burst.check_code(wf_mod.decode_header(demod.symbols, demod.noise_var), self.accepted)
                     segment = header.lengths[header.segment]
                     n_data = wf_mod.HEADER_SYMBOLS + header.link.channel_uses(segment)
                     if n_data > wf_mod.MAX_BURST_SYMBOLS:
                         raise SemcomError(f"header announces {n_data} symbols, more than {wf_mod.MAX_BURST_SYMBOLS}")
                 except (SemcomError, ValueError) as err:
+                    self.foreign_code += isinstance(err, burst.ForeignCode)
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
                 self.head = (ws, sync, (header, n_data, demod.channel))
@@ -324,8 +329,8 @@ class BurstReceiver:
     """The numpy reference of the receive chain: ``BurstSynchroniser``, exact LLRs, min-sum LDPC,
     ``FrameCollector``. Stream samples + detections in, ``ReceivedFrame`` objects out."""
 
-    def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic):
-        self.sync = BurstSynchroniser(waveform, frame_timeout, clock)
+    def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic, codes=()):
+        self.sync = BurstSynchroniser(waveform, frame_timeout, clock, codes)
         self.collector = FrameCollector()
 
     def __getattr__(self, name):  # counters and state of the synchroniser (bursts, dropped, buf, ...)

@@ -9,12 +9,19 @@ own burst, preceded by a ``Header``. Every segment except the last carries
 Header on air (``HEADER_BITS`` = 272 bits, every field unsigned, MSB first)::
 
     bits   0- 15  codec_id       bits  96-103  modulation (index into MODULATIONS)
-    bits  16- 31  height         bits 104-111  fec (0 = none, then ldpc.CODES keys)
+    bits  16- 31  height         bits 104-111  fec (see below)
     bits  32- 47  width          bits 112-143  payload_bits (whole frame)
     bits  48- 63  frame (wraps)  bits 144-175  session (random per transmitter start)
     bits  64- 79  segment        bits 176-223  fingerprint (the model's; 0: none)
     bits  80- 95  segments       bits 224-255  tag (authentication; 0: none)
                                  bits 256-271  CRC-16/CCITT-FALSE of bits 0-255
+
+``fec``: 0 = none, then the ``ldpc.CODES`` keys in order (1..3); 128 + the code's 7-bit
+``signature`` for a user code (an alist file both ends were given); 4..127 are invalid. A
+receiver not given that alist cannot even tell the burst's length: it drops the burst,
+counted as a foreign code. Two different alists share a signature with probability 1/128:
+one process refuses to load both, and across radios the FEC (and the ``key`` tag) reject
+what the wrong code decodes.
 
 ``session`` keeps frames of two transmitters apart even when their frame numbers
 collide; ``fingerprint`` lets a receiver refuse a frame encoded by another model
@@ -42,10 +49,51 @@ import numpy as np
 
 from ..errors import SemcomError
 from .constellations import MODULATIONS
+from . import ldpc
 from .ldpc import CODES
 from .link import FEC_NONE, LinkConfig
 
 FEC_NAMES = (FEC_NONE, *CODES)  # index carried in Header.fec
+USER_FEC = 128  # Header.fec of a user code: USER_FEC + its signature
+
+
+def fec_index(fec: str) -> int:
+    """The header's fec value for a code name ('none', a named code, or 'alist:PATH')."""
+    if ldpc.is_user_code(fec):
+        return USER_FEC + ldpc.code(fec).signature
+    return FEC_NAMES.index(fec)
+
+
+def fec_problem(index: int) -> str | None:
+    """Why a header's fec value names no code this process knows (one line), or None."""
+    if len(FEC_NAMES) <= index < USER_FEC:
+        return f"header fec index {index} is not one of 0..{len(FEC_NAMES) - 1} or a user code ({USER_FEC}..255)"
+    if index >= USER_FEC and ldpc.user_code(index - USER_FEC) is None:
+        return foreign_code(index)
+    return None
+
+
+def foreign_code(index: int) -> str:
+    return (f"burst of user LDPC code {index - USER_FEC} (header fec {index}), an alist this receiver was "
+            "not given")
+
+
+class ForeignCode(SemcomError, ValueError):
+    """A burst of a user LDPC code (an alist) the receiver was not given."""
+    reason = "bursts of a user LDPC code (alist) this receiver was not given"
+
+
+def accepted_fecs(codes) -> frozenset[int]:
+    """The header fec values of user codes a receiver was given (``ldpc.LdpcCode`` objects or None)."""
+    return frozenset(USER_FEC + c.signature for c in codes if c is not None)
+
+
+def check_code(header, accepted: frozenset[int]):
+    """ForeignCode unless the header names no user code, or one in ``accepted`` (``accepted_fecs``)."""
+    if header.fec >= USER_FEC and header.fec not in accepted:
+        raise ForeignCode(foreign_code(header.fec))
+    return header
+
 
 FRAME_MODULO = 1 << 16
 MAX_FRAME_BITS = 1 << 24  # default receiver limit on a frame's payload (16.7 Mbit: 4032x3024 at cpp 1/16, 64-QAM)
@@ -180,6 +228,11 @@ class _LinkNames:
 
     @property
     def fec_name(self) -> str:
+        if self.fec >= USER_FEC:
+            code = ldpc.user_code(self.fec - USER_FEC)
+            if code is None:
+                raise SemcomError(foreign_code(self.fec))
+            return code.name
         return FEC_NAMES[self.fec]
 
     @property
@@ -206,7 +259,7 @@ class Header(_LinkNames):
     segment: int
     segments: int
     modulation: int  # index into MODULATIONS
-    fec: int  # index into FEC_NAMES
+    fec: int  # index into FEC_NAMES, or USER_FEC + a user code's signature
     payload_bits: int
     session: int = 0
     fingerprint: int = 0
@@ -226,8 +279,9 @@ class Header(_LinkNames):
                 return f"header field {field.name}={value} does not fit in {width} unsigned bits"
         if self.modulation >= len(MODULATIONS):
             return f"header modulation index {self.modulation} is not one of 0..{len(MODULATIONS) - 1}"
-        if self.fec >= len(FEC_NAMES):
-            return f"header fec index {self.fec} is not one of 0..{len(FEC_NAMES) - 1}"
+        why = fec_problem(self.fec)
+        if why:
+            return why
         if not 0 <= self.segment < self.segments:
             return f"header segment {self.segment} is outside 0..{self.segments - 1}"
         try:
@@ -235,6 +289,14 @@ class Header(_LinkNames):
         except ValueError as err:
             return f"header is inconsistent: {err}"
         return None
+
+    def check(self, error=SemcomError) -> Header:
+        """This header; ``error`` (one line) when it cannot describe a burst, ForeignCode when it
+        names a user code this process was never given."""
+        why = self.problem()
+        if why:
+            raise (ForeignCode if why == fec_problem(self.fec) and self.fec >= USER_FEC else error)(why)
+        return self
 
     def pack(self) -> np.ndarray:
         """HEADER_BITS bits (uint8 0/1, MSB first), CRC last. ValueError if a field is invalid."""
@@ -257,11 +319,7 @@ class Header(_LinkNames):
         body, crc = raw[:_FIELD_BYTES], int.from_bytes(raw[_FIELD_BYTES:], "big")
         if crc16(body) != crc:
             raise SemcomError("burst header CRC mismatch; header dropped")
-        header = cls(*unpack_fields(body))
-        why = header.problem()
-        if why:
-            raise SemcomError(why)
-        return header
+        return cls(*unpack_fields(body)).check()
 
 
 @dataclass

@@ -24,6 +24,7 @@ class LinkConfig:
 
     def __post_init__(self):
         constellation(self.modulation)  # validates
+        object.__setattr__(self, "fec", ldpc.canonical(self.fec))  # 'PATH.alist' -> 'alist:PATH'
         if self.fec != FEC_NONE:
             ldpc.code(self.fec)
 
@@ -97,7 +98,7 @@ class LinkConfig:
 
     @classmethod
     def parse(cls, text: str) -> "LinkConfig":
-        """'qpsk/ldpc-1/2' or 'qpsk' (uncoded) -> LinkConfig."""
+        """'qpsk/ldpc-1/2', 'qpsk/alist:PATH' or 'qpsk' (uncoded) -> LinkConfig."""
         mod, _, fec = text.partition("/")
         return cls(mod, fec or FEC_NONE)
 

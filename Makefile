@@ -157,8 +157,12 @@ mvqvae: install
 ENVELOPE_OUT := $(RESULTS)/envelope
 envelope: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
+	@mkdir -p $(ENVELOPE_OUT)
+	# the conventional rows (SSCC envelope) and the reference come from make results: same photos and SNRs
+	$(PYTHON) -c "import csv, sys; r = csv.DictReader(open('$(RESULTS)/results.csv')); w = csv.DictWriter(sys.stdout, r.fieldnames); \
+		w.writeheader(); w.writerows(x for x in r if x['family'] in ('conventional', 'reference'))" > $(ENVELOPE_OUT)/results.csv
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs bitsemcom-qpsk-cpp16 bitsemcom-16qam-cpp16 \
-		$(CONVENTIONAL) --learned-links qpsk 16qam 64qam --per-link --channels awgn --snr -6 -3 0 3 6 10 15 20 \
+		--learned-links qpsk 16qam 64qam --per-link --no-reference --append --channels awgn --snr -6 -3 0 3 6 10 15 20 \
 		--out $(ENVELOPE_OUT)
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json --measured $(ENVELOPE_OUT)/results.json
 	VENV="$(VENV)" bash scripts/bootstrap.sh

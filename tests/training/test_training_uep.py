@@ -79,6 +79,8 @@ def test_training_slots_are_the_runtimes_at_the_native_budget():
 def test_a_bad_layout_in_a_config_is_one_line():
     with pytest.raises(SemcomError, match="symbol_layout 'uep-9qam'"):
         uep_cfg(symbol_layout="uep-9qam")
+    with pytest.raises(SemcomError, match="per_position must be true or false"):
+        uep_cfg(recipe=[{"steps": 1, "channel": {"kind": "flips", "per_position": "no"}}])
     with pytest.raises(SemcomError, match="quantizer_bits"):
         trainer.load_config({"name": "b", "model": {"preset": "tiny"}, "symbol_layout": "uep-qpsk",
                              "data": {"synthetic": 2, "crop": 32, "batch": 1}})

@@ -108,6 +108,8 @@ def _check_channel(stage: str, ch: dict) -> None:
         if not ok or not low <= v[0] <= v[1] <= high:
             raise SemcomError(f"recipe stage '{stage}': {key} must be [low, high] with {low} <= low <= high <= "
                               f"{high}, got {v!r}")
+    if not isinstance(ch.get("per_position", True), bool):
+        raise SemcomError(f"recipe stage '{stage}': per_position must be true or false, got {ch['per_position']!r}")
     for key, (low, high) in SCALARS.items():
         if key in ch:
             v = ch[key]

@@ -212,7 +212,9 @@ def cmd_table_iv(args) -> None:
 
 UEP_SNRS = [0, 3, 6, 9, 12, 15, 18]
 UEP_LAYOUT = "uep-16qam"
-UEP_FINE_TUNES = ("uep-ft", "paper-ft")  # fine-tuned with the UEP layout and per-position flips; baseline
+# fine-tunes (``uep_config``): name -> training Es/N0 range (None: where the mean flip rate is Step 5's p)
+UEP_FINE_TUNES = {"ft": None, "ft-low": (0.0, 9.0)}
+UEP_MAPPINGS = ("paper", "uep")  # each fine-tune is run with the paper's mapping (the baseline) and with UEP
 
 
 def uep_name(bits: int, suffix: str = "uep") -> str:
@@ -234,10 +236,11 @@ def cmd_uep_models(args) -> None:
         print(f"wrote {folder}")
 
 
-def uep_config(bits: int, suffix: str, steps: int) -> str:
+def uep_config(bits: int, mapping: str, fine_tune: str, steps: int) -> str:
     """A Step-5-like fine-tune of the shipped model's decoder + IRSNet (cosine from Step 5's rate) through
-    the hard-decision chain as exact per-position flips at the Es/N0 where the mean flip rate is Step 5's p:
-    ``uep-ft`` with the UEP layout, ``paper-ft`` with the paper's mapping and one p for every bit."""
+    the hard-decision chain as exact per-position flips, the Es/N0 per image uniform in the fine-tune's
+    range (``UEP_FINE_TUNES``): ``uep`` with the UEP layout, ``paper`` with the paper's mapping and one p
+    for every bit."""
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import study_run  # noqa: F401 (the source tree's package, without GNU Radio)
     from scipy.optimize import brentq
@@ -248,9 +251,9 @@ def uep_config(bits: int, suffix: str, steps: int) -> str:
     template = cfg.pop("recipe")
     p, lr = float(template.get("p", 0.0125)), 1.5e-5 * float(template.get("lr_scale", 1.0))
     snr = round(brentq(lambda x: ber_awgn(cfg["modulation"], x) - p, -10.0, 40.0), 3)
-    uep = suffix == "uep-ft"
-    stage = amp._stage(f"{suffix}-tta", steps, lr, ["decoder"], {"kind": "flips", "snr_range": [snr, snr],
-                                                                  "per_position": uep})
+    uep, suffix = mapping == "uep", f"{mapping}-{fine_tune}"
+    stage = amp._stage(f"{suffix}-tta", steps, lr, ["decoder"], {
+        "kind": "flips", "snr_range": list(UEP_FINE_TUNES[fine_tune] or (snr, snr)), "per_position": uep})
     cfg.update({"name": f"{cfg['name']}_{suffix.replace('-', '_')}", "recipe": [stage], "lr": lr,
                 "model": {**cfg["model"], **amp.model_options(template)},
                 "val": {**cfg["val"], "every": steps, "snrs": [0.0, 6.0, 12.0, 18.0]}})
@@ -265,14 +268,19 @@ def uep_config(bits: int, suffix: str, steps: int) -> str:
 
 
 def cmd_uep_train(args) -> None:
-    """The two fine-tunes (``uep_config``) from the shipped model, exported into --uep-zoo."""
+    """The fine-tunes (``uep_config``) from the shipped model, exported into --uep-zoo."""
     for bits in args.bits:
-        for suffix in UEP_FINE_TUNES:
-            out = run_dir(bits, suffix)
-            train([PY, "-m", "gnuradio.semcom.cli.train", uep_config(bits, suffix, args.steps), "--out", out,
-                   "--no-progress", "--init-from", os.path.join(ROOT, "models", model_name(bits))], out)
-            export(os.path.join(out, "model.pt"), os.path.join(args.uep_zoo, uep_name(bits, suffix)),
-                   uep_name(bits, suffix))
+        for fine_tune in args.fine_tunes:
+            for mapping in UEP_MAPPINGS:
+                uep_train_one(args, bits, mapping, fine_tune)
+
+
+def uep_train_one(args, bits: int, mapping: str, fine_tune: str) -> None:
+    suffix = f"{mapping}-{fine_tune}"
+    out = run_dir(bits, suffix)
+    train([PY, "-m", "gnuradio.semcom.cli.train", uep_config(bits, mapping, fine_tune, args.steps), "--out", out,
+           "--no-progress", "--init-from", os.path.join(ROOT, "models", model_name(bits))], out)
+    export(os.path.join(out, "model.pt"), os.path.join(args.uep_zoo, uep_name(bits, suffix)), uep_name(bits, suffix))
 
 
 def cmd_uep_eval(args) -> None:
@@ -280,7 +288,7 @@ def cmd_uep_eval(args) -> None:
     the fine-tuned ones found in --uep-zoo; hard and soft receivers, appended to --out's results."""
     names = []
     for bits in args.bits:
-        names += [model_name(bits)] + [uep_name(bits, s) for s in ("uep",) + UEP_FINE_TUNES
+        names += [model_name(bits)] + [uep_name(bits, s) for _, s in uep_columns()
                                        if os.path.isdir(os.path.join(args.uep_zoo, uep_name(bits, s)))]
     names = [n for n in names if not args.models or n in args.models]
     cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
@@ -290,15 +298,23 @@ def cmd_uep_eval(args) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "SEMCOM_MODEL_PATH": args.uep_zoo})
 
 
+def uep_columns() -> list[tuple[str, str]]:
+    """(label, model folder suffix) of every UEP model the study makes."""
+    return [("UEP, run time", "uep")] + [
+        (f"{'UEP' if m == 'uep' else 'paper'}, fine-tuned" + (f" at {r[0]:g}..{r[1]:g} dB" if r else ""), f"{m}-{ft}")
+        for ft, r in UEP_FINE_TUNES.items() for m in UEP_MAPPINGS]
+
+
 def uep_table(results: dict, bits_list, snrs) -> str:
     """The UEP tables (``cmd_uep_table``) from semcom-eval's results.json."""
-    columns = [("UEP, run time", "uep"), ("paper, fine-tuned", "paper-ft"), ("UEP, fine-tuned", "uep-ft")]
+    columns = uep_columns()
     lines = [f"Unequal error protection for AMP-SC: the quantizer's most significant bit planes on the reliable "
              f"positions (0 and 2) of Gray 16-QAM (card `symbol_layout: {UEP_LAYOUT}`), against the paper's mapping "
              f"(bits in NCHW order). Uncoded 16-QAM, AWGN, cpp 1/16, {results.get('images')} Kodak-like test images; "
              "mean PSNR dB / MS-SSIM; gain: PSNR minus the shipped model's with the paper's mapping. Fine-tuned: "
-             "the shipped model's decoder + IRSNet, the same steps for both, through exact per-position flips at "
-             "the Es/N0 where their mean is Step 5's p (the paper's mapping: one p for every bit) "
+             "the shipped model's decoder + IRSNet, the same steps for each, through exact per-position flips at "
+             "the Es/N0 where their mean is Step 5's p, or at an Es/N0 per image uniform in the range named (the "
+             "paper's mapping: one p for every bit) "
              "(`python3 scripts/ampsc_study.py uep-train`, `uep-eval`, `uep`).", ""]
     for bits in bits_list:
         for receiver, suffix in (("hard decisions", "-hard"), ("soft receiver", "")):
@@ -402,6 +418,8 @@ def main() -> None:
     ap.add_argument("--uep-zoo", default=os.path.join(ROOT, ".cache", "ampsc-uep"),
                     help="uep-*: folder of the UEP models (default .cache/ampsc-uep)")
     ap.add_argument("--steps", type=int, default=400, help="uep-train: fine-tuning steps (default 400, Step 5's)")
+    ap.add_argument("--fine-tunes", nargs="+", choices=list(UEP_FINE_TUNES), default=list(UEP_FINE_TUNES),
+                    help="uep-train: which fine-tunes (default: all)")
     ap.add_argument("--models", nargs="*", help="uep-eval: only these model folders (names)")
     ap.add_argument("--learned-only", action="store_true",
                     help="eval: only the learned models, appended to --out's results (conventional rows kept)")

@@ -131,8 +131,8 @@ ampsc: install
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 
 # AMP-SC with unequal error protection (issue 14): the shipped models with the UEP symbol layout at run
-# time, and the b = 4 model's decoder fine-tuned with it (and, as the baseline, without it; about 20 min
-# on one core), against the paper's mapping at Es/N0 0..18 dB (about 25 min)
+# time, and the b = 4 model's decoder fine-tuned with it and, as the baseline, without it (four 400-step
+# fine-tunes, 4-15 min each on one shared core), against the paper's mapping at Es/N0 0..18 dB (about 40 min)
 AMPSC_UEP := $(AMPSC)/uep
 ampsc-uep: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test

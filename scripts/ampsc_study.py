@@ -7,6 +7,10 @@
   python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p
   python3 scripts/ampsc_study.py table-iv             # flip ratio vs SNR: the paper's Table IV beside ours
   python3 scripts/ampsc_study.py claims               # the paper's claims, checked on the eval's results
+  python3 scripts/ampsc_study.py uep-models           # unequal error protection: the shipped models + UEP layout
+  python3 scripts/ampsc_study.py uep-train --bits 4   # their decoder fine-tuned with UEP flips, and without
+  python3 scripts/ampsc_study.py uep-eval             # paper's mapping vs UEP at Es/N0 0..18 dB
+  python3 scripts/ampsc_study.py uep                  # docs/results/ampsc/uep.md from uep-eval's results
 
 Runs live in runs/ampsc_b<b>[_<baseline>]; every command skips what is done and resumes what is
 not (checkpoints), so it can be re-run after an interruption. The baselines start from the AMP-SC
@@ -206,6 +210,149 @@ def cmd_table_iv(args) -> None:
     print("\n".join(lines))
 
 
+UEP_SNRS = [0, 3, 6, 9, 12, 15, 18]
+UEP_LAYOUT = "uep-16qam"
+# fine-tunes (``uep_config``): name -> training Es/N0 range (None: where the mean flip rate is Step 5's p)
+UEP_FINE_TUNES = {"ft": None, "ft-low": (0.0, 9.0)}
+UEP_MAPPINGS = ("paper", "uep")  # each fine-tune is run with the paper's mapping (the baseline) and with UEP
+
+
+def uep_name(bits: int, suffix: str = "uep") -> str:
+    return model_name(bits) + f"-{suffix}"
+
+
+def cmd_uep_models(args) -> None:
+    """The shipped models with the UEP symbol layout added to their card (run time only, no retraining)."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import shutil
+
+    import study_run  # noqa: F401 (the source tree's package, without GNU Radio)
+    from semcom.codecs.neural import update_card
+    for bits in args.bits:
+        folder = os.path.join(args.uep_zoo, uep_name(bits))
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(os.path.join(ROOT, "models", model_name(bits)), folder)
+        update_card(folder, "symbol_layout", UEP_LAYOUT)
+        print(f"wrote {folder}")
+
+
+def uep_config(bits: int, mapping: str, fine_tune: str, steps: int) -> str:
+    """A Step-5-like fine-tune of the shipped model's decoder + IRSNet (cosine from Step 5's rate) through
+    the hard-decision chain as exact per-position flips, the Es/N0 per image uniform in the fine-tune's
+    range (``UEP_FINE_TUNES``): ``uep`` with the UEP layout, ``paper`` with the paper's mapping and one p
+    for every bit."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import study_run  # noqa: F401 (the source tree's package, without GNU Radio)
+    from scipy.optimize import brentq
+    from semcom.phy.theory import ber_awgn
+    from semcom.training import amp
+    with open(main_config(bits)) as f:
+        cfg = json.load(f)
+    template = cfg.pop("recipe")
+    p, lr = float(template.get("p", 0.0125)), 1.5e-5 * float(template.get("lr_scale", 1.0))
+    snr = round(brentq(lambda x: ber_awgn(cfg["modulation"], x) - p, -10.0, 40.0), 3)
+    uep, suffix = mapping == "uep", f"{mapping}-{fine_tune}"
+    stage = amp._stage(f"{suffix}-tta", steps, lr, ["decoder"], {
+        "kind": "flips", "snr_range": list(UEP_FINE_TUNES[fine_tune] or (snr, snr)), "per_position": uep})
+    cfg.update({"name": f"{cfg['name']}_{suffix.replace('-', '_')}", "recipe": [stage], "lr": lr,
+                "model": {**cfg["model"], **amp.model_options(template)},
+                "val": {**cfg["val"], "every": steps, "snrs": [0.0, 6.0, 12.0, 18.0]}})
+    if uep:
+        cfg["symbol_layout"] = UEP_LAYOUT
+    out = run_dir(bits, suffix)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "study_config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
+def cmd_uep_train(args) -> None:
+    """The fine-tunes (``uep_config``) from the shipped model, exported into --uep-zoo."""
+    for bits in args.bits:
+        for fine_tune in args.fine_tunes:
+            for mapping in UEP_MAPPINGS:
+                uep_train_one(args, bits, mapping, fine_tune)
+
+
+def uep_train_one(args, bits: int, mapping: str, fine_tune: str) -> None:
+    suffix = f"{mapping}-{fine_tune}"
+    out = run_dir(bits, suffix)
+    train([PY, "-m", "gnuradio.semcom.cli.train", uep_config(bits, mapping, fine_tune, args.steps), "--out", out,
+           "--no-progress", "--init-from", os.path.join(ROOT, "models", model_name(bits))], out)
+    export(os.path.join(out, "model.pt"), os.path.join(args.uep_zoo, uep_name(bits, suffix)), uep_name(bits, suffix))
+
+
+def cmd_uep_eval(args) -> None:
+    """semcom-eval over 16-QAM: each model with the paper's mapping, with the UEP layout at run time, and
+    the fine-tuned ones found in --uep-zoo; hard and soft receivers, appended to --out's results."""
+    names = []
+    for bits in args.bits:
+        names += [model_name(bits)] + [uep_name(bits, s) for _, s in uep_columns()
+                                       if os.path.isdir(os.path.join(args.uep_zoo, uep_name(bits, s)))]
+    names = [n for n in names if not args.models or n in args.models]
+    cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
+           *[str(s) for s in args.snr], "--no-reference", "--out", args.out, "--learned-links", "16qam",
+           "--append", "--codecs", *[n + suffix for n in names for suffix in ("-hard", "")]]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "SEMCOM_MODEL_PATH": args.uep_zoo})
+
+
+def uep_columns() -> list[tuple[str, str]]:
+    """(label, model folder suffix) of every UEP model the study makes."""
+    return [("UEP, run time", "uep")] + [
+        (f"{'UEP' if m == 'uep' else 'paper'}, fine-tuned" + (f" at {r[0]:g}..{r[1]:g} dB" if r else ""), f"{m}-{ft}")
+        for ft, r in UEP_FINE_TUNES.items() for m in UEP_MAPPINGS]
+
+
+def uep_table(results: dict, bits_list, snrs) -> str:
+    """The UEP tables (``cmd_uep_table``) from semcom-eval's results.json."""
+    columns = uep_columns()
+    lines = [f"Unequal error protection for AMP-SC: the quantizer's most significant bit planes on the reliable "
+             f"positions (0 and 2) of Gray 16-QAM (card `symbol_layout: {UEP_LAYOUT}`), against the paper's mapping "
+             f"(bits in NCHW order). Uncoded 16-QAM, AWGN, cpp 1/16, {results.get('images')} Kodak-like test images; "
+             "mean PSNR dB / MS-SSIM; gain: PSNR minus the shipped model's with the paper's mapping. Fine-tuned: "
+             "the shipped model's decoder + IRSNet, the same steps for each, through exact per-position flips at "
+             "the Es/N0 where their mean is Step 5's p, or at an Es/N0 per image uniform in the range named (the "
+             "paper's mapping: one p for every bit) "
+             "(`python3 scripts/ampsc_study.py uep-train`, `uep-eval`, `uep`).", ""]
+    for bits in bits_list:
+        for receiver, suffix in (("hard decisions", "-hard"), ("soft receiver", "")):
+            paper = results["summary"].get(f"awgn/{model_name(bits)}{suffix}") or {}
+            series = {label: results["summary"].get(f"awgn/{uep_name(bits, s)}{suffix}") for label, s in columns}
+            series = {k: v for k, v in series.items() if v}
+            points = [str(float(s)) for s in snrs if str(float(s)) in paper]
+            if not points or not series:
+                continue
+            lines += [f"**b = {bits}, {receiver}**", "",
+                      "| Es/N0 dB | paper | " + " | ".join(f"{k} | gain" for k in series) + " |",
+                      "|---|---|" + "---|---|" * len(series)]
+            for snr in points + ["mean"]:
+                at = (lambda d: d.get(snr)) if snr != "mean" else (lambda d: {  # noqa: E731
+                    m: sum(d[s][m] for s in points) / len(points) for m in ("psnr_db", "ms_ssim")}
+                    if all(s in d for s in points) else None)
+                p = at(paper)
+                row = [f"{float(snr):g}" if snr != "mean" else "mean", f"{p['psnr_db']:.2f} / {p['ms_ssim']:.3f}"]
+                for v in series.values():
+                    q = at(v)
+                    row += [f"{q['psnr_db']:.2f} / {q['ms_ssim']:.3f}", f"{q['psnr_db'] - p['psnr_db']:+.2f}"] if q \
+                        else ["", ""]
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_uep_table(args) -> None:
+    """``uep.md`` beside --out: per SNR, the paper's mapping against the UEP layout (run time only, and
+    fine-tuned with it), PSNR / MS-SSIM and the gain in PSNR."""
+    with open(os.path.join(args.out, "results.json")) as f:
+        text = uep_table(json.load(f), args.bits, args.snr)
+    path = os.path.join(os.path.dirname(os.path.normpath(args.out)), "uep.md")
+    with open(path, "w") as f:
+        f.write(text)
+    print(text)
+
+
 def _series(results: dict, name: str) -> dict:
     return {float(k): v["psnr_db"] for k, v in results["summary"].get(f"awgn/{name}", {}).items()}
 
@@ -250,7 +397,8 @@ def cmd_claims(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv", "claims"))
+    ap.add_argument("command", choices=("train", "export", "eval", "mask-sweep", "table-iv", "claims",
+                                        "uep-models", "uep-train", "uep-eval", "uep"))
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
     ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
     ap.add_argument("--baselines-only", action="store_true",
@@ -259,21 +407,32 @@ def main() -> None:
                     help="folder for the baselines' exported models (default .cache/ampsc-models)")
     ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),
                     help="eval: test photos (default: the Kodak-like set of semcom-data)")
-    ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 10, 15, 20],
-                    help="eval: Es/N0 in dB (default: the grid of make results, whose conventional rows "
+    ap.add_argument("--snr", type=float, nargs="+",
+                    help="eval: Es/N0 in dB (default: the grid of make results, 0 3 6 10 15 20, whose conventional rows "
                          "--conventional-from reuses; the paper's Eb/N0 is Es/N0 - 6.02 dB for 16-QAM)")
     ap.add_argument("--conventional-from", default=os.path.join(ROOT, "docs", "results", "results.csv"),
                     help="eval: take the conventional codecs' rows from this results.csv (make results) "
                          "instead of running them; '' runs them")
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "ampsc"), help="eval: output folder")
+    ap.add_argument("--out", help="eval: output folder (default docs/results/ampsc; uep-eval, uep: "
+                    "docs/results/ampsc/uep)")
+    ap.add_argument("--uep-zoo", default=os.path.join(ROOT, ".cache", "ampsc-uep"),
+                    help="uep-*: folder of the UEP models (default .cache/ampsc-uep)")
+    ap.add_argument("--steps", type=int, default=400, help="uep-train: fine-tuning steps (default 400, Step 5's)")
+    ap.add_argument("--fine-tunes", nargs="+", choices=list(UEP_FINE_TUNES), default=list(UEP_FINE_TUNES),
+                    help="uep-train: which fine-tunes (default: all)")
+    ap.add_argument("--models", nargs="*", help="uep-eval: only these model folders (names)")
     ap.add_argument("--learned-only", action="store_true",
                     help="eval: only the learned models, appended to --out's results (conventional rows kept)")
     ap.add_argument("--waveform", choices=("sc", "ofdm"), help="eval: bursts over this impaired waveform instead "
                     "of the ideal channel")
     ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="mask-sweep: k in k*p")
     args = ap.parse_args()
+    uep = args.command.startswith("uep")
+    args.snr = args.snr or (UEP_SNRS if uep else [0, 3, 6, 10, 15, 20])
+    args.out = args.out or os.path.join(ROOT, "docs", "results", "ampsc", *(["uep"] if uep else []))
     {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep,
-     "table-iv": cmd_table_iv, "claims": cmd_claims}[args.command](args)
+     "table-iv": cmd_table_iv, "claims": cmd_claims, "uep-models": cmd_uep_models, "uep-train": cmd_uep_train,
+     "uep-eval": cmd_uep_eval, "uep": cmd_uep_table}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from ..errors import SemcomError
 from ..imageio import resize
 from ..phy.constellations import MODULATIONS
 from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
-from . import rate_match, registry
+from . import rate_match, registry, symbol_layout
 from .base import Codec, Decoded, Encoded, Received
 from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH, PAYLOAD_BITS
 
@@ -131,6 +131,7 @@ class OnnxModel:
                 raise SemcomError(f"model {self.name}: {path} is missing; export it with semcom-export")
         self._sessions: dict = {}
         self._card = None
+        self._card_file = None
         self._fingerprint = None
         self._profile = None
         self._indices: dict = {}
@@ -195,23 +196,39 @@ class OnnxModel:
             self._card = card
         return self._card
 
+    def card_file(self) -> dict:
+        """The folder's card.json ({} when absent): what may be set after export (``update_card``)."""
+        if self._card_file is None:
+            card, path = {}, os.path.join(self.folder, CARD_FILE)
+            if os.path.isfile(path):
+                try:
+                    with open(path) as f:
+                        card = json.load(f)
+                    if not isinstance(card, dict):
+                        raise ValueError("not a JSON object")
+                except (OSError, ValueError) as err:
+                    raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+            self._card_file = card
+        return self._card_file
+
+    @property
+    def layout(self) -> symbol_layout.Layout | None:
+        """card.json's ``symbol_layout`` (None: bits on air in rate matching's order)."""
+        return symbol_layout.parse(self.card_file().get(symbol_layout.CARD_KEY), self.card)
+
     def card_section(self, key: str) -> dict:
         """One section of the folder's card.json ({} when the file or the section is absent)."""
-        path = os.path.join(self.folder, CARD_FILE)
-        if not os.path.isfile(path):
-            return {}
-        try:
-            with open(path) as f:
-                return json.load(f).get(key) or {}
-        except (OSError, ValueError, AttributeError) as err:
-            raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+        return self.card_file().get(key) or {}
 
     @property
     def rate_profile(self) -> dict:
         """card.json's ``rate_matching`` section (measured by semcom-rate-profile; {} when absent):
         the channel importance order and the PSNR curves that rate matching plans with."""
         if self._profile is None:
-            profile = self.card_section(rate_match.CARD_KEY)
+            profile = self.card_file().get(rate_match.CARD_KEY) or {}
+            if not isinstance(profile, dict):
+                raise SemcomError(f"model {self.name}: card.json's {rate_match.CARD_KEY} is not an object; "
+                                  "re-export the model")
             path = os.path.join(self.folder, CARD_FILE)
             order = profile.get("channel_order")
             c = int(self.card["latent_channels"])
@@ -240,8 +257,8 @@ class OnnxModel:
 
     @property
     def fingerprint(self) -> str:
-        """First 12 hex digits of SHA-256 over both files and the rate profile (which decides where
-        every bit goes): what frames carry as the model hash."""
+        """First 12 hex digits of SHA-256 over both files, the rate profile and the symbol layout
+        (which decide where every bit goes): what frames carry as the model hash."""
         if self._fingerprint is None:
             h = hashlib.sha256()
             for role in ("encoder", "decoder"):
@@ -250,6 +267,8 @@ class OnnxModel:
             if self.rate_profile:
                 h.update(json.dumps({k: self.rate_profile.get(k) for k in rate_match.PLAN_KEYS},
                                     sort_keys=True).encode())
+            if self.layout is not None:
+                h.update(self.layout.name.encode())
             self._fingerprint = h.hexdigest()[:12]
         return self._fingerprint
 
@@ -261,6 +280,16 @@ class OnnxModel:
         """The profile's error-free PSNR for a plan; None when the model has no measured curves."""
         curve = (self.rate_profile.get("curves") or {}).get(str(plan.scale))
         return rate_match.predicted_psnr(curve, plan.fraction) if curve else None
+
+    def air_slots(self, plan: rate_match.Plan) -> np.ndarray | None:
+        """Air slot of every sent bit under the card's symbol layout (None: sent in rate matching's order)."""
+        layout = self.layout
+        if layout is None:
+            return None
+        key = ("slots", plan.shape, plan.sent, plan.kept)
+        if key not in self._indices:
+            self._indices[key] = layout.air_slots(self.sent_indices(plan), plan.shape)
+        return self._indices[key]
 
     def sent_indices(self, plan: rate_match.Plan) -> np.ndarray:
         """Latent index of every bit on air for a plan (importance from the profile, else channel order)."""
@@ -293,6 +322,7 @@ class OnnxModel:
             raise SemcomError(f"model {self.name}: the card says a {w}x{h} image has a {want} latent, but the "
                               f"encoder gives {tuple(logits.shape[1:])} and the decoder {tuple(image.shape[1:])}; "
                               "re-export the model")
+        self.fingerprint  # a bad card.json (rate profile, symbol layout) fails here too, not mid-stream
         self._verified = True
 
     @property
@@ -388,8 +418,9 @@ class ModelCodec(Codec):
         h, w = image.shape[:2]
         budget = check_budget(link, channel_uses, h, w)
         plan = self.model.plan(h, w, budget)
-        bits = self.model.encode(resize(image, *plan.size))
-        return Encoded(bits[self.model.sent_indices(plan)],
+        bits = self.model.encode(resize(image, *plan.size))[self.model.sent_indices(plan)]
+        slots = self.model.air_slots(plan)
+        return Encoded(bits if slots is None else self.model.layout.place(bits, slots),
                        {MODEL: self.model.name, MODEL_HASH: self.model.fingerprint,
                         CODEC_ID: codec_id_for(self.model.name)})
 
@@ -402,7 +433,9 @@ class ModelCodec(Codec):
         upscaled when the plan downscaled."""
         h, w = self.check_frame(rx.meta, len(rx.llrs))
         plan = self.model.plan(h, w, len(rx.llrs))
-        llrs = rate_match.combine(rx.llrs, self.model.sent_indices(plan), plan.n)
+        slots = self.model.air_slots(plan)
+        sent = rx.llrs if slots is None else self.model.layout.gather(rx.llrs, slots)
+        llrs = rate_match.combine(sent, self.model.sent_indices(plan), plan.n)
         return Decoded(resize(self.model.decode(posterior(llrs, self.hard), *plan.size), h, w))
 
 

@@ -47,3 +47,27 @@ def ber_rayleigh(modulation: str, snr_db: float) -> float:
         g = c * snr / 2.0
         total += w * 0.5 * (1 - np.sqrt(g / (1 + g)))
     return float(total)
+
+
+def bit_error_rates(modulation: str, snr_db: float) -> np.ndarray:
+    """Exact flip probability of every label position (MSB first) of the Gray constellation over
+    AWGN with hard (nearest-point) decisions at Es/N0 ``snr_db``. Square QAM decides I and Q apart,
+    so each position's errors follow from one PAM axis: for every sent level, the Gaussian mass of
+    every decision interval whose level carries another bit. Their mean is ``ber_awgn``."""
+    const = constellation(modulation)
+    k = const.bits_per_symbol
+    sigma = sqrt(10 ** (-snr_db / 10) / 2)  # noise std per real axis (Es = 1)
+    if k == 1:
+        return np.array([_q(abs(const.points[0].real) / sigma)])
+    half = k // 2
+    labels = np.arange(1 << half)
+    levels = const.points[labels << half].real  # I level of every axis label (Q label 0)
+    order = np.argsort(levels)
+    levels, labels = levels[order], labels[order]
+    edges = np.concatenate([[-np.inf], (levels[1:] + levels[:-1]) / 2, [np.inf]])
+    # mass[t, r]: the sent level t is decided as level r
+    upper = np.array([[_q((lo - x) / sigma) for lo in edges[:-1]] for x in levels])
+    mass = upper - np.array([[_q((hi - x) / sigma) for hi in edges[1:]] for x in levels])
+    bits = (labels[:, None] >> np.arange(half - 1, -1, -1)) & 1  # (levels, half), MSB first
+    axis = np.array([(mass * (bits[:, None, j] != bits[None, :, j])).sum() / len(levels) for j in range(half)])
+    return np.concatenate([axis, axis])

@@ -70,9 +70,25 @@ def rayleigh_block(symbols: torch.Tensor, snr_db, block_len: int = 64):
     return z, n0 / gain
 
 
+def flip(bits: torch.Tensor, flip_prob) -> torch.Tensor:
+    """Each bit flipped with its probability (broadcast against ``bits``)."""
+    return torch.where(torch.rand_like(bits) < flip_prob, 1 - bits, bits)
+
+
+def position_flip_probs(modulation: str, snr_db, positions: np.ndarray, per_position: bool = True) -> torch.Tensor:
+    """(B, L) flip probability of every bit of a batch: bit i sits on label position ``positions[i]``
+    of the Gray constellation, image b at Es/N0 ``snr_db[b]``; the exact hard-decision error rate of
+    that position (``phy.theory.bit_error_rates``), or with ``per_position`` false every position's mean."""
+    from ..phy.theory import bit_error_rates
+    rates = np.stack([bit_error_rates(modulation, float(s)) for s in np.atleast_1d(snr_db)])  # (B, k)
+    if not per_position:
+        rates[:] = rates.mean(axis=1, keepdims=True)
+    return torch.as_tensor(rates[:, np.asarray(positions)], dtype=torch.float32)
+
+
 def bsc_llr(bits: torch.Tensor, flip_prob) -> torch.Tensor:
     """Hard-decision receiver: flips each bit with probability p; LLR +-log((1-p)/p)."""
     p = torch.as_tensor(flip_prob, dtype=bits.dtype, device=bits.device).reshape(-1, 1)
-    flipped = torch.where(torch.rand_like(bits) < p, 1 - bits, bits)
+    flipped = flip(bits, p)
     mag = torch.log((1 - p) / p.clamp_min(1e-12))
     return (2 * flipped - 1) * mag

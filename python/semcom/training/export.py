@@ -138,7 +138,8 @@ def _ampsc_facts(cfg: dict) -> dict:
     """What an AMP-SC card adds: the quantizer, the bit layout and the template the recipe came from."""
     from . import amp
     b = int(cfg["model"].get("bits", 4))
-    return {"quantizer_bits": b, "latent_values_per_cell": int(cfg["model"]["latent_channels"]) // b,
+    layout = {"symbol_layout": cfg["symbol_layout"]} if cfg.get("symbol_layout") else {}
+    return {**layout, "quantizer_bits": b, "latent_values_per_cell": int(cfg["model"]["latent_channels"]) // b,
             "bit_layout": f"plane c*{b}+i = bit i (MSB first) of latent channel c; level = round(x~) + {2 ** (b - 1) - 1}, "
                           "plain binary (eq. 2)",
             "receiver": "DA conversion = expected level under the bit posteriors (eq. 5 for hard 0/1 input), "

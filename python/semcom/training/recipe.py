@@ -16,9 +16,15 @@ A stage (dict; everything but ``steps`` optional):
         ``hard: true`` the flipped bits themselves (0/1, no gradient: AMP-SC's Steps 3 and 5);
       - ``hard``: the AWGN/Rayleigh chain above, then hard decisions: the decoder reads 0/1 with no
         gradient to the encoder (``straight_through: true`` passes the bits' gradient instead);
+      - ``flips``: the hard-decision chain as independent flips: each bit flips with the exact error
+        rate of the Gray QAM label position it is sent on (``phy.theory.bit_error_rates``) at an SNR
+        per image uniform in ``snr_range``; the decoder reads the flipped 0/1 bits (no gradient).
+        ``per_position: false`` flips every bit with the positions' mean (one BSC p per image);
       - ``mask``: each bit is erased (P = 0.5) with a probability uniform in ``erase_range``;
       - ``analog``: no bits at all; the model reads its continuous latent, plus ``noise`` times
         N(0, 1) (AMP-SC's soft quantization). Models without an analog path reject it.
+    Bits go on the symbols in NCHW order, or in the config's ``symbol_layout`` (``codecs.symbol_layout``,
+    as the runtime sends them at the model's own budget) for the modem kinds and ``flips``.
     AMP-SC also reads ``mask_ratio`` (MATK on the received latent), ``restorer`` (analog stages:
     whether IRSNet runs) and ``restorer_weight`` from a stage's channel (``ampsc.AMPSC.forward``);
   * ``loss``: as ``losses.make`` (default: the config's ``loss``);
@@ -32,13 +38,16 @@ two-stage recipe ``from_legacy`` makes; BitSemCom's recipe is exactly that.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..errors import SemcomError
+from ..phy.constellations import constellation
 from . import channels as tch
 
 DIFFERENTIABLE = ("awgn", "rayleigh", "mixed")
-KINDS = ("error-free",) + DIFFERENTIABLE + ("bsc", "hard", "mask", "analog")
+SYMBOL_KINDS = DIFFERENTIABLE + ("hard", "flips")  # those whose bits sit on symbols
+KINDS = ("error-free",) + DIFFERENTIABLE + ("bsc", "hard", "flips", "mask", "analog")
 
 
 def from_legacy(cfg: dict) -> list[dict]:
@@ -66,7 +75,7 @@ def check(stages: list[dict]) -> list[dict]:
         if ch["kind"] not in KINDS:
             raise SemcomError(f"recipe stage '{s['name']}': channel kind must be one of {', '.join(KINDS)}, "
                               f"not {ch['kind']}")
-        if ch["kind"] in DIFFERENTIABLE + ("hard",):
+        if ch["kind"] in SYMBOL_KINDS:
             ch.setdefault("snr_range", [-3.0, 6.0])
             ch.setdefault("block_len", 64)
         _check_channel(s["name"], ch)
@@ -99,6 +108,8 @@ def _check_channel(stage: str, ch: dict) -> None:
         if not ok or not low <= v[0] <= v[1] <= high:
             raise SemcomError(f"recipe stage '{stage}': {key} must be [low, high] with {low} <= low <= high <= "
                               f"{high}, got {v!r}")
+    if not isinstance(ch.get("per_position", True), bool):
+        raise SemcomError(f"recipe stage '{stage}': per_position must be true or false, got {ch['per_position']!r}")
     for key, (low, high) in SCALARS.items():
         if key in ch:
             v = ch[key]
@@ -143,14 +154,27 @@ def _uniform(batch: int, lo_hi, device) -> torch.Tensor:
 
 
 class Channel:
-    """bits (B, L) -> P(b=1) (B, L) for a stage's channel spec; ``snr_db`` fixes the SNR (validation)."""
+    """bits (B, L) -> P(b=1) (B, L) for a stage's channel spec; ``snr_db`` fixes the SNR (validation).
+    ``air_slots(L)``: the air slot of every bit of an L-bit latent (None: NCHW order)."""
 
-    def __init__(self, spec: dict, modulation: str, device="cpu"):
-        self.spec, self.kind = spec, spec["kind"]
+    def __init__(self, spec: dict, modulation: str, device="cpu", air_slots=None):
+        self.spec, self.kind, self.modulation = spec, spec["kind"], modulation
         self.modem = tch.Modem(modulation).to(device) if self.kind in DIFFERENTIABLE + ("hard",) else None
+        self.air_slots, self._slots = air_slots, {}
+
+    def slots(self, n: int) -> np.ndarray | None:
+        if self.air_slots is None:
+            return None
+        if n not in self._slots:
+            self._slots[n] = np.asarray(self.air_slots(n), dtype=np.int64)
+        return self._slots[n]
 
     def llr(self, bits: torch.Tensor, snr_db) -> torch.Tensor:
-        """Exact LLRs of ``bits`` through modulation, AWGN or Rayleigh block fading at ``snr_db``."""
+        """Exact LLRs of ``bits`` through modulation, AWGN or Rayleigh block fading at ``snr_db``
+        (sent in the symbol layout's order, the LLRs returned in the bits' order)."""
+        slots = self.slots(bits.shape[1])
+        if slots is not None:
+            bits = bits[:, torch.as_tensor(np.argsort(slots), device=bits.device)]
         s = self.modem.modulate(bits)
         snr = torch.as_tensor(snr_db, dtype=torch.float32, device=bits.device).reshape(-1)
         if snr.numel() == 1:
@@ -162,7 +186,8 @@ class Channel:
             y, nv = tch.rayleigh_block(s, snr, int(self.spec.get("block_len", 64)))
         else:
             y, nv = tch.awgn(s, snr)
-        return self.modem.llr(y, nv)
+        llrs = self.modem.llr(y, nv)
+        return llrs if slots is None else llrs[:, torch.as_tensor(slots, device=llrs.device)]
 
     def __call__(self, bits: torch.Tensor, snr_db=None) -> torch.Tensor:
         with torch.autocast(bits.device.type, enabled=False):  # exact LLRs need float32
@@ -178,10 +203,18 @@ class Channel:
                 with torch.no_grad():
                     hard = (self.llr(bits.detach(), snr) > 0).to(bits.dtype)
                 return hard + (bits - bits.detach()) if self.spec.get("straight_through") else hard
+            if self.kind == "flips":
+                snr = _uniform(b, self.spec["snr_range"], dev) if snr_db is None else snr_db
+                n = bits.shape[1]
+                slots = self.slots(n)
+                positions = (np.arange(n) if slots is None else slots) % constellation(self.modulation).bits_per_symbol
+                p = tch.position_flip_probs(self.modulation, torch.as_tensor(snr).reshape(-1).expand(b).cpu().numpy(),
+                                            positions, bool(self.spec.get("per_position", True)))
+                return tch.flip(bits, p.to(dev)).detach()
             if self.kind == "bsc":
                 p = _uniform(b, self.spec.get("flip_range", [0.0, 0.1]), dev).clamp(1e-6, 0.5)
                 if self.spec.get("hard"):
-                    return torch.where(torch.rand_like(bits) < p[:, None], 1 - bits, bits).detach()
+                    return tch.flip(bits, p[:, None]).detach()
                 return torch.sigmoid(tch.bsc_llr(bits, p))
             if self.kind == "analog":
                 raise SemcomError("an 'analog' stage needs a model with an analog path (AMP-SC)")

@@ -124,11 +124,25 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
         models.build(cfg["model"])  # a bad preset, variant or backbone option fails here, in one line
     except (ValueError, TypeError, KeyError) as err:
         raise SemcomError(f"config model: {err}") from None
+    air_slots(cfg)  # a bad symbol_layout fails here, in one line
     if not cfg["val"].get("channel"):
         noisy = [s["channel"] for s in cfg["recipe"] if s["channel"]["kind"] in recipe.DIFFERENTIABLE]
         ch = dict(noisy[-1]) if noisy else {"kind": "awgn"}
         cfg["val"]["channel"] = {**ch, "kind": "awgn" if ch["kind"] == "mixed" else ch["kind"]}
     return cfg
+
+
+def air_slots(cfg: dict):
+    """The config's ``symbol_layout`` (``codecs.symbol_layout``) as a function: an L-bit latent ->
+    the air slot of every bit, as the runtime places them at the model's own budget; None without one."""
+    from ..codecs import symbol_layout
+    c = int(cfg["model"]["latent_channels"])
+    bits = cfg["model"].get("bits", 4) if cfg["model"].get("method") == "ampsc" else None
+    layout = symbol_layout.parse(cfg.get("symbol_layout"), {"quantizer_bits": bits,
+                                                            "latent_channels": c})
+    if layout is None:
+        return None
+    return lambda n: layout.air_slots(np.arange(n), (c, n // c, 1))
 
 
 # (path, kind, low, high): numbers a config must hold, each checked with one line naming it
@@ -346,9 +360,10 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=float(cfg["lr"]))
         self.stages = cfg["recipe"]
         self.total_steps = recipe.total_steps(self.stages)
-        self.channels = [recipe.Channel(s["channel"], cfg["modulation"], self.device) for s in self.stages]
+        slots = air_slots(cfg)
+        self.channels = [recipe.Channel(s["channel"], cfg["modulation"], self.device, slots) for s in self.stages]
         self.losses = [losses.make(s.get("loss", cfg["loss"])) for s in self.stages]
-        self.val_channel = recipe.Channel(cfg["val"]["channel"], cfg["modulation"], self.device)
+        self.val_channel = recipe.Channel(cfg["val"]["channel"], cfg["modulation"], self.device, slots)
         self.step, self.wall_s, self.train_s, self.val_psnr = 0, 0.0, 0.0, {}
         self.continued_from = None  # lineage of the model an --init-from run started from
         self._train_images, self._val_images = train_images, val_images

@@ -30,7 +30,7 @@ EXAMPLES = os.path.join(ROOT, "examples")
 SAMPLE = os.path.join(EXAMPLES, "images", "kodim23.png")
 GRC_FILES = sorted(glob.glob(os.path.join(EXAMPLES, "*.grc")))
 IMPAIRED = dict(snr_db=10, cfo=0.005, delay=0.37)  # the channel the loopbacks must get through
-RUN_TIMEOUT = 60.0  # seconds for an image to arrive
+RUN_TIMEOUT = 120.0  # seconds for an image to arrive (gr-fec's LDPC decoder takes 20-40 s on a loaded 2-core machine)
 STOP_TIMEOUT = 20.0  # seconds for a flowgraph to stop
 
 

@@ -17,6 +17,12 @@ import json
 import numpy as np
 
 
+def label(column: str) -> str:
+    """'val_psnr_snr4' -> '4 dB', 'val_psnr_error_free' -> 'error-free'."""
+    name = column[len("val_psnr_"):]
+    return f"{name[3:]} dB" if name.startswith("snr") else name.replace("_", "-")
+
+
 def read_log(path):
     with open(path) as f:
         rows = [r for r in csv.DictReader(f) if r.get("val_psnr_error_free")]
@@ -67,8 +73,7 @@ def main():
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for col, values in columns.items():
-        label = col.replace("val_psnr_", "").replace("snr", "") + (" dB" if "snr" in col else "")
-        ax.plot(hours, values, marker="o", ms=3, label=label, lw=2.5 if col == key else 1)
+        ax.plot(hours, values, marker="o", ms=3, label=label(col), lw=2.5 if col == key else 1)
     if h0:
         ax.plot(h0, p0, "ks", label="start (shipped model)")
     grid = np.linspace(h_all[0], h_all[0] + max(3 * tau, h_all[-1] - h_all[0]), 100)
@@ -82,12 +87,11 @@ def main():
     fig.savefig(args.out + ".png", dpi=110)
     lines = [f"{name}: validation PSNR (8 val crops, 256 px) against cumulative training, continuing from "
              f"{start_steps} steps / {start_hours:.2f} h (`scripts/training_curve.py`).", "",
-             "| cumulative steps | cumulative hours | " + " | ".join(
-                 c.replace("val_psnr_", "").replace("snr", "") + (" dB" if "snr" in c else "") for c in columns) + " |",
+             "| cumulative steps | cumulative hours | " + " | ".join(label(c) for c in columns) + " |",
              "|---" * (len(columns) + 2) + "|"]
     if h0:
-        cells = [f"{float(start_val[c.replace('val_psnr_', '').replace('snr', '')]):.2f}"
-                 if c.replace('val_psnr_', '').replace('snr', '') in start_val else "-" for c in columns]
+        keys = [c[len("val_psnr_"):].removeprefix("snr") for c in columns]  # the card's keys: '0', 'error_free'
+        cells = [f"{float(start_val[k]):.2f}" if k in start_val else "-" for k in keys]
         lines.append(f"| {start_steps} | {start_hours:.2f} | " + " | ".join(cells) + " |")
     for i in range(len(steps)):
         lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(f"{v[i]:.2f}" for v in columns.values()) + " |")

@@ -1,5 +1,6 @@
 """The module's plain (GNU Radio-free) submodules: from the installed package, else the source tree."""
 import importlib
+import json
 import os
 import socket
 
@@ -44,4 +45,11 @@ def measured_model_copies(dest, curves: dict, cpp: float = 1 / 16):
         if name in curves:
             neural.update_card(dst, neural.MEASURED_KEY, {"channel": "awgn", "cpp": cpp, "images": 1,
                                                           "psnr_db": curves[name]})
+        else:  # no curves, whatever the installed card holds
+            path = os.path.join(dst, neural.CARD_FILE)
+            with open(path) as f:
+                card = json.load(f)
+            card.pop(neural.MEASURED_KEY, None)
+            with open(path, "w") as f:
+                json.dump(card, f, indent=1)
     return dest

@@ -5,11 +5,17 @@ whose length is not a multiple of the item size. This source receives with pyzmq
 message (one frame, a whole number of complex64 samples, at most ``max_message_bytes``) and
 drops a bad one, counted by reason in ``drops``, while reception goes on. It speaks to GNU
 Radio's zmq sinks (pub, push, rep) without tags, as the project's transmitters send.
+
+A reader thread of its own owns the socket and takes messages off it as they arrive. The
+scheduler calls a source whose work() returned nothing again only after 250 ms, and ZeroMQ
+discards the unread messages of a connection it drops: read in work(), a good message
+queued behind an oversized one was lost with it.
 """
 from __future__ import annotations
 
 import collections
 import struct
+import threading
 
 import numpy as np
 from gnuradio import gr
@@ -27,7 +33,8 @@ REFUSE_FACTOR = 4  # ZeroMQ's own size limit (MAXMSGSIZE), in units of max_messa
 POLL_MS = 20  # a work() call waits this long for a message: the scheduler gets control back soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
 RECONNECT_MS = 20
-DRAIN_SAMPLES = 1 << 20  # samples one work() call takes off the socket at most
+DRAIN_SAMPLES = 1 << 20  # samples the reader takes off the socket in one go at most
+HELD_SAMPLES = 4 * DRAIN_SAMPLES  # received samples held for work() (32 MiB); beyond, ZeroMQ queues
 
 
 class zmq_source(gr.sync_block):
@@ -54,9 +61,15 @@ class zmq_source(gr.sync_block):
         self.context = zmq.Context(io_threads=1)
         self.socket = self.monitor = None
         self.address, self.max_message_bytes = address, int(max_message_bytes)
-        self._open()
+        self._open()  # here, so that a bad address fails at construction; the reader owns it after
         self.timeout_ms = max(1, int(timeout_ms))
         self.pending: collections.deque = collections.deque()
+        self.held = 0  # samples in pending
+        self.lock = threading.Lock()
+        self.arrived = threading.Event()
+        self.reader: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.failure: str | None = None
         self.requested = False
         self.messages = self.samples = 0
         self.drops: dict[str, int] = {}
@@ -173,22 +186,53 @@ class zmq_source(gr.sync_block):
             self.requested = False
             samples = self.accept(frames)
             if samples is not None and samples.size:
-                self.pending.append(samples)
+                with self.lock:
+                    self.pending.append(samples)
+                    self.held += samples.size
+                self.arrived.set()
                 taken += samples.size
             if self.pattern == "reqrep":
                 break
 
+    def _read(self):
+        """The reader thread: the only user of the socket from start() to stop()."""
+        try:
+            while not self.stopping.is_set():
+                if self.held >= HELD_SAMPLES:  # the flowgraph is behind: ZeroMQ queues meanwhile
+                    self.stopping.wait(self.timeout_ms / 1000)
+                    continue
+                self._receive()
+        except Exception as err:  # noqa: BLE001 (reported in one line; work() then ends the stream)
+            self.failure = f"ZeroMQ source stopped: {type(err).__name__}: {err}"
+            self.logger.error(self.failure)
+            self.arrived.set()
+        finally:
+            self._close()
+
+    def start(self):
+        if self.socket is None:
+            self._open()
+        self.stopping.clear()
+        self.reader = threading.Thread(target=self._read, name="semcom_zmq_source reader", daemon=True)
+        self.reader.start()
+        return True
+
     def work(self, input_items, output_items):
         out = output_items[0]
-        if not self.pending:
-            self._receive()
-            if not self.pending:
-                return 0
-        n = fill_from(self.pending, out)
+        if not self.held:
+            if self.failure:
+                return -1  # WORK_DONE: the stream ends, with the reason logged, rather than going deaf
+            self.arrived.wait(self.timeout_ms / 1000)
+            self.arrived.clear()
+        with self.lock:
+            n = fill_from(self.pending, out)
+            self.held -= n
         self.samples += n
         return n
 
     def stop(self):
-        # the socket belongs to the block's thread (ZeroMQ sockets are not thread-safe): it closes
-        # with the block, not here while work() may be polling it
+        self.stopping.set()
+        if self.reader is not None:
+            self.reader.join()
+            self.reader = None
         return True

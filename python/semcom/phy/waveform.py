@@ -262,12 +262,14 @@ class Waveform:
         raise NotImplementedError
 
 
-def derotate(x: np.ndarray, cfo: float) -> np.ndarray:
-    """x * exp(-2j pi cfo n) in complex64 (the phase reduced in float64, then float32 sin/cos)."""
-    phase = np.mod((-2 * np.pi * cfo) * np.arange(len(x)), 2 * np.pi).astype(np.float32)
-    rot = np.empty(len(x), np.complex64)
-    rot.real, rot.imag = np.cos(phase), np.sin(phase)
-    return np.asarray(x, np.complex64) * rot
+def derotate(x: np.ndarray, cfo: float, first: int = 0, block: int = 128) -> np.ndarray:
+    """x * exp(-2j pi cfo n), n counted from ``first``, in complex64: the rotation is the outer
+    product of a coarse (every ``block`` samples) and a fine (within a block) one, each computed
+    in float64."""
+    n = len(x)
+    fine = np.exp((-2j * np.pi * cfo) * np.arange(block)).astype(np.complex64)
+    coarse = np.exp((-2j * np.pi * cfo) * (first + block * np.arange(-(-n // block)))).astype(np.complex64)
+    return np.asarray(x, np.complex64) * (coarse[:, None] * fine).ravel()[:n]
 
 
 PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols, and at the end
@@ -284,16 +286,25 @@ class SingleCarrier(Waveform):
         self.rrc = _rrc()
         self.pre_symbols = preamble_symbols()
         self.pilots = constellation("qpsk").points[np.arange(PILOT_GROUP) % 4].astype(np.complex64)
+        # the channel fit's least-squares problem is the known preamble's: solved once here
+        k, n = self.channel_taps, len(self.pre_symbols)
+        self.fit_rows = np.arange(k, n - k)
+        self.fit_matrix = np.stack([self.pre_symbols[self.fit_rows - j] for j in range(-k, k + 1)], axis=1)
+        self.fit_pinv = np.linalg.pinv(self.fit_matrix)
 
     def preamble(self) -> np.ndarray:
         return zc_preamble()
 
-    def _layout(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions of data symbols, positions of pilot symbols) in the symbol stream after the preamble."""
+    @staticmethod
+    @lru_cache(maxsize=64)
+    def _layout(count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of data symbols, positions of pilot symbols) in the symbol stream after the
+        preamble (cached: read-only)."""
         groups = -(-count // PILOT_SPACING) + 1
         block = PILOT_GROUP + PILOT_SPACING
         pilot_pos = (np.arange(groups)[:, None] * block + np.arange(PILOT_GROUP)).ravel()
         data_pos = (np.arange(groups - 1)[:, None] * block + PILOT_GROUP + np.arange(PILOT_SPACING)).ravel()[:count]
+        data_pos.flags.writeable = pilot_pos.flags.writeable = False
         return data_pos, pilot_pos
 
     def _stream(self, data: np.ndarray) -> np.ndarray:
@@ -316,13 +327,10 @@ class SingleCarrier(Waveform):
         data_pos, pilot_pos = self._layout(count)
         n_sym = len(self.pre_symbols) + pilot_pos[-1] + 1 + self.equaliser_taps + self.channel_taps
         first = start + len(self.rrc) - 1  # matched-filter peak of preamble symbol 0
-        i0 = int(np.floor(first))
-        need = i0 + 2 + n_sym * self.sps
+        need = int(np.floor(first)) + 2 + n_sym * self.sps
         if need > len(x) + len(self.rrc):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
-        mf = np.convolve(derotate(x, cfo), self.rrc)
-        mf = np.concatenate([mf, np.zeros(max(0, need + 4 - len(mf)), np.complex64)])
-        z = _cubic_samples(mf, first, self.sps, n_sym)
+        z = self._matched_samples(x, first, cfo, n_sym)
         if channel:
             g, noise, w, mu = channel
         else:
@@ -330,28 +338,51 @@ class SingleCarrier(Waveform):
             w, mu = self._mmse(g, noise)
         e = self.equaliser_taps
         zp = np.concatenate([np.zeros(e, z.dtype), z, np.zeros(e, z.dtype)])
-        eq = np.convolve(zp, np.conj(w)[::-1], mode="valid")[:len(z)] / mu
+        eq = np.zeros(len(z), np.complex64)
+        for j, tap in enumerate(np.conj(w).astype(np.complex64) / np.float32(mu)):  # few taps: one pass each
+            eq += tap * zp[j:j + len(z)]
         stream = eq[len(self.pre_symbols):]
         # phase tracking: per pilot group, unwrapped and interpolated
         groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
         phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1))
         centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
-        data = stream[data_pos] * np.exp(-1j * np.interp(data_pos, centres, phase))
+        data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         nv = (1 - mu) / mu
-        pilots = stream[pilot_pos] * np.exp(-1j * np.interp(pilot_pos, centres, phase))
+        pilots = stream[pilot_pos] * _unit(-np.interp(pilot_pos, centres, phase))
         error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
         nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
         signal = float(np.sum(np.abs(g) ** 2))
-        return Demodulated(data.astype(np.complex64), np.full(count, nv, np.float32),
-                           float(10 * np.log10(signal / noise)), cfo, start, error, (g, noise, w, mu))
+        return Demodulated(data, np.full(count, nv, np.float32), float(10 * np.log10(signal / noise)), cfo, start,
+                           error, (g, noise, w, mu))
+
+    def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int) -> np.ndarray:
+        """The derotated, matched-filtered ``x`` at ``first``, ``first + sps``, ... (``count``
+        symbols; cubic Lagrange interpolation for the fractional delay; zeros beyond ``x``). The
+        filter and the interpolator are one filter, computed at the symbol instants only."""
+        i0 = int(np.floor(first))
+        mu = first - i0
+        lagrange = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
+                             -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
+        taps = np.convolve(lagrange[::-1], self.rrc).astype(np.float32)
+        # output m is sum_u taps[u] x[i0 + 2 + sps m - u]: the samples from lo on, zero outside x
+        lo = i0 + 2 - (len(taps) - 1)
+        span = len(taps) - 1 + self.sps * (count - 1) + 1
+        seg = np.zeros(span, np.complex64)
+        a, b = max(lo, 0), min(lo + span, len(x))
+        if b > a:
+            seg[a - lo:b - lo] = derotate(x[a:b], cfo, a)
+        out = np.zeros(count, np.complex64)
+        stop = self.sps * (count - 1) + 1
+        for u, tap in enumerate(taps):
+            at = len(taps) - 1 - u
+            out += tap * seg[at:at + stop:self.sps]
+        return out
 
     def _fit_channel(self, z: np.ndarray):
         """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
-        k, n = self.channel_taps, len(self.pre_symbols)
-        rows = np.arange(k, n - k)
-        a = np.stack([self.pre_symbols[rows - j] for j in range(-k, k + 1)], axis=1)
-        g, *_ = np.linalg.lstsq(a, z[rows], rcond=None)
-        resid = z[rows] - a @ g
+        rows = self.fit_rows
+        g = self.fit_pinv @ z[rows]
+        resid = z[rows] - self.fit_matrix @ g
         noise = float(np.sum(np.abs(resid) ** 2) / max(1, len(rows) - len(g)))
         return g, max(noise, 1e-6)
 
@@ -369,34 +400,26 @@ class SingleCarrier(Waveform):
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Gaussian elimination with partial pivoting for a small dense system. numpy's LAPACK path
-    hands tiny systems to OpenBLAS threads, which costs milliseconds on a busy machine."""
-    a = np.array(a, complex)
-    b = np.array(b, complex)
+    """x with a x = b for a small Hermitian positive-definite ``a``: Cholesky, then the two
+    triangular solves row by row. numpy's general solver hands tiny systems to OpenBLAS threads,
+    which costs milliseconds on a busy machine (its Cholesky does not)."""
+    low = np.linalg.cholesky(a)
     n = len(b)
+    y = np.zeros(n, complex)
     for i in range(n):
-        p = i + int(np.argmax(np.abs(a[i:, i])))
-        if p != i:
-            a[[i, p]], b[[i, p]] = a[[p, i]], b[[p, i]]
-        f = a[i + 1:, i] / a[i, i]
-        a[i + 1:, i:] -= f[:, None] * a[i, i:]
-        b[i + 1:] -= f * b[i]
+        y[i] = (b[i] - low[i, :i] @ y[:i]) / low[i, i]
+    up = low.conj().T
     x = np.zeros(n, complex)
     for i in range(n - 1, -1, -1):
-        x[i] = (b[i] - a[i, i + 1:] @ x[i + 1:]) / a[i, i]
+        x[i] = (y[i] - up[i, i + 1:] @ x[i + 1:]) / up[i, i]
     return x
 
 
-def _cubic_samples(x: np.ndarray, first: float, step: int, count: int) -> np.ndarray:
-    """x at first, first+step, ... by cubic Lagrange interpolation (one fractional delay)."""
-    i0 = int(np.floor(first))
-    mu = first - i0
-    c = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
-                  -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
-    idx = i0 + step * np.arange(count)
-    out = np.zeros(count, np.complex64)
-    for j, cj in enumerate(c.astype(np.float32)):
-        out += cj * x[np.clip(idx + j - 1, 0, len(x) - 1)]
+def _unit(phase: np.ndarray) -> np.ndarray:
+    """exp(1j phase) in complex64."""
+    phase = np.asarray(phase, np.float32)
+    out = np.empty(phase.shape, np.complex64)
+    out.real, out.imag = np.cos(phase), np.sin(phase)
     return out
 
 

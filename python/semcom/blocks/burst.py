@@ -48,6 +48,7 @@ CORR_START = pmt.intern("corr_start")
 BURST_TAG, EXPIRE_TAG = pmt.intern("burst"), pmt.intern("expire")
 DETECTOR_ITEMS = 2048  # corr_est_cc works on at least this many samples at a time
 STREAM_BUFFER = 1 << 16  # items in the detector's output buffer
+LIMITER_HISTORY = 1 << 14
 TAIL_ZEROS = DETECTOR_ITEMS  # after a frame's last burst: pushes it through the detector
 MAX_QUEUED_SYMBOLS = 1 << 18  # burst_sync stops reading input while this many symbols wait downstream
 MTU = 1 << 20  # largest PDU of gr-fec's async encoder (bits)
@@ -322,9 +323,13 @@ class sample_limiter(gr.sync_block):
         self.limit, self.floor = float(limit), float(floor)
         self.reference = 0.0
         self.limited = 0
+        # a history makes GNU Radio give the upstream block a buffer of twice its length, so that
+        # this Python block (whose every call costs about 0.2 ms) is called on bigger chunks
+        self.set_history(LIMITER_HISTORY)
+        self.set_min_output_buffer(STREAM_BUFFER)
 
     def work(self, input_items, output_items):
-        x, out = input_items[0], output_items[0]
+        x, out = input_items[0][LIMITER_HISTORY - 1:], output_items[0]
         n = len(out)
         mag = np.abs(x[:n])
         bad = ~np.isfinite(mag)

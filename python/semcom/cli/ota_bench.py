@@ -76,6 +76,7 @@ def replay(stream, waveform, decode, rate=0.0, expect=0):
     arrivals, metas = [], []
     if decode:
         sink = image_rx("", "bitsemcom")
+        sink.upstream_blocks = 1  # it finishes with burst_rx, not after an idle grace period
         tb.msg_connect(rx, "out", sink, "in")
     else:
         sink = blocks.message_debug()

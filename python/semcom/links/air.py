@@ -131,6 +131,7 @@ class AirReceiver(FlowgraphOwner):
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
                                key=opts.key, alist=opts.alist)
         self.image = image_rx(output_dir, codec, opts.max_pixels)
+        self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")
 

@@ -378,6 +378,9 @@ class burst_sync(gr.basic_block):
         gr.basic_block.__init__(self, name="semcom_burst_sync", in_sig=[np.complex64],
                                 out_sig=[np.complex64] * (len(self.modulations) + bool(display)))
         self.show = bool(display)
+        # corr_est_cc's tags stay here: propagated, they would land at output offsets far beyond
+        # what this block produces, where no reader ever prunes them (memory grows per detection)
+        self.set_tag_propagation_policy(gr.TPP_DONT)
         malloc.limit_arenas()  # flat memory when running for days
         self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout),
                                           codes=(ldpc.given(alist),))

@@ -240,8 +240,10 @@ def bench_soak(args, report):
     out = tempfile.mkdtemp(prefix="semcom-soak-")
     address = "tcp://127.0.0.1:5781"
     common = ["--radio", "zmq", "--address", address, "--zmq-pattern", "pushpull"]
+    per_send = -(-args.soak_images // len(paths))
+    # the receiver waits for every image sent: one that stopped early would leave the PUSH sender blocked
     rx = subprocess.Popen([*cli.app_command("rx_image"), *common, "--count",
-                           str(args.soak_images), "--output-dir", out, "--idle-exit", "60"],
+                           str(per_send * len(paths)), "--output-dir", out, "--idle-exit", "60"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples = []
     stop = threading.Event()
@@ -254,11 +256,15 @@ def bench_soak(args, report):
                 break
     threading.Thread(target=watch, daemon=True).start()
     time.sleep(3)
-    per_send = -(-args.soak_images // len(paths))
     t = time.time()
-    tx = subprocess.run([*cli.app_command("tx_image"), *common, "--add-channel",
-                         "--impaired", "--snr", str(args.snr), "--repeat", str(per_send), "--interval",
-                         str(args.soak_interval), *paths], capture_output=True, text=True)
+    try:
+        tx = subprocess.run([*cli.app_command("tx_image"), *common, "--add-channel",
+                             "--impaired", "--snr", str(args.snr), "--repeat", str(per_send), "--interval",
+                             str(args.soak_interval), *paths], capture_output=True, text=True,
+                            timeout=per_send * len(paths) * args.soak_interval + 300)
+        tx_error = tx.stderr[-300:] if tx.returncode else ""
+    except subprocess.TimeoutExpired:
+        tx_error = "timed out"
     try:
         rx_out, rx_err = rx.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -269,7 +275,7 @@ def bench_soak(args, report):
     lost = [r for r in recs if r.get("lost") or r.get("bursts_lost")]
     warm = [s for s in samples if s[0] - samples[0][0] > 20] or samples
     row = {"distinct_images": len(paths),
-           "images_sent": per_send * len(paths) if tx.returncode == 0 else f"tx failed: {tx.stderr[-300:]}",
+           "images_sent": f"tx failed: {tx_error}" if tx_error else per_send * len(paths),
            "images_received": len(recs), "images_lost_or_partial": len(lost), "snr_db": args.snr,
            "seconds": round(time.time() - t, 1), "rss_mb_start": warm[0][1] if warm else None,
            "rss_mb_end": warm[-1][1] if warm else None, "rss_mb_peak": max(s[1] for s in samples) if samples else None,

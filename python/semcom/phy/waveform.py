@@ -443,6 +443,12 @@ class Ofdm(Waveform):
         ltf = self._time(self.ltf)
         with_cp = np.concatenate([ltf[:, -self.cp:], ltf], axis=1).ravel()  # two ordinary OFDM symbols
         self._preamble = np.concatenate([zc_preamble(), with_cp]).astype(np.complex64)
+        self.used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
+        # least-squares fit of an impulse response of at most cp - backoff taps, as one projection
+        # of the subcarriers' estimates (solved once here: LAPACK per burst costs ms on a busy machine)
+        basis = np.exp(-2j * np.pi * np.outer(np.where(self.used >= self.fft // 2, self.used - self.fft, self.used),
+                                              np.arange(self.cp - self.backoff)) / self.fft)
+        self.impulse_fit = basis @ np.linalg.pinv(basis)
 
     def _time(self, freq: np.ndarray) -> np.ndarray:
         return (np.fft.ifft(freq, axis=-1) * np.sqrt(self.fft)).astype(np.complex64)
@@ -478,8 +484,8 @@ class Ofdm(Waveform):
         need = data_at + n_sym * (self.fft + self.cp)
         if d < 0 or need > len(x):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
-        used = np.r_[self.data_carriers, self.pilot_carriers] % self.fft
-        fine, noise, h = channel or self._estimate(derotate(x[:data_at], cfo), ltf_at, used)
+        used = self.used
+        fine, noise, h = channel or self._estimate(derotate(x[:data_at], cfo), ltf_at)
         cfo += fine
         x = derotate(x[:need], cfo)
         blocks = x[data_at:need].reshape(n_sym, self.fft + self.cp)[:, self.cp:]
@@ -495,19 +501,16 @@ class Ofdm(Waveform):
         return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error,
                            (fine, noise, h))
 
-    def _estimate(self, x: np.ndarray, ltf_at: int, used: np.ndarray):
+    def _estimate(self, x: np.ndarray, ltf_at: int):
         """From the training symbols of CFO-corrected ``x``: (fine CFO, noise variance, H on ``used``)."""
-        sym = self.fft + self.cp
+        sym, used = self.fft + self.cp, self.used
         y = self._freq(x[ltf_at:ltf_at + 2 * sym].reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
         # fine CFO: the channel estimates of the two training symbols rotate by 2 pi cfo fft
         fine = float(np.angle(np.vdot(y[0], y[1])) / (2 * np.pi * sym))
         y[1] *= np.exp(-2j * np.pi * fine * sym)
         noise = max(float(np.mean(np.abs(y[0] - y[1]) ** 2) / 2), 1e-6)
         # least-squares impulse response of at most cp taps: averages the noise over subcarriers
-        basis = np.exp(-2j * np.pi * np.outer(np.where(used >= self.fft // 2, used - self.fft, used),
-                                              np.arange(self.cp - self.backoff)) / self.fft)
-        taps, *_ = np.linalg.lstsq(basis, y.mean(axis=0), rcond=None)
-        return fine, noise, basis @ taps
+        return fine, noise, self.impulse_fit @ y.mean(axis=0)
 
 
 WAVEFORMS = {"sc": SingleCarrier, "ofdm": Ofdm}

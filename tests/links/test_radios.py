@@ -179,3 +179,21 @@ def test_zmq_address_in_use_is_one_line():
     with pytest.raises(SemcomError) as err:
         tx_sink(cfg)
     assert one_line(err) == f"cannot bind ZeroMQ address '{cfg.address}': Address already in use"
+
+
+def test_a_push_transmitter_with_no_receiver_says_so():
+    """A ZeroMQ PUSH waits for a receiver to connect: the transmitter reports that in one line once
+    its radio took no samples for the stall time, instead of hanging."""
+    from gnuradio.semcom.imageio import load_image
+    from gnuradio.semcom.links.air import AirTransmitter
+    from plain import REPO
+    radio = RadioConfig("zmq", address=f"tcp://127.0.0.1:{free_port()}", zmq_pattern="pushpull")
+    tx = AirTransmitter(radio, "sscc", "qpsk", "ldpc-1/2", throttle=True).start()
+    try:
+        tx.send(load_image(os.path.join(REPO, "examples", "images", "kodim23.png")))  # more than the buffers hold
+        t = time.monotonic()
+        with pytest.raises(SemcomError, match="no receiver took samples"):
+            tx.wait_sent(timeout=60, stall=1.0)
+        assert time.monotonic() - t < 10
+    finally:
+        tx.close()

@@ -64,6 +64,7 @@ class Impairments:
 # The acceptance channel of issue 4: CFO 1% of the SC symbol rate (2 samples/symbol), a fractional
 # timing offset, a 10 ppm clock offset and a 3-tap multipath channel.
 ACCEPTANCE = dict(cfo=0.005, delay=0.37, clock_ppm=10.0, taps=(1.0, 0.4j, 0.2))
+STALL_SECONDS = 30.0  # a transmitter whose radio takes no samples this long reports it and stops
 
 
 def parse_taps(text: str) -> tuple:
@@ -94,6 +95,7 @@ class AirTransmitter(FlowgraphOwner):
         self.image = image_tx(codec, modulation, fec_code, cpp)
         self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude,
                                key=opts.key)
+        self.radio = radio
         self.sink = radios.tx_sink(radio)
         chain = [self.bursts]
         if impairments is not None:  # a simulated channel in front of zmq or file: test receivers with noise
@@ -111,11 +113,18 @@ class AirTransmitter(FlowgraphOwner):
         self.bursts.send(bits, m)
         return m, len(bits)
 
-    def wait_sent(self, timeout: float = 60.0):
-        """Blocks until every queued burst has left burst_tx."""
-        deadline = time.monotonic() + timeout
+    def wait_sent(self, timeout: float = 60.0, stall: float = STALL_SECONDS):
+        """Blocks until every queued burst has left burst_tx; SemcomError (one line) after ``timeout``
+        seconds, or once the radio took no samples for ``stall`` seconds (nobody receiving)."""
+        now = time.monotonic()
+        deadline, moved, last = now + timeout, now, self.bursts.samples_sent
         while not self.bursts.idle:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if self.bursts.samples_sent != last:
+                moved, last = now, self.bursts.samples_sent
+            elif now - moved > stall:
+                raise SemcomError(self.radio.stall_hint(stall))
+            if now > deadline:
                 raise SemcomError(f"transmitter still busy after {timeout:.0f} s")
             time.sleep(0.01)
 

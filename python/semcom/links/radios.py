@@ -61,6 +61,16 @@ class RadioConfig:
     repeat: bool = False
     description: str = ""
 
+    def stall_hint(self, seconds: float) -> str:
+        """The line a transmitter prints when this radio took no samples for ``seconds``."""
+        if self.kind == "zmq" and self.zmq_pattern == "pushpull":
+            return (f"no receiver took samples from {self.address} for {seconds:g} s (a ZeroMQ PUSH waits for "
+                    "one to connect): start rx_image.py --radio zmq --zmq-pattern pushpull at that address")
+        if self.kind == "zmq" and self.zmq_pattern == "reqrep":
+            return (f"no receiver asked for samples at {self.address} for {seconds:g} s (a ZeroMQ REP answers "
+                    "requests): start rx_image.py --radio zmq --zmq-pattern reqrep at that address")
+        return f"the {self.kind} radio took no samples for {seconds:g} s: check that it is connected and running"
+
     def __post_init__(self):
         if self.kind == "sim":
             raise SemcomError("radio 'sim' is the in-process simulated channel and has no stream endpoint; "

@@ -167,6 +167,24 @@ def test_rx_image_sigint_keeps_what_was_received(small_image, tmp_path):
     assert len(glob.glob(str(out / "*.png"))) >= 2
 
 
+def test_sigterm_while_a_flowgraph_runs_ends_the_app(tmp_path):
+    """SIGTERM in the middle of a replay: exit 143 at once. It used to hang for good, the interpreter's
+    shutdown waiting on GNU Radio threads that were inside Python."""
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "apps", "semcom-ota-bench"), "--only", "throughput",
+                             "--frames", "4", "--runs", "50", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    progress = ""
+    while "Msps" not in progress and time.time() < deadline:  # a replay is running
+        progress += proc.stderr.readline()
+    proc.send_signal(15)
+    try:
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "Traceback" not in progress
+
+
 @pytest.mark.slow
 def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp_path):
     images = tmp_path / "imgs"

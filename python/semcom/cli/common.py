@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -130,9 +131,26 @@ def add_link_options(p: argparse.ArgumentParser, auto: bool = False):
         options.add(g, name)
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread."""
+
+
+def _terminate(*_):
+    raise Terminated(143)
+
+
+def _leave(status: int) -> None:
+    """Exits now, once the app's own cleanup (its finally blocks) ran: the interpreter's shutdown
+    can deadlock with GNU Radio threads still inside Python (a flowgraph that was running)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def run_main(main) -> None:
-    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130;
+    SIGTERM -> exit 143."""
+    signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops cleanly even when the app was started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -140,9 +158,11 @@ def run_main(main) -> None:
     except SemcomError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        _leave(143)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _leave(130)
 
 
 def quiet_gnuradio(verbose: bool) -> None:

@@ -20,4 +20,5 @@ else:
     from .blocks.phy_rx import phy_rx  # noqa: F401
     from .blocks.phy_tx import phy_tx  # noqa: F401
     from .blocks.sim_channel import sim_channel  # noqa: F401
+    from .blocks.zmq_source import zmq_source  # noqa: F401
     from .links.sim import SimLink  # noqa: F401

@@ -332,12 +332,19 @@ def markdown_table(summary, cpp, n_images, covered=None):
     return "\n".join(lines)
 
 
+LEGEND_INSIDE = 12  # series a plot's legend holds inside the axes
+
+
 def plot(summary, path, cpp, n_images):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     channels = sorted({c for c, _ in summary})
-    fig, axes = plt.subplots(1, len(channels), figsize=(6.5 * len(channels), 4.5), squeeze=False)
+    most = max(sum(1 for c, _ in summary if c == channel) for channel in channels)
+    crowded = most > LEGEND_INSIDE  # the legend goes beside the axes, where it hides no curve
+    columns = 1 if most <= 2 * LEGEND_INSIDE else 2
+    width = 6.5 + (2.6 * columns if crowded else 0)
+    fig, axes = plt.subplots(1, len(channels), figsize=(width * len(channels), 4.5), squeeze=False)
     for ax, channel in zip(axes[0], channels):
         for (c, name), d in sorted(summary.items()):
             if c != channel:
@@ -348,9 +355,12 @@ def plot(summary, path, cpp, n_images):
             ax.plot(snrs, [d[s][0] for s in snrs], label=name, **style)
         ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel="PSNR (dB)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if crowded:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=columns)
+        else:
+            ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -17,6 +17,9 @@ import json
 import numpy as np
 
 
+TAU_MAX = 50.0  # hours: the longest time constant the fit tries
+
+
 def label(column: str) -> str:
     """'val_psnr_snr4' -> '4 dB', 'val_psnr_error_free' -> 'error-free'."""
     name = column[len("val_psnr_"):]
@@ -35,7 +38,7 @@ def read_log(path):
 def fit_saturation(h, p):
     """(P_inf, A, tau) of P = P_inf - A exp(-h / tau), least squares over a grid of tau."""
     best = None
-    for tau in np.geomspace(0.05, 50, 400):
+    for tau in np.geomspace(0.05, TAU_MAX, 400):
         basis = np.stack([np.ones_like(h), -np.exp(-h / tau)], axis=1)
         coef, *_ = np.linalg.lstsq(basis, p, rcond=None)
         err = float(np.sum((basis @ coef - p) ** 2))
@@ -67,6 +70,7 @@ def main():
     p0 = [float(start_val["error_free"])] if h0 else []
     h_all, p_all = np.r_[h0, hours], np.r_[p0, columns[key]]
     p_inf, amp, tau = fit_saturation(h_all - h_all[0], p_all)
+    bounded = tau >= 0.999 * TAU_MAX  # still close to a straight line: the level is not determined
 
     import matplotlib
     matplotlib.use("Agg")
@@ -78,7 +82,7 @@ def main():
         ax.plot(h0, p0, "ks", label="start (shipped model)")
     grid = np.linspace(h_all[0], h_all[0] + max(3 * tau, h_all[-1] - h_all[0]), 100)
     ax.plot(grid, p_inf - amp * np.exp(-(grid - h_all[0]) / tau), "k--", lw=1,
-            label=f"fit, error-free: levels off at {p_inf:.2f} dB")
+            label="fit, error-free: no credible level" if bounded else f"fit, error-free: levels off at {p_inf:.2f} dB")
     ax.set(xlabel="cumulative training hours (one CPU core)", ylabel="validation PSNR (dB, 8 val crops)",
            title=f"{name}: validation PSNR against cumulative training")
     ax.grid(alpha=0.3)
@@ -96,7 +100,10 @@ def main():
     for i in range(len(steps)):
         lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(f"{v[i]:.2f}" for v in columns.values()) + " |")
     lines += ["", f"Fit of the error-free column, P(h) = P_inf - A exp(-(h - h0) / tau): P_inf = {p_inf:.2f} dB, "
-              f"tau = {tau:.2f} h, A = {amp:.2f} dB (the estimate of where this recipe levels off)."]
+              f"tau = {tau:.2f} h, A = {amp:.2f} dB " + (
+                  f"(no credible level: the time constant ran to the fit's {TAU_MAX:g} h bound, the curve being "
+                  "still close to a straight line; P_inf is then only where that line's slope would take it)."
+                  if bounded else "(the estimate of where this recipe levels off).")]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -338,9 +338,7 @@ class SingleCarrier(Waveform):
             w, mu = self._mmse(g, noise)
         e = self.equaliser_taps
         zp = np.concatenate([np.zeros(e, z.dtype), z, np.zeros(e, z.dtype)])
-        eq = np.zeros(len(z), np.complex64)
-        for j, tap in enumerate(np.conj(w).astype(np.complex64) / np.float32(mu)):  # few taps: one pass each
-            eq += tap * zp[j:j + len(z)]
+        eq = _weighted_sum(zp, np.conj(w).astype(np.complex64) / np.float32(mu), len(z))
         stream = eq[len(self.pre_symbols):]
         # phase tracking: per pilot group, unwrapped and interpolated
         groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
@@ -371,12 +369,7 @@ class SingleCarrier(Waveform):
         a, b = max(lo, 0), min(lo + span, len(x))
         if b > a:
             seg[a - lo:b - lo] = derotate(x[a:b], cfo, a)
-        out = np.zeros(count, np.complex64)
-        stop = self.sps * (count - 1) + 1
-        for u, tap in enumerate(taps):
-            at = len(taps) - 1 - u
-            out += tap * seg[at:at + stop:self.sps]
-        return out
+        return _weighted_sum(seg, taps[::-1], count, self.sps)
 
     def _fit_channel(self, z: np.ndarray):
         """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
@@ -413,6 +406,16 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for i in range(n - 1, -1, -1):
         x[i] = (y[i] - up[i, i + 1:] @ x[i + 1:]) / up[i, i]
     return x
+
+
+def _weighted_sum(x: np.ndarray, coeffs: np.ndarray, count: int, step: int = 1) -> np.ndarray:
+    """out[m] = sum_j coeffs[j] x[j + step m], m < count, in complex64: one vector pass per
+    coefficient (a short filter, evaluated only where it is needed)."""
+    out = np.zeros(count, np.complex64)
+    stop = step * (count - 1) + 1
+    for j, c in enumerate(coeffs):
+        out += c * x[j:j + stop:step]
+    return out
 
 
 def _unit(phase: np.ndarray) -> np.ndarray:

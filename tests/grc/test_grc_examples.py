@@ -5,6 +5,7 @@ Every example compiles; the simulated air loopbacks (single carrier and OFDM), t
 replayed by the GRC example and by rx_image.py. The USRP and SoapySDR examples only compile (no radio
 here).
 """
+import gc
 import glob
 import importlib.util
 import json
@@ -81,10 +82,19 @@ def example(build_dir):
     return load
 
 
+QT_APPLICATION = []  # held until the process ends: a widget destroyed after its QApplication crashes
+
+
 @pytest.fixture(scope="module")
 def qapp():
     QtWidgets = pytest.importorskip("PyQt5.QtWidgets")
-    return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    QT_APPLICATION.append(app)
+    yield app
+    # the widgets of blocks in GNU Radio's reference cycles go now, while the application exists,
+    # not in a garbage collection of some later test (the CI once crashed there, importing torch)
+    gc.collect()
+    app.processEvents()
 
 
 def wait_for(predicate, timeout: float, poll=None) -> bool:

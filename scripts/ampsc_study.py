@@ -73,15 +73,37 @@ def baseline_config(bits: int, name: str) -> str:
     return path
 
 
+def snapshot(bits: int, snap: str) -> str:
+    """The AMP-SC run's snapshot after Step 1 or 2, else that of its head-only run (``--baselines-only``)."""
+    main = os.path.join(run_dir(bits), f"snapshot_{snap}.pt")
+    return main if os.path.exists(main) else os.path.join(run_dir(bits, "head"), f"snapshot_{snap}.pt")
+
+
+def head_config(bits: int) -> str:
+    """The AMP-SC config stopped after Step 2: the same Steps 1 and 2 (model, seed), only the snapshots."""
+    with open(main_config(bits)) as f:
+        cfg = json.load(f)
+    cfg["name"] = f"{cfg['name']}_head"
+    cfg["recipe"] = {**cfg["recipe"], "stop_after": "softq"}
+    os.makedirs(run_dir(bits, "head"), exist_ok=True)
+    path = os.path.join(run_dir(bits, "head"), "study_config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
 def cmd_train(args) -> None:
     for bits in args.bits:
         out = run_dir(bits)
         if not args.baselines_only:
             train([PY, "-m", "gnuradio.semcom.cli.train", main_config(bits), "--out", out, "--no-progress"], out)
+        elif not os.path.exists(snapshot(bits, "softq")):  # the AMP-SC run is gone: redo only its Steps 1-2
+            train([PY, "-m", "gnuradio.semcom.cli.train", head_config(bits), "--out", run_dir(bits, "head"),
+                   "--no-progress"], run_dir(bits, "head"))
         for name, (_, snap, _, widths) in BASELINES.items():
             if bits in widths and (not args.only or name in args.only):
                 train([PY, "-m", "gnuradio.semcom.cli.train", baseline_config(bits, name), "--out",
-                       run_dir(bits, name), "--no-progress", "--init-from", os.path.join(out, f"snapshot_{snap}.pt")],
+                       run_dir(bits, name), "--no-progress", "--init-from", snapshot(bits, snap)],
                       run_dir(bits, name))
 
 
@@ -99,7 +121,7 @@ def cmd_export(args) -> None:
                model_name(bits))
         for snap in SNAPSHOT_MODELS:
             name = model_name(bits, f"ampsc-{snap}")
-            export(os.path.join(run_dir(bits), f"snapshot_{snap}.pt"), os.path.join(args.zoo, name), name)
+            export(snapshot(bits, snap), os.path.join(args.zoo, name), name)
         for base, (*_, widths) in BASELINES.items():
             if bits in widths:
                 name = model_name(bits, f"ampsc-{base}")
@@ -172,7 +194,7 @@ def cmd_mask_sweep(args) -> None:
         with open(path, "w") as f:
             json.dump(c, f, indent=1)
         train([PY, "-m", "gnuradio.semcom.cli.train", path, "--out", out, "--no-progress",
-               "--init-from", os.path.join(run_dir(bits), "snapshot_softq.pt")], out)
+               "--init-from", snapshot(bits, "softq")], out)
         name = model_name(bits, f"ampsc-mask{k}p")
         export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
 
@@ -402,7 +424,8 @@ def main() -> None:
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 2], help="quantizer widths b (default: 4 2)")
     ap.add_argument("--only", nargs="*", choices=sorted(BASELINES), help="train: only these baselines")
     ap.add_argument("--baselines-only", action="store_true",
-                    help="train: only the baselines (the AMP-SC run's Step 1 and 2 snapshots must exist)")
+                    help="train: only the baselines; where the AMP-SC run's Step 1 and 2 snapshots are gone, "
+                         "redo only those steps (runs/ampsc_b<b>_head)")
     ap.add_argument("--zoo", default=os.path.join(ROOT, ".cache", "ampsc-models"),
                     help="folder for the baselines' exported models (default .cache/ampsc-models)")
     ap.add_argument("--images", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),

@@ -70,8 +70,15 @@ def test_baseline_templates():
     assert [s["name"] for s in amp.expand({"template": "soft-he22", "T": t, "start_after": "softq"})] == ["tta"]
     assert amp.expand({"template": "soft-he22-matk", "T": t})[-1]["channel"]["mask_ratio"] == 0.025
     assert [s["name"] for s in amp.expand({"template": "amp-sc", "T": t, "start_after": "fe"})][0] == "step2-softq"
+    head = amp.expand({"template": "amp-sc", "T": t, "stop_after": "softq"})
+    assert [(s["name"], s.get("snapshot")) for s in head] == [("step1-fe", "conventional"), ("step2-softq", "softq")]
+    assert [s["name"] for s in amp.expand({"template": "amp-sc", "T": t, "start_after": "fe", "stop_after": "softq"})] \
+        == ["step2-softq"]
     assert amp.model_options({"template": "soft-amp"}) == {"method": "ampsc", "irsnet": False}
-    for bad in ({"template": "nope", "T": 1}, {"template": "amp-sc"}, {"template": "amp-sc", "T": 0},
+    for bad in ({"template": "amp-sc", "T": 5, "stop_after": "tta"},
+                {"template": "amp-sc", "T": 5, "start_after": "softq", "stop_after": "softq"},
+                {"template": "he22", "T": 5, "stop_after": "softq"},
+{"template": "nope", "T": 1}, {"template": "amp-sc"}, {"template": "amp-sc", "T": 0},
                 {"template": "amp-sc", "T": 5, "p": 0.7}, {"template": "he22", "T": 5, "start_after": "softq"}):
         with pytest.raises(SemcomError):
             amp.expand(bad)

@@ -16,7 +16,8 @@ MATK mask ratio 2p, ``alpha`` the soft-quantization noise, default 0.5):
   * ``soft-he22``: Steps 1 and 2, then the decoder through the digital chain (T, 1.5e-5), no IRSNet;
   * ``soft-he22-matk``: SoftHe22 with MATK in its decoder phase (the paper's "SoftHe22-woMATK").
 ``start_after``: ``fe`` or ``softq`` drops the stages up to and including Step 1 / Step 2, for a
-run that starts (``--init-from``) from another run's snapshot, so baselines share those steps.
+run that starts (``--init-from``) from another run's snapshot, so baselines share those steps;
+``stop_after`` ``fe`` or ``softq`` ends the run there (only the snapshots the baselines start from).
 ``mask_ratio`` overrides 2p (the Fig. 10 sweep: p .. 5p). ``lr_scale`` multiplies every rate of
 Table II (default 1): Table II's rates are for 15 epochs of 48k images; at T = 400 steps they left
 Step 1 of the small preset stalled (L1 0.110 from step 700 to 1150 while the cosine decayed), so the
@@ -94,6 +95,11 @@ def expand(spec: dict) -> list[dict]:
     if start not in drop or drop[start] > len(head):
         raise SemcomError(f"start_after must be one of fe{'' if name == 'he22' else ', softq'} for {name}, "
                           f"not {start}")
+    stop = spec.get("stop_after")
+    if stop is not None:
+        if stop not in ("fe", "softq") or drop[stop] > len(head) or drop[stop] <= drop[start]:
+            raise SemcomError(f"stop_after must be fe or softq, after start_after, for {name}, not {stop}")
+        return head[drop[start]:drop[stop]]
     return head[drop[start]:] + tail
 
 

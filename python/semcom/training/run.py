@@ -90,7 +90,7 @@ def train(argv):
                       "torch": torch.__version__, "s_per_step_probe": round(sec, 4),
                       "steps": summary["step"], "recipe_steps": t.total_steps, "train_s": round(summary["train_s"], 1),
                       "total_s": round(time.time() - t_start, 1), "val_psnr": summary["val_psnr"],
-                      "model": os.path.join(args.out, "model"), "parity": card["parity_max_abs_diff"]}))
+                      "model": os.path.join(args.out, "model"), "parity": card.get("parity_max_abs_diff", card.get("parity"))}))
 
 
 def main(argv):

@@ -170,8 +170,11 @@ def test_bf16_step_keeps_the_channel_in_float32(tmp_path):
 def test_auto_precision_takes_bf16_only_where_the_probe_finds_it_faster(monkeypatch, fp32_s, bf16_s, want):
     monkeypatch.setattr(trainer, "time_step", lambda model, device, precision, **kw: {"fp32": fp32_s,
                                                                                       "bf16": bf16_s}[precision])
+    monkeypatch.setattr(trainer, "cpu_has_amx", lambda: False)
     cfg = tiny(precision="auto")
     assert trainer.resolve_precision(cfg, None, torch.device("cpu")) == want
+    monkeypatch.setattr(trainer, "cpu_has_amx", lambda: True)  # AMX: bf16 whatever a (busy) probe says
+    assert trainer.resolve_precision(cfg, None, torch.device("cpu")) == "bf16"
     assert trainer.resolve_precision(tiny(precision="fp32"), None, torch.device("cpu")) == "fp32"
     with pytest.raises(SemcomError):
         trainer.resolve_precision(tiny(precision="fp16"), None, torch.device("cpu"))

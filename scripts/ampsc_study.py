@@ -4,7 +4,7 @@
   python3 scripts/ampsc_study.py train [--bits 4 2]   # AMP-SC, then the baselines from its snapshots
   python3 scripts/ampsc_study.py export               # ONNX + cards: AMP-SC into models/, baselines into --zoo
   python3 scripts/ampsc_study.py eval                 # semcom-eval of all of them (+ BitSemCom 16-QAM, SSCC)
-  python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p
+  python3 scripts/ampsc_study.py mask-sweep           # the Fig. 10 ablation: mask ratio p .. 5p [--sweep-T 100]
   python3 scripts/ampsc_study.py table-iv             # flip ratio vs SNR: the paper's Table IV beside ours
   python3 scripts/ampsc_study.py claims               # the paper's claims, checked on the eval's results
   python3 scripts/ampsc_study.py uep-models           # unequal error protection: the shipped models + UEP layout
@@ -97,9 +97,8 @@ def cmd_train(args) -> None:
         out = run_dir(bits)
         if not args.baselines_only:
             train([PY, "-m", "gnuradio.semcom.cli.train", main_config(bits), "--out", out, "--no-progress"], out)
-        elif not os.path.exists(snapshot(bits, "softq")):  # the AMP-SC run is gone: redo only its Steps 1-2
-            train([PY, "-m", "gnuradio.semcom.cli.train", head_config(bits), "--out", run_dir(bits, "head"),
-                   "--no-progress"], run_dir(bits, "head"))
+        else:
+            ensure_head(bits)  # where the AMP-SC run is gone, redo only its Steps 1 and 2
         for name, (_, snap, _, widths) in BASELINES.items():
             if bits in widths and (not args.only or name in args.only):
                 train([PY, "-m", "gnuradio.semcom.cli.train", baseline_config(bits, name), "--out",
@@ -165,6 +164,10 @@ def cmd_eval(args) -> None:
     for bits in args.bits:
         learned += [model_name(bits) + "-hard", model_name(bits)] + zoo_codecs(bits, args.zoo)
     learned += ["bitsemcom-16qam-cpp16-hard", "bitsemcom-16qam-cpp16"]
+    if args.models:  # only these codecs (e.g. newly trained baselines), appended to the earlier results
+        learned = [n for n in learned if n in args.models or n.removesuffix("-hard") in args.models]
+        if not learned:
+            raise SystemExit(f"none of {', '.join(args.models)} is a learned codec of this study ({args.zoo})")
     base = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
             *[str(s) for s in args.snr], "--no-reference", "--out", args.out, *(["--waveform", args.waveform,
                                                                                   "--impaired"] if args.waveform else [])]
@@ -179,24 +182,74 @@ def cmd_eval(args) -> None:
         subprocess.run(cmd, check=True, cwd=ROOT, env=env)
 
 
+def ensure_head(bits: int) -> None:
+    """The Step 1 and 2 snapshots, from the AMP-SC run or, where it is gone, a head-only run."""
+    if not os.path.exists(snapshot(bits, "softq")):
+        train([PY, "-m", "gnuradio.semcom.cli.train", head_config(bits), "--out", run_dir(bits, "head"),
+               "--no-progress"], run_dir(bits, "head"))
+
+
+def sweep_name(bits: int, k: int, t: int | None) -> str:
+    return model_name(bits, f"ampsc-mask{k}p" + (f"-t{t}" if t else ""))
+
+
 def cmd_mask_sweep(args) -> None:
-    """Step 3 onwards of AMP-SC with mask ratio k*p, k = 1..5, from the AMP-SC run's SoftQ snapshot."""
+    """Step 3 onwards of AMP-SC with mask ratio k*p, k = --factors, from the SoftQ snapshot (T = --sweep-T,
+    default the config's), each exported into --zoo; then every swept model present is evaluated
+    (16-QAM uncoded, hard decisions, --snr) and tabled in --out/mask_sweep.md."""
     bits = args.bits[0]
     with open(main_config(bits)) as f:
         cfg = json.load(f)
     p = float(cfg["recipe"].get("p", 0.0125))
+    t = args.sweep_T
+    recipe = {**cfg["recipe"], "start_after": "softq", **({"T": t} if t else {})}
+    if not args.table_only:
+        ensure_head(bits)
     for k in args.factors:
-        out = run_dir(bits, f"mask{k}p")
+        if args.table_only:
+            break
+        out = run_dir(bits, f"mask{k}p" + (f"_t{t}" if t else ""))
         os.makedirs(out, exist_ok=True)
-        c = {**cfg, "name": f"{cfg['name']}_mask{k}p",
-             "recipe": {**cfg["recipe"], "mask_ratio": k * p, "start_after": "softq"}}
+        c = {**cfg, "name": f"{cfg['name']}_mask{k}p" + (f"_t{t}" if t else ""),
+             "recipe": {**recipe, "mask_ratio": k * p}}
         path = os.path.join(out, "study_config.json")
         with open(path, "w") as f:
             json.dump(c, f, indent=1)
         train([PY, "-m", "gnuradio.semcom.cli.train", path, "--out", out, "--no-progress",
                "--init-from", snapshot(bits, "softq")], out)
-        name = model_name(bits, f"ampsc-mask{k}p")
-        export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
+        name = sweep_name(bits, k, t)
+        if not os.path.isdir(os.path.join(args.zoo, name)):
+            export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
+    names = {k: sweep_name(bits, k, t) for k in args.factors}
+    names = {k: n for k, n in names.items() if os.path.isdir(os.path.join(args.zoo, n))}
+    if not names:
+        raise SystemExit(f"no swept model in {args.zoo}: run mask-sweep without --table-only first")
+    out = os.path.join(args.out, "mask_sweep")
+    cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr", *[str(v) for v in args.snr],
+           "--no-reference", "--out", out, "--codecs", *[n + "-hard" for n in names.values()],
+           "--learned-links", "16qam", "--append"]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "SEMCOM_MODEL_PATH": args.zoo})
+    with open(os.path.join(out, "results.json")) as f:
+        results = json.load(f)
+    snrs = sorted(args.snr)
+    lines = [f"Mask-ratio ablation (the AMP-SC paper's Fig. 10), b = {bits}: Steps 3-5 of AMP from the SoftQ "
+             f"snapshot with MATK ratio k*p (p = {p:g}), T = {t or cfg['recipe']['T']} steps; 16-QAM uncoded, "
+             f"AWGN, hard decisions, the photos of {os.path.basename(os.path.normpath(args.images))}/; PSNR dB, mean over "
+             f"the photos, then over the SNRs "
+             f"(`python3 scripts/ampsc_study.py mask-sweep --bits {bits}"
+             + (f" --sweep-T {t}" if t else "") + "`).", "",
+             "| k | mask ratio | " + " | ".join(f"{v:g} dB" for v in snrs) + " | mean |",
+             "|---|---|" + "---|" * (len(snrs) + 1)]
+    for k, n in sorted(names.items()):
+        c = _series(results, n + "-hard")
+        if sorted(c) != [float(v) for v in snrs]:
+            continue
+        lines.append(f"| {k} | {k * p:g} | " + " | ".join(f"{c[float(v)]:.2f}" for v in snrs)
+                     + f" | {sum(c.values()) / len(c):.2f} |")
+    with open(os.path.join(args.out, "mask_sweep.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def cmd_table_iv(args) -> None:
@@ -443,12 +496,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400, help="uep-train: fine-tuning steps (default 400, Step 5's)")
     ap.add_argument("--fine-tunes", nargs="+", choices=list(UEP_FINE_TUNES), default=list(UEP_FINE_TUNES),
                     help="uep-train: which fine-tunes (default: all)")
-    ap.add_argument("--models", nargs="*", help="uep-eval: only these model folders (names)")
+    ap.add_argument("--models", nargs="*", help="uep-eval: only these model folders (names); eval: only these "
+                    "learned codecs (model names), appended to the results already in --out")
     ap.add_argument("--learned-only", action="store_true",
                     help="eval: only the learned models, appended to --out's results (conventional rows kept)")
     ap.add_argument("--waveform", choices=("sc", "ofdm"), help="eval: bursts over this impaired waveform instead "
                     "of the ideal channel")
     ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="mask-sweep: k in k*p")
+    ap.add_argument("--sweep-T", type=int, help="mask-sweep: the epoch unit T in steps (default: the config's; "
+                    "each k trains 10 T steps, about 18 min a core at T = 100)")
+    ap.add_argument("--table-only", action="store_true", help="mask-sweep: only evaluate and table the swept models")
     args = ap.parse_args()
     uep = args.command.startswith("uep")
     args.snr = args.snr or (UEP_SNRS if uep else [0, 3, 6, 10, 15, 20])

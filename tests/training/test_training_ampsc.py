@@ -142,6 +142,8 @@ def test_snapshots_start_the_baselines(tmp_path):
     run = tmp_path / "amp"
     trainer.Trainer(smoke_cfg(), str(run), progress=False).fit()
     assert (run / "snapshot_conventional.pt").exists() and (run / "snapshot_softq.pt").exists()
+    for name in ("conventional", "softq"):  # validated when taken, not the run's last validation
+        assert torch.load(run / f"snapshot_{name}.pt", weights_only=False)["val_psnr"]["error_free"] > 0
     cfg = smoke_cfg("soft-he22", recipe={"template": "soft-he22", "T": 2, "start_after": "softq"})
     assert not cfg["model"]["irsnet"] and [s["name"] for s in cfg["recipe"]] == ["tta"]
     t = trainer.Trainer(cfg, str(tmp_path / "softhe22"), progress=False)

@@ -630,7 +630,8 @@ class Trainer:
         index, local = recipe.locate(self.stages, self.step - 1)
         name = self.stages[index].get("snapshot")
         if name and local == self.stages[index]["steps"] - 1 and self.rank == 0:
-            torch.save({"model": self.model.state_dict(), **self.card_facts()},
+            # its own validation: the run's last one may be many steps old (a card shows this one)
+            torch.save({"model": self.model.state_dict(), **self.card_facts(), "val_psnr": self.validate()},
                        os.path.join(self.run_dir, f"snapshot_{name}.pt"))
 
     def load_snapshot(self, path: str) -> dict:

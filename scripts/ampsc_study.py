@@ -220,17 +220,26 @@ def cmd_mask_sweep(args) -> None:
         name = sweep_name(bits, k, t)
         if not os.path.isdir(os.path.join(args.zoo, name)):
             export(os.path.join(out, "model.pt"), os.path.join(args.zoo, name), name)
+    if args.no_eval:
+        return
     names = {k: sweep_name(bits, k, t) for k in args.factors}
     names = {k: n for k, n in names.items() if os.path.isdir(os.path.join(args.zoo, n))}
     if not names:
         raise SystemExit(f"no swept model in {args.zoo}: run mask-sweep without --table-only first")
     out = os.path.join(args.out, "mask_sweep")
-    cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr", *[str(v) for v in args.snr],
-           "--no-reference", "--out", out, "--codecs", *[n + "-hard" for n in names.values()],
-           "--learned-links", "16qam", "--append"]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "SEMCOM_MODEL_PATH": args.zoo})
-    with open(os.path.join(out, "results.json")) as f:
+    results_file = os.path.join(out, "results.json")
+    done = {}
+    if os.path.exists(results_file):
+        with open(results_file) as f:
+            done = json.load(f)
+    todo = [n + "-hard" for n in names.values() if sorted(_series(done, n + "-hard")) != sorted(map(float, args.snr))]
+    if todo:  # models measured at every SNR already (another invocation) are not measured again
+        cmd = [PY, os.path.join(ROOT, "apps", "semcom-eval"), "--images", args.images, "--snr",
+               *[str(v) for v in args.snr], "--no-reference", "--out", out, "--codecs", *todo,
+               "--learned-links", "16qam", "--append"]
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "SEMCOM_MODEL_PATH": args.zoo})
+    with open(results_file) as f:
         results = json.load(f)
     snrs = sorted(args.snr)
     lines = [f"Mask-ratio ablation (the AMP-SC paper's Fig. 10), b = {bits}: Steps 3-5 of AMP from the SoftQ "
@@ -506,6 +515,8 @@ def main() -> None:
     ap.add_argument("--sweep-T", type=int, help="mask-sweep: the epoch unit T in steps (default: the config's; "
                     "each k trains 10 T steps, about 18 min a core at T = 100)")
     ap.add_argument("--table-only", action="store_true", help="mask-sweep: only evaluate and table the swept models")
+    ap.add_argument("--no-eval", action="store_true", help="mask-sweep: only train and export (e.g. two ratios at "
+                    "a time on two cores, then one --table-only)")
     args = ap.parse_args()
     uep = args.command.startswith("uep")
     args.snr = args.snr or (UEP_SNRS if uep else [0, 3, 6, 10, 15, 20])

@@ -438,7 +438,7 @@ def cmd_uep_table(args) -> None:
 
 
 def _series(results: dict, name: str) -> dict:
-    return {float(k): v["psnr_db"] for k, v in results["summary"].get(f"awgn/{name}", {}).items()}
+    return {float(k): v["psnr_db"] for k, v in results.get("summary", {}).get(f"awgn/{name}", {}).items()}
 
 
 def cmd_claims(args) -> None:

@@ -100,6 +100,12 @@ _PROJECT_STREAM: dict[str, digital.constellation] = {}
 _STREAM_LOCK = threading.Lock()
 
 
+def load_table(obj, table: np.ndarray, precision: int) -> None:
+    """A soft-decision table into a ``digital.constellation``: as a float32 array, which crosses
+    pybind11 about twice as fast as nested lists (0.15 s against 0.37 s for 16-QAM's stream table)."""
+    obj.set_soft_dec_lut(np.asarray(table, np.float32), precision)
+
+
 def install_stream_table(obj) -> float:
     """Loads the noise-free max-log table into ``obj`` (once per object); returns the input scale
     that maps symbols onto the table's [-1, 1) square."""
@@ -108,8 +114,7 @@ def install_stream_table(obj) -> float:
     with _STREAM_LOCK:
         key = id(obj)
         if key not in _STREAM_TABLES or _STREAM_TABLES[key][0] is not obj:
-            # a float32 array crosses pybind11 about twice as fast as nested lists (0.15 s against 0.37 s, 16-QAM)
-            obj.set_soft_dec_lut(soft_lut.build_stream_table(const).astype(np.float32), soft_lut.STREAM_PRECISION)
+            load_table(obj, soft_lut.build_stream_table(const), soft_lut.STREAM_PRECISION)
             _STREAM_TABLES[key] = (obj, 1.0 / soft_lut.stream_axis_limit(const))
         return _STREAM_TABLES[key][1]
 

@@ -83,7 +83,7 @@ class phy_rx(pdu_block):
     def _lut_demap(self, y, n0):
         if self._lut_noise_var != n0:
             table = soft_lut.build_table(self.const, n0, self.lut_precision)
-            self.gr_const.set_soft_dec_lut(table.astype(np.float32), self.lut_precision)
+            modem.load_table(self.gr_const, table, self.lut_precision)
             self._lut_noise_var = n0
         scale = 1.0 / soft_lut.axis_limit(self.const, n0)
         return run_chain(y, [lambda: blocks.multiply_const_cc(scale),

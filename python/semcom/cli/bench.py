@@ -27,11 +27,10 @@ def bench_stream(modulation, n_symbols, runs):
     from gnuradio import analog, blocks, digital, gr
     from ..phy import channels, soft_lut
     from ..phy.constellations import constellation
-    from ..blocks.modem import project_constellation as gr_constellation
+    from ..blocks.modem import load_table, project_constellation as gr_constellation
 
     const, gr_const = constellation(modulation), gr_constellation(modulation)
-    gr_const.set_soft_dec_lut(soft_lut.build_table(const, channels.noise_var(10)).astype(np.float32),
-                           soft_lut.DEFAULT_PRECISION)
+    load_table(gr_const, soft_lut.build_table(const, channels.noise_var(10)), soft_lut.DEFAULT_PRECISION)
     labels = np.random.default_rng(0).integers(0, len(const.points), 1 << 16).astype(np.uint8)
     times = []
     for _ in range(runs):

@@ -79,7 +79,7 @@ results: install
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
 	$(PYTHON) scripts/update_readme.py importance=$(RESULTS)/rates/importance.md
 
-# The fault-injection suite's matrix (issue 13): cases tried and behaving, per class (about 4 min).
+# The fault-injection suite's matrix (issue 13): cases tried and behaving, per class (under a minute).
 faults: install
 	$(RUN_ENV) $(PYTHON) -m pytest -q tests/faults --fault-report $(RESULTS)/faults.md
 	$(PYTHON) scripts/update_readme.py faults=$(RESULTS)/faults.md

@@ -2,6 +2,8 @@
 """Masked VQ-VAE, from the trained runs to the README's tables.
 
   python3 scripts/mvqvae_study.py train        # both patch sizes (configs/mvqvae_p{8,16}_small.json), resumable
+  python3 scripts/mvqvae_study.py at-train     # adversarial training as a fine-tune of the shipped model, and
+                                               # the same fine-tune without it (the fair "no AT")
   python3 scripts/mvqvae_study.py noise-map    # the masking strategy from measured semantic-noise statistics
   python3 scripts/mvqvae_study.py export       # ONNX + cards: the better patch size into models/, the rest into --zoo
   python3 scripts/mvqvae_study.py robustness   # PSNR under semantic noise: AT vs not, FIM and masking ablations
@@ -13,7 +15,9 @@
   python3 scripts/mvqvae_study.py tiling       # what 128 px tiles cost at their seams
 
 Runs live in runs/mvqvae_p<patch>; the run's ``snapshot_plain.pt`` (before the adversarial stage) is
-the model without adversarial training. Results go to docs/results/mvqvae/.
+the model without adversarial training. Where ``at-train`` has run, its pair replaces them:
+runs/mvqvae_p<patch>_at (adversarial) and runs/mvqvae_p<patch>_ft (the same steps without), both from
+the shipped weights. Results go to docs/results/mvqvae/.
 """
 from __future__ import annotations
 
@@ -67,6 +71,63 @@ def final_weights(patch: int) -> str:
     if not ck:
         raise SystemExit(f"{d} has no model.pt or checkpoint; run: python3 scripts/mvqvae_study.py train")
     return ck
+
+
+def at_pair(patch: int) -> tuple[str, str]:
+    """(adversarially trained, not) weights: at-train's fine-tunes where both are done, else the
+    training run's final weights and its snapshot before the adversarial stage."""
+    at, ft = (os.path.join(ROOT, "runs", f"mvqvae_p{patch}_{k}", "model.pt") for k in ("at", "ft"))
+    if os.path.exists(at) and os.path.exists(ft):
+        return at, ft
+    return final_weights(patch), os.path.join(run_dir(patch), "snapshot_plain.pt")
+
+
+def noise_masked(patch: int) -> str:
+    """The adversarially trained weights with the noise-related masking (noise-map's output)."""
+    return os.path.join(os.path.dirname(at_pair(patch)[0]), "model_noise_masked.pt")
+
+
+def at_config(patch: int, adversarial: bool, steps: int) -> str:
+    """The config's adversarial stage as a fine-tune of ``steps`` (its own cosine from its lr), with or
+    without the adversarial part; codebook upkeep off in both, so the pair differs in AT alone."""
+    with open(config(patch)) as f:
+        cfg = json.load(f)
+    stage = dict(next(s for s in cfg["recipe"] if s.get("adversarial")))
+    if not adversarial:
+        stage.pop("adversarial")
+    kind = "at" if adversarial else "ft"
+    stage.update(name=f"{kind}-fine-tune", steps=steps)
+    stage.pop("snapshot", None)
+    cfg.update(name=f"{cfg['name']}_{kind}", recipe=[stage], model={**cfg["model"], "maintain_codebook": False},
+               val={**cfg["val"], "every": steps})
+    out = os.path.join(ROOT, "runs", f"mvqvae_p{patch}_{kind}")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "study_config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
+def cmd_at_train(args) -> None:
+    """Adversarial training (Algorithm 2) and, as its control, the same fine-tune without it, both
+    from the shipped model (models/ or the zoo) for --at-steps steps."""
+    for patch in args.patch:
+        start = next((d for d in (os.path.join(ROOT, "models", SHIPPED.format(patch=patch)),
+                                  os.path.join(ZOO, SHIPPED.format(patch=patch))) if os.path.isdir(d)), None)
+        if start is None:
+            print(f"skip patch {patch}: no model {SHIPPED.format(patch=patch)} to start from")
+            continue
+        for adversarial in (False, True):
+            path = at_config(patch, adversarial, args.at_steps)
+            out = os.path.dirname(path)
+            if os.path.exists(os.path.join(out, "model.pt")):
+                print(f"done already: {out}")
+                continue
+            resume = ["--resume"] if any(f.startswith("ckpt_") for f in os.listdir(out)) else []
+            cmd = [PY, os.path.join(ROOT, "apps", "semcom-train"), path, "--out", out, "--no-progress",
+                   "--init-from", start, *resume]
+            print("+", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, cwd=ROOT)
 
 
 def cmd_train(args) -> None:
@@ -138,7 +199,7 @@ def cmd_noise_map(args) -> None:
     import torch.nn.functional as F
     from semcom.training import adversarial, trainer
     for patch in args.patch:
-        path = final_weights(patch)
+        path = at_pair(patch)[0]
         model, saved = load(path)
         cfg = saved["config"]
         crops = trainer.center_crops(trainer.load_images(cfg, "val"), model.tile, 64)
@@ -155,7 +216,7 @@ def cmd_noise_map(args) -> None:
         model.mask_logits.copy_(logits)
         saved["model"] = model.state_dict()
         saved["noise_map"] = {"saliency_per_position": per_pos.tolist(), "kappa": NOISE_KAPPA, "crops": len(crops)}
-        out = os.path.join(run_dir(patch), "model_noise_masked.pt")
+        out = noise_masked(patch)
         torch.save(saved, out)
         spread = float(per_pos.max() / per_pos.min())
         print(f"patch {patch}: saliency max/min {spread:.2f}; mask logits {float(logits.min()):.2f}..{float(logits.max()):.2f}"
@@ -169,18 +230,15 @@ def cmd_robustness(args) -> None:
     images = test_images(args.max_images)
     rows = []
     for patch in args.patch:
-        d = run_dir(patch)
-        variants = [("AT", os.path.join(d, "model_noise_masked.pt")), ("no AT", os.path.join(d, "snapshot_plain.pt"))]
-        for label, path in variants:
+        at = noise_masked(patch)
+        for label, path in (("AT", at), ("no AT", at_pair(patch)[1])):
             if not os.path.exists(path):
                 print(f"skip {path} (missing)")
                 continue
             model, _ = load(path)
             noise_logits = model.mask_logits.clone()
-            if label == "no AT":  # the same noise-related masking as the AT model
-                at = os.path.join(d, "model_noise_masked.pt")
-                if os.path.exists(at):
-                    noise_logits = torch.load(at, weights_only=False)["model"]["mask_logits"]
+            if label == "no AT" and os.path.exists(at):  # the same noise-related masking as the AT model
+                noise_logits = torch.load(at, weights_only=False)["model"]["mask_logits"]
             for masking in ("noise-related", "uniform"):
                 for fim in ("FIM", "FIM off"):
                     if (masking, fim) != ("noise-related", "FIM") and label == "no AT":
@@ -223,15 +281,15 @@ def cmd_export(args) -> None:
     import torch
     scores = {}
     for patch in args.patch:
-        path = os.path.join(run_dir(patch), "model_noise_masked.pt")
+        path = noise_masked(patch)
         if not os.path.exists(path):
-            path = final_weights(patch)
+            path = at_pair(patch)[0]
         val = torch.load(path, weights_only=False, map_location="cpu").get("val_psnr", {})
         scores[patch] = (float(np.mean(list(val.values()))) if val else float("-inf"), path)
     best = max(scores, key=lambda p: scores[p][0])
     for patch, (score, path) in scores.items():
         name = SHIPPED.format(patch=patch)
-        plain = os.path.join(run_dir(patch), "snapshot_plain.pt")
+        plain = at_pair(patch)[1]
         # the robustness table decides: without AT (uniform masking, as trained) the model scored higher,
         # clean and under semantic noise, so that one ships; the AT one (noise-related masking) is kept
         shipped, other = (plain, path) if args.ship == "no-at" and os.path.exists(plain) else (path, plain)
@@ -442,8 +500,7 @@ def cmd_task(args) -> None:
     from semcom.training import mvqvae_task
     rows = []
     for patch in args.patch:
-        d = run_dir(patch)
-        for label, path in (("AT", os.path.join(d, "model_noise_masked.pt")), ("no AT", os.path.join(d, "snapshot_plain.pt"))):
+        for label, path in (("AT", noise_masked(patch)), ("no AT", at_pair(patch)[1])):
             if not os.path.exists(path):
                 print(f"skip {path} (missing)")
                 continue
@@ -494,7 +551,7 @@ def cmd_shipped(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "noise-map", "export", "robustness", "eval", "table-i", "task",
+    ap.add_argument("command", choices=("train", "at-train", "noise-map", "export", "robustness", "eval", "table-i", "task",
                                            "tiling", "similarity", "shipped"))
     ap.add_argument("--patch", type=int, nargs="+", default=list(PATCHES), help="patch sizes (default 8 16)")
     ap.add_argument("--images", default=TEST, help="eval: test photos (default: the Kodak-like set)")
@@ -507,13 +564,15 @@ def main() -> None:
                     help="eval: photos for the Rayleigh, MIMO and over-the-air runs (AWGN: --max-images)")
     ap.add_argument("--ota-snr", type=float, nargs="+", default=[10, 15],
                     help="eval: Es/N0 (dB) of the ideal channel against the impaired burst waveform")
+    ap.add_argument("--at-steps", type=int, default=150,
+                    help="at-train: steps of each fine-tune (an adversarial one costs about eight)")
     ap.add_argument("--ship", choices=("no-at", "at"), default="no-at",
                     help="export: which model goes to models/ (no-at: it scored higher in the robustness table)")
     ap.add_argument("--folder", help="task: a labelled folder (class/*.png) instead of the digits")
     ap.add_argument("--task-snr", type=float, nargs="+", default=[0, 3, 6, 10], help="task: Es/N0 (dB)")
     ap.add_argument("--head-steps", type=int, default=600, help="task: training steps of the head")
     args = ap.parse_args()
-    {"train": cmd_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
+    {"train": cmd_train, "at-train": cmd_at_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
      "eval": cmd_eval, "table-i": cmd_table_i, "task": cmd_task, "tiling": cmd_tiling, "similarity": cmd_similarity,
      "shipped": cmd_shipped}[args.command](args)
 

@@ -106,6 +106,23 @@ def test_weight_perturbation_ascends_and_is_removed():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)  # the gradient at theta + nu
 
 
+def test_codebook_upkeep_runs_on_training_steps_only():
+    x = torch.rand(2, 3, 32, 32)
+    m = tiny_model(mask_ratio=0.0, fim=False).train()
+    m(x)
+    assert float(m.usage.sum()) > 0  # a training forward counts codeword use (restarts read it)
+    m.usage.zero_()
+    loss = torch.nn.functional.mse_loss
+    with adversarial.codebook_paused(m):  # the noise search and the perturbed weights are probes
+        adversarial.transmitter_noise(m, loss, x, 0.016, 2)
+        params = [p for p in m.parameters() if p.requires_grad]
+        adversarial.perturbed_step(m, params, lambda: loss(m(x), x), 0.01)
+    assert float(m.usage.sum()) == 0 and m.maintain_codebook
+    frozen = tiny_model(mask_ratio=0.0, fim=False, maintain_codebook=False).train()
+    frozen(x)
+    assert float(frozen.usage.sum()) == 0
+
+
 def test_an_adversarial_stage_trains_and_bad_options_are_one_line(tmp_path):
     base = {"name": "vq", "model": {"method": "mvqvae", "preset": "tiny", "patch": 8, "tile": 32, "codebook": 16,
                                     "code_dim": 8},

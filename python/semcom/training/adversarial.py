@@ -15,10 +15,26 @@ A recipe stage turns it on with ``"adversarial": {"epsilon": 0.016, "steps": 5, 
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 ALPHA_FACTOR = 1.25
 DEFAULTS = {"epsilon": 0.016, "steps": 5, "gamma": 0.005}
+
+
+@contextlib.contextmanager
+def codebook_paused(model):
+    """No codebook upkeep (the masked VQ-VAE's dead-codeword restarts) while noise is searched and weights
+    are perturbed: those forward passes are probes, not training steps."""
+    before = getattr(model, "maintain_codebook", None)
+    if before is not None:
+        model.maintain_codebook = False
+    try:
+        yield
+    finally:
+        if before is not None:
+            model.maintain_codebook = before
 
 
 def check(stage: str, spec) -> dict:

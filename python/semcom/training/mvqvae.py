@@ -149,7 +149,7 @@ class MaskedVQVAE(nn.Module):
                  preset: str = "small", mask_ratio: float = 0.5, mask_ratio_range=(0.0, 0.75), beta: float = 0.25,
                  ortho_weight: float = 0.1, similarity_weight: float = 0.0, fim: bool = True,
                  fim_threshold: float = 0.25, delta: float = 0.98, snr_range=(0.0, 20.0), normalize: bool = True,
-                 vq_warmup: int = 0,
+                 vq_warmup: int = 0, maintain_codebook: bool = True,
                  **overrides):
         super().__init__()
         if preset not in PRESETS:
@@ -183,6 +183,7 @@ class MaskedVQVAE(nn.Module):
         self.register_buffer("usage", torch.zeros(codebook))
         self.register_buffer("vq_started", torch.tensor(vq_warmup == 0))
         self.vq_warmup = int(vq_warmup)
+        self.maintain_codebook = bool(maintain_codebook)  # training steps restart dead codewords (off: frozen)
         self.from_code = nn.Linear(code_dim, ddim)
         self.mask_token = nn.Parameter(torch.zeros(ddim))
         self.decoder = nn.Sequential(*[Block(ddim, int(p["dec_heads"])) for _ in range(int(p["dec_depth"]))])
@@ -315,7 +316,7 @@ class MaskedVQVAE(nn.Module):
         else:
             snr = torch.full((t,), float(np.mean(self.snr_range)), device=x.device)
         z_e, index, code, weight = self.encode(tiles, keep, snr)
-        if self.training:
+        if self.training and self.maintain_codebook:
             self._maintain_codebook(z_e.detach(), index)
         sent = self.send_flags(code.detach(), weight.detach(), self.fim_threshold, self.delta)
         self._extra = self._vq_losses(z_e, code, index)
@@ -400,5 +401,6 @@ def kmeans(points: torch.Tensor, k: int, spherical: bool, iterations: int = 10) 
 def build(cfg: dict) -> MaskedVQVAE:
     keys = ("patch", "tile", "codebook", "code_dim", "preset", "mask_ratio", "mask_ratio_range", "beta",
             "ortho_weight", "similarity_weight", "fim", "fim_threshold", "delta", "snr_range", "normalize", "vq_warmup",
+            "maintain_codebook",
             "dim", "depth", "heads", "dec_dim", "dec_depth", "dec_heads", "refine")
     return MaskedVQVAE(**{k: cfg[k] for k in keys if k in cfg and cfg[k] is not None})

@@ -480,9 +480,10 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         adv = self.stages[index].get("adversarial")
         if adv:  # Algorithm 2: semantic noise with the weights fixed, then the weight perturbation
-            noisy = adversarial.transmitter_noise(forward, self.losses[index], x, adv["epsilon"], adv["steps"])
-            trainable = [p for p in self.model.parameters() if p.requires_grad]
-            loss = adversarial.perturbed_step(self.model, trainable, lambda: loss_of(noisy), adv["gamma"])
+            with adversarial.codebook_paused(self.model):
+                noisy = adversarial.transmitter_noise(forward, self.losses[index], x, adv["epsilon"], adv["steps"])
+                trainable = [p for p in self.model.parameters() if p.requires_grad]
+                loss = adversarial.perturbed_step(self.model, trainable, lambda: loss_of(noisy), adv["gamma"])
         else:
             loss = loss_of(x)
             loss.backward()

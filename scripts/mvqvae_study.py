@@ -13,6 +13,8 @@
   python3 scripts/mvqvae_study.py task         # a classification head over the indices: accuracy vs SNR and eps
   python3 scripts/mvqvae_study.py similarity   # the similarity rule (delta) and the FIM threshold at run time
   python3 scripts/mvqvae_study.py tiling       # what 128 px tiles cost at their seams
+  python3 scripts/mvqvae_study.py probe --patch 16 [--set lr=0.001 model.fim=false]
+                                               # a throw-away run from scratch: reconstruction PSNR every 25 steps
 
 Runs live in runs/mvqvae_p<patch>; the run's ``snapshot_plain.pt`` (before the adversarial stage) is
 the model without adversarial training. Where ``at-train`` has run, its pair replaces them:
@@ -130,6 +132,42 @@ def cmd_at_train(args) -> None:
             subprocess.run(cmd, check=True, cwd=ROOT)
 
 
+def cmd_probe(args) -> None:
+    """From scratch, --probe-steps steps of the config (with --set overrides): the reconstruction PSNR
+    (the loss without the codebook terms) every 25 steps, to see whether and when a variant starts to learn."""
+    import math
+    import tempfile
+    import time
+    from semcom.training import trainer
+    for patch in args.patch:
+        with open(config(patch)) as f:
+            cfg = json.load(f)
+        for item in args.set:
+            key, value = item.split("=", 1)
+            *path, last = key.split(".")
+            node = cfg
+            for k in path:
+                node = node[k]
+            try:
+                node[last] = json.loads(value)
+            except json.JSONDecodeError:  # a bare word: a string
+                node[last] = value
+        cfg = trainer.load_config({**cfg, "threads": args_threads()})
+        with tempfile.TemporaryDirectory() as tmp:
+            t = trainer.Trainer(cfg, tmp, progress=False)
+            t.sampler, window, start = t._sampler(), [], time.time()
+            while t.step < args.probe_steps:
+                loss = t.train_step(next(t.sampler))
+                extra = t.model.extra_loss()
+                window.append(loss - (float(extra.detach()) if extra is not None else 0.0))
+                t.step += 1
+                if t.step % 25 == 0:
+                    mse = sum(window) / len(window)
+                    print(f"patch {patch} {' '.join(args.set)} step {t.step}: reconstruction {mse:.4f} "
+                          f"({-10 * math.log10(mse):.2f} dB), {time.time() - start:.0f} s", flush=True)
+                    window = []
+
+
 def cmd_train(args) -> None:
     for patch in args.patch:
         out = run_dir(patch)
@@ -169,8 +207,9 @@ def as_tensor(image: np.ndarray, tile: int):
     return torch.from_numpy(padded.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)
 
 
-def psnr_under_noise(model, images, epsilon: float, seed: int = 0) -> float:
-    """Mean PSNR (dB) of the error-free reconstructions of images with transmitter semantic noise (eq. 7)."""
+def psnr_under_noise(model, images, epsilon: float, seed: int = 0, universal=None) -> float:
+    """Mean PSNR (dB) of the error-free reconstructions of images with transmitter semantic noise (eq. 7),
+    or with ``universal`` (1, 3, tile, tile), one sample-independent noise (Algorithm 1) on every tile."""
     import torch
     import torch.nn.functional as F
     from semcom import metrics
@@ -183,13 +222,31 @@ def psnr_under_noise(model, images, epsilon: float, seed: int = 0) -> float:
         def forward(inp, i=i):
             torch.manual_seed(seed + i)  # the same kept positions at every FGSM step and for the result
             return model(inp)
-        noisy = adversarial.transmitter_noise(forward, F.mse_loss, x, epsilon, 5) if epsilon else x
+        if universal is not None:
+            noisy = (x + universal.repeat(1, 1, x.shape[2] // model.tile, x.shape[3] // model.tile)).clamp(0, 1)
+        else:
+            noisy = adversarial.transmitter_noise(forward, F.mse_loss, x, epsilon, 5) if epsilon else x
         with torch.no_grad():
             out = forward(noisy)
         h, w = image.shape[:2]
         rec = (out[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         values.append(metrics.psnr(image, rec))
     return float(np.mean(values))
+
+
+UNIVERSAL_CROPS = 16
+
+
+def universal_noise(model, cfg: dict, epsilon: float):
+    """Algorithm 1's sample-independent noise (1, 3, tile, tile) for ``model`` (trained with ``cfg``), from
+    its validation crops."""
+    import torch
+    import torch.nn.functional as F
+    from semcom.training import adversarial, trainer
+    crops = torch.stack(trainer.center_crops(trainer.load_images(cfg, "val"), model.tile, UNIVERSAL_CROPS))
+    model.eval()
+    torch.manual_seed(0)
+    return adversarial.receiver_noise(model, F.mse_loss, crops, epsilon, 5, draws=UNIVERSAL_CROPS).detach()
 
 
 def cmd_noise_map(args) -> None:
@@ -235,30 +292,37 @@ def cmd_robustness(args) -> None:
             if not os.path.exists(path):
                 print(f"skip {path} (missing)")
                 continue
-            model, _ = load(path)
+            model, saved = load(path)
+            universal = universal_noise(model, saved["config"], EPSILONS[-1])  # once per model, as loaded
             noise_logits = model.mask_logits.clone()
             if label == "no AT" and os.path.exists(at):  # the same noise-related masking as the AT model
                 noise_logits = torch.load(at, weights_only=False)["model"]["mask_logits"]
             for masking in ("noise-related", "uniform"):
                 for fim in ("FIM", "FIM off"):
-                    if (masking, fim) != ("noise-related", "FIM") and label == "no AT":
+                    if fim == "FIM off" and label == "no AT":
                         continue
                     model.mask_logits.copy_(noise_logits if masking == "noise-related" else torch.zeros_like(noise_logits))
                     model.fim_threshold = 0.25 if fim == "FIM" else 0.0
                     scores = {f"{e:g}": round(psnr_under_noise(model, images, e), 3) for e in EPSILONS}
+                    scores["universal"] = round(psnr_under_noise(model, images, 0.0, universal=universal), 3)
                     row = {"patch": patch, "training": label, "masking": masking, "fim": fim, **scores}
                     print(row, flush=True)
                     rows.append(row)
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "robustness.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    top = EPSILONS[-1]
     lines = ["| patch | training | masking | FIM drop | " + " | ".join(f"PSNR eps={e:g}" for e in EPSILONS)
-             + " | loss at 0.016 |", "|---|---|---|---|" + "---|" * (len(EPSILONS) + 1)]
+             + f" | loss at {top:g} | PSNR, Alg. 1 noise {top:g} | its loss |",
+             "|---|---|---|---|" + "---|" * (len(EPSILONS) + 3)]
     for r in rows:
         vals = [r[f"{e:g}"] for e in EPSILONS]
         lines.append(f"| {r['patch']} | {r['training']} | {r['masking']} | {r['fim']} | "
-                     + " | ".join(f"{v:.2f}" for v in vals) + f" | {vals[-1] - vals[0]:+.2f} |")
-    text = (f"Semantic noise at the transmitter (iterative FGSM, eq. 7, K = 5, L-inf eps), error-free channel, "
+                     + " | ".join(f"{v:.2f}" for v in vals) + f" | {vals[-1] - vals[0]:+.2f} | "
+                     + f"{r['universal']:.2f} | {r['universal'] - vals[0]:+.2f} |")
+    text = (f"Semantic noise at the transmitter (iterative FGSM, eq. 7, K = 5, L-inf eps, per image), and one "
+            f"sample-independent noise of L-inf norm {top:g} (Algorithm 1: from up to {UNIVERSAL_CROPS} validation "
+            f"crops and {UNIVERSAL_CROPS} channel draws, the same on every tile of every photo), error-free channel, "
             f"mask ratio 0.5, {len(images)} Kodak-like photos; `python3 scripts/mvqvae_study.py robustness`.\n\n"
             + "\n".join(lines) + "\n")
     write_table("robustness.md", text)
@@ -551,7 +615,7 @@ def cmd_shipped(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=("train", "at-train", "noise-map", "export", "robustness", "eval", "table-i", "task",
+    ap.add_argument("command", choices=("train", "probe", "at-train", "noise-map", "export", "robustness", "eval", "table-i", "task",
                                            "tiling", "similarity", "shipped"))
     ap.add_argument("--patch", type=int, nargs="+", default=list(PATCHES), help="patch sizes (default 8 16)")
     ap.add_argument("--images", default=TEST, help="eval: test photos (default: the Kodak-like set)")
@@ -564,6 +628,9 @@ def main() -> None:
                     help="eval: photos for the Rayleigh, MIMO and over-the-air runs (AWGN: --max-images)")
     ap.add_argument("--ota-snr", type=float, nargs="+", default=[10, 15],
                     help="eval: Es/N0 (dB) of the ideal channel against the impaired burst waveform")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="probe: config overrides, dotted keys, JSON values (model.fim=false lr=0.001)")
+    ap.add_argument("--probe-steps", type=int, default=200, help="probe: steps from scratch")
     ap.add_argument("--at-steps", type=int, default=150,
                     help="at-train: steps of each fine-tune (an adversarial one costs about eight)")
     ap.add_argument("--ship", choices=("no-at", "at"), default="no-at",
@@ -572,7 +639,7 @@ def main() -> None:
     ap.add_argument("--task-snr", type=float, nargs="+", default=[0, 3, 6, 10], help="task: Es/N0 (dB)")
     ap.add_argument("--head-steps", type=int, default=600, help="task: training steps of the head")
     args = ap.parse_args()
-    {"train": cmd_train, "at-train": cmd_at_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
+    {"train": cmd_train, "probe": cmd_probe, "at-train": cmd_at_train, "noise-map": cmd_noise_map, "export": cmd_export, "robustness": cmd_robustness,
      "eval": cmd_eval, "table-i": cmd_table_i, "task": cmd_task, "tiling": cmd_tiling, "similarity": cmd_similarity,
      "shipped": cmd_shipped}[args.command](args)
 

@@ -557,10 +557,14 @@ def cmd_table_i(args) -> None:
     write_table("table_i.md", text)
 
 
+MIMO_LABEL = "8x4 MIMO"
+
+
 def cmd_task(args) -> None:
     """The classification head on the digits (or --folder): accuracy against SNR (16-QAM + LDPC 1/2,
-    AWGN) and against semantic noise eps, with and without adversarial training."""
+    AWGN and 8x4 MIMO) and against semantic noise eps, with and without adversarial training."""
     import torch
+    from semcom.phy import channels
     from semcom.training import mvqvae_task
     rows = []
     for patch in args.patch:
@@ -582,6 +586,9 @@ def cmd_task(args) -> None:
             for snr in args.task_snr:
                 row[f"{snr:g} dB"] = mvqvae_task.accuracy(head, mvqvae_task.transmit(model, images[test], snr),
                                                           labels[test])
+            for snr in args.mimo_snr:
+                row[f"{MIMO_LABEL} {snr:g} dB"] = mvqvae_task.accuracy(
+                    head, mvqvae_task.transmit(model, images[test], snr, channel=channels.MIMO), labels[test])
             for eps in EPSILONS[1:]:
                 row[f"eps {eps:g}"] = mvqvae_task.accuracy(
                     head, mvqvae_task.transmit(model, images[test], None, epsilon=eps, head=head, labels=labels[test]),
@@ -591,7 +598,8 @@ def cmd_task(args) -> None:
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "task.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    cols = ["error-free"] + [f"{snr:g} dB" for snr in args.task_snr] + [f"eps {e:g}" for e in EPSILONS[1:]]
+    cols = (["error-free"] + [f"{snr:g} dB" for snr in args.task_snr] + [f"{MIMO_LABEL} {snr:g} dB" for snr in args.mimo_snr]
+            + [f"eps {e:g}" for e in EPSILONS[1:]])
     lines = ["| patch | training | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for r in rows:
         lines.append(f"| {r['patch']} | {r['training']} | " + " | ".join(f"{100 * r[c]:.1f} %" for c in cols) + " |")
@@ -599,8 +607,9 @@ def cmd_task(args) -> None:
     n = rows[0] if rows else {}
     text = (f"Classification accuracy of a 3-layer head over the received indices (encoder and codebook as "
             f"trained for reconstruction, mask ratio 0.5), {what}: {n.get('train_images')} training and "
-            f"{n.get('test_images')} test images, {n.get('classes')} classes. SNR columns: 16-QAM + LDPC 1/2 over "
-            f"AWGN (the project's numpy PHY twin); eps columns: semantic noise at the transmitter against the "
+            f"{n.get('test_images')} test images, {n.get('classes')} classes. dB columns: 16-QAM + LDPC 1/2 over "
+            f"AWGN, and over the paper's 8x4 MIMO Rayleigh channel with LMMSE detection ({MIMO_LABEL}, Es/N0 per "
+            f"receive antenna), in the project's numpy PHY twin; eps columns: semantic noise at the transmitter against the "
             f"head's cross-entropy (iterative FGSM, K = 5, through the straight-through codebook), error-free channel; `python3 scripts/mvqvae_study.py task`.\n\n" + "\n".join(lines) + "\n")
     write_table("task.md", text)
 
@@ -623,7 +632,7 @@ def main() -> None:
     ap.add_argument("--snr", type=float, nargs="+", default=[0, 3, 6, 10, 15, 20], help="eval: AWGN Es/N0 (dB)")
     ap.add_argument("--rayleigh-snr", type=float, nargs="+", default=[0, 10, 20], help="eval: Rayleigh Es/N0 (dB)")
     ap.add_argument("--mimo-snr", type=float, nargs="+", default=[10, 20, 30],
-                    help="eval: 8x4 MIMO Es/N0 per receive antenna (dB)")
+                    help="eval and task: 8x4 MIMO Es/N0 per receive antenna (dB)")
     ap.add_argument("--side-images", type=int, default=6,
                     help="eval: photos for the Rayleigh, MIMO and over-the-air runs (AWGN: --max-images)")
     ap.add_argument("--ota-snr", type=float, nargs="+", default=[10, 15],

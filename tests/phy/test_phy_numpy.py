@@ -168,6 +168,21 @@ def test_lmmse_gain_and_variance_match_a_monte_carlo_of_the_detector():
     assert np.allclose(np.abs(h1), np.abs(0.6 - 0.3j), rtol=1e-4)
 
 
+def test_received_reports_the_noise_variance_each_symbol_has_after_equalisation():
+    """channels.received, the numpy twin of the sim_channel block: for AWGN, Rayleigh and 8x4 MIMO,
+    the normalised error |y - x|^2 / nv averages 1 (so exact LLRs on (y, nv) are calibrated)."""
+    from gnuradio.semcom.phy import channels as ch
+    rng = np.random.default_rng(3)
+    x = ((rng.integers(0, 2, 40000) * 2 - 1) + 1j * (rng.integers(0, 2, 40000) * 2 - 1)).astype(np.complex64) / np.sqrt(2)
+    for name in ("awgn", "rayleigh", ch.MIMO):
+        y, nv = ch.received(name, x, 10.0, np.random.default_rng(4), block_len=16)
+        assert y.shape == x.shape and nv.shape == x.shape and np.all(nv > 0)
+        assert np.mean(np.abs(y - x) ** 2 / nv) == pytest.approx(1.0, abs=0.05), name
+    assert np.allclose(ch.received("awgn", x, 10.0, rng)[1], ch.noise_var(10.0))
+    with pytest.raises(ValueError, match="unknown channel"):
+        ch.received("rician", x, 10.0, rng)
+
+
 def test_mimo_transmit_shapes_power_and_names():
     from gnuradio.semcom.phy import channels as ch
     assert ch.mimo_shape("mimo8x4") == (8, 4) and ch.mimo_shape("awgn") is None and ch.mimo_shape("mimox") is None

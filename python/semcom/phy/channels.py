@@ -85,6 +85,25 @@ def lmmse(received: np.ndarray, g: np.ndarray, n0: float, n_symbols: int):
     return est.reshape(-1)[:n_symbols].astype(np.complex64), h.reshape(-1)[:n_symbols].astype(np.complex64)
 
 
+def received(channel: str, symbols: np.ndarray, snr_db: float, rng: np.random.Generator, block_len: int = 64):
+    """``symbols`` through ``channel`` ('awgn', 'rayleigh' with perfect CSI, or 'mimoNTxNR' with LMMSE
+    detection) at Es/N0 ``snr_db``, in numpy: (equalised symbols, per-symbol noise variance), whose
+    exact LLRs are what the receiver reads (the numpy twin of the sim_channel block)."""
+    n0 = noise_var(snr_db)
+    shape = mimo_shape(channel)
+    if shape:
+        rx, g = mimo_transmit(symbols, *shape, block_len, rng)
+        noise = (rng.standard_normal(rx.shape) + 1j * rng.standard_normal(rx.shape)) * np.sqrt(n0 / 2)
+        est, h = lmmse((rx + noise).astype(np.complex64), g, n0, len(symbols))
+        return est, (n0 / np.maximum(np.abs(h) ** 2, 1e-30)).astype(np.float32)
+    if channel == "rayleigh":
+        h = rayleigh_block_gains(len(symbols), block_len, rng)
+        return equalise(awgn(symbols * h, snr_db, rng), h, n0)
+    if channel == "awgn":
+        return awgn(symbols, snr_db, rng), np.full(len(symbols), n0, np.float32)
+    raise ValueError(f"unknown channel '{channel}'; choose awgn, rayleigh or mimoNTxNR")
+
+
 def bsc(bits: np.ndarray, flip_prob: float, rng: np.random.Generator) -> np.ndarray:
     flips = rng.random(len(bits)) < flip_prob
     return (np.asarray(bits, dtype=np.uint8) ^ flips).astype(np.uint8)

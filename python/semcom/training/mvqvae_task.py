@@ -69,13 +69,14 @@ CHUNK = 64  # images through the networks at once (bounded memory)
 
 
 def transmit(model, images: np.ndarray, snr_db: float | None, seed: int = 0, epsilon: float = 0.0,
-             head=None, labels=None) -> torch.Tensor:
+             head=None, labels=None, channel: str = "awgn") -> torch.Tensor:
     """(n, N, d) what the receiver has for every position: images (n, tile, tile, 3) through the
-    encoder (mask ratio 0.5), the link at ``snr_db`` (None: error-free), the codeword posterior.
+    encoder (mask ratio 0.5), the link (16-QAM + LDPC 1/2 over ``channel``: awgn, rayleigh or
+    mimo8x4, see phy.channels.received) at ``snr_db`` (None: error-free), the codeword posterior.
     ``epsilon``: semantic noise at the transmitter first (eq. 7), against the head's cross-entropy
     on ``labels`` (to misclassify, as the paper's classification noise). CHUNK images at a time."""
     return torch.cat([_transmit(model, images[i:i + CHUNK], snr_db, seed + i, epsilon, head,
-                                None if labels is None else labels[i:i + CHUNK])
+                                None if labels is None else labels[i:i + CHUNK], channel)
                       for i in range(0, len(images), CHUNK)])
 
 
@@ -90,8 +91,9 @@ def _received(model, x: torch.Tensor, keep: torch.Tensor, straight: bool = False
 
 
 @torch.no_grad()
-def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilon: float, head, labels):
-    from ..phy.channels import awgn, noise_var
+def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilon: float, head, labels,
+              channel: str):
+    from ..phy import channels
     from ..phy.constellations import constellation
     from ..phy.link import LinkConfig
     model.eval()
@@ -115,8 +117,8 @@ def _transmit(model, images: np.ndarray, snr_db: float | None, seed: int, epsilo
         flat = bits[sent].reshape(-1).numpy().astype(np.uint8)
         rng = np.random.default_rng(seed)
         const = constellation("16qam")
-        rx = awgn(link.reference_symbols(flat), snr_db, rng)
-        llr, _ = link.decode(const.llr(rx, noise_var(snr_db)), len(flat))
+        rx, nv = channels.received(channel, link.reference_symbols(flat), snr_db, rng)
+        llr, _ = link.decode(const.llr(rx, nv), len(flat))
         p1[sent] = torch.from_numpy(1 / (1 + np.exp(-np.clip(llr, -40, 40)))).float().reshape(-1, model.bits)
     logp = model.codeword_posterior(p1)
     received = (logp.max(-1).values > math.log(0.5)) & sent

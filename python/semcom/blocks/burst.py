@@ -314,8 +314,7 @@ class sample_limiter(gr.sync_block):
     times a reference level are scaled down to it, so that one corrupted sample (a flipped float
     in a recording, up to 1e38) cannot raise ``corr_est_cc``'s dynamic threshold for a whole work
     call and hide real preambles. The reference is the 90th percentile of |x| of each call (every
-8th sample), held
-    with a half-life of 2^20 samples (so it stays at the signal's level between bursts), and at
+    8th sample), held with a half-life of 2^20 samples (so it stays at the signal's level between bursts), and at
     least ``floor``; sparse corruption does not move a 90th percentile."""
 
     def __init__(self, limit=LIMIT_FACTOR, floor=LIMIT_FLOOR):

@@ -26,6 +26,8 @@ import os
 import subprocess
 import sys
 
+import study_config  # scripts/, beside this file
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PY = sys.executable
 # baseline: (template, snapshot it starts from, start_after, bit widths it is run for)
@@ -66,11 +68,7 @@ def baseline_config(bits: int, name: str) -> str:
         cfg = json.load(f)
     cfg["name"] = f"{cfg['name']}_{name.replace('-', '_')}"
     cfg["recipe"] = {**cfg["recipe"], "template": template, "start_after": start}
-    os.makedirs(run_dir(bits, name), exist_ok=True)
-    path = os.path.join(run_dir(bits, name), "study_config.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=1)
-    return path
+    return study_config.write(cfg, run_dir(bits, name))
 
 
 def snapshot(bits: int, snap: str) -> str:
@@ -85,11 +83,7 @@ def head_config(bits: int) -> str:
         cfg = json.load(f)
     cfg["name"] = f"{cfg['name']}_head"
     cfg["recipe"] = {**cfg["recipe"], "stop_after": "softq"}
-    os.makedirs(run_dir(bits, "head"), exist_ok=True)
-    path = os.path.join(run_dir(bits, "head"), "study_config.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=1)
-    return path
+    return study_config.write(cfg, run_dir(bits, "head"))
 
 
 def cmd_train(args) -> None:
@@ -209,12 +203,8 @@ def cmd_mask_sweep(args) -> None:
         if args.table_only:
             break
         out = run_dir(bits, f"mask{k}p" + (f"_t{t}" if t else ""))
-        os.makedirs(out, exist_ok=True)
-        c = {**cfg, "name": f"{cfg['name']}_mask{k}p" + (f"_t{t}" if t else ""),
-             "recipe": {**recipe, "mask_ratio": k * p}}
-        path = os.path.join(out, "study_config.json")
-        with open(path, "w") as f:
-            json.dump(c, f, indent=1)
+        path = study_config.write({**cfg, "name": f"{cfg['name']}_mask{k}p" + (f"_t{t}" if t else ""),
+                                   "recipe": {**recipe, "mask_ratio": k * p}}, out)
         train([PY, "-m", "gnuradio.semcom.cli.train", path, "--out", out, "--no-progress",
                "--init-from", snapshot(bits, "softq")], out)
         name = sweep_name(bits, k, t)
@@ -343,12 +333,7 @@ def uep_config(bits: int, mapping: str, fine_tune: str, steps: int) -> str:
                 "val": {**cfg["val"], "every": steps, "snrs": [0.0, 6.0, 12.0, 18.0]}})
     if uep:
         cfg["symbol_layout"] = UEP_LAYOUT
-    out = run_dir(bits, suffix)
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "study_config.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=1)
-    return path
+    return study_config.write(cfg, run_dir(bits, suffix))
 
 
 def cmd_uep_train(args) -> None:

@@ -32,6 +32,8 @@ import sys
 
 import numpy as np
 
+import study_config  # scripts/, beside this file
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PY = sys.executable
 OUT = os.environ.get("MVQVAE_OUT", os.path.join(ROOT, "docs", "results", "mvqvae"))
@@ -102,12 +104,7 @@ def at_config(patch: int, adversarial: bool, steps: int) -> str:
     stage.pop("snapshot", None)
     cfg.update(name=f"{cfg['name']}_{kind}", recipe=[stage], model={**cfg["model"], "maintain_codebook": False},
                val={**cfg["val"], "every": steps})
-    out = os.path.join(ROOT, "runs", f"mvqvae_p{patch}_{kind}")
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "study_config.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=1)
-    return path
+    return study_config.write(cfg, os.path.join(ROOT, "runs", f"mvqvae_p{patch}_{kind}"))
 
 
 def cmd_at_train(args) -> None:

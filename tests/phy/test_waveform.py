@@ -113,6 +113,26 @@ def test_header_channel_fit_serves_the_whole_burst(name):
 
 
 @pytest.mark.parametrize("name", WAVES)
+def test_derotation_matches_an_exact_one_in_complex128(name):
+    """The receiver derotates only what it reads (OFDM: the training symbols and the FFT windows),
+    in complex64: the same burst, channel and symbols as a window derotated first, exactly in
+    complex128, and demodulated with no offset left."""
+    rng = np.random.default_rng(12)
+    wave = waveform.waveform(name)
+    payload = rng.integers(0, 2, 8192).astype(np.uint8)
+    r = channel(wave.modulate(HEADER, constellations.constellation("qpsk").modulate(payload)), 12.0, rng,
+                cfo=0.006, delay=0.3, taps=MULTIPATH)
+    start, cfo, quality = wave.acquire(r)
+    exact = (r * np.exp(-2j * np.pi * cfo * np.arange(len(r)))).astype(np.complex64)
+    count = waveform.HEADER_SYMBOLS + payload.size // 2
+    ours, reference = wave.demodulate(r, count, (start, cfo, quality)), wave.demodulate(exact, count, (start, 0.0, quality))
+    np.testing.assert_allclose(ours.symbols, reference.symbols, atol=2e-4)
+    np.testing.assert_allclose(ours.noise_var, reference.noise_var, rtol=1e-3)
+    for a, b in zip(ours.channel, reference.channel):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", WAVES)
 def test_noise_variance_matches_the_errors(name):
     """The per-symbol noise variance handed to the demapper is what the equalised symbols show."""
     rng = np.random.default_rng(5)

@@ -36,7 +36,7 @@ def test_ddp_two_processes_recipe_with_frozen_stage_and_resume(tmp_path):
     script.write_text(SCRIPT)
 
     def launch(resume, steps):
-        r = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29533", str(script), json.dumps(cfg),
+        r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(script), json.dumps(cfg),
                             str(tmp_path / "run"), resume, str(steps)], capture_output=True, text=True, timeout=240,
                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
         assert r.returncode == 0, r.stderr[-3000:]

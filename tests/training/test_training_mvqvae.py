@@ -167,8 +167,9 @@ def test_the_task_head_reads_what_crossed_the_link(tmp_path):
     assert torch.allclose(clean, want, atol=1e-5)
     coded = mvqvae_task.transmit(m, images, 12.0)  # LDPC decodes: the same positions, posteriors near 1
     assert torch.equal(coded.abs().sum(-1) > 0, clean.abs().sum(-1) > 0) and torch.allclose(coded, clean, atol=0.05)
-    mimo = mvqvae_task.transmit(m, images, 30.0, channel="mimo8x4")  # the paper's channel, high SNR: the same
-    assert torch.allclose(mimo, clean, atol=0.05)
+    # the paper's channel at high SNR decodes as AWGN does (the FIM reads the SNR, so compare at one SNR)
+    mimo = mvqvae_task.transmit(m, images, 30.0, channel="mimo8x4")
+    assert torch.allclose(mimo, mvqvae_task.transmit(m, images, 30.0), atol=0.05) and mimo.abs().sum() > 0
     lost = mvqvae_task.transmit(m, images, -6.0)
     assert (lost.abs().sum(-1) > 0).float().mean() < 0.5 * (clean.abs().sum(-1) > 0).float().mean()
     head = mvqvae_task.Head(m.positions, m.code_dim, 2)

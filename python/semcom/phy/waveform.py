@@ -488,10 +488,13 @@ class Ofdm(Waveform):
         if d < 0 or need > len(x):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
         used = self.used
-        fine, noise, h = channel or self._estimate(derotate(x[:data_at], cfo), ltf_at)
+        fine, noise, h = channel or self._estimate(derotate(x[ltf_at:data_at], cfo, ltf_at))
         cfo += fine
-        x = derotate(x[:need], cfo)
-        blocks = x[data_at:need].reshape(n_sym, self.fft + self.cp)[:, self.cp:]
+        # derotated: only the FFT windows (no cyclic prefixes), as one rotation per symbol times one within
+        at = data_at + self.cp + sym * np.arange(n_sym)
+        per_symbol = np.exp((-2j * np.pi * cfo) * at).astype(np.complex64)
+        within = np.exp((-2j * np.pi * cfo) * np.arange(self.fft)).astype(np.complex64)
+        blocks = x[data_at:need].reshape(n_sym, sym)[:, self.cp:] * per_symbol[:, None] * within
         y = self._freq(blocks)[:, used] / h
         nd = len(self.data_carriers)
         cpe = track_phase(np.sum(y[:, nd:] * np.conj(self.pilot_values), axis=1))
@@ -504,10 +507,11 @@ class Ofdm(Waveform):
         return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error,
                            (fine, noise, h))
 
-    def _estimate(self, x: np.ndarray, ltf_at: int):
-        """From the training symbols of CFO-corrected ``x``: (fine CFO, noise variance, H on ``used``)."""
+    def _estimate(self, ltf: np.ndarray):
+        """From the two CFO-corrected training symbols ``ltf`` (with their cyclic prefixes): (fine CFO,
+        noise variance, H on ``used``)."""
         sym, used = self.fft + self.cp, self.used
-        y = self._freq(x[ltf_at:ltf_at + 2 * sym].reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
+        y = self._freq(ltf.reshape(2, sym)[:, self.cp:])[:, used] / self.ltf[:, used]
         # fine CFO: the channel estimates of the two training symbols rotate by 2 pi cfo fft
         fine = float(np.angle(np.vdot(y[0], y[1])) / (2 * np.pi * sym))
         y[1] *= np.exp(-2j * np.pi * fine * sym)

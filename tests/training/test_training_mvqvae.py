@@ -15,6 +15,20 @@ def tiny_model(**over):
     return mvqvae.MaskedVQVAE(**{"patch": 8, "tile": 32, "codebook": 16, "code_dim": 8, "preset": "tiny", **over})
 
 
+@pytest.mark.parametrize("patch", [8, 16])
+def test_the_stem_passes_patch_content_at_the_positions_order(patch):
+    """At initialisation what distinguishes one photo's patches from another's must be of the
+    positional embedding's order (torch's default init gave 0.5 % of it at patch 16, and that
+    model never left the mean image)."""
+    from gnuradio.semcom.training.mvqvae import MaskedVQVAE
+    torch.manual_seed(0)
+    m = MaskedVQVAE(patch=patch, tile=64, preset="small")
+    with torch.no_grad():
+        e = m.embed(torch.rand(8, 3, 64, 64)).flatten(2).transpose(1, 2)
+    content = (e - e.mean(0, keepdim=True)).pow(2).mean().sqrt()
+    assert content > 0.2 * m.pos.pow(2).mean().sqrt()
+
+
 def test_index_bits_and_codeword_posterior_are_exact():
     m = tiny_model()
     idx = torch.tensor([0, 5, 15])

@@ -5,7 +5,8 @@
   python3 scripts/mvqvae_study.py at-train     # adversarial training as a fine-tune of the shipped model, and
                                                # the same fine-tune without it (the fair "no AT")
   python3 scripts/mvqvae_study.py noise-map    # the masking strategy from measured semantic-noise statistics
-  python3 scripts/mvqvae_study.py export       # ONNX + cards: the better patch size into models/, the rest into --zoo
+  python3 scripts/mvqvae_study.py export       # ONNX + cards: the better patch size into models/, the rest into the zoo
+                                               # (--zoo: all into the zoo, models/ untouched)
   python3 scripts/mvqvae_study.py robustness   # PSNR under semantic noise: AT vs not, FIM and masking ablations
   python3 scripts/mvqvae_study.py eval         # semcom-eval next to BitSemCom, AMP-SC and the SSCC envelope:
                                                # AWGN, Rayleigh and the paper's 8x4 MIMO channel (LMMSE)
@@ -354,12 +355,13 @@ def cmd_export(args) -> None:
         # the robustness table decides: without AT (uniform masking, as trained) the model scored higher,
         # clean and under semantic noise, so that one ships; the AT one (noise-related masking) is kept
         shipped, other = (plain, path) if args.ship == "no-at" and os.path.exists(plain) else (path, plain)
-        home = os.path.join(ROOT, "models") if patch == best else ZOO
+        home = os.path.join(ROOT, "models") if patch == best and not args.zoo else ZOO
         export_one(shipped, os.path.join(home, name), name)
         suffix = "-at" if shipped == plain else "-no-at"
         if os.path.exists(other):
             export_one(other, os.path.join(ZOO, name + suffix), name + suffix)
-    print(f"shipped: {SHIPPED.format(patch=best)} (validation PSNR {scores[best][0]:.2f} dB)")
+    if not args.zoo:
+        print(f"shipped: {SHIPPED.format(patch=best)} (validation PSNR {scores[best][0]:.2f} dB)")
 
 
 def vq_codecs() -> list[str]:
@@ -641,6 +643,8 @@ def main() -> None:
                     help="at-train: steps of each fine-tune (an adversarial one costs about eight)")
     ap.add_argument("--ship", choices=("no-at", "at"), default="no-at",
                     help="export: which model goes to models/ (no-at: it scored higher in the robustness table)")
+    ap.add_argument("--zoo", action="store_true",
+                    help="export: every model into the zoo (.cache/mvqvae-models), models/ untouched")
     ap.add_argument("--folder", help="task: a labelled folder (class/*.png) instead of the digits")
     ap.add_argument("--task-snr", type=float, nargs="+", default=[0, 3, 6, 10], help="task: Es/N0 (dB)")
     ap.add_argument("--head-steps", type=int, default=600, help="task: training steps of the head")

@@ -486,12 +486,19 @@ def symbols_for_psnr(image: np.ndarray, target: float, fmt: str, bits_per_symbol
     """Fewest 16-QAM + LDPC 1/2 symbols with which ``fmt`` reaches ``target`` dB (bisection over bytes)."""
     from semcom import metrics
     from semcom.codecs import sscc
+    from semcom.errors import SemcomError
+
+    def reaches(budget: int) -> bool:
+        try:
+            return metrics.psnr(image, sscc.fit_to_budget(image, budget, fmt)[1]) >= target
+        except SemcomError:  # below the format's smallest file
+            return False
     lo, hi = 16, 1 << 17
-    if metrics.psnr(image, sscc.fit_to_budget(image, hi, fmt)[1]) < target:
+    if not reaches(hi):
         return None
     while hi - lo > max(8, lo // 50):
         mid = (lo + hi) // 2
-        if metrics.psnr(image, sscc.fit_to_budget(image, mid, fmt)[1]) >= target:
+        if reaches(mid):
             hi = mid
         else:
             lo = mid

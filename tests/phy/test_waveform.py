@@ -114,7 +114,7 @@ def test_header_channel_fit_serves_the_whole_burst(name):
 
 @pytest.mark.parametrize("name", WAVES)
 def test_derotation_matches_an_exact_one_in_complex128(name):
-    """The receiver derotates only what it reads (OFDM: the training symbols and the FFT windows),
+    """The receiver derotates only what it reads (OFDM: the training symbols, then the data symbols),
     in complex64: the same burst, channel and symbols as a window derotated first, exactly in
     complex128, and demodulated with no offset left."""
     rng = np.random.default_rng(12)

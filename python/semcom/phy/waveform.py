@@ -490,11 +490,7 @@ class Ofdm(Waveform):
         used = self.used
         fine, noise, h = channel or self._estimate(derotate(x[ltf_at:data_at], cfo, ltf_at))
         cfo += fine
-        # derotated: only the FFT windows (no cyclic prefixes), as one rotation per symbol times one within
-        at = data_at + self.cp + sym * np.arange(n_sym)
-        per_symbol = np.exp((-2j * np.pi * cfo) * at).astype(np.complex64)
-        within = np.exp((-2j * np.pi * cfo) * np.arange(self.fft)).astype(np.complex64)
-        blocks = x[data_at:need].reshape(n_sym, sym)[:, self.cp:] * per_symbol[:, None] * within
+        blocks = derotate(x[data_at:need], cfo, data_at, sym).reshape(n_sym, sym)[:, self.cp:]
         y = self._freq(blocks)[:, used] / h
         nd = len(self.data_carriers)
         cpe = track_phase(np.sum(y[:, nd:] * np.conj(self.pilot_values), axis=1))

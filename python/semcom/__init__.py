@@ -14,7 +14,8 @@ except ImportError:  # plain modules stay usable without GNU Radio (tests, train
     pass
 else:
     from .blocks.burst import (air_channel, burst_llr, burst_modulator, burst_reassembler, burst_rx,  # noqa: F401
-                               burst_segmenter, burst_sync, burst_tx, fec_decoder, preamble_period, symbol_mapper)
+                               burst_segmenter, burst_sync, burst_tx, fec_decoder, preamble_period, sample_limiter,
+                               symbol_mapper)
     from .blocks.modem import install_stream_table, project_constellation  # noqa: F401
     from .blocks.image import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
     from .blocks.phy_rx import phy_rx  # noqa: F401

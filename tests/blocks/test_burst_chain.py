@@ -142,3 +142,37 @@ def test_detection_tags_stop_at_the_synchroniser():
     tb.run()
     assert len(sink.data()) > 10000  # the bursts' symbols came out
     assert [str(t.key) for t in sink.tags()] == []
+
+
+def test_sample_limiter_zeroes_non_finite_and_caps_spikes_at_16x_the_90th_percentile():
+    """The compiled limiter: NaN and inf become 0; a 1e38 spike and a 50x one come out at 16 times
+    the 90th percentile of |x| (every 8th sample); the rest passes bit-exact, every sample out."""
+    from gnuradio.semcom import sample_limiter
+    rng = np.random.default_rng(1)
+    x = (0.3 * (rng.normal(size=30000) + 1j * rng.normal(size=30000))).astype(np.complex64)
+    spikes = {100: np.nan, 200: 1e38, 300: complex(np.inf, 1.0), 400: 50.0}
+    for i, v in spikes.items():
+        x[i] = v
+    tb = gr.top_block()
+    src, limiter, sink = blocks.vector_source_c(x.tolist()), sample_limiter(), blocks.vector_sink_c()
+    tb.connect(src, limiter, sink)
+    tb.run()
+    y = np.asarray(sink.data(), np.complex64)
+    assert len(y) == len(x)
+    assert limiter.limited == 4
+    assert y[100] == 0 and y[300] == 0
+    clean = np.abs(np.delete(x, list(spikes)))
+    cap = 16 * np.sort(clean[::8])[int(0.9 * (len(clean[::8]) - 1))]
+    for i in (200, 400):
+        assert abs(y[i]) == pytest.approx(cap, rel=0.03)  # the percentile of one call's samples
+        assert np.angle(y[i]) == pytest.approx(0.0, abs=1e-6)
+    keep = np.ones(len(x), bool)
+    keep[list(spikes)] = False
+    np.testing.assert_array_equal(y[keep], x[keep])
+
+
+@pytest.mark.parametrize("bad", [dict(limit=0.0), dict(floor=-1.0), dict(hold=float("nan"))])
+def test_sample_limiter_refuses_meaningless_settings(bad):
+    from gnuradio.semcom import sample_limiter
+    with pytest.raises(ValueError, match="sample_limiter"):
+        sample_limiter(**bad)

@@ -1,0 +1,41 @@
+/* -*- c++ -*- */
+/*
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_SEMCOM_SAMPLE_LIMITER_IMPL_H
+#define INCLUDED_SEMCOM_SAMPLE_LIMITER_IMPL_H
+
+#include <gnuradio/semcom/sample_limiter.h>
+#include <atomic>
+#include <vector>
+
+namespace gr {
+namespace semcom {
+
+class sample_limiter_impl : public sample_limiter
+{
+private:
+    const float d_limit;
+    const float d_floor;
+    const double d_hold;
+    double d_reference = 0.0;
+    std::atomic<uint64_t> d_limited{ 0 };
+    std::vector<float> d_mag;
+    std::vector<float> d_sub;
+
+public:
+    sample_limiter_impl(float limit, float floor, double hold);
+
+    uint64_t limited() const override { return d_limited.load(); }
+    double reference() const override { return d_reference; }
+
+    int work(int noutput_items,
+             gr_vector_const_void_star& input_items,
+             gr_vector_void_star& output_items) override;
+};
+
+} // namespace semcom
+} // namespace gr
+
+#endif /* INCLUDED_SEMCOM_SAMPLE_LIMITER_IMPL_H */

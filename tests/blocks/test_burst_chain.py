@@ -11,7 +11,7 @@ from gr_helpers import air_flowgraph, receive
 from plain import REPO
 
 pytest.importorskip("gnuradio.semcom.blocks.burst")
-from gnuradio import blocks, digital, gr  # noqa: E402
+from gnuradio import blocks, digital, gr, semcom  # noqa: E402
 
 from gnuradio.semcom.blocks import modem  # noqa: E402
 from gnuradio.semcom.codecs import neural  # noqa: E402
@@ -35,24 +35,75 @@ def stock_soft_decisions(obj, y: np.ndarray) -> np.ndarray:
     return np.asarray(sink.data(), np.float32)[:len(y) * modem.plain(obj).bits_per_symbol]
 
 
+def burst_llr_pdus(modulation, values, tags):
+    """PDUs (meta, LLRs) that burst_llr makes of soft values with tags [(offset, dict) or
+    (offset, 'expire', dict)]."""
+    from gnuradio.semcom.blocks.pdu_io import meta_to_pmt, split_pdu
+    import pmt
+    gr_tags = []
+    for offset, *rest in tags:
+        key, meta = ("burst", rest[0]) if len(rest) == 1 else rest
+        gr_tags.append(gr.tag_utils.python_to_tag((offset, pmt.intern(key), meta_to_pmt(meta), pmt.PMT_NIL)))
+    tb = gr.top_block()
+    src = blocks.vector_source_f(np.asarray(values, np.float32).tolist(), False, 1, gr_tags)
+    block, sink = semcom.burst_llr(modulation), blocks.message_debug()
+    tb.connect(src, block)
+    tb.msg_connect(block, "out", sink, "store")
+    tb.run()
+    burst_llr_pdus.block = block
+    return [split_pdu(sink.get_message(i), np.float32) for i in range(sink.num_messages())]
+
+
 @pytest.mark.parametrize("modulation, snr_db", [("qpsk", 3.0), ("qpsk", 12.0), ("16qam", 8.0), ("64qam", 15.0)])
-def test_stream_table_gives_exact_max_log_llrs(modulation, snr_db):
-    """The stock decoder's table times 1/N0 is the max-log LLR (exact LLR for QPSK), to table precision."""
+def test_stream_table_and_burst_llr_give_exact_max_log_llrs(modulation, snr_db):
+    """The stock decoder's table times each symbol's 1/N0 (burst_llr, per-symbol noise variances
+    as OFDM's) is the max-log LLR (exact LLR for QPSK), to table precision."""
     rng = np.random.default_rng(1)
     const = constellation(modulation)
+    k = const.bits_per_symbol
     n0 = 10 ** (-snr_db / 10)
-    bits = rng.integers(0, 2, 600 * const.bits_per_symbol).astype(np.uint8)
+    bits = rng.integers(0, 2, 600 * k).astype(np.uint8)
     y = (const.modulate(bits) + np.sqrt(n0 / 2) * (rng.standard_normal(600) + 1j * rng.standard_normal(600)))
     y = y.astype(np.complex64)
-    llr = modem.scale_llrs(stock_soft_decisions(modem.stream_constellation(modulation), y), np.full(600, n0), const.bits_per_symbol)
-    maxlog = np.clip(soft_lut.maxlog_distances(const, y) / n0, -LLR_CLIP, LLR_CLIP)
+    noise_var = np.full(600, n0, np.float32)
+    noise_var[::2] *= 1.5  # what the receiver states per symbol; the LLRs must follow it
+    values = stock_soft_decisions(modem.stream_constellation(modulation), y)
+    (meta, llr), = burst_llr_pdus(modulation, values, [(0, {"symbols": 600, "coded_bits": 600 * k - 7,
+                                                             "noise_var": noise_var, "snr_db": snr_db})])
+    assert len(llr) == 600 * k - 7  # cut to the segment's coded bits
+    assert meta["noise_var"] == pytest.approx(float(np.mean(noise_var)))
+    assert "symbols" not in meta and "coded_bits" not in meta and meta["snr_db"] == snr_db
+    n0_bits = np.repeat(noise_var, k)[:len(llr)]
+    maxlog = np.clip(soft_lut.maxlog_distances(const, y)[:len(llr)] / n0_bits, -LLR_CLIP, LLR_CLIP)
     cell = 2 * soft_lut.stream_axis_limit(const) / (1 << soft_lut.STREAM_PRECISION)
     slope = 4 * np.abs(const.points).max()  # |d distance^2 / dy| <= 2 * (|y| + |s|)
-    assert np.max(np.abs(llr - maxlog)) <= slope * cell / n0 + 1e-3
+    assert np.all(np.abs(llr - maxlog) <= slope * cell / n0_bits + 1e-3)
     if modulation == "qpsk":  # linear: max-log is exact
-        exact = np.clip(const.llr(y, n0), -LLR_CLIP, LLR_CLIP)
-        assert np.max(np.abs(llr - exact)) <= slope * cell / n0 + 1e-3
-    assert np.mean((llr > 0) == (bits > 0)) > 0.8
+        exact = np.clip(const.llr(y, noise_var).ravel()[:len(llr)], -LLR_CLIP, LLR_CLIP)
+        assert np.all(np.abs(llr - exact) <= slope * cell / n0_bits + 1e-3)
+    assert np.mean((llr > 0) == (bits[:len(llr)] > 0)) > 0.8
+
+
+def test_burst_llr_drops_cut_bursts_and_bad_tags_and_passes_expire_markers():
+    """A burst cut short by the next tag, a tag without its counts and one announcing more than
+    the block may hold are dropped and counted; an expire marker becomes an expire PDU; NaN
+    values become erasures (0); one noise variance serves the whole burst (single carrier)."""
+    values = np.ones(60, np.float32)
+    values[30] = np.nan
+    pdus = burst_llr_pdus("qpsk", values, [
+        (0, {"symbols": 10, "coded_bits": 20, "noise_var": 0.5}),  # cut short at 10 by the next tag
+        (10, {"coded_bits": 4, "noise_var": 0.5}),  # no symbols: dropped
+        (12, {"symbols": 1 << 30, "coded_bits": 4, "noise_var": 0.5}),  # would inflate: dropped
+        (20, "expire", {"expire": [7, 1, 2]}),
+        (22, {"symbols": 10, "coded_bits": 18, "noise_var": 0.25}),
+    ])
+    assert burst_llr_pdus.block.dropped == 3 and burst_llr_pdus.block.bursts_out == 1
+    (expire_meta, expire_llr), (meta, llr) = pdus
+    assert list(expire_meta["expire"]) == [7, 1, 2] and len(expire_llr) == 0
+    expected = np.full(18, 4.0, np.float32)
+    expected[30 - 22] = 0.0
+    np.testing.assert_array_equal(llr, expected)
+    assert meta["noise_var"] == 0.25
 
 
 def test_foreign_constellation_object_is_read_from_the_object():

@@ -7,6 +7,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <gnuradio/semcom/burst_llr.h>
 #include <gnuradio/semcom/sample_limiter.h>
 
 namespace py = pybind11;
@@ -39,4 +40,17 @@ PYBIND11_MODULE(semcom_python, m)
                                "samples zeroed or scaled down so far")
         .def_property_readonly(
             "reference", &sample_limiter::reference, "the held reference level");
+
+    using gr::semcom::burst_llr;
+    py::class_<burst_llr, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<burst_llr>>(
+        m,
+        "burst_llr",
+        py::dynamic_attr(),
+        "The soft decoder's output (k values per symbol, from a noise-free max-log table) in, "
+        "one LLR PDU per burst out on port 'out': the values times each symbol's 1/N0 from "
+        "the burst tag, clipped to +-llr_clip, cut to the tag's coded_bits.")
+        .def(py::init(&burst_llr::make), py::arg("bits_per_symbol"), py::arg("llr_clip"))
+        .def_property_readonly("bursts_out", &burst_llr::bursts_out, "bursts published")
+        .def_property_readonly(
+            "dropped", &burst_llr::dropped, "bursts dropped (cut short or malformed tag)");
 }

@@ -39,7 +39,7 @@ from .stream_run import fill_from
 from ..phy import air, burst, framing, ldpc
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
-from ..phy.link import FEC_NONE
+from ..phy.link import FEC_NONE, LLR_CLIP
 
 
 HEADER, EXPIRE = "header", "expire"  # burst PDU metadata: the burst header; a frame that expired
@@ -325,8 +325,8 @@ def sample_limiter(limit=LIMIT_FACTOR, floor=LIMIT_FLOOR, hold=LIMIT_HOLD):
 class burst_sync(gr.basic_block):
     """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
     (``modulations``, by default bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload
-    symbols, the first tagged ``burst`` with the header, SNR, CFO, position and per-symbol noise
-    variance, and last an output of every burst's symbols (for a constellation display). Bursts
+    symbols, the first tagged ``burst`` with the header, SNR, CFO, position, per-symbol noise
+    variance, its number of ``symbols`` and the ``coded_bits`` its segment carries, and last an output of every burst's symbols (for a constellation display). Bursts
     of another modulation are dropped and counted in ``other_modulation``. A frame that will get no more
     bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
     stops for ``frame_timeout`` seconds, on message port ``expire``.
@@ -439,7 +439,8 @@ class burst_sync(gr.basic_block):
             nv = event.noise_var
             noise = float(nv[0]) if nv.size and np.all(nv == nv[0]) else nv  # sc: one value per burst
             meta = {HEADER: list(astuple(h)), "position": info.position, "snr_db": float(info.snr_db),
-                    "cfo": float(info.cfo), framing.NOISE_VAR: noise}
+                    "cfo": float(info.cfo), framing.NOISE_VAR: noise, "symbols": len(event.symbols),
+                    "coded_bits": h.link.coded_bits(h.lengths[h.segment])}
             self.pending[port].append((event.symbols, (BURST_TAG, meta)))
             self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
             if self.show:
@@ -469,91 +470,27 @@ class burst_sync(gr.basic_block):
         return n
 
 
-class burst_llr(gr.sync_block):
+def burst_llr(modulation=opt("modulation"), constellation=None):
     """The soft decoder's output (k values per symbol, from the noise-free max-log table) in,
     one LLR PDU per burst out: the values times the burst's 1/N0 per symbol, clipped, cut to the
-    segment's coded bits, with the burst's metadata. ``expire`` markers become expire PDUs.
+    segment's coded bits (the burst tag's ``symbols`` and ``coded_bits``, from ``burst_sync``),
+    with the burst's metadata. ``expire`` markers become expire PDUs. The block is C++
+    (lib/burst_llr_impl.cc): as a Python block its per-burst cost and its contention for the
+    interpreter lock took a quarter of the OFDM receiver's time. ``.bursts_out``, ``.dropped``.
 
     Args:
         modulation: the stream's modulation (bpsk, qpsk, 16qam, 64qam): k bits per symbol.
         constellation: the soft decoder's ``digital.constellation``; given, its noise-free table
-            is loaded into it here, and ``input_scale`` is what its Multiply Const must be.
+            is loaded into it here, and ``.input_scale`` is what its Multiply Const must be.
     """
-
-    def __init__(self, modulation=opt("modulation"), constellation=None):
-        gr.sync_block.__init__(self, name="semcom_burst_llr", in_sig=[np.float32], out_sig=None)
-        self.k = air.constellation(check("modulation", modulation)).bits_per_symbol
-        self.input_scale = None
-        if constellation is not None:
-            if modem.modulation_of(constellation) != modulation:
-                raise SemcomError(f"constellation does not have the {modulation} number of points")
-            self.input_scale = modem.install_stream_table(constellation)
-        self.message_port_register_out(OUT)
-        self.current = None  # (meta, header, values so far, total)
-        self.bursts_out = self.dropped = 0
-
-    def work(self, input_items, output_items):
-        try:
-            self._work(input_items[0])
-        except Exception as err:  # noqa: BLE001 (the burst in hand only: never a dead block)
-            self.current = None
-            self.dropped += 1
-            self.logger.warn(f"dropped a burst: {type(err).__name__}: {err}")
-        return len(input_items[0])
-
-    def _work(self, values):
-        start = self.nitems_read(0)
-        tags = self.get_tags_in_window(0, 0, len(values))
-        marks = sorted(((t.offset - start, t) for t in tags if pmt.eqv(t.key, BURST_TAG) or pmt.eqv(t.key, EXPIRE_TAG)),
-                       key=lambda mark: mark[0])
-        pos = 0
-        for rel, tag in marks:
-            self._take(values[pos:rel])
-            pos = rel
-            meta = tag_meta(tag.value)
-            if pmt.eqv(tag.key, EXPIRE_TAG):
-                self._abandon()
-                self.message_port_pub(OUT, make_pdu({EXPIRE: [int(v) for v in np.asarray(meta[EXPIRE]).ravel()]},
-                                                    np.zeros(0, np.float32)))
-                pos += self.k  # the marker symbol
-                continue
-            self._abandon()
-            try:
-                header = header_of(meta)
-            except ValueError as err:
-                self.dropped += 1
-                self.logger.warn(f"dropped a burst: {err}")
-                continue
-            n = header.link.channel_uses(header.lengths[header.segment])
-            self.current = (meta, header, [], n * self.k)
-        self._take(values[pos:])
-
-    def _abandon(self):
-        if self.current is not None:
-            self.dropped += 1  # the stream lost part of a burst
-            self.current = None
-
-    def _take(self, values):
-        if self.current is None or not len(values):
-            return
-        meta, header, parts, total = self.current
-        have = sum(len(p) for p in parts)
-        parts.append(np.array(values[:total - have], np.float32))
-        if have + len(parts[-1]) < total:
-            return
-        self.current = None
-        try:
-            noise_var = np.asarray(meta[framing.NOISE_VAR], np.float32).ravel()
-            llr = modem.scale_llrs(np.concatenate(parts), noise_var, self.k)
-            coded = header.link.coded_bits(header.lengths[header.segment])
-            meta[HEADER] = list(astuple(header))
-            meta[framing.NOISE_VAR] = float(np.mean(noise_var))
-        except Exception as err:  # noqa: BLE001 (this burst only)
-            self.dropped += 1
-            self.logger.warn(f"dropped a burst: {type(err).__name__}: {err}")
-            return
-        self.bursts_out += 1
-        self.message_port_pub(OUT, make_pdu(meta, llr[:coded]))
+    k = air.constellation(check("modulation", modulation)).bits_per_symbol
+    block = semcom_python.burst_llr(k, LLR_CLIP)
+    block.input_scale = None
+    if constellation is not None:
+        if modem.modulation_of(constellation) != modulation:
+            raise SemcomError(f"constellation does not have the {modulation} number of points")
+        block.input_scale = modem.install_stream_table(constellation)
+    return block
 
 
 class fec_decoder(pdu_block):

@@ -132,12 +132,6 @@ def stream_constellation(modulation: str) -> digital.constellation:
 
 
 
-def scale_llrs(distances: np.ndarray, noise_var: np.ndarray, k: int) -> np.ndarray:
-    """Max-log table outputs (N0 = 1) of n symbols -> their LLRs at per-symbol ``noise_var``."""
-    llr = distances.reshape(-1, k) / np.maximum(np.asarray(noise_var, np.float32), 1e-12)[:, None]
-    return np.clip(llr, -LLR_CLIP, LLR_CLIP).astype(np.float32).ravel()
-
-
 def encoder_object(fec_code: str, given=None):
     """gr-fec's LDPC encoder object for a code name or user code (alist), or None when uncoded.
     ``given``: a gr-fec encoder definition to use instead, once checked against the code."""

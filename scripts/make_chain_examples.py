@@ -36,7 +36,7 @@ def chain(gui, alist=False):
         "comment": "", "copyright": "",
         "description": "An image (SSCC) through every stage of the burst chain as its own block: "
                        "gr-fec LDPC encoding, GNU Radio's own 16-QAM constellation object, the "
-                       "simulated radio, corr_est_cc, the synchroniser, the stock soft decoder, "
+                       "simulated radio, the sample limiter, corr_est_cc, the synchroniser, the stock soft decoder, "
                        "LDPC decoding and reassembly. GNU Radio's 16-QAM object is not Gray labelled "
                        "(uncoded BER 12.8 % at 10 dB, Gray 5.9 %, measured): the default is 15 dB.",
         "gen_cmake": "On", "gen_linking": "dynamic", "generate_options": "qt_gui" if gui else "no_gui",
@@ -76,6 +76,8 @@ def chain(gui, alist=False):
         block("chan", "semcom_air_channel", {"cfo": "cfo", "clock_ppm": "0", "delay": "delay", "doppler": "1e-5",
                                              "rayleigh": "'False'", "seed": "0", "snr_db": "snr_db",
                                              "taps": "[1.0]"}, (8, 380)),
+        block("limiter", "semcom_sample_limiter", {"floor": "0.05", "hold": "1048576", "limit": "16.0"},
+              (120, 480)),
         block("detector", "digital_corr_est_cc", {
             "comment": "symbols: semcom.preamble_period(waveform)", "mark_delay": "0", "sps": "2.0",
             "symbols": PREAMBLE,
@@ -93,7 +95,8 @@ def chain(gui, alist=False):
     ]
     conns = [["src", "out", "enc", "in"], ["enc", "out", "segmenter", "in"], ["segmenter", "out", "fec_enc", "in"],
              ["fec_enc", "out", "mapper", "in"], ["mapper", "out", "modulator", "in"],
-             ["modulator", "0", "chan", "0"], ["chan", "0", "detector", "0"], ["detector", "0", "sync", "0"],
+             ["modulator", "0", "chan", "0"], ["chan", "0", "limiter", "0"],
+             ["limiter", "0", "detector", "0"], ["detector", "0", "sync", "0"],
              ["sync", "0", "scale", "0"], ["scale", "0", "soft", "0"], ["soft", "0", "llr", "0"],
              ["llr", "out", "fec_dec", "in"], ["fec_dec", "out", "reassembler", "in"],
              ["sync", "expire", "reassembler", "expire"], ["reassembler", "out", "dec", "in"]]

@@ -273,6 +273,9 @@ def bench_soak(args, report):
     stop.set()
     recs = [json.load(open(os.path.join(out, f))) for f in sorted(os.listdir(out)) if f.endswith(".json")]
     lost = [r for r in recs if r.get("lost") or r.get("bursts_lost")]
+    # while receiving: after the last image the receiver is shutting down, its threads ending
+    received_by = max((os.path.getmtime(os.path.join(out, f)) for f in os.listdir(out)), default=float("inf"))
+    samples = [s for s in samples if s[0] <= received_by] or samples
     warm = [s for s in samples if s[0] - samples[0][0] > 20] or samples
     row = {"distinct_images": len(paths),
            "images_sent": f"tx failed: {tx_error}" if tx_error else per_send * len(paths),

@@ -31,7 +31,15 @@ from gnuradio import blocks, channels, digital, fec, filter as gr_filter, gr
 from . import malloc, modem
 from ..codecs import registry
 from ..errors import SemcomError
-from .. import options, semcom_python
+from .. import options
+try:
+    from .. import semcom_python  # the compiled blocks (lib/), installed beside this package
+except ImportError:  # this package imported from the source tree (tests): the installed build's
+    try:
+        from gnuradio.semcom import semcom_python
+    except ImportError as err:
+        raise ImportError("gr-semcom's compiled blocks (semcom_python) are not installed: build and install "
+                          "with `bash scripts/bootstrap.sh` (or cmake, make install)") from err
 from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements

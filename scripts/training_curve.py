@@ -80,7 +80,9 @@ def main():
         ax.plot(hours, values, marker="o", ms=3, label=label(col), lw=2.5 if col == key else 1)
     if h0:
         ax.plot(h0, p0, "ks", label="start (shipped model)")
-    grid = np.linspace(h_all[0], h_all[0] + max(3 * tau, h_all[-1] - h_all[0]), 100)
+    # without a credible level the fit is drawn over the data only: extrapolated, it means nothing
+    span = h_all[-1] - h_all[0] if bounded else max(3 * tau, h_all[-1] - h_all[0])
+    grid = np.linspace(h_all[0], h_all[0] + span, 100)
     ax.plot(grid, p_inf - amp * np.exp(-(grid - h_all[0]) / tau), "k--", lw=1,
             label="fit, error-free: no credible level" if bounded else f"fit, error-free: levels off at {p_inf:.2f} dB")
     ax.set(xlabel="cumulative training hours (one CPU core)", ylabel="validation PSNR (dB, 8 val crops)",

@@ -42,7 +42,7 @@ except ImportError:  # this package imported from the source tree (tests): the i
                           "with `bash scripts/bootstrap.sh` (or cmake, make install)") from err
 from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
-from .pdu_io import make_pdu, meta_to_pmt, split_pdu, vector_elements
+from .pdu_io import make_pdu, meta_to_pmt, split_pdu
 from .stream_run import fill_from
 from ..phy import air, burst, framing, ldpc
 from ..phy.constellations import MODULATIONS
@@ -72,21 +72,6 @@ def preamble_period(waveform: str) -> list[complex]:
     """One period of the waveform's preamble: what ``corr_est_cc`` correlates with (its sps is 2)."""
     wave = air.wf_mod.waveform(check("waveform", waveform))
     return wave.preamble()[:wave.period].tolist()
-
-
-_NOISE_KEY = pmt.intern(framing.NOISE_VAR)
-
-
-def tag_meta(value) -> dict:
-    """A burst tag's dict as Python; its per-symbol noise variance through the fast vector path
-    (pmt.to_python converts a vector element by element)."""
-    noise = pmt.dict_ref(value, _NOISE_KEY, pmt.PMT_NIL)
-    meta = pmt.to_python(pmt.dict_delete(value, _NOISE_KEY)) or {}
-    if pmt.is_uniform_vector(noise):
-        meta[framing.NOISE_VAR] = vector_elements(noise)
-    elif not pmt.is_null(noise):
-        meta[framing.NOISE_VAR] = pmt.to_python(noise)
-    return meta
 
 
 def header_of(meta: dict) -> burst.Header:
@@ -334,9 +319,10 @@ class burst_sync(gr.basic_block):
     """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
     (``modulations``, by default bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload
     symbols, the first tagged ``burst`` with the header, SNR, CFO, position, per-symbol noise
-    variance, its number of ``symbols`` and the ``coded_bits`` its segment carries, and last an output of every burst's symbols (for a constellation display). Bursts
-    of another modulation are dropped and counted in ``other_modulation``. A frame that will get no more
-    bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
+    variance, its number of ``symbols`` and the ``coded_bits`` its segment carries (what
+    ``burst_llr`` reads), and last an output of every burst's symbols (for a constellation
+    display). Bursts of another modulation are dropped and counted in ``other_modulation``. A
+    frame that will get no more bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
     stops for ``frame_timeout`` seconds, on message port ``expire``.
 
     Args:

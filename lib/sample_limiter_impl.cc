@@ -69,8 +69,10 @@ int sample_limiter_impl::work(int noutput_items,
     const auto k = static_cast<size_t>(PERCENTILE * static_cast<double>(d_sub.size() - 1));
     std::nth_element(d_sub.begin(), d_sub.begin() + k, d_sub.end());
     const double level = d_sub[k];
-    d_reference = std::max(d_reference * std::exp2(-static_cast<double>(n) / d_hold), level);
-    const float cap = static_cast<float>(d_limit * std::max(d_reference, static_cast<double>(d_floor)));
+    const double reference =
+        std::max(d_reference.load() * std::exp2(-static_cast<double>(n) / d_hold), level);
+    d_reference.store(reference);
+    const float cap = static_cast<float>(d_limit * std::max(reference, static_cast<double>(d_floor)));
 
     uint64_t changed = 0;
     for (int i = 0; i < n; i++) {

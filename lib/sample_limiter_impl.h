@@ -19,7 +19,7 @@ private:
     const float d_limit;
     const float d_floor;
     const double d_hold;
-    double d_reference = 0.0;
+    std::atomic<double> d_reference{ 0.0 }; // read by reference() from other threads
     std::atomic<uint64_t> d_limited{ 0 };
     std::vector<float> d_mag;
     std::vector<float> d_sub;
@@ -28,7 +28,7 @@ public:
     sample_limiter_impl(float limit, float floor, double hold);
 
     uint64_t limited() const override { return d_limited.load(); }
-    double reference() const override { return d_reference; }
+    double reference() const override { return d_reference.load(); }
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,

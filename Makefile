@@ -16,6 +16,10 @@
 #   make mvqvae    the masked VQ-VAE over AWGN, Rayleigh and 8x4 MIMO, Table I and latency into docs/results/mvqvae
 #   make envelope  the learned envelope (BitSemCom models x QPSK/16-QAM/64-QAM) against the SSCC envelope, the
 #                  cards' measured curves and bitsemcom@auto into docs/results/envelope
+#   make ship RUN=runs/more MODEL=bitsemcom-qpsk-cpp16
+#                  a training run replaces models/MODEL only if it scores better (int8 decoder and rate profile
+#                  re-made, lineage kept in docs/results/training); then make curves and the tables above
+#   make curves    validation PSNR against cumulative training hours of each BitSemCom model's lineage
 #   make clean     remove build/ and out/
 
 VENV ?= .venv
@@ -29,7 +33,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc ampsc-uep mvqvae envelope clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc ampsc-uep mvqvae envelope ship curves clean
 
 all: install
 
@@ -181,6 +185,15 @@ envelope: install
 	VENV="$(VENV)" bash scripts/bootstrap.sh
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --rebuild --per-link --out $(ENVELOPE_OUT)
 	$(PYTHON) scripts/update_readme.py envelope=$(ENVELOPE_OUT)/findings.md
+
+ship: install
+	@test -n "$(RUN)" -a -n "$(MODEL)" || { echo "usage: make ship RUN=runs/<run> MODEL=<folder of models/>"; exit 2; }
+	$(RUN_ENV) $(PYTHON) scripts/ship_model.py $(RUN) $(MODEL)
+
+CURVES := bitsemcom-qpsk-cpp16 bitsemcom-16qam-cpp16
+curves:
+	for m in $(CURVES); do $(PYTHON) scripts/training_curve.py --lineage $$m --out $(RESULTS)/training/$${m}_curve \
+		> /dev/null || exit 1; done
 
 clean:
 	rm -rf build out

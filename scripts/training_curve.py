@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """Validation PSNR against cumulative training hours of one model's lineage, and where it levels off.
 
-Reads a run's log.csv (semcom-train writes one) and the card of the model the run continued from
-(``--init-from``: its cumulative steps and hours are the starting point), plots every validation
-column against cumulative hours, and fits P(h) = P_inf - A exp(-h / tau) to the error-free column
+Reads the log.csv of each run of the lineage (semcom-train writes one) with the card of the model
+that run continued from (``--init-from``: its cumulative steps and hours are the run's starting
+point; ``--log``/``--start-card`` pairs, oldest first), plots every validation column against
+cumulative hours, and fits P(h) = P_inf - A exp(-h / tau) to the error-free column of all of them
 (tau by grid search, P_inf and A by least squares) to estimate the level the recipe tends to.
 
-  python3 scripts/training_curve.py --log docs/results/training/bitsemcom-16qam-cpp16_continue.csv \\
-      --card models/bitsemcom-16qam-cpp16/card.json --start-card card-before.json \\
-      --out docs/results/training/bitsemcom-16qam-cpp16_curve
+  python3 scripts/training_curve.py --lineage bitsemcom-qpsk-cpp16 --out docs/results/training/bitsemcom-qpsk-cpp16_curve
+  python3 scripts/training_curve.py --log runs/more/log.csv --start-card models/bitsemcom-qpsk-cpp16/card.json \\
+      --out runs/more/curve
 """
 import argparse
 import csv
 import json
+import os
 
 import numpy as np
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAU_MAX = 50.0  # hours: the longest time constant the fit tries
 
 
@@ -47,24 +50,80 @@ def fit_saturation(h, p):
     return best[1:]
 
 
+def load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def steps_of(card: dict) -> int:
+    return int(card.get("cumulative_steps") or card.get("train_steps") or 0)
+
+
+def lineage(model_id: str, history: str) -> list[tuple[str, str, str]]:
+    """(log, start card, the card the run ended at) of each run behind models/MODEL_ID, oldest
+    first, from what scripts/ship_model.py keeps in ``history``: ID_continue_A-B_log.csv and the
+    start card ID_card_A.json (following continued_from, across a widening from another model)."""
+    end = os.path.join(ROOT, "models", model_id, "card.json")
+    runs = []
+    while True:
+        card = load(end)
+        parent = card.get("continued_from") or {}
+        log = os.path.join(history, f"{card['model_id']}_continue_{parent.get('cumulative_steps')}-{steps_of(card)}_log.csv")
+        start = os.path.join(history, f"{parent.get('model_id')}_card_{parent.get('cumulative_steps')}.json")
+        if not (parent and os.path.isfile(log) and os.path.isfile(start)):
+            break
+        runs.append((log, start, end))
+        end = start
+    if not runs:
+        raise SystemExit(f"no run of {model_id}'s lineage is kept in {history} (scripts/ship_model.py keeps them)")
+    return runs[::-1]
+
+
+def segment(log: str, start_card: str, end_card: str, modulation: str):
+    """(card, start steps, start hours, steps, hours, columns) of one run, cumulative; a run that
+    trained another modulation than the curve's model keeps its error-free column only."""
+    card = load(start_card)
+    start_steps = steps_of(card)
+    start_hours = float(card.get("cumulative_train_hours") or (card.get("train_s") or card.get("train_wall_s") or 0) / 3600)
+    steps, hours, columns = read_log(log)
+    if not len(steps):
+        raise SystemExit(f"{log}: no validation rows")
+    if load(end_card).get("modulation") != modulation:
+        columns = {c: v for c, v in columns.items() if c == "val_psnr_error_free"}
+    return card, start_steps, start_hours, steps + start_steps, hours + start_hours, columns
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--log", required=True, help="the run's log.csv")
-    p.add_argument("--start-card", required=True, help="card.json of the model the run started from")
+    p.add_argument("--lineage", metavar="MODEL_ID",
+                   help="every run behind models/MODEL_ID that scripts/ship_model.py kept in --history")
+    p.add_argument("--history", default=os.path.join(ROOT, "docs", "results", "training"),
+                   help="where the lineage's logs and cards are (default: docs/results/training)")
+    p.add_argument("--log", action="append", default=[], help="a run's log.csv (repeat per run, oldest first)")
+    p.add_argument("--start-card", action="append", default=[],
+                   help="card.json of the model that run started from (one per --log, same order)")
+    p.add_argument("--card", help="card.json of the model the curve ends at (default: the last start card; "
+                                   "with --lineage: models/MODEL_ID/card.json)")
     p.add_argument("--name", default="", help="model name for the title (default: the card's model_id)")
     p.add_argument("--out", required=True, help="output prefix: writes PREFIX.png and PREFIX.md")
     args = p.parse_args()
-    with open(args.start_card) as f:
-        card = json.load(f)
-    start_steps = int(card.get("cumulative_steps") or card.get("train_steps") or 0)
-    start_hours = float(card.get("cumulative_train_hours") or (card.get("train_s") or card.get("train_wall_s") or 0) / 3600)
+    if args.lineage:
+        runs = lineage(args.lineage, args.history)
+        args.card = args.card or runs[-1][2]
+    elif args.log and len(args.log) == len(args.start_card):
+        runs = [(log, card, args.card or card) for log, card in zip(args.log, args.start_card)]
+    else:
+        raise SystemExit("give --lineage MODEL_ID, or one --start-card per --log in the same order")
+    final = load(args.card or runs[-1][1])
+    runs = [segment(*r, final.get("modulation")) for r in runs]
+    card, start_steps, start_hours = runs[0][:3]
     start_val = card.get("val_psnr_db", {})
-    steps, hours, columns = read_log(args.log)
-    if not len(steps):
-        raise SystemExit(f"{args.log}: no validation rows")
-    hours = hours + start_hours
-    steps = steps + start_steps
-    name = args.name or card.get("model_id", "model")
+    if final.get("modulation") != card.get("modulation"):
+        start_val = {k: v for k, v in start_val.items() if k == "error_free"}
+    columns = {c: np.concatenate([r[5][c] if c in r[5] else np.full(len(r[3]), np.nan) for r in runs])
+               for c in runs[-1][5]}
+    steps, hours = np.concatenate([r[3] for r in runs]), np.concatenate([r[4] for r in runs])
+    name = args.name or final.get("model_id", "model")
     key = "val_psnr_error_free"
     h0 = [start_hours] if "error_free" in start_val else []
     p0 = [float(start_val["error_free"])] if h0 else []
@@ -78,6 +137,8 @@ def main():
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for col, values in columns.items():
         ax.plot(hours, values, marker="o", ms=3, label=label(col), lw=2.5 if col == key else 1)
+    for r in runs[1:]:
+        ax.axvline(r[2], color="grey", lw=0.8, ls=":")
     if h0:
         ax.plot(h0, p0, "ks", label="start (shipped model)")
     # without a credible level the fit is drawn over the data only: extrapolated, it means nothing
@@ -85,14 +146,15 @@ def main():
     grid = np.linspace(h_all[0], h_all[0] + span, 100)
     ax.plot(grid, p_inf - amp * np.exp(-(grid - h_all[0]) / tau), "k--", lw=1,
             label="fit, error-free: no credible level" if bounded else f"fit, error-free: levels off at {p_inf:.2f} dB")
-    ax.set(xlabel="cumulative training hours (one CPU core)", ylabel="validation PSNR (dB, 8 val crops)",
-           title=f"{name}: validation PSNR against cumulative training")
+    ax.set(xlabel="cumulative training hours (one CPU core; dotted: a new run from the shipped weights)",
+           ylabel="validation PSNR (dB, 8 val crops)", title=f"{name}: validation PSNR against cumulative training")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=110)
-    lines = [f"{name}: validation PSNR (8 val crops, 256 px) against cumulative training, continuing from "
-             f"{start_steps} steps / {start_hours:.2f} h (`scripts/training_curve.py`).", "",
+    starts = ", ".join(f"{r[1]} steps / {r[2]:.2f} h" for r in runs)
+    lines = [f"{name}: validation PSNR (8 val crops, 256 px) against cumulative training; "
+             f"{len(runs)} run(s), each from the shipped weights, starting at {starts} (`scripts/training_curve.py`).", "",
              "| cumulative steps | cumulative hours | " + " | ".join(label(c) for c in columns) + " |",
              "|---" * (len(columns) + 2) + "|"]
     if h0:
@@ -100,7 +162,8 @@ def main():
         cells = [f"{float(start_val[k]):.2f}" if k in start_val else "-" for k in keys]
         lines.append(f"| {start_steps} | {start_hours:.2f} | " + " | ".join(cells) + " |")
     for i in range(len(steps)):
-        lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(f"{v[i]:.2f}" for v in columns.values()) + " |")
+        lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(
+            "-" if np.isnan(v[i]) else f"{v[i]:.2f}" for v in columns.values()) + " |")
     lines += ["", f"Fit of the error-free column, P(h) = P_inf - A exp(-(h - h0) / tau): P_inf = {p_inf:.2f} dB, "
               f"tau = {tau:.2f} h, A = {amp:.2f} dB " + (
                   f"(no credible level: the time constant ran to the fit's {TAU_MAX:g} h bound, the curve being "

@@ -218,6 +218,27 @@ def test_training_continues_from_an_exported_model(smoke_run, tmp_path):
     assert child["cumulative_train_hours"] >= parent["cumulative_train_hours"]
 
 
+def test_a_qpsk_model_widens_into_a_16qam_model_that_computes_the_same_image():
+    """--init-from a model with fewer latent channels: the old channels keep their weights and
+    the wider model decodes any bits on them as the old one did, whatever the new bits are."""
+    folder = os.path.join(ROOT, "models", "bitsemcom-qpsk-cpp16")
+    old = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_qpsk_cpp16_continue.json"))["model"])
+    export.load_onnx_weights(old, folder)
+    wide = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_continue.json"))["model"])
+    assert export.load_onnx_weights(wide, folder)["model_id"] == "bitsemcom-qpsk-cpp16"
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 96)
+    p1 = torch.rand(1, 64, 4, 6)
+    with torch.no_grad():
+        assert torch.allclose(wide.encoder.logits(x)[:, :32], old.encoder.logits(x), atol=1e-5)
+        assert torch.allclose(wide.decoder(p1), old.decoder(p1[:, :32]), atol=1e-6)
+        assert wide.encoder.logits(x)[:, 32:].std() > 0  # the new channels are not dead
+    ablation = models.build({**trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_continue.json"))["model"],
+                             "variant": "hard-ste"})
+    with pytest.raises(Exception, match="hard-ste"):
+        export.load_onnx_weights(ablation, folder)
+
+
 def test_shipped_models_load_back_into_their_configs():
     """Every model in models/ can seed further training from the config its card names."""
     folders = [os.path.join(ROOT, "models", d) for d in sorted(os.listdir(os.path.join(ROOT, "models")))

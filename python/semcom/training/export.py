@@ -326,10 +326,35 @@ def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opse
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
 
 
+def widened(small: dict, fresh: dict) -> dict:
+    """A BitSemCom state with fewer latent channels embedded in a wider model's fresh state: the
+    old weights fill the leading slice of every tensor, the new outputs keep their fresh values
+    and the new inputs of old outputs are zero, so the wider model computes the old model's
+    image until training gives the new bits a use."""
+    import torch
+
+    out = {}
+    for name, new in fresh.items():
+        old = small.get(name)
+        if old is None or old.shape == new.shape or old.dim() != new.dim() or new.dim() == 0:
+            out[name] = old if old is not None else new
+            continue
+        if any(o > n for o, n in zip(old.shape, new.shape)):
+            out[name] = old  # load_state_dict reports the mismatch
+            continue
+        t = new.clone()
+        if t.dim() >= 2:
+            t[:old.shape[0], old.shape[1]:] = 0
+        t[tuple(slice(0, o) for o in old.shape)] = old
+        out[name] = t.to(torch.float32)
+    return out
+
+
 def load_onnx_weights(model, folder: str) -> dict:
     """Loads the weights of an exported model folder (encoder.onnx + decoder.onnx, float16 or
     float32) into ``model``, so training can continue from a shipped model when its checkpoints
-    are gone. Returns the card; SemcomError when the folder does not match the model."""
+    are gone. A BitSemCom model with fewer latent channels (QPSK into 16-QAM at the same cpp)
+    is widened (``widened``). Returns the card; SemcomError when the folder does not match."""
     import onnx
     import torch
     from onnx import numpy_helper
@@ -360,9 +385,13 @@ def load_onnx_weights(model, folder: str) -> dict:
         {"patch": model.patch, "codebook": model.codebook_size} if vq else {"quantizer_bits": model.bits}
     want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset, **extra}
     got = {k: card.get(k, "bitsemcom" if k == "codec" else None) for k in want}
-    if got != want:
+    widen = method == "bitsemcom" and {**got, "latent_channels": want["latent_channels"]} == want \
+        and int(got["latent_channels"] or 0) < want["latent_channels"]
+    if got != want and not widen:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()
+    if widen:
+        state = widened(state, expected)
     if vq:  # training-side state the networks never read: the card's mask weights, a started codebook
         state.setdefault("mask_logits", torch.tensor(card.get("mask_logits", []), dtype=torch.float32))
         state.setdefault("usage", torch.zeros_like(expected["usage"]))

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Ship a training run as a model of models/, only if it scores better (the models' README rule).
+
+  python3 scripts/ship_model.py runs/more bitsemcom-qpsk-cpp16
+
+1. exports RUN/model.pt into out/ship/MODEL_ID (semcom-export);
+2. compares it with models/MODEL_ID on the Kodak-like test set, error-free and at --snr
+   (scripts/compare_models.py), and on the validation crops of both cards: it ships only if it is
+   better on every one;
+3. keeps the lineage in docs/results/training: the replaced card (MODEL_ID_card_STEPS.json), the
+   card the run started from, and the run's log (MODEL_ID_continue_A-B_log.csv), which
+   `make curves` reads;
+4. installs encoder, decoder and card into models/MODEL_ID, then re-makes the int8 decoder
+   (semcom-quantize) and the rate-matching profile (semcom-rate-profile) for it.
+
+Then: `make curves`, and the result tables (`make results envelope`, see the Makefile).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HISTORY = os.path.join(ROOT, "docs", "results", "training")
+
+
+def run(*cmd: str, echo: bool = True) -> str:
+    print("+", " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if echo:
+        print(done.stdout, end="", flush=True)
+    if done.returncode:
+        sys.exit(f"ship_model: {cmd[0]} failed (exit {done.returncode})")
+    return done.stdout
+
+
+def steps_of(card: dict) -> int:
+    return int(card.get("cumulative_steps") or card.get("train_steps") or 0)
+
+
+def keep(card: dict, name: str) -> str:
+    """Writes a card into the history once; returns its path."""
+    path = os.path.join(HISTORY, name)
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            json.dump(card, f, indent=2, sort_keys=True)
+            f.write("\n")
+    return path
+
+
+def parent_card(parent: dict) -> dict | None:
+    """The card of the model a run started from: the shipped one, or its copy in the history."""
+    model_id, steps = parent.get("model_id", ""), int(parent.get("cumulative_steps", -1))
+    for path in (os.path.join(ROOT, "models", model_id, "card.json"),
+                 os.path.join(HISTORY, f"{model_id}_card_{steps}.json")):
+        if os.path.isfile(path):
+            with open(path) as f:
+                card = json.load(f)
+            if steps_of(card) == steps:
+                return card
+    return None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="the training run's folder (model.pt, log.csv)")
+    p.add_argument("model_id", help="the folder of models/ it would replace")
+    p.add_argument("--snr", nargs="+", default=["0", "3"], help="test-set SNRs of the comparison (dB)")
+    p.add_argument("--compare-only", action="store_true", help="export and compare, install nothing")
+    args = p.parse_args()
+    shipped = os.path.join(ROOT, "models", args.model_id)
+    staged = os.path.join(ROOT, "out", "ship", args.model_id)
+    for path in (os.path.join(args.run, "model.pt"), os.path.join(args.run, "log.csv"),
+                 os.path.join(shipped, "card.json")):
+        if not os.path.isfile(path):
+            sys.exit(f"ship_model: {path} is missing")
+    shutil.rmtree(staged, ignore_errors=True)
+    run("semcom-export", os.path.join(args.run, "model.pt"), "--out", staged, "--model-id", args.model_id)
+    report = json.loads(run(sys.executable, "scripts/compare_models.py", shipped, staged, "--snr", *args.snr, echo=False))
+    with open(os.path.join(staged, "compare.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    old, new = report["old"], report["new"]
+    print("\n".join(f"  {k:>10}: {old['test'][k]:.2f} -> {new['test'][k]:.2f} dB (test)" for k in old["test"]))
+    print(f"  validation error-free: {old['val_card'].get('error_free')} -> {new['val_card'].get('error_free')} dB"
+          f"; steps {old['steps']} -> {new['steps']}")
+    if not report["new_better"]:
+        sys.exit(f"ship_model: not shipped, the run is not better on every score (staged in {staged})")
+    if args.compare_only:
+        print(f"ship_model: better on every score; --compare-only, staged in {staged}")
+        return
+    with open(os.path.join(shipped, "card.json")) as f:
+        replaced = json.load(f)
+    with open(os.path.join(staged, "card.json")) as f:
+        card = json.load(f)
+    keep(replaced, f"{args.model_id}_card_{steps_of(replaced)}.json")
+    parent = card.get("continued_from") or {}
+    start = int(parent.get("cumulative_steps", 0))
+    started = parent_card(parent)
+    if started:
+        keep(started, f"{parent['model_id']}_card_{start}.json")
+    shutil.copyfile(os.path.join(args.run, "log.csv"),
+                    os.path.join(HISTORY, f"{args.model_id}_continue_{start}-{steps_of(card)}_log.csv"))
+    for name in ("encoder.onnx", "decoder.onnx", "card.json"):
+        shutil.copyfile(os.path.join(staged, name), os.path.join(shipped, name))
+    stale = os.path.join(shipped, "decoder.int8.onnx")
+    if os.path.exists(stale):
+        os.remove(stale)
+    run("semcom-quantize", shipped)
+    run("semcom-rate-profile", shipped)
+    print(f"ship_model: {args.model_id} replaced ({steps_of(replaced)} -> {steps_of(card)} steps); "
+          "next: make curves, then the result tables (make results envelope)")
+
+
+if __name__ == "__main__":
+    main()

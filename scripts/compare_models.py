@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Two exported models of the same kind on the same photos: mean PSNR error-free and over a
-BPSK-equivalent AWGN channel (LLR = 2y/sigma^2), every latent bit sent once. The replacement rule
-of the models' README: a new model ships only if it beats the old on the validation crops (its
-card) and here, on the Kodak-like test set.
+"""Exported models on the same photos: mean PSNR error-free and over a BPSK-equivalent AWGN
+channel (LLR = 2y/sigma^2), every latent bit sent once. With two models (old, new) it applies the
+replacement rule of the models' README: a new model ships only if it beats the old on the
+validation crops (its card) and here, on the Kodak-like test set, at every SNR.
 
   python3 scripts/compare_models.py models/bitsemcom-qpsk-cpp16 runs/new/model --snr 0 3
+  python3 scripts/compare_models.py runs/ablation/*/onnx --snr -3 0 3      # any number of models
 """
 import argparse
 import json
@@ -32,21 +33,34 @@ def scores(model, images, snrs, seed=0):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("old")
-    p.add_argument("new")
+    p.add_argument("models", nargs="+", help="model folders; with two: old, then new")
     p.add_argument("--snr", nargs="+", type=float, default=[0.0, 3.0])
     p.add_argument("--images", default="", help="folder (default: the data cache's test split)")
+    p.add_argument("--markdown", metavar="MD", help="also write the scores as a markdown table")
     args = p.parse_args()
     images = [load_image(path) for path in data.split_paths("test", folder=args.images or None)]
-    report = {}
-    for role, folder in (("old", args.old), ("new", args.new)):
+    rows = []
+    for folder in args.models:
         m = OnnxModel(folder)
-        report[role] = {"test": scores(m, images, args.snr), "val_card": m.card.get("val_psnr_db", {}),
-                        "steps": m.card.get("cumulative_steps", m.card.get("train_steps"))}
-    report["images"] = len(images)
-    report["new_better"] = all(report["new"]["test"][k] > report["old"]["test"][k] for k in report["old"]["test"]) \
-        and report["new"]["val_card"].get("error_free", 0) > report["old"]["val_card"].get("error_free", 0)
+        rows.append({"folder": folder, "test": scores(m, images, args.snr), "val_card": m.card.get("val_psnr_db", {}),
+                     "steps": m.card.get("cumulative_steps", m.card.get("train_steps"))})
+    report = {"images": len(images), "models": rows}
+    if len(rows) == 2:
+        old, new = rows
+        report["new_better"] = all(new["test"][k] > old["test"][k] for k in old["test"]) \
+            and new["val_card"].get("error_free", 0) > old["val_card"].get("error_free", 0)
     print(json.dumps(report, indent=1))
+    if args.markdown:
+        keys = list(rows[0]["test"])
+        head = " | ".join("test error-free" if k == "error_free" else f"test {k} dB" for k in keys)
+        lines = [f"| model | variant | steps | val crops error-free | {head} |", "|---" * (4 + len(keys)) + "|"]
+        for r in rows:
+            card = OnnxModel(r["folder"]).card
+            lines.append(f"| {card.get('model_id', r['folder'])} | {card.get('variant', '')} | {r['steps']} | "
+                         f"{r['val_card'].get('error_free', float('nan')):.2f} | "
+                         + " | ".join(f"{r['test'][k]:.2f}" for k in keys) + " |")
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

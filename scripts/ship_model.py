@@ -81,7 +81,7 @@ def main():
     report = json.loads(run(sys.executable, "scripts/compare_models.py", shipped, staged, "--snr", *args.snr, echo=False))
     with open(os.path.join(staged, "compare.json"), "w") as f:
         json.dump(report, f, indent=1)
-    old, new = report["old"], report["new"]
+    old, new = report["models"]
     print("\n".join(f"  {k:>10}: {old['test'][k]:.2f} -> {new['test'][k]:.2f} dB (test)" for k in old["test"]))
     print(f"  validation error-free: {old['val_card'].get('error_free')} -> {new['val_card'].get('error_free')} dB"
           f"; steps {old['steps']} -> {new['steps']}")

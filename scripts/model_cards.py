@@ -151,7 +151,10 @@ def section(name, folder, card, scores, n_images):
         lines.insert(lines.index(next(ln for ln in lines if ln.startswith("| time, hardware"))) + 1,
                      f"| cumulative | {card['cumulative_steps']} steps, {card['cumulative_train_hours']:.2f} h of training "
                      f"(continued from `{parent['model_id']}` exported {parent['exported'][:10]}: "
-                     f"{parent['cumulative_steps']} steps, {parent['cumulative_train_hours']:.2f} h) |")
+                     f"{parent['cumulative_steps']} steps, {parent['cumulative_train_hours']:.2f} h"
+                     + (f"; widened from its {parent['latent_channels']} to {card['latent_channels']} latent channels"
+                        if parent.get("latent_channels") not in (None, card.get("latent_channels")) else "")
+                     + ") |")
     q = card.get("int8")
     if q:
         delta = ", ".join(("error-free" if k == "error_free" else f"{k} dB") + f" {v:+.3f} dB"

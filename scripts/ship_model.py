@@ -68,6 +68,9 @@ def main():
     p.add_argument("run", help="the training run's folder (model.pt, log.csv)")
     p.add_argument("model_id", help="the folder of models/ it would replace")
     p.add_argument("--snr", nargs="+", default=["0", "3"], help="test-set SNRs of the comparison (dB)")
+    p.add_argument("--continued-from", metavar="FOLDER_OR_CARD",
+                   help="the model (folder or card.json) the run started from, when its model.pt does not record "
+                        "it or records it without its latent channels (runs of an older trainer)")
     p.add_argument("--compare-only", action="store_true", help="export and compare, install nothing")
     args = p.parse_args()
     shipped = os.path.join(ROOT, "models", args.model_id)
@@ -77,7 +80,8 @@ def main():
         if not os.path.isfile(path):
             sys.exit(f"ship_model: {path} is missing")
     shutil.rmtree(staged, ignore_errors=True)
-    run("semcom-export", os.path.join(args.run, "model.pt"), "--out", staged, "--model-id", args.model_id)
+    run("semcom-export", os.path.join(args.run, "model.pt"), "--out", staged, "--model-id", args.model_id,
+        *(["--continued-from", args.continued_from] if args.continued_from else []))
     report = json.loads(run(sys.executable, "scripts/compare_models.py", shipped, staged, "--snr", *args.snr, echo=False))
     with open(os.path.join(staged, "compare.json"), "w") as f:
         json.dump(report, f, indent=1)

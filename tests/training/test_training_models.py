@@ -215,6 +215,7 @@ def test_training_continues_from_an_exported_model(smoke_run, tmp_path):
     child = export.export_file(fresh.save_final(), str(tmp_path / "child"))
     assert child["continued_from"]["model_id"] == parent["model_id"] and child["train_steps"] == 2
     assert child["cumulative_steps"] == parent["cumulative_steps"] + 2  # cards keep the cumulative steps
+    assert child["continued_from"]["latent_channels"] == parent["latent_channels"]
     assert child["cumulative_train_hours"] >= parent["cumulative_train_hours"]
 
 

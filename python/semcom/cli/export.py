@@ -27,8 +27,8 @@ def main():
     p.add_argument("--fp32", action="store_true",
                    help="store float32 weights (default: weights rounded to float16, half the size)")
     p.add_argument("--continued-from", metavar="MODEL_FOLDER",
-                   help="the model folder the run started from (--init-from), when model.pt does not record it: "
-                        "its steps and hours join the card's cumulative ones")
+                   help="the model the run started from (--init-from; its folder or card.json), when model.pt does "
+                        "not record it: its steps and hours join the card's cumulative ones")
     args = p.parse_args()
 
     from ..errors import SemcomError

@@ -77,6 +77,7 @@ def lineage(card: dict) -> dict:
     """What a run continued from a shipped model records of it: its id, fingerprint of the card's
     facts, and its cumulative steps and training hours (its own plus its ancestors')."""
     return {"model_id": card.get("model_id", "?"), "exported": card.get("exported", ""),
+            "latent_channels": card.get("latent_channels"),  # fewer than the run's: it was widened
             "cumulative_steps": int(card.get("cumulative_steps", card.get("train_steps", 0))),
             "cumulative_train_hours": round(float(card.get("cumulative_train_hours",
                                                            float(card.get("train_wall_s", 0.0)) / 3600)), 3)}
@@ -321,7 +322,7 @@ def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opse
     from .models import load_model
     model, saved = load_model(checkpoint)
     if continued_from:
-        with open(os.path.join(continued_from, "card.json")) as f:
+        with open(continued_from if os.path.isfile(continued_from) else os.path.join(continued_from, "card.json")) as f:
             saved["continued_from"] = lineage(json.load(f))
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
 

@@ -3,7 +3,7 @@
 
   python3 scripts/ship_model.py runs/more bitsemcom-qpsk-cpp16
 
-1. exports RUN/model.pt into out/ship/MODEL_ID (semcom-export);
+1. exports RUN/model.pt into RUN/export (semcom-export);
 2. compares it with models/MODEL_ID on the Kodak-like test set, error-free and at --snr
    (scripts/compare_models.py), and on the validation crops of both cards: it ships only if it is
    better on every one;
@@ -23,7 +23,6 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HISTORY = os.path.join(ROOT, "docs", "results", "training")
 
 
 def run(*cmd: str, echo: bool = True) -> str:
@@ -40,9 +39,9 @@ def steps_of(card: dict) -> int:
     return int(card.get("cumulative_steps") or card.get("train_steps") or 0)
 
 
-def keep(card: dict, name: str) -> str:
+def keep(card: dict, history: str, name: str) -> str:
     """Writes a card into the history once; returns its path."""
-    path = os.path.join(HISTORY, name)
+    path = os.path.join(history, name)
     if not os.path.exists(path):
         with open(path, "w") as f:
             json.dump(card, f, indent=2, sort_keys=True)
@@ -50,11 +49,11 @@ def keep(card: dict, name: str) -> str:
     return path
 
 
-def parent_card(parent: dict) -> dict | None:
+def parent_card(parent: dict, models: str, history: str) -> dict | None:
     """The card of the model a run started from: the shipped one, or its copy in the history."""
     model_id, steps = parent.get("model_id", ""), int(parent.get("cumulative_steps", -1))
-    for path in (os.path.join(ROOT, "models", model_id, "card.json"),
-                 os.path.join(HISTORY, f"{model_id}_card_{steps}.json")):
+    for path in (os.path.join(models, model_id, "card.json"),
+                 os.path.join(history, f"{model_id}_card_{steps}.json")):
         if os.path.isfile(path):
             with open(path) as f:
                 card = json.load(f)
@@ -71,10 +70,16 @@ def main():
     p.add_argument("--continued-from", metavar="FOLDER_OR_CARD",
                    help="the model (folder or card.json) the run started from, when its model.pt does not record "
                         "it or records it without its latent channels (runs of an older trainer)")
+    p.add_argument("--images", help="one folder of photos for every comparison, calibration and profile "
+                                    "(default: the data cache's splits: test, train, val)")
+    p.add_argument("--models", default=os.path.join(ROOT, "models"), help="the shipped models (default: models/)")
+    p.add_argument("--history", default=os.path.join(ROOT, "docs", "results", "training"),
+                   help="where the lineage is kept (default: docs/results/training)")
     p.add_argument("--compare-only", action="store_true", help="export and compare, install nothing")
     args = p.parse_args()
-    shipped = os.path.join(ROOT, "models", args.model_id)
-    staged = os.path.join(ROOT, "out", "ship", args.model_id)
+    shipped = os.path.join(args.models, args.model_id)
+    staged = os.path.join(args.run, "export")
+    photos = lambda *flags: [x for f in flags for x in (f, args.images)] if args.images else []  # noqa: E731
     for path in (os.path.join(args.run, "model.pt"), os.path.join(args.run, "log.csv"),
                  os.path.join(shipped, "card.json")):
         if not os.path.isfile(path):
@@ -82,7 +87,8 @@ def main():
     shutil.rmtree(staged, ignore_errors=True)
     run("semcom-export", os.path.join(args.run, "model.pt"), "--out", staged, "--model-id", args.model_id,
         *(["--continued-from", args.continued_from] if args.continued_from else []))
-    report = json.loads(run(sys.executable, "scripts/compare_models.py", shipped, staged, "--snr", *args.snr, echo=False))
+    report = json.loads(run(sys.executable, "scripts/compare_models.py", shipped, staged, "--snr", *args.snr,
+                             *photos("--images"), echo=False))
     with open(os.path.join(staged, "compare.json"), "w") as f:
         json.dump(report, f, indent=1)
     old, new = report["models"]
@@ -98,21 +104,22 @@ def main():
         replaced = json.load(f)
     with open(os.path.join(staged, "card.json")) as f:
         card = json.load(f)
-    keep(replaced, f"{args.model_id}_card_{steps_of(replaced)}.json")
+    os.makedirs(args.history, exist_ok=True)
+    keep(replaced, args.history, f"{args.model_id}_card_{steps_of(replaced)}.json")
     parent = card.get("continued_from") or {}
     start = int(parent.get("cumulative_steps", 0))
-    started = parent_card(parent)
+    started = parent_card(parent, args.models, args.history)
     if started:
-        keep(started, f"{parent['model_id']}_card_{start}.json")
+        keep(started, args.history, f"{parent['model_id']}_card_{start}.json")
     shutil.copyfile(os.path.join(args.run, "log.csv"),
-                    os.path.join(HISTORY, f"{args.model_id}_continue_{start}-{steps_of(card)}_log.csv"))
+                    os.path.join(args.history, f"{args.model_id}_continue_{start}-{steps_of(card)}_log.csv"))
     for name in ("encoder.onnx", "decoder.onnx", "card.json"):
         shutil.copyfile(os.path.join(staged, name), os.path.join(shipped, name))
     stale = os.path.join(shipped, "decoder.int8.onnx")
     if os.path.exists(stale):
         os.remove(stale)
-    run("semcom-quantize", shipped)
-    run("semcom-rate-profile", shipped)
+    run("semcom-quantize", shipped, *photos("--calibration", "--images"))
+    run("semcom-rate-profile", shipped, *photos("--val", "--images"))
     print(f"ship_model: {args.model_id} replaced ({steps_of(replaced)} -> {steps_of(card)} steps); "
           "next: make curves, then the result tables (make results envelope)")
 

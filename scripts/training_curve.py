@@ -59,11 +59,11 @@ def steps_of(card: dict) -> int:
     return int(card.get("cumulative_steps") or card.get("train_steps") or 0)
 
 
-def lineage(model_id: str, history: str) -> list[tuple[str, str, str]]:
+def lineage(model_id: str, history: str, models: str) -> list[tuple[str, str, str]]:
     """(log, start card, the card the run ended at) of each run behind models/MODEL_ID, oldest
     first, from what scripts/ship_model.py keeps in ``history``: ID_continue_A-B_log.csv and the
     start card ID_card_A.json (following continued_from, across a widening from another model)."""
-    end = os.path.join(ROOT, "models", model_id, "card.json")
+    end = os.path.join(models, model_id, "card.json")
     runs = []
     while True:
         card = load(end)
@@ -99,6 +99,7 @@ def main():
                    help="every run behind models/MODEL_ID that scripts/ship_model.py kept in --history")
     p.add_argument("--history", default=os.path.join(ROOT, "docs", "results", "training"),
                    help="where the lineage's logs and cards are (default: docs/results/training)")
+    p.add_argument("--models", default=os.path.join(ROOT, "models"), help="the shipped models (default: models/)")
     p.add_argument("--log", action="append", default=[], help="a run's log.csv (repeat per run, oldest first)")
     p.add_argument("--start-card", action="append", default=[],
                    help="card.json of the model that run started from (one per --log, same order)")
@@ -108,7 +109,7 @@ def main():
     p.add_argument("--out", required=True, help="output prefix: writes PREFIX.png and PREFIX.md")
     args = p.parse_args()
     if args.lineage:
-        runs = lineage(args.lineage, args.history)
+        runs = lineage(args.lineage, args.history, args.models)
         args.card = args.card or runs[-1][2]
     elif args.log and len(args.log) == len(args.start_card):
         runs = [(log, card, args.card or card) for log, card in zip(args.log, args.start_card)]

@@ -1,0 +1,52 @@
+"""scripts/ship_model.py: a run replaces a shipped model only if it scores better, and then the
+model's int8 decoder, rate profile and lineage come with it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+from gnuradio.semcom.training import export, trainer  # noqa: E402
+
+from plain import REPO  # noqa: E402
+
+SMOKE = os.path.join(REPO, "configs", "smoke_synthetic.json")
+PHOTOS = os.path.join(REPO, "examples", "images")
+
+
+def ship(run, models, history, *extra):
+    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "ship_model.py"), str(run), "smoke",
+                           "--models", str(models), "--history", str(history), "--images", PHOTOS, "--snr", "3", *extra],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+
+
+@pytest.mark.slow
+def test_a_run_replaces_a_shipped_model_only_when_better(tmp_path):
+    models, history = tmp_path / "models", tmp_path / "history"
+    first = trainer.Trainer(trainer.load_config(SMOKE), str(tmp_path / "a"), progress=False)
+    first.fit()
+    export.export_file(first.save_final(), str(models / "smoke"), model_id="smoke")
+    shipped = (models / "smoke" / "card.json").read_text()
+
+    same = ship(tmp_path / "a", models, history)  # equal scores: not better
+    assert same.returncode != 0 and "not shipped" in same.stderr
+    assert (models / "smoke" / "card.json").read_text() == shipped and not history.exists()
+
+    more = trainer.Trainer(trainer.load_config(SMOKE, {"stage2_steps": 40}), str(tmp_path / "b"), progress=False)
+    more.fit(init_from=str(models / "smoke"))
+    more.save_final()
+    done = ship(tmp_path / "b", models, history)
+    assert done.returncode == 0, done.stdout + done.stderr
+    card = json.loads((models / "smoke" / "card.json").read_text())
+    assert card["cumulative_steps"] == 30 + 60 and card["continued_from"]["cumulative_steps"] == 30
+    assert "rate_matching" in card and "int8" in card and (models / "smoke" / "decoder.int8.onnx").is_file()
+    assert json.loads((history / "smoke_card_30.json").read_text()) == json.loads(shipped)
+    assert (history / "smoke_continue_30-90_log.csv").is_file()
+    curve = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "training_curve.py"), "--lineage", "smoke",
+                            "--history", str(history), "--models", str(models),
+                            "--out", str(tmp_path / "curve")], capture_output=True, text=True, timeout=120)
+    assert curve.returncode == 0, curve.stderr
+    assert "| 90 |" in (tmp_path / "curve.md").read_text() and (tmp_path / "curve.png").is_file()

@@ -126,7 +126,8 @@ def section(name, folder, card, scores, n_images):
                        f"equal, decoder {vq['decoder']:.1e} (input {vq['input']})")
     else:
         parity_text = (f"encoder logits {parity.get('encoder_logits', float('nan')):.1e}, decoder "
-                       f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g})")
+                       f"{parity.get('decoder', float('nan')):.1e} (tolerance {parity.get('tolerance', float('nan')):g}"
+                       + (f"; encoder: {parity['encoder_tolerance']}" if parity.get("encoder_tolerance") else "") + ")")
     lines = [
         f"## {name}",
         "",

@@ -153,7 +153,7 @@ def main():
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=110)
-    starts = ", ".join(f"{r[1]} steps / {r[2]:.2f} h" for r in runs)
+    starts = ", ".join(f"{r[0].get('model_id', '?')} at {r[1]} steps / {r[2]:.2f} h" for r in runs)
     lines = [f"{name}: validation PSNR (8 val crops, 256 px) against cumulative training; "
              f"{len(runs)} run(s), each from the shipped weights, starting at {starts} (`scripts/training_curve.py`).", "",
              "| cumulative steps | cumulative hours | " + " | ".join(label(c) for c in columns) + " |",

@@ -213,6 +213,8 @@ ablation: install
 		--report $(RESULTS)/training/ablation_val.md --plot $(RESULTS)/training/ablation.png
 	$(RUN_ENV) $(PYTHON) scripts/compare_models.py $(ABLATION)/bitsemcom/onnx $(ABLATION)/deepjscc-1bit/onnx \
 		$(ABLATION)/hard-ste/onnx --snr -6 -3 0 3 --markdown $(RESULTS)/training/ablation_test.md > /dev/null
+	$(PYTHON) scripts/update_readme.py ablation-val=$(RESULTS)/training/ablation_val.md \
+		ablation-test=$(RESULTS)/training/ablation_test.md
 
 clean:
 	rm -rf build out

@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import sys
 
+from training_curve import steps_of  # same folder: the steps a card counts
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,10 +35,6 @@ def run(*cmd: str, echo: bool = True) -> str:
     if done.returncode:
         sys.exit(f"ship_model: {cmd[0]} failed (exit {done.returncode})")
     return done.stdout
-
-
-def steps_of(card: dict) -> int:
-    return int(card.get("cumulative_steps") or card.get("train_steps") or 0)
 
 
 def keep(card: dict, history: str, name: str) -> str:

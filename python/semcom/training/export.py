@@ -336,23 +336,20 @@ def widened(small: dict, fresh: dict) -> dict:
     """A BitSemCom state with fewer latent channels embedded in a wider model's fresh state: the
     old weights fill the leading slice of every tensor, the new outputs keep their fresh values
     and the new inputs of old outputs are zero, so the wider model computes the old model's
-    image until training gives the new bits a use."""
-    import torch
-
+    image until training gives the new bits a use. Weights the wider model lacks, or that do not
+    fit in it, stay as they are (load_state_dict reports them)."""
     out = {}
-    for name, new in fresh.items():
-        old = small.get(name)
-        if old is None or old.shape == new.shape or old.dim() != new.dim() or new.dim() == 0:
-            out[name] = old if old is not None else new
-            continue
-        if any(o > n for o, n in zip(old.shape, new.shape)):
-            out[name] = old  # load_state_dict reports the mismatch
+    for name, old in small.items():
+        new = fresh.get(name)
+        if new is None or old.shape == new.shape or old.dim() != new.dim() or old.dim() == 0 \
+                or any(o > n for o, n in zip(old.shape, new.shape)):
+            out[name] = old
             continue
         t = new.clone()
         if t.dim() >= 2:
             t[:old.shape[0], old.shape[1]:] = 0
         t[tuple(slice(0, o) for o in old.shape)] = old
-        out[name] = t.to(torch.float32)
+        out[name] = t
     return out
 
 

@@ -5,7 +5,9 @@ Reads the log.csv of each run of the lineage (semcom-train writes one) with the 
 that run continued from (``--init-from``: its cumulative steps and hours are the run's starting
 point; ``--log``/``--start-card`` pairs, oldest first), plots every validation column against
 cumulative hours, and fits P(h) = P_inf - A exp(-h / tau) to the error-free column of all of them
-(tau by grid search, P_inf and A by least squares) to estimate the level the recipe tends to.
+(tau by grid search, P_inf and A by least squares) to estimate the level the recipe tends to. Each
+run restarts its learning-rate schedule and dips first, so it also marks the values the runs ended
+at (the shipped models' cards) and gives the last run's gain per hour: what continuing buys.
 
   python3 scripts/training_curve.py --lineage bitsemcom-qpsk-cpp16 --out docs/results/training/bitsemcom-qpsk-cpp16_curve
   python3 scripts/training_curve.py --log runs/more/log.csv --start-card models/bitsemcom-qpsk-cpp16/card.json \\
@@ -84,13 +86,33 @@ def segment(log: str, start_card: str, end_card: str, modulation: str):
     trained another modulation than the curve's model keeps its error-free column only."""
     card = load(start_card)
     start_steps = steps_of(card)
-    start_hours = float(card.get("cumulative_train_hours") or (card.get("train_s") or card.get("train_wall_s") or 0) / 3600)
+    start_hours = card_hours(card)
     steps, hours, columns = read_log(log)
     if not len(steps):
         raise SystemExit(f"{log}: no validation rows")
     if load(end_card).get("modulation") != modulation:
         columns = {c: v for c, v in columns.items() if c == "val_psnr_error_free"}
     return card, start_steps, start_hours, steps + start_steps, hours + start_hours, columns
+
+
+def card_hours(card: dict) -> float:
+    return float(card.get("cumulative_train_hours") or (card.get("train_s") or card.get("train_wall_s") or 0) / 3600)
+
+
+def run_ends(cards: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(cumulative hours, validation error-free PSNR) of each card that has one."""
+    pts = [(card_hours(c), float(c["val_psnr_db"]["error_free"])) for c in cards
+           if "error_free" in (c.get("val_psnr_db") or {})]
+    return np.array([h for h, _ in pts]), np.array([v for _, v in pts])
+
+
+def describe_fit(p_inf: float, amp: float, tau: float, what: str) -> str:
+    bounded = tau >= 0.999 * TAU_MAX
+    return (f"Fit of {what}, P(h) = P_inf - A exp(-(h - h0) / tau): P_inf = {p_inf:.2f} dB, tau = {tau:.2f} h, "
+            f"A = {amp:.2f} dB " + (
+                f"(no credible level: the time constant ran to the fit's {TAU_MAX:g} h bound, the curve being "
+                "still close to a straight line; P_inf is then only where that line's slope would take it)."
+                if bounded else "(the estimate of where this recipe levels off)."))
 
 
 def main():
@@ -131,6 +153,7 @@ def main():
     h_all, p_all = np.r_[h0, hours], np.r_[p0, columns[key]]
     p_inf, amp, tau = fit_saturation(h_all - h_all[0], p_all)
     bounded = tau >= 0.999 * TAU_MAX  # still close to a straight line: the level is not determined
+    end_h, end_p = run_ends([r[0] for r in runs] + [final])
 
     import matplotlib
     matplotlib.use("Agg")
@@ -147,6 +170,7 @@ def main():
     grid = np.linspace(h_all[0], h_all[0] + span, 100)
     ax.plot(grid, p_inf - amp * np.exp(-(grid - h_all[0]) / tau), "k--", lw=1,
             label="fit, error-free: no credible level" if bounded else f"fit, error-free: levels off at {p_inf:.2f} dB")
+    ax.plot(end_h, end_p, "kD", ms=5, mfc="none", label="end of each run (shipped models)")
     ax.set(xlabel="cumulative training hours (one CPU core; dotted: a new run from the shipped weights)",
            ylabel="validation PSNR (dB, 8 val crops)", title=f"{name}: validation PSNR against cumulative training")
     ax.grid(alpha=0.3)
@@ -165,11 +189,13 @@ def main():
     for i in range(len(steps)):
         lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(
             "-" if np.isnan(v[i]) else f"{v[i]:.2f}" for v in columns.values()) + " |")
-    lines += ["", f"Fit of the error-free column, P(h) = P_inf - A exp(-(h - h0) / tau): P_inf = {p_inf:.2f} dB, "
-              f"tau = {tau:.2f} h, A = {amp:.2f} dB " + (
-                  f"(no credible level: the time constant ran to the fit's {TAU_MAX:g} h bound, the curve being "
-                  "still close to a straight line; P_inf is then only where that line's slope would take it)."
-                  if bounded else "(the estimate of where this recipe levels off).")]
+    lines += ["", describe_fit(p_inf, amp, tau, "the error-free column")]
+    if len(end_h) >= 2:
+        ends = ", ".join(f"{v:.2f} dB at {h:.2f} h" for h, v in zip(end_h, end_p))
+        gain, spent = end_p[-1] - end_p[-2], end_h[-1] - end_h[-2]
+        lines += ["", f"Error-free values the runs ended at (the shipped models): {ends}. The last run added "
+                  f"{gain:+.2f} dB in {spent:.2f} h ({gain / spent:+.3f} dB per hour of one core): what "
+                  "continuing this recipe buys now."]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

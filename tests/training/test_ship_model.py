@@ -49,4 +49,7 @@ def test_a_run_replaces_a_shipped_model_only_when_better(tmp_path):
                             "--history", str(history), "--models", str(models),
                             "--out", str(tmp_path / "curve")], capture_output=True, text=True, timeout=120)
     assert curve.returncode == 0, curve.stderr
-    assert "| 90 |" in (tmp_path / "curve.md").read_text() and (tmp_path / "curve.png").is_file()
+    text = (tmp_path / "curve.md").read_text()
+    assert "| 90 |" in text and (tmp_path / "curve.png").is_file()
+    ends = [json.loads(shipped)["val_psnr_db"]["error_free"], card["val_psnr_db"]["error_free"]]
+    assert f"The last run added {ends[1] - ends[0]:+.2f} dB" in text

@@ -13,6 +13,10 @@
 4. installs encoder, decoder and card into models/MODEL_ID, then re-makes the int8 decoder
    (semcom-quantize) and the rate-matching profile (semcom-rate-profile) for it.
 
+A run from the shipped model that is refused is kept too (MODEL_ID_tried_A-B_log.csv and
+MODEL_ID_tried_A-B_card.json with the comparison's scores): `make curves` draws it, so a
+continuation that bought nothing is part of the record.
+
 Then: `make curves`, and the result tables (`make results envelope`, see the Makefile).
 """
 import argparse
@@ -60,6 +64,22 @@ def parent_card(parent: dict, models: str, history: str) -> dict | None:
     return None
 
 
+def keep_tried(run_dir: str, staged: str, shipped_steps: int, report: dict, model_id: str, history: str):
+    """Keeps a refused run's log and card (with the comparison) when it started from the shipped model."""
+    with open(os.path.join(staged, "card.json")) as f:
+        card = json.load(f)
+    start = (card.get("continued_from") or {}).get("cumulative_steps")
+    if start is None or shipped_steps is None or int(start) != int(shipped_steps):
+        return
+    os.makedirs(history, exist_ok=True)
+    name = f"{model_id}_tried_{start}-{steps_of(card)}"
+    shutil.copyfile(os.path.join(run_dir, "log.csv"), os.path.join(history, name + "_log.csv"))
+    with open(os.path.join(history, name + "_card.json"), "w") as f:
+        json.dump({**card, "compare": report}, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"ship_model: kept the refused run's log and scores as {name}_* in {history}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="the training run's folder (model.pt, log.csv)")
@@ -94,6 +114,8 @@ def main():
     print(f"  validation error-free: {old['val_card'].get('error_free')} -> {new['val_card'].get('error_free')} dB"
           f"; steps {old['steps']} -> {new['steps']}")
     if not report["new_better"]:
+        if not args.compare_only:
+            keep_tried(args.run, staged, old["steps"], report, args.model_id, args.history)
         sys.exit(f"ship_model: not shipped, the run is not better on every score (staged in {staged})")
     if args.compare_only:
         print(f"ship_model: better on every score; --compare-only, staged in {staged}")

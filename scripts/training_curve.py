@@ -4,7 +4,7 @@
 Reads the log.csv of each run of the lineage (semcom-train writes one) with the card of the model
 that run continued from (``--init-from``: its cumulative steps and hours are the run's starting
 point; ``--log``/``--start-card`` pairs, oldest first), plots every validation column against
-cumulative hours, and fits P(h) = P_inf - A exp(-h / tau) to the error-free column of all of them
+cumulative hours, and fits P(h) = P_inf - A exp(-h / tau) to the best error-free value so far
 (tau by grid search, P_inf and A by least squares) to estimate the level the recipe tends to. Each
 run restarts its learning-rate schedule and dips first, so it also marks the values the runs ended
 at (the shipped models' cards) and gives the last run's gain per hour: what continuing buys.
@@ -23,6 +23,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAU_MAX = 50.0  # hours: the longest time constant the fit tries
+NOISE_DB = 0.3  # validation PSNR of one run moves by about this between validations (study.md)
 
 
 def label(column: str) -> str:
@@ -81,6 +82,17 @@ def lineage(model_id: str, history: str, models: str) -> list[tuple[str, str, st
     return runs[::-1]
 
 
+def tried(model_id: str, history: str, steps: int) -> list[tuple[str, dict]]:
+    """(log, card) of the runs from the shipped model at ``steps`` that ship_model.py refused."""
+    found = []
+    for name in sorted(os.listdir(history)):
+        if name.startswith(f"{model_id}_tried_{steps}-") and name.endswith("_log.csv"):
+            card = os.path.join(history, name[:-len("_log.csv")] + "_card.json")
+            if os.path.isfile(card):
+                found.append((os.path.join(history, name), load(card)))
+    return found
+
+
 def segment(log: str, start_card: str, end_card: str, modulation: str):
     """(card, start steps, start hours, steps, hours, columns) of one run, cumulative; a run that
     trained another modulation than the curve's model keeps its error-free column only."""
@@ -112,7 +124,7 @@ def describe_fit(p_inf: float, amp: float, tau: float, what: str) -> str:
             f"A = {amp:.2f} dB " + (
                 f"(no credible level: the time constant ran to the fit's {TAU_MAX:g} h bound, the curve being "
                 "still close to a straight line; P_inf is then only where that line's slope would take it)."
-                if bounded else "(the estimate of where this recipe levels off)."))
+                if bounded else "(where the fitted curve levels off)."))
 
 
 def main():
@@ -150,8 +162,17 @@ def main():
     key = "val_psnr_error_free"
     h0 = [start_hours] if "error_free" in start_val else []
     p0 = [float(start_val["error_free"])] if h0 else []
-    h_all, p_all = np.r_[h0, hours], np.r_[p0, columns[key]]
-    p_inf, amp, tau = fit_saturation(h_all - h_all[0], p_all)
+    refused = []  # (card, hours, error-free column) of the refused runs from the shipped model
+    if args.lineage:
+        for log, tcard in tried(args.lineage, args.history, steps_of(final)):
+            _, t_hours, t_cols = read_log(log)
+            if key in t_cols:
+                refused.append((tcard, t_hours + card_hours(final), t_cols[key]))
+    h_all = np.r_[h0, hours, *[r[1] for r in refused]]
+    p_all = np.r_[p0, columns[key], *[r[2] for r in refused]]
+    # the best value so far: each run restarts its schedule and dips, the best model is what is kept
+    best_all = np.maximum.accumulate(p_all)
+    p_inf, amp, tau = fit_saturation(h_all - h_all[0], best_all)
     bounded = tau >= 0.999 * TAU_MAX  # still close to a straight line: the level is not determined
     end_h, end_p = run_ends([r[0] for r in runs] + [final])
 
@@ -169,8 +190,11 @@ def main():
     span = h_all[-1] - h_all[0] if bounded else max(3 * tau, h_all[-1] - h_all[0])
     grid = np.linspace(h_all[0], h_all[0] + span, 100)
     ax.plot(grid, p_inf - amp * np.exp(-(grid - h_all[0]) / tau), "k--", lw=1,
-            label="fit, error-free: no credible level" if bounded else f"fit, error-free: levels off at {p_inf:.2f} dB")
+            label="fit of the best so far: no credible level" if bounded else f"fit of the best so far: levels off at {p_inf:.2f} dB")
     ax.plot(end_h, end_p, "kD", ms=5, mfc="none", label="end of each run (shipped models)")
+    for i, (tcard, t_hours, t_values) in enumerate(refused):
+        ax.plot(np.r_[end_h[-1], t_hours], np.r_[end_p[-1], t_values], color="grey", ls="--", marker="x", ms=4,
+                lw=1.5, label="error-free, a run from the shipped model that was not shipped" if i == 0 else None)
     ax.set(xlabel="cumulative training hours (one CPU core; dotted: a new run from the shipped weights)",
            ylabel="validation PSNR (dB, 8 val crops)", title=f"{name}: validation PSNR against cumulative training")
     ax.grid(alpha=0.3)
@@ -189,13 +213,28 @@ def main():
     for i in range(len(steps)):
         lines.append(f"| {steps[i]} | {hours[i]:.2f} | " + " | ".join(
             "-" if np.isnan(v[i]) else f"{v[i]:.2f}" for v in columns.values()) + " |")
-    lines += ["", describe_fit(p_inf, amp, tau, "the error-free column")]
+    lines += ["", describe_fit(p_inf, amp, tau, "the best error-free value so far")]
+    lag = best_all[-1] - (p_inf - amp * np.exp(-(h_all[-1] - h_all[0]) / tau))
+    if lag < -NOISE_DB:
+        lines[-1] += (f" At the last validation the best value so far is {-lag:.2f} dB below the fit: the curve "
+                      f"has bent more than one exponential allows, so the fit's level is an upper bound and the "
+                      f"measured level is the best value so far, {best_all[-1]:.2f} dB.")
+    for tcard, t_hours, t_values in refused:
+        old, new = tcard["compare"]["models"]
+        tests = ", ".join(f"{'error-free' if k == 'error_free' else k + ' dB'} {old['test'][k]:.2f} -> {new['test'][k]:.2f}"
+                          for k in old["test"])
+        lines += ["", f"Not shipped (scripts/ship_model.py: not better on every score): a run of "
+                  f"{steps_of(tcard) - steps_of(final)} steps from the shipped model ({tcard.get('config', '?')}), "
+                  f"{card_hours(final):.2f} -> {card_hours(tcard):.2f} h; validation error-free "
+                  f"{float(final['val_psnr_db']['error_free']):.2f} -> {float(tcard['val_psnr_db']['error_free']):.2f} dB "
+                  f"(best on the way {np.nanmax(t_values):.2f}); Kodak-like test {tests}."]
+        end_h, end_p = np.r_[end_h, card_hours(tcard)], np.r_[end_p, float(tcard["val_psnr_db"]["error_free"])]
     if len(end_h) >= 2:
         ends = ", ".join(f"{v:.2f} dB at {h:.2f} h" for h, v in zip(end_h, end_p))
         gain, spent = end_p[-1] - end_p[-2], end_h[-1] - end_h[-2]
-        lines += ["", f"Error-free values the runs ended at (the shipped models): {ends}. The last run added "
-                  f"{gain:+.2f} dB in {spent:.2f} h ({gain / spent:+.3f} dB per hour of one core): what "
-                  "continuing this recipe buys now."]
+        lines += ["", f"Error-free values the runs ended at: {ends}. The last run "
+                  f"{'(not shipped) ' if refused else ''}added {gain:+.2f} dB in {spent:.2f} h "
+                  f"({gain / spent:+.3f} dB per hour of one core): what continuing this recipe buys now."]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -53,3 +53,18 @@ def test_a_run_replaces_a_shipped_model_only_when_better(tmp_path):
     assert "| 90 |" in text and (tmp_path / "curve.png").is_file()
     ends = [json.loads(shipped)["val_psnr_db"]["error_free"], card["val_psnr_db"]["error_free"]]
     assert f"The last run added {ends[1] - ends[0]:+.2f} dB" in text
+
+    # a run from the shipped model that buys nothing (no learning) is refused but kept for the curve
+    still = trainer.Trainer(trainer.load_config(SMOKE, {"lr": 1e-12}), str(tmp_path / "c"), progress=False)
+    still.fit(init_from=str(models / "smoke"))
+    still.save_final()
+    refused = ship(tmp_path / "c", models, history)
+    assert refused.returncode != 0 and "not shipped" in refused.stderr
+    assert json.loads((models / "smoke" / "card.json").read_text()) == card
+    assert (history / "smoke_tried_90-120_log.csv").is_file()
+    assert "compare" in json.loads((history / "smoke_tried_90-120_card.json").read_text())
+    curve = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "training_curve.py"), "--lineage", "smoke",
+                            "--history", str(history), "--models", str(models),
+                            "--out", str(tmp_path / "curve")], capture_output=True, text=True, timeout=120)
+    assert curve.returncode == 0, curve.stderr
+    assert "Not shipped" in (tmp_path / "curve.md").read_text() and "The last run (not shipped)" in curve.stdout

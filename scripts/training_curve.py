@@ -231,7 +231,9 @@ def main():
         end_h, end_p = np.r_[end_h, card_hours(tcard)], np.r_[end_p, float(tcard["val_psnr_db"]["error_free"])]
     if len(end_h) >= 2:
         ends = ", ".join(f"{v:.2f} dB at {h:.2f} h" for h, v in zip(end_h, end_p))
-        gain, spent = end_p[-1] - end_p[-2], end_h[-1] - end_h[-2]
+        # a refused run started from the shipped model (the last shipped end), as every other refused one did
+        before = -len(refused) - 1 if refused else -2
+        gain, spent = end_p[-1] - end_p[before], max(end_h[-1] - end_h[before], 1e-9)
         lines += ["", f"Error-free values the runs ended at: {ends}. The last run "
                   f"{'(not shipped) ' if refused else ''}added {gain:+.2f} dB in {spent:.2f} h "
                   f"({gain / spent:+.3f} dB per hour of one core): what continuing this recipe buys now."]

@@ -28,7 +28,7 @@ def test_profile_measures_order_curves_and_the_random_comparison(model, tmp_path
     paths = []
     for i, (r, c) in enumerate(((0, 0), (200, 300))):
         p = str(tmp_path / f"v{i}.png")
-        imageio.save_image(p, photo[r:r + 64, c:c + 64])
+        imageio.save_image(p, photo[r:r + 64, c:c + 96])
         paths.append(p)
     monkeypatch.setattr(rate_profile, "VAL_CROP", 64)
     profile = rate_profile.measure(model, paths, paths[:1])
@@ -36,9 +36,9 @@ def test_profile_measures_order_curves_and_the_random_comparison(model, tmp_path
     assert sorted(profile["channel_order"]) == list(range(c)) and len(profile["elimination_psnr_db"]) == c - 1
     assert set(profile["curves"]) == {"1", "2", "4"}
     full = dict(map(tuple, profile["curves"]["1"]))[1.0]
-    crops = [imageio.load_image(p) for p in paths]
-    expect = np.mean([metrics.psnr(x, model.decode(model.encode(x).astype(np.float32), 64, 64)) for x in crops])
-    assert full == pytest.approx(expect, abs=1e-3)  # all of the latent sent: the error-free decode
+    photos = [imageio.load_image(p) for p in paths]
+    expect = np.mean([metrics.psnr(x, model.decode(model.encode(x).astype(np.float32), 64, 96)) for x in photos])
+    assert full == pytest.approx(expect, abs=1e-3)  # all of the whole photo's latent sent: its error-free decode
     curve = dict(map(tuple, profile["curves"]["1"]))
     assert curve[0.015625] < curve[0.5] - 3  # sending 1/64 of the latent is much worse than half
     assert set(profile["order_against_random"]) == {"25%", "50%"}

@@ -22,7 +22,8 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("models", nargs="+", help="model folders (encoder.onnx, decoder.onnx, card.json)")
     p.add_argument("--val", default="", help="folder of photos to measure importance and curves on "
-                                             "(256x256 centre crops; default: the data cache's val split)")
+                                             "(importance on their 256x256 centre crops, curves on the whole photos; "
+                                             "default: the data cache's val split)")
     p.add_argument("--images", default="", help="folder of photos for the order-against-random check "
                                                 "(default: the data cache's test split)")
     p.add_argument("--keep-order", action="store_true", help="reuse the channel order already in card.json "

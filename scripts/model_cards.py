@@ -155,6 +155,8 @@ def section(name, folder, card, scores, n_images):
                      f"{parent['cumulative_steps']} steps, {parent['cumulative_train_hours']:.2f} h"
                      + (f"; widened from its {parent['latent_channels']} to {card['latent_channels']} latent channels"
                         if parent.get("latent_channels") not in (None, card.get("latent_channels")) else "")
+                     + (f"; stages widened from {parent['backbone_channels']} to {card['backbone']['channels']} channels"
+                        if parent.get("backbone_channels") not in (None, card.get("backbone", {}).get("channels")) else "")
                      + ") |")
     q = card.get("int8")
     if q:

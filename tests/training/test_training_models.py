@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from gnuradio.semcom.training import export, models, recipe, trainer  # noqa: E402
+from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.training.channels import Modem  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -265,3 +266,33 @@ def test_shipped_models_load_back_into_their_configs():
         card = json.load(open(os.path.join(folder, "card.json")))
         model = models.build(trainer.load_config(os.path.join(ROOT, "configs", card["config"] + ".json"))["model"])
         assert export.load_onnx_weights(model, folder)["model_id"] == os.path.basename(folder)
+
+
+def test_a_model_widens_into_wider_stages_that_compute_the_same_image(tmp_path):
+    """--init-from a model with narrower CNN stages (and residual blocks, pixel-shuffle): the wider
+    model computes the old one's logits and image until training uses the new features; a narrower
+    or deeper target is refused in one line."""
+    pytest.importorskip("onnxruntime")
+    narrow_cfg = trainer.load_config(SMOKE, {"model": {"blocks": 1, "channels": [8, 12, 16, 16]}})
+    t = trainer.Trainer(narrow_cfg, str(tmp_path / "run"), progress=False)
+    t.fit(max_steps=2)
+    card = export.export_file(t.save_final(), str(tmp_path / "onnx"))
+    old = models.build(narrow_cfg["model"])
+    export.load_onnx_weights(old, str(tmp_path / "onnx"))
+    wide_cfg = trainer.load_config(SMOKE, {"model": {"blocks": 1, "channels": [8, 16, 24, 32]}})
+    wide = trainer.Trainer(wide_cfg, str(tmp_path / "wide"), progress=False)
+    assert wide.fit(max_steps=0, init_from=str(tmp_path / "onnx"))["step"] == 0
+    model = wide.model.eval()
+    torch.manual_seed(1)
+    x, p1 = torch.rand(1, 3, 64, 96), torch.rand(1, card["latent_channels"], 4, 6)
+    with torch.no_grad():
+        assert torch.allclose(model.encoder.logits(x), old.encoder.logits(x), atol=1e-5)
+        assert torch.allclose(model.decoder(p1), old.decoder(p1), atol=1e-6)
+        assert model.decoder.net[2].body[0].weight[16:].std() > 0  # the new features are not dead
+    child = export.export_file(wide.save_final(), str(tmp_path / "child"))
+    assert child["continued_from"]["backbone_channels"] == [8, 12, 16, 16]
+    assert child["backbone"]["channels"] == [8, 16, 24, 32]
+    for change in ({"channels": [8, 12, 16, 8]}, {"blocks": 2}):
+        other = models.build({**narrow_cfg["model"], **change})
+        with pytest.raises(SemcomError, match="does not fit|lacks weights"):
+            export.load_onnx_weights(other, str(tmp_path / "onnx"))

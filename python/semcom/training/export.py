@@ -79,6 +79,7 @@ def lineage(card: dict) -> dict:
     facts, and its cumulative steps and training hours (its own plus its ancestors')."""
     return {"model_id": card.get("model_id", "?"), "exported": card.get("exported", ""),
             "latent_channels": card.get("latent_channels"),  # fewer than the run's: it was widened
+            "backbone_channels": (card.get("backbone") or {}).get("channels"),  # likewise
             "cumulative_steps": int(card.get("cumulative_steps", card.get("train_steps", 0))),
             "cumulative_train_hours": round(float(card.get("cumulative_train_hours",
                                                            float(card.get("train_wall_s", 0.0)) / 3600)), 3)}
@@ -333,11 +334,13 @@ def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opse
 
 
 def widened(small: dict, fresh: dict) -> dict:
-    """A BitSemCom state with fewer latent channels embedded in a wider model's fresh state: the
-    old weights fill the leading slice of every tensor, the new outputs keep their fresh values
-    and the new inputs of old outputs are zero, so the wider model computes the old model's
-    image until training gives the new bits a use. Weights the wider model lacks, or that do not
-    fit in it, stay as they are (load_state_dict reports them)."""
+    """A BitSemCom state with fewer latent channels, or narrower CNN stages, embedded in a wider
+    model's fresh state: the old weights fill the leading slice of every tensor, the new outputs
+    keep their fresh values and the new inputs of old outputs are zero, so the wider model
+    computes the old model's image until training gives the new bits and features a use
+    (pixel-shuffle convs keep this: the new channels' sub-pixels are the appended outputs).
+    Weights the wider model lacks, or that do not fit in it, stay as they are (the caller
+    reports them)."""
     out = {}
     for name, old in small.items():
         new = fresh.get(name)
@@ -389,12 +392,17 @@ def load_onnx_weights(model, folder: str) -> dict:
     want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset, **extra}
     got = {k: card.get(k, "bitsemcom" if k == "codec" else None) for k in want}
     widen = method == "bitsemcom" and {**got, "latent_channels": want["latent_channels"]} == want \
-        and int(got["latent_channels"] or 0) < want["latent_channels"]
+        and int(got["latent_channels"] or 0) <= want["latent_channels"]
     if got != want and not widen:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()
     if widen:
         state = widened(state, expected)
+        misfit = sorted(k for k in expected if k in state and state[k].shape != expected[k].shape)
+        if misfit:
+            raise SemcomError(f"{folder}'s backbone {card.get('backbone', {}).get('channels')} does not fit in the "
+                              f"config's ({', '.join(misfit[:2])}): a model can only be widened, with the same "
+                              "stages and blocks")
     if vq:  # training-side state the networks never read: the card's mask weights, a started codebook
         state.setdefault("mask_logits", torch.tensor(card.get("mask_logits", []), dtype=torch.float32))
         state.setdefault("usage", torch.zeros_like(expected["usage"]))

@@ -240,9 +240,9 @@ def test_a_qpsk_model_widens_into_a_16qam_model_that_computes_the_same_image():
     """--init-from a model with fewer latent channels: the old channels keep their weights and
     the wider model decodes any bits on them as the old one did, whatever the new bits are."""
     folder = os.path.join(ROOT, "models", "bitsemcom-qpsk-cpp16")
-    old = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_qpsk_cpp16_continue.json"))["model"])
+    old = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_qpsk_cpp16_wide.json"))["model"])
     export.load_onnx_weights(old, folder)
-    wide = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_continue.json"))["model"])
+    wide = models.build(trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_wide.json"))["model"])
     assert export.load_onnx_weights(wide, folder)["model_id"] == "bitsemcom-qpsk-cpp16"
     torch.manual_seed(0)
     x = torch.rand(1, 3, 64, 96)
@@ -251,7 +251,7 @@ def test_a_qpsk_model_widens_into_a_16qam_model_that_computes_the_same_image():
         assert torch.allclose(wide.encoder.logits(x)[:, :32], old.encoder.logits(x), atol=1e-5)
         assert torch.allclose(wide.decoder(p1), old.decoder(p1[:, :32]), atol=1e-6)
         assert wide.encoder.logits(x)[:, 32:].std() > 0  # the new channels are not dead
-    ablation = models.build({**trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_continue.json"))["model"],
+    ablation = models.build({**trainer.load_config(os.path.join(ROOT, "configs", "bitsemcom_16qam_cpp16_wide.json"))["model"],
                              "variant": "hard-ste"})
     with pytest.raises(Exception, match="hard-ste"):
         export.load_onnx_weights(ablation, folder)

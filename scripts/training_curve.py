@@ -168,6 +168,16 @@ def main():
             _, t_hours, t_cols = read_log(log)
             if key in t_cols:
                 refused.append((tcard, t_hours + card_hours(final), t_cols[key]))
+    earlier = []  # (card, hours, error-free column, start card) of refused runs from models since replaced
+    if args.lineage:
+        for r in runs:
+            base = r[0]
+            if base.get("model_id") != args.lineage or steps_of(base) == steps_of(final):
+                continue
+            for log, tcard in tried(args.lineage, args.history, steps_of(base)):
+                _, t_hours, t_cols = read_log(log)
+                if key in t_cols:
+                    earlier.append((tcard, t_hours + card_hours(base), t_cols[key], base))
     h_all = np.r_[h0, hours, *[r[1] for r in refused]]
     p_all = np.r_[p0, columns[key], *[r[2] for r in refused]]
     # the best value so far: each run restarts its schedule and dips, the best model is what is kept
@@ -195,6 +205,10 @@ def main():
     for i, (tcard, t_hours, t_values) in enumerate(refused):
         ax.plot(np.r_[end_h[-1], t_hours], np.r_[end_p[-1], t_values], color="grey", ls="--", marker="x", ms=4,
                 lw=1.5, label="error-free, a run from the shipped model that was not shipped" if i == 0 else None)
+    for i, (tcard, t_hours, t_values, base) in enumerate(earlier):
+        ax.plot(np.r_[card_hours(base), t_hours], np.r_[float(base["val_psnr_db"]["error_free"]), t_values],
+                color="silver", ls="--", marker="x", ms=3, lw=1,
+                label="error-free, a run from an earlier shipped model that was not shipped" if i == 0 else None)
     ax.set(xlabel="cumulative training hours (one CPU core; dotted: a new run from the shipped weights)",
            ylabel="validation PSNR (dB, 8 val crops)", title=f"{name}: validation PSNR against cumulative training")
     ax.grid(alpha=0.3)
@@ -219,15 +233,17 @@ def main():
         lines[-1] += (f" At the last validation the best value so far is {-lag:.2f} dB below the fit: the curve "
                       f"has bent more than one exponential allows, so the fit's level is an upper bound and the "
                       f"measured level is the best value so far, {best_all[-1]:.2f} dB.")
-    for tcard, t_hours, t_values in refused:
+    for tcard, t_hours, t_values, base in earlier + [(*r, final) for r in refused]:
         old, new = tcard["compare"]["models"]
         tests = ", ".join(f"{'error-free' if k == 'error_free' else k + ' dB'} {old['test'][k]:.2f} -> {new['test'][k]:.2f}"
                           for k in old["test"])
+        since = "" if base is final else f" of {steps_of(base)} steps (since replaced)"
         lines += ["", f"Not shipped (scripts/ship_model.py: not better on every score): a run of "
-                  f"{steps_of(tcard) - steps_of(final)} steps from the shipped model ({tcard.get('config', '?')}), "
-                  f"{card_hours(final):.2f} -> {card_hours(tcard):.2f} h; validation error-free "
-                  f"{float(final['val_psnr_db']['error_free']):.2f} -> {float(tcard['val_psnr_db']['error_free']):.2f} dB "
+                  f"{steps_of(tcard) - steps_of(base)} steps from the shipped model{since} ({tcard.get('config', '?')}), "
+                  f"{card_hours(base):.2f} -> {card_hours(tcard):.2f} h; validation error-free "
+                  f"{float(base['val_psnr_db']['error_free']):.2f} -> {float(tcard['val_psnr_db']['error_free']):.2f} dB "
                   f"(best on the way {np.nanmax(t_values):.2f}); Kodak-like test {tests}."]
+    for tcard, _, _ in refused:
         end_h, end_p = np.r_[end_h, card_hours(tcard)], np.r_[end_p, float(tcard["val_psnr_db"]["error_free"])]
     if len(end_h) >= 2:
         ends = ", ".join(f"{v:.2f} dB at {h:.2f} h" for h, v in zip(end_h, end_p))

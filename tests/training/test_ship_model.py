@@ -2,6 +2,7 @@
 model's int8 decoder, rate profile and lineage come with it."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -68,3 +69,14 @@ def test_a_run_replaces_a_shipped_model_only_when_better(tmp_path):
                             "--out", str(tmp_path / "curve")], capture_output=True, text=True, timeout=120)
     assert curve.returncode == 0, curve.stderr
     assert "Not shipped" in (tmp_path / "curve.md").read_text() and "The last run (not shipped)" in curve.stdout
+
+    # a refused run from a model since replaced (here the first one, at 30 steps) stays in the record
+    for kind in ("log.csv", "card.json"):
+        shutil.copy(history / f"smoke_tried_90-120_{kind}", history / f"smoke_tried_30-120_{kind}")
+    curve = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "training_curve.py"), "--lineage", "smoke",
+                            "--history", str(history), "--models", str(models),
+                            "--out", str(tmp_path / "curve")], capture_output=True, text=True, timeout=120)
+    assert curve.returncode == 0, curve.stderr
+    text = (tmp_path / "curve.md").read_text()
+    assert text.count("Not shipped") == 2 and "from the shipped model of 30 steps (since replaced)" in text
+    assert "The last run (not shipped)" in text  # the gain still counts from the current shipped model

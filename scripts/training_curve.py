@@ -162,22 +162,19 @@ def main():
     key = "val_psnr_error_free"
     h0 = [start_hours] if "error_free" in start_val else []
     p0 = [float(start_val["error_free"])] if h0 else []
-    refused = []  # (card, hours, error-free column) of the refused runs from the shipped model
+    # refused runs (card, hours, error-free column, start card): from the shipped model, and from
+    # models of this lineage since replaced (drawn and listed, not fitted: they overlap in time)
+    all_tried = []
     if args.lineage:
-        for log, tcard in tried(args.lineage, args.history, steps_of(final)):
-            _, t_hours, t_cols = read_log(log)
-            if key in t_cols:
-                refused.append((tcard, t_hours + card_hours(final), t_cols[key]))
-    earlier = []  # (card, hours, error-free column, start card) of refused runs from models since replaced
-    if args.lineage:
-        for r in runs:
-            base = r[0]
-            if base.get("model_id") != args.lineage or steps_of(base) == steps_of(final):
+        for base in [r[0] for r in runs if r[0].get("model_id") == args.lineage] + [final]:
+            if base is not final and steps_of(base) == steps_of(final):
                 continue
             for log, tcard in tried(args.lineage, args.history, steps_of(base)):
                 _, t_hours, t_cols = read_log(log)
                 if key in t_cols:
-                    earlier.append((tcard, t_hours + card_hours(base), t_cols[key], base))
+                    all_tried.append((tcard, t_hours + card_hours(base), t_cols[key], base))
+    refused = [t[:3] for t in all_tried if t[3] is final]
+    earlier = [t for t in all_tried if t[3] is not final]
     h_all = np.r_[h0, hours, *[r[1] for r in refused]]
     p_all = np.r_[p0, columns[key], *[r[2] for r in refused]]
     # the best value so far: each run restarts its schedule and dips, the best model is what is kept
@@ -233,7 +230,7 @@ def main():
         lines[-1] += (f" At the last validation the best value so far is {-lag:.2f} dB below the fit: the curve "
                       f"has bent more than one exponential allows, so the fit's level is an upper bound and the "
                       f"measured level is the best value so far, {best_all[-1]:.2f} dB.")
-    for tcard, t_hours, t_values, base in earlier + [(*r, final) for r in refused]:
+    for tcard, t_hours, t_values, base in all_tried:
         old, new = tcard["compare"]["models"]
         tests = ", ".join(f"{'error-free' if k == 'error_free' else k + ' dB'} {old['test'][k]:.2f} -> {new['test'][k]:.2f}"
                           for k in old["test"])

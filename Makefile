@@ -20,6 +20,7 @@
 #                  a training run replaces models/MODEL only if it scores better (int8 decoder and rate profile
 #                  re-made, lineage kept in docs/results/training); then make curves and the tables above
 #   make ablation  BitSemCom, DeepJSCC-1bit and Hard+STE from scratch, same recipe and CPU time (36 min, 1 core)
+#   make ablation-long  the same three at 15000 steps each on the widened stages, side by side (about 80 min)
 #   make curves    validation PSNR against cumulative training hours of each BitSemCom model's lineage
 #   make clean     remove build/ and out/
 
@@ -34,7 +35,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc ampsc-uep mvqvae envelope ship curves ablation clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results rates faults ota ampsc ampsc-uep mvqvae envelope ship curves ablation ablation-long clean
 
 all: install
 
@@ -215,6 +216,24 @@ ablation: install
 		$(ABLATION)/hard-ste/onnx --snr -6 -3 0 3 --markdown $(RESULTS)/training/ablation_test.md > /dev/null
 	$(PYTHON) scripts/update_readme.py ablation-val=$(RESULTS)/training/ablation_val.md \
 		ablation-test=$(RESULTS)/training/ablation_test.md
+
+# The ablation ordering at a longer budget, equal steps: the same three from scratch on the QPSK model's
+# widened stages, 15000 steps each of one recipe (a quarter error-free, then mixed AWGN/Rayleigh at
+# -3..8 dB; configs/{bitsemcom_qpsk_cpp16_scratch,deepjscc1bit_qpsk_cpp16_wide,hardste_qpsk_cpp16_wide}.json),
+# side by side (about 80 min on 2 cores); then the Kodak-like test set. The DeepJSCC-1bit and Hard+STE
+# runs are the shipped ablations' candidates: make ship RUN=$(ABLATION_LONG)/deepjscc-1bit/run MODEL=deepjscc1bit-qpsk-cpp16
+ABLATION_LONG := runs/ablation-long
+ABLATION_LONG_RUNS := bitsemcom:bitsemcom_qpsk_cpp16_scratch deepjscc-1bit:deepjscc1bit_qpsk_cpp16_wide \
+	hard-ste:hardste_qpsk_cpp16_wide
+ablation-long: install
+	for r in $(ABLATION_LONG_RUNS); do $(RUN_ENV) $(PYTHON) scripts/study_run.py run train configs/$${r#*:}.json \
+		--minutes 150 --out $(ABLATION_LONG)/$${r%%:*} --model-id ablation-long-$${r%%:*} > /dev/null & done; wait
+	$(RUN_ENV) $(PYTHON) scripts/study_run.py study --runs $(foreach r,$(ABLATION_LONG_RUNS),$(firstword $(subst :, ,$(r)))=$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/run) \
+		--report $(RESULTS)/training/ablation_long_val.md --plot $(RESULTS)/training/ablation_long.png
+	$(RUN_ENV) $(PYTHON) scripts/compare_models.py $(foreach r,$(ABLATION_LONG_RUNS),$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/model) \
+		--snr -6 -3 0 3 --markdown $(RESULTS)/training/ablation_long_test.md > /dev/null
+	$(PYTHON) scripts/update_readme.py ablation-long-val=$(RESULTS)/training/ablation_long_val.md \
+		ablation-long-test=$(RESULTS)/training/ablation_long_test.md
 
 clean:
 	rm -rf build out

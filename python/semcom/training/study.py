@@ -8,6 +8,7 @@ stops at the budget even if the probe was optimistic. Validation (val centre cro
 at 3 dB AWGN) runs every N/6 steps; ``log.csv`` of each run gives val PSNR against training time.
 
     runs: run(variants, out, budget_s)       report: report(out, md, png)
+    named runs of equal steps: runs_table(runs, md), plot_runs(runs, png, against='steps')
 """
 from __future__ import annotations
 
@@ -196,27 +197,45 @@ def report(out: str, md: str, png: str | None = None, points: str | None = None)
             for d in done:
                 w.writerows([d["variant"], *r] for r in curves(os.path.join(out, d["variant"])))
     if png:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
-        colors = plt.cm.tab20.colors
-        for i, d in enumerate(done):
-            rows = curves(os.path.join(out, d["variant"]))
-            style = {"color": colors[(2 * i) % 20 + (i >= 10)], "linestyle": ("-", "--", ":")[i % 3],
-                     "linewidth": 2.2 if d["variant"] in ("baseline", "bf16") else 1.2}
-            for ax, col in zip(axes, (2, 3)):
-                ax.plot([r[0] / 60 for r in rows], [r[col] for r in rows], marker=".", label=d["variant"], **style)
-        for ax, title in zip(axes, ("error-free", f"AWGN {VAL_SNR:g} dB")):
-            ax.set_title(f"val PSNR, {title}")
-            ax.set_xlabel("training time (min, 1 thread)")
-            ax.set_ylabel("PSNR (dB)")
-            ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        fig.savefig(png, dpi=110)
+        plot_runs([(d["variant"], os.path.join(out, d["variant"])) for d in done], png,
+                  bold=("baseline", "bf16"))
     return done
 
+
+def plot_runs(runs: list[tuple[str, str]], png: str, against: str = "minutes", bold=()) -> None:
+    """Val PSNR (error-free, at VAL_SNR) of (label, run folder) pairs against training minutes or steps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    colors = plt.cm.tab20.colors
+    x_of = (lambda r: r[0] / 60) if against == "minutes" else (lambda r: r[1])
+    for i, (label, run_dir) in enumerate(runs):
+        rows = curves(run_dir)
+        style = {"color": colors[(2 * i) % 20 + (i >= 10)], "linestyle": ("-", "--", ":")[i % 3],
+                 "linewidth": 2.2 if label in bold else 1.2}
+        for ax, col in zip(axes, (2, 3)):
+            ax.plot([x_of(r) for r in rows], [r[col] for r in rows], marker=".", label=label, **style)
+    for ax, title in zip(axes, ("error-free", f"AWGN {VAL_SNR:g} dB")):
+        ax.set_title(f"val PSNR, {title}")
+        ax.set_xlabel("training time (min, 1 thread)" if against == "minutes" else "training steps")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def runs_table(runs: list[tuple[str, str]], md: str) -> None:
+    """Markdown table of named runs' validations at the steps all of them logged one (runs of equal
+    steps compare point by point): val PSNR error-free / at VAL_SNR, a column per run."""
+    by_run = {label: {r[1]: r for r in curves(run_dir)} for label, run_dir in runs}
+    steps = sorted(set.intersection(*(set(v) for v in by_run.values()))) if by_run else []
+    lines = ["| steps | " + " | ".join(by_run) + " |", "|---|" + "---|" * len(by_run)]
+    lines += [f"| {s} | " + " | ".join(f"{rows[s][2]:.2f} / {rows[s][3]:.2f}" for rows in by_run.values()) + " |"
+              for s in steps]
+    with open(md, "w") as f:
+        f.write(f"val PSNR dB, error-free / AWGN {VAL_SNR:g} dB\n\n" + "\n".join(lines) + "\n")
 
 def level_off(t, y) -> dict:
     """Least-squares fit of y = a - b exp(-t / tau) (tau on a log grid, a and b linear): the
@@ -289,11 +308,20 @@ def main(argv=None):
                                                        "of this config override")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--curve", nargs=2, metavar=("RUN_DIR", "PNG"), help="only plot one run's curve with its fit")
+    p.add_argument("--runs", nargs="+", metavar="LABEL=RUN_DIR",
+                   help="only compare these runs (a semcom-train log.csv each), equal steps: the table of their "
+                        "validations (--report) and their curves against steps (--plot)")
     args = p.parse_args(argv)
     for name, overrides in args.define:
         VARIANTS[name] = json.loads(overrides)
     if args.curve:
         print(json.dumps(best_curve(*args.curve), indent=1))
+    elif args.runs:
+        runs = [tuple(r.split("=", 1)) if "=" in r else (os.path.basename(r.rstrip("/")), r) for r in args.runs]
+        if args.report:
+            runs_table(runs, args.report)
+        if args.plot:
+            plot_runs(runs, args.plot, against="steps")
     elif args.report:
         report(args.out, args.report, args.plot, args.points)
     elif args.speed is not None:

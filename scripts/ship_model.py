@@ -112,7 +112,10 @@ def main():
     old, new = report["models"]
     print("\n".join(f"  {k:>10}: {old['test'][k]:.2f} -> {new['test'][k]:.2f} dB (test)" for k in old["test"]))
     print(f"  validation error-free: {old['val_card'].get('error_free')} -> {new['val_card'].get('error_free')} dB"
-          f"; steps {old['steps']} -> {new['steps']}")
+          f" (cards); steps {old['steps']} -> {new['steps']}")
+    if "val_rule" in report:
+        print(f"  validation error-free: {old['val_same_crops']:.2f} -> {new['val_same_crops']:.2f} dB "
+              f"({report['val_rule']})")
     if not report["new_better"]:
         if not args.compare_only:
             keep_tried(args.run, staged, old["steps"], report, args.model_id, args.history)

@@ -80,3 +80,38 @@ def test_a_run_replaces_a_shipped_model_only_when_better(tmp_path):
     text = (tmp_path / "curve.md").read_text()
     assert text.count("Not shipped") == 2 and "from the shipped model of 30 steps (since replaced)" in text
     assert "The last run (not shipped)" in text  # the gain still counts from the current shipped model
+
+
+class _Offset:
+    """A stand-in model whose reconstruction is the photo plus a constant (PSNR set by ``offset``)."""
+
+    def __init__(self, card, offset):
+        self.card, self.offset = card, offset
+
+    def encode(self, image):
+        self.last = image
+        return (image[..., 0] > 127).astype("uint8").ravel()
+
+    def decode(self, bits, h, w):
+        import numpy as np
+        return np.clip(self.last.astype(np.float32) + self.offset, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("same_data", [True, False])
+def test_the_validation_rule_compares_the_same_crops_when_the_cards_come_from_other_data(same_data, monkeypatch,
+                                                                                          capsys):
+    import importlib
+    monkeypatch.syspath_prepend(os.path.join(REPO, "scripts"))
+    compare = importlib.import_module("compare_models")
+    # the old card scored 30 dB on its own (other) data set; measured on the same crops the new model is better
+    models = {"old": _Offset({"dataset_hash": "a", "val_psnr_db": {"error_free": 30.0}}, 12),
+              "new": _Offset({"dataset_hash": "a" if same_data else "b", "val_psnr_db": {"error_free": 25.0}}, 4)}
+    monkeypatch.setattr(compare, "OnnxModel", lambda folder: models[folder])
+    monkeypatch.setattr(compare, "scores", lambda m, images, snrs: {"error_free": 40.0 - m.offset})
+    monkeypatch.setattr("sys.argv", ["compare_models.py", "old", "new", "--images", PHOTOS])
+    compare.main()
+    report = json.loads(capsys.readouterr().out)
+    assert report["new_better"] is (not same_data)  # same data: the cards' 30 > 25 decides
+    if not same_data:
+        old, new = report["models"]
+        assert new["val_same_crops"] > old["val_same_crops"] and "same" in report["val_rule"]

@@ -220,14 +220,16 @@ ablation: install
 # The ablation ordering at a longer budget, equal steps: the same three from scratch on the QPSK model's
 # widened stages, 15000 steps each of one recipe (a quarter error-free, then mixed AWGN/Rayleigh at
 # -3..8 dB; configs/{bitsemcom_qpsk_cpp16_scratch,deepjscc1bit_qpsk_cpp16_wide,hardste_qpsk_cpp16_wide}.json),
-# side by side (about 80 min on 2 cores); then the Kodak-like test set. The DeepJSCC-1bit and Hard+STE
-# runs are the shipped ablations' candidates: make ship RUN=$(ABLATION_LONG)/deepjscc-1bit/run MODEL=deepjscc1bit-qpsk-cpp16
+# side by side (about 80 min on 2 cores; a finished run is kept); then the Kodak-like test set. The
+# DeepJSCC-1bit and Hard+STE runs are the shipped ablations' candidates:
+#   make ship RUN=$(ABLATION_LONG)/deepjscc-1bit/run MODEL=deepjscc1bit-qpsk-cpp16
 ABLATION_LONG := runs/ablation-long
 ABLATION_LONG_RUNS := bitsemcom:bitsemcom_qpsk_cpp16_scratch deepjscc-1bit:deepjscc1bit_qpsk_cpp16_wide \
 	hard-ste:hardste_qpsk_cpp16_wide
 ablation-long: install
-	for r in $(ABLATION_LONG_RUNS); do $(RUN_ENV) $(PYTHON) scripts/study_run.py run train configs/$${r#*:}.json \
-		--minutes 150 --out $(ABLATION_LONG)/$${r%%:*} --model-id ablation-long-$${r%%:*} > /dev/null & done; wait
+	for r in $(ABLATION_LONG_RUNS); do test -f $(ABLATION_LONG)/$${r%%:*}/model/card.json || \
+		$(RUN_ENV) $(PYTHON) scripts/study_run.py run train configs/$${r#*:}.json --minutes 150 \
+		--out $(ABLATION_LONG)/$${r%%:*} --model-id ablation-long-$${r%%:*} > /dev/null & done; wait
 	$(RUN_ENV) $(PYTHON) scripts/study_run.py study --runs $(foreach r,$(ABLATION_LONG_RUNS),$(firstword $(subst :, ,$(r)))=$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/run) \
 		--report $(RESULTS)/training/ablation_long_val.md --plot $(RESULTS)/training/ablation_long.png
 	$(RUN_ENV) $(PYTHON) scripts/compare_models.py $(foreach r,$(ABLATION_LONG_RUNS),$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/model) \

@@ -237,6 +237,7 @@ def runs_table(runs: list[tuple[str, str]], md: str) -> None:
     with open(md, "w") as f:
         f.write(f"val PSNR dB, error-free / AWGN {VAL_SNR:g} dB\n\n" + "\n".join(lines) + "\n")
 
+
 def level_off(t, y) -> dict:
     """Least-squares fit of y = a - b exp(-t / tau) (tau on a log grid, a and b linear): the
     plateau a, b, tau, and the time where the fit comes within 0.5 dB of a."""

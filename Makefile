@@ -226,13 +226,14 @@ ablation: install
 ABLATION_LONG := runs/ablation-long
 ABLATION_LONG_RUNS := bitsemcom:bitsemcom_qpsk_cpp16_scratch deepjscc-1bit:deepjscc1bit_qpsk_cpp16_wide \
 	hard-ste:hardste_qpsk_cpp16_wide
+ABLATION_LONG_NAMES := $(foreach r,$(ABLATION_LONG_RUNS),$(firstword $(subst :, ,$(r))))
 ablation-long: install
 	for r in $(ABLATION_LONG_RUNS); do test -f $(ABLATION_LONG)/$${r%%:*}/model/card.json || \
 		$(RUN_ENV) $(PYTHON) scripts/study_run.py run train configs/$${r#*:}.json --minutes 150 \
 		--out $(ABLATION_LONG)/$${r%%:*} --model-id ablation-long-$${r%%:*} > /dev/null & done; wait
-	$(RUN_ENV) $(PYTHON) scripts/study_run.py study --runs $(foreach r,$(ABLATION_LONG_RUNS),$(firstword $(subst :, ,$(r)))=$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/run) \
+	$(RUN_ENV) $(PYTHON) scripts/study_run.py study --runs $(foreach v,$(ABLATION_LONG_NAMES),$(v)=$(ABLATION_LONG)/$(v)/run) \
 		--report $(RESULTS)/training/ablation_long_val.md --plot $(RESULTS)/training/ablation_long.png
-	$(RUN_ENV) $(PYTHON) scripts/compare_models.py $(foreach r,$(ABLATION_LONG_RUNS),$(ABLATION_LONG)/$(firstword $(subst :, ,$(r)))/model) \
+	$(RUN_ENV) $(PYTHON) scripts/compare_models.py $(foreach v,$(ABLATION_LONG_NAMES),$(ABLATION_LONG)/$(v)/model) \
 		--snr -6 -3 0 3 --markdown $(RESULTS)/training/ablation_long_test.md > /dev/null
 	$(PYTHON) scripts/update_readme.py ablation-long-val=$(RESULTS)/training/ablation_long_val.md \
 		ablation-long-test=$(RESULTS)/training/ablation_long_test.md

@@ -42,7 +42,8 @@ def test_report_table_and_deltas(tmp_path):
 
 
 def test_runs_of_equal_steps_compare_at_the_validations_they_share(tmp_path):
-    logs = {"a": "50,50.0,12.0,11.0\n100,100.0,14.0,13.0\n", "b": "50,60.0,12.5,11.5\n75,90.0,9.0,9.0\n100,120.0,13.25,12.5\n"}
+    logs = {"a": "50,50.0,12.0,11.0\n100,100.0,14.0,13.0\n",
+            "b": "50,60.0,12.5,11.5\n75,90.0,9.0,9.0\n100,120.0,13.25,12.5\n"}
     for name, rows in logs.items():
         os.makedirs(tmp_path / name)
         (tmp_path / name / "log.csv").write_text("step,train_s,val_psnr_error_free,val_psnr_snr3\n" + rows)

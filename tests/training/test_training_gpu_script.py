@@ -6,9 +6,10 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 from gnuradio.semcom.training import prepared, trainer  # noqa: E402
 
@@ -43,3 +44,46 @@ def test_train_on_gpu_script_bounded_time_on_cpu(tmp_path):
     assert [s["channel"] for s in card["recipe"]] == ["error-free", "mixed"]
     assert (out / "model" / "encoder.onnx").exists() and (out / "model" / "decoder.onnx").exists()
     assert (out / "run" / "log.csv").exists() and (out / "train.log").exists()
+
+
+def test_compact_prepared_folder_keeps_exactly_the_validation_crops(tmp_path):
+    """--val-crop stores only the val centre crops: validation at that val_crop sees the same pixels."""
+    ims = trainer.synthetic_images(4, size=160, seed=5)
+    val = [np.ascontiguousarray(ims[2][:150, :]), np.ascontiguousarray(ims[3][:, :100])]  # odd sizes
+    splits = {"train": [("t0", ims[0]), ("t1", ims[1])], "val": [("v0", val[0]), ("v1", val[1])]}
+    prepared.write(str(tmp_path / "full"), splits, 1.0, "x")
+    prepared.write(str(tmp_path / "compact"), splits, 1.0, "x", val_crop=128)
+    full = trainer.center_crops(prepared.Images.load(str(tmp_path / "full"), "val").arrays(), 128, 8)
+    compact_images = prepared.Images.load(str(tmp_path / "compact"), "val").arrays()
+    assert [im.shape for im in compact_images] == [(128, 128, 3), (128, 96, 3)]
+    compact = trainer.center_crops(compact_images, 128, 8)
+    assert all(torch.equal(a, b) for a, b in zip(full, compact)) and len(full) == len(compact) == 2
+    assert prepared.read_index(str(tmp_path / "compact"))["val_crop"] == 128
+    train = prepared.Images.load(str(tmp_path / "compact"), "train").arrays()
+    assert all(np.array_equal(a, b) for a, b in zip(train, ims[:2]))  # train photos untouched
+
+
+def test_training_device_gives_cuda_an_index(monkeypatch):
+    """torch.cuda.set_device refuses a bare 'cuda' (the bug a GPU run would have hit at start)."""
+    assert trainer.training_device("cuda") == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert trainer.training_device("cuda") == torch.device("cuda", 3)
+    assert trainer.training_device("cuda:1") == torch.device("cuda", 1)
+    assert trainer.training_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("fill", ["nan", "0", "1.5"])
+def test_train_refuses_a_fill_that_is_not_a_fraction(fill, tmp_path):
+    from gnuradio.semcom.training import run
+    with pytest.raises(SystemExit, match="--fill must be in"):
+        run.train(["configs/tiny_prepared.json", "--minutes", "1", "--out", str(tmp_path), "--fill", fill])
+
+
+def test_gpu_continue_explains_itself_and_refuses_unknown_jobs(tmp_path):
+    script = os.path.join(ROOT, "scripts", "gpu_continue.sh")
+    usage = subprocess.run(["bash", script], capture_output=True, text=True)
+    assert usage.returncode == 2 and "MINUTES OUT" in usage.stdout and "qpsk-anneal-fp32" in usage.stdout
+    bad = subprocess.run(["bash", script, "1", str(tmp_path / "out"), "qpsk", "nonsense"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        bad.stderr.strip()] and "unknown job 'nonsense'" in bad.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything ran

@@ -351,7 +351,7 @@ def widened(small: dict, fresh: dict) -> dict:
         t = new.clone()
         if t.dim() >= 2:
             t[:old.shape[0], old.shape[1]:] = 0
-        t[tuple(slice(0, o) for o in old.shape)] = old
+        t[tuple(slice(0, o) for o in old.shape)] = old.to(t.device)
         out[name] = t
     return out
 

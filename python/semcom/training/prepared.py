@@ -68,12 +68,25 @@ def _shrink(im: np.ndarray, scale: float) -> np.ndarray:
                                                  Image.LANCZOS))
 
 
-def write(folder: str, splits: dict, scale: float, source: str) -> dict:
-    """``splits``: {'train': [(name, HxWx3 uint8)], 'val': [...]}; train images shrunk by ``scale``."""
+def centre_crop(im: np.ndarray, crop: int | None) -> np.ndarray:
+    """The centre crop of at most ``crop`` x ``crop`` in whole model strides that validation takes
+    (empty when the image is smaller than one stride); ``im`` itself for no ``crop``."""
+    if not crop:
+        return im
+    from .models import STRIDE
+    h, w = im.shape[:2]
+    ch, cw = min(crop, h) // STRIDE * STRIDE, min(crop, w) // STRIDE * STRIDE
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return im[y:y + ch, x:x + cw]
+
+
+def write(folder: str, splits: dict, scale: float, source: str, val_crop: int | None = None) -> dict:
+    """``splits``: {'train': [(name, HxWx3 uint8)], 'val': [...]}; train images shrunk by ``scale``;
+    val images kept whole, or only the centre crops that validation at ``val_crop`` uses."""
     os.makedirs(folder, exist_ok=True)
-    index = {"format": FORMAT, "source_hash": source, "scale": scale, "splits": {}}
+    index = {"format": FORMAT, "source_hash": source, "scale": scale, "val_crop": val_crop, "splits": {}}
     for split in SPLITS:
-        items = [(n, _shrink(im, scale) if split == "train" else im) for n, im in splits[split]]
+        items = [(n, _shrink(im, scale) if split == "train" else centre_crop(im, val_crop)) for n, im in splits[split]]
         offsets, total = [], 0
         for _, im in items:
             offsets.append(total)
@@ -94,13 +107,15 @@ def write(folder: str, splits: dict, scale: float, source: str) -> dict:
     return index
 
 
-def prepare(data_cfg: dict, folder: str | None = None, scale: float | None = None) -> str:
+def prepare(data_cfg: dict, folder: str | None = None, scale: float | None = None,
+            val_crop: int | None = None) -> str:
     """The prepared folder of the config's train/val photos; returns its path.
 
     ``folder`` None: a folder under ``default_root()`` named by the source's hash and the scale
     (``data.prepared_scale``), made on first use. A named ``folder`` that holds prepared data is
     used as it is, whatever made it, unless ``scale`` is given (making one: it is remade when
-    its scale or source differ)."""
+    its scale or source differ). ``val_crop``: keep only the val centre crops of that size (a
+    compact folder to carry; validation at that ``data.val_crop`` sees the same pixels)."""
     from .. import data, imageio
     if folder is not None and scale is None and read_index(folder):
         return folder
@@ -110,13 +125,13 @@ def prepare(data_cfg: dict, folder: str | None = None, scale: float | None = Non
         raise SemcomError(f"no photos to prepare{' into ' + folder if folder else ''}; {data.FETCH_HINT}")
     folder = folder or os.path.join(default_root(), f"{src[:16]}_s{scale:g}")
     index = read_index(folder)
-    if index and index["source_hash"] == src and index["scale"] == scale:
+    if index and index["source_hash"] == src and index["scale"] == scale and index.get("val_crop") == val_crop:
         return folder
     splits = {}
     for split in SPLITS:
         paths = split_paths(data_cfg, split)
         splits[split] = [(os.path.basename(p), imageio.load_image(p)) for p in paths]
-    write(folder, splits, scale, src)
+    write(folder, splits, scale, src, val_crop)
     return folder
 
 
@@ -217,4 +232,4 @@ class CropSampler:
         return {"gen": self.gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # a checkpoint loaded onto a GPU brings it there

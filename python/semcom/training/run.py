@@ -26,9 +26,11 @@ def prepare(argv):
     p.add_argument("--scale", type=float, default=1.0, help="shrink the training photos by this factor (val never)")
     p.add_argument("--folder", help="a folder of images instead of the semcom-data cache")
     p.add_argument("--cache", help="the semcom-data cache (default ~/.cache/gr-semcom/data)")
+    p.add_argument("--val-crop", type=int, help="keep only the val centre crops of this size (data.val_crop), "
+                   "not the whole val photos: a compact folder to carry")
     args = p.parse_args(argv)
     from . import prepared
-    folder = prepared.prepare({"folder": args.folder, "cache": args.cache}, args.out, args.scale)
+    folder = prepared.prepare({"folder": args.folder, "cache": args.cache}, args.out, args.scale, args.val_crop)
     size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
     print(json.dumps({"folder": folder, "mb": round(size / 1e6, 1), **{
         k: len(v["names"]) for k, v in prepared.read_index(folder)["splits"].items()}}))
@@ -44,7 +46,14 @@ def train(argv):
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--model-id", help="model id in the card (default: the config's name)")
     p.add_argument("--init-from", help="start from an exported model folder")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="auto: bf16 on a GPU that has it, else the config's (bf16 only where faster on this CPU)")
+    p.add_argument("--fill", type=float, default=0.9,
+                   help="fraction of the probed steps to plan (validation, checkpoints and other jobs on the same "
+                   "device are not in the probe; lower it when several jobs share one GPU)")
     args = p.parse_args(argv)
+    if not 0 < args.fill <= 1:
+        raise SystemExit(f"--fill must be in (0, 1], not {args.fill}")
 
     import torch
 
@@ -53,8 +62,11 @@ def train(argv):
     if args.prepared:
         over["data"] = {"prepared": os.path.abspath(args.prepared)}
     cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    if cuda:
+    if args.precision != "auto":
+        over["precision"] = args.precision
+    elif cuda:
         over["precision"] = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if cuda:
         torch.backends.cudnn.benchmark = True
     cfg = trainer.load_config(args.config, over)
     device = args.device or ("cuda" if cuda else "cpu")
@@ -75,7 +87,7 @@ def train(argv):
     left = budget - (time.time() - t_start)
     if left <= 0:
         raise SystemExit(f"no time left to train after start-up ({time.time() - t_start:.0f} s)")
-    n = max(1, int(left / sec))
+    n = max(1, int(args.fill * left / sec))
     if n < trainer.recipe.total_steps(cfg["recipe"]):
         cfg = trainer.scale_to_steps(cfg, n)
     t = trainer.Trainer(cfg, run_dir, device=device, progress=False)

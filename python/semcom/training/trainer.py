@@ -244,13 +244,9 @@ def load_images(cfg: dict, split: str) -> list[np.ndarray]:
 def center_crops(images: list[np.ndarray], crop: int, count: int) -> list[torch.Tensor]:
     out = []
     for im in images[:count]:
-        h, w = im.shape[:2]
-        ch = min(crop, h) // models.STRIDE * models.STRIDE
-        cw = min(crop, w) // models.STRIDE * models.STRIDE
-        if ch == 0 or cw == 0:
-            continue
-        y, x = (h - ch) // 2, (w - cw) // 2
-        out.append(torch.from_numpy(np.ascontiguousarray(im[y:y + ch, x:x + cw])).permute(2, 0, 1).float() / 255)
+        c = prepared.centre_crop(im, crop)
+        if c.size:
+            out.append(torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1).float() / 255)
     return out
 
 
@@ -268,11 +264,12 @@ def _rng_state() -> dict:
 
 
 def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """``state`` as ``_rng_state`` made it (its tensors may come back on the training device)."""
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda"]])
 
 
 def latest_checkpoint(run_dir: str) -> str | None:
@@ -290,6 +287,15 @@ def hardware() -> str:
     except OSError:
         pass
     return f"CPU {name}, {torch.get_num_threads()} threads"
+
+
+def training_device(device: str | None = None) -> torch.device:
+    """``device`` (default: CUDA when there is one, else the CPU); a CUDA device always with an index
+    (LOCAL_RANK's GPU when none is given), which torch.cuda.set_device needs."""
+    d = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return d
 
 
 def autocast(device: torch.device, precision: str):
@@ -355,9 +361,7 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if device is None:
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = training_device(device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         torch.set_num_threads(int(cfg.get("threads", 2)))

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Continue the shipped BitSemCom models side by side on one CUDA machine, within MINUTES in all:
+#
+#   scripts/gpu_continue.sh MINUTES OUT [JOB ...]      (default: qpsk 16qam 16qam-wide)
+#
+# Jobs: qpsk, 16qam (lr 2e-4), 16qam-wide (stages widened), qpsk-anneal, 16qam-anneal (lr 5e-5),
+# qpsk-anneal-fp32 (float32, to compare with bf16).
+#
+# Each job is scripts/train_on_gpu.sh CONFIG MINUTES OUT/JOB --init-from models/ID --model-id ID
+# (the jobs share the GPU, so each plans 75 % of its probed steps). A job that fails in its first
+# two minutes is tried once more in float32. OUT/JOB-run.tar.gz then holds JOB/run (log.csv,
+# model.pt; no checkpoints) and OUT/JOB-model.tar.gz JOB/model (ONNX and card): unpacked here,
+# scripts/ship_model.py JOB/run ID compares and ships as for a run made here.
+# Data: $SEMCOM_PREPARED (default .cache/prepared); a compact one to carry:
+#   python3 scripts/study_run.py run prepare --scale 0.5 --val-crop 256 --out .cache/prepared-compact
+set -uo pipefail
+if [ $# -lt 2 ]; then
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+minutes=$1 out=$2
+shift 2
+root=$(cd "$(dirname "$0")/.." && pwd)
+declare -A config=([qpsk]=bitsemcom_qpsk_cpp16_gpu_continue [16qam]=bitsemcom_16qam_cpp16_gpu_continue
+                   [16qam-wide]=bitsemcom_16qam_cpp16_gpu_wide [qpsk-anneal]=bitsemcom_qpsk_cpp16_gpu_anneal
+                   [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal)
+declare -A model=([qpsk]=bitsemcom-qpsk-cpp16 [16qam]=bitsemcom-16qam-cpp16 [16qam-wide]=bitsemcom-16qam-cpp16
+                  [qpsk-anneal]=bitsemcom-qpsk-cpp16 [qpsk-anneal-fp32]=bitsemcom-qpsk-cpp16
+                  [16qam-anneal]=bitsemcom-16qam-cpp16)
+declare -A precision=([qpsk-anneal-fp32]=fp32)
+jobs=("$@")
+[ ${#jobs[@]} -gt 0 ] || jobs=(qpsk 16qam 16qam-wide)
+for j in "${jobs[@]}"; do
+    [ -n "${config[$j]:-}" ] || { echo "unknown job '$j'; choose from: ${!config[*]}" >&2; exit 2; }
+done
+mkdir -p "$out"
+t0=$(date +%s)
+export PYTHONUNBUFFERED=1
+
+job() {
+    local j=$1 dir=$out/$1 start left
+    start=$(date +%s)
+    "$root/scripts/train_on_gpu.sh" "$root/configs/${config[$j]}.json" "$minutes" "$dir" \
+        --init-from "$root/models/${model[$j]}" --model-id "${model[$j]}" --fill 0.75 \
+        --precision "${precision[$j]:-auto}" && return 0
+    if [ $(( $(date +%s) - start )) -lt 120 ]; then
+        left=$(awk -v m="$minutes" -v s="$(( $(date +%s) - t0 ))" 'BEGIN { printf "%.2f", m - s / 60 }')
+        echo "$j: failed at start; once more in float32 for $left minutes" >&2
+        rm -rf "$dir"
+        "$root/scripts/train_on_gpu.sh" "$root/configs/${config[$j]}.json" "$left" "$dir" \
+            --init-from "$root/models/${model[$j]}" --model-id "${model[$j]}" --fill 0.75 --precision fp32 && return 0
+    fi
+    return 1
+}
+
+for j in "${jobs[@]}"; do
+    job "$j" > "$out/$j.log" 2>&1 &
+done
+status=0
+for j in "${jobs[@]}"; do
+    wait -n || status=1
+done
+for j in "${jobs[@]}"; do
+    tail -n 3 "$out/$j.log" | sed "s/^/$j: /"
+    [ -d "$out/$j" ] || continue
+    # two archives of at most ~15 MB each; the checkpoints only when the run ended without model.pt
+    if [ -f "$out/$j/run/model.pt" ]; then skip=(--exclude='ckpt_*'); else skip=(); fi
+    tar -C "$out" -czf "$out/$j-run.tar.gz" "${skip[@]}" "$j/run" "$j/train.log"
+    [ -d "$out/$j/model" ] && tar -C "$out" -czf "$out/$j-model.tar.gz" "$j/model"
+done
+exit $status

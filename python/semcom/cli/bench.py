@@ -18,6 +18,7 @@ import os
 import statistics
 import time
 
+from .. import machine
 from . import common as cli
 
 
@@ -215,10 +216,11 @@ def main():
         print(f"LDPC n=1800 r=1/2 BPSK {snr:g} dB: min-sum {r['minsum']['info_bits_per_s'] / 1e6:.2f} Mbit/s "
               f"(BER {r['minsum']['ber']:.1e}), gr-fec {r['gnuradio']['info_bits_per_s'] / 1e3:.0f} kbit/s "
               f"(BER {r['gnuradio']['ber']:.1e}), ratio {ratio:.1f}x")
+    results["machine"] = machine.cpu_summary()
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(results, f, indent=1)
-    lines = ["| measurement | value |", "|---|---|"]
+    lines = ["| measurement | value |", "|---|---|", f"| machine | {machine.cpu_summary()} |"]
     c = results["codec"]
     for key in ("all_cores", "1_thread"):
         lines.append(f"| {c['model']} encode / decode, one {c['image']} image, ONNX Runtime, {c[key]['threads']} "
@@ -255,7 +257,8 @@ def latency_only(args) -> int:
                       if isinstance(rounds[0][m][k], dict) else rounds[0][m][k] for k in rounds[0][m]}
     ref = results[args.latency[0]]
     lines = [f"Encode and decode of one {ref['image']} image (cpp 1/16; medians of 2 x {args.runs} runs "
-             f"alternated between models; ratio = this model / {args.latency[0]}).", "",
+             f"alternated between models; ratio = this model / {args.latency[0]}; "
+             f"{machine.cpu_summary()}).", "",
              "| model | link | threads | encode ms | decode ms | encode ratio | decode ratio |",
              "|---|---|---|---|---|---|---|"]
     for m, r in results.items():

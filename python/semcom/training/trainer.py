@@ -23,7 +23,6 @@ import glob
 import json
 import math
 import os
-import platform
 import random
 import time
 
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import machine
 from ..errors import SemcomError
 from . import channels as tch
 from . import adversarial, losses, models, prepared, recipe, schedules
@@ -280,13 +280,7 @@ def latest_checkpoint(run_dir: str) -> str | None:
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"CPU {name}, {torch.get_num_threads()} threads"
+    return f"CPU {machine.cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def training_device(device: str | None = None) -> torch.device:
@@ -326,11 +320,7 @@ def time_step(model, device, precision: str, batch: int = 4, crop: int = 128, re
 
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX bf16 tiles (Linux /proc/cpuinfo; False where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in f)
-    except OSError:
-        return False
+    return "amx_bf16" in machine.cpu_flags()
 
 
 def resolve_precision(cfg: dict, model, device: torch.device) -> str:

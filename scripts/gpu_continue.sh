@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
-# Continue the shipped BitSemCom models side by side on one CUDA machine, within MINUTES in all:
+# Continue the shipped BitSemCom models (or train them anew) side by side on one CUDA machine,
+# within MINUTES in all:
 #
 #   scripts/gpu_continue.sh MINUTES OUT [JOB ...]      (default: qpsk 16qam 16qam-wide)
 #
 # Jobs: qpsk, 16qam (lr 2e-4), 16qam-wide (stages widened), qpsk-anneal, 16qam-anneal (lr 5e-5),
-# qpsk-anneal-fp32 (float32, to compare with bf16).
+# qpsk-anneal-fp32 (float32, to compare with bf16); qpsk-scratch, 16qam-scratch (the shipped
+# architecture from scratch, configs/*_gpu.json: one clean schedule, no restart).
 #
 # Each job is scripts/train_on_gpu.sh CONFIG MINUTES OUT/JOB --init-from models/ID --model-id ID
-# (the jobs share the GPU, so each plans 75 % of its probed steps). A job that fails in its first
-# two minutes is tried once more in float32. OUT/JOB-run.tar.gz then holds JOB/run (log.csv,
+# (no --init-from for scratch jobs; jobs sharing the GPU plan 75 % of their probed steps, a job
+# alone 90 %). A job that fails in its first two minutes is tried once more in float32.
+# OUT/JOB-run.tar.gz then holds JOB/run (log.csv,
 # model.pt; no checkpoints) and OUT/JOB-model.tar.gz JOB/model (ONNX and card): unpacked here,
 # scripts/ship_model.py JOB/run ID compares and ships as for a run made here.
 # Data: $SEMCOM_PREPARED (default .cache/prepared); a compact one to carry:
 #   python3 scripts/study_run.py run prepare --scale 0.5 --val-crop 256 --out .cache/prepared-compact
 set -uo pipefail
 if [ $# -lt 2 ]; then
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 minutes=$1 out=$2
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
+train=${SEMCOM_TRAIN_SCRIPT:-$root/scripts/train_on_gpu.sh}  # tests put a stand-in here
 declare -A config=([qpsk]=bitsemcom_qpsk_cpp16_gpu_continue [16qam]=bitsemcom_16qam_cpp16_gpu_continue
                    [16qam-wide]=bitsemcom_16qam_cpp16_gpu_wide [qpsk-anneal]=bitsemcom_qpsk_cpp16_gpu_anneal
-                   [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal)
+                   [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal
+                   [qpsk-scratch]=bitsemcom_qpsk_cpp16_gpu [16qam-scratch]=bitsemcom_16qam_cpp16_gpu)
 declare -A model=([qpsk]=bitsemcom-qpsk-cpp16 [16qam]=bitsemcom-16qam-cpp16 [16qam-wide]=bitsemcom-16qam-cpp16
                   [qpsk-anneal]=bitsemcom-qpsk-cpp16 [qpsk-anneal-fp32]=bitsemcom-qpsk-cpp16
-                  [16qam-anneal]=bitsemcom-16qam-cpp16)
+                  [16qam-anneal]=bitsemcom-16qam-cpp16 [qpsk-scratch]=bitsemcom-qpsk-cpp16
+                  [16qam-scratch]=bitsemcom-16qam-cpp16)
 declare -A precision=([qpsk-anneal-fp32]=fp32)
+declare -A scratch=([qpsk-scratch]=1 [16qam-scratch]=1)
 jobs=("$@")
 [ ${#jobs[@]} -gt 0 ] || jobs=(qpsk 16qam 16qam-wide)
 for j in "${jobs[@]}"; do
@@ -37,18 +44,22 @@ mkdir -p "$out"
 t0=$(date +%s)
 export PYTHONUNBUFFERED=1
 
+fill=0.75  # the probe runs while the other jobs start: plan less than it says
+[ ${#jobs[@]} -gt 1 ] || fill=0.9
+
 job() {
-    local j=$1 dir=$out/$1 start left
+    local j=$1 dir=$out/$1 start left args
     start=$(date +%s)
-    "$root/scripts/train_on_gpu.sh" "$root/configs/${config[$j]}.json" "$minutes" "$dir" \
-        --init-from "$root/models/${model[$j]}" --model-id "${model[$j]}" --fill 0.75 \
+    args=(--model-id "${model[$j]}" --fill "$fill")
+    [ -n "${scratch[$j]:-}" ] || args+=(--init-from "$root/models/${model[$j]}")
+    "$train" "$root/configs/${config[$j]}.json" "$minutes" "$dir" "${args[@]}" \
         --precision "${precision[$j]:-auto}" && return 0
     if [ $(( $(date +%s) - start )) -lt 120 ]; then
         left=$(awk -v m="$minutes" -v s="$(( $(date +%s) - t0 ))" 'BEGIN { printf "%.2f", m - s / 60 }')
         echo "$j: failed at start; once more in float32 for $left minutes" >&2
         rm -rf "$dir"
-        "$root/scripts/train_on_gpu.sh" "$root/configs/${config[$j]}.json" "$left" "$dir" \
-            --init-from "$root/models/${model[$j]}" --model-id "${model[$j]}" --fill 0.75 --precision fp32 && return 0
+        "$train" "$root/configs/${config[$j]}.json" "$left" "$dir" "${args[@]}" \
+            --precision fp32 && return 0
     fi
     return 1
 }

@@ -83,7 +83,7 @@ def main(argv=None) -> None:
     keys = list(rows[0]["scores"]["test"])
     head = " | ".join("Kodak-like error-free" if k == "error_free" else f"Kodak-like {k} dB" for k in keys)
     lines = ["| job | model | device, precision | crop x batch | peak lr | steps | s/step | val crops | "
-             f"{head} | better |", "|---" * (8 + len(keys)) + "|"]
+             f"{head} | better |", "|---" * (9 + len(keys)) + "|"]
     for model_id, ref in shipped.items():
         lines.append(f"| shipped | {model_id} | CPU | | | {ref['steps']} | | {ref['val']:.2f} | "
                      + " | ".join(f"{ref['test'][k]:.2f}" for k in keys) + " | |")

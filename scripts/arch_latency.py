@@ -6,7 +6,7 @@ does not depend on them), to choose one that meets the 150 ms encode / decode ta
 
 Each STAGES is the four stage widths (encoder order; the decoder mirrors them) of the ``small``
 preset with one residual block per stage and sub-pixel upsampling, as the shipped QPSK model.
-Encoder: image (1, 3, H, W) -> logits; decoder: P(b=1) -> image; one 768x512 image by default,
+Encoder as exported (image (1, 3, H, W) -> bits, logits); decoder: P(b=1) -> image; one 768x512 image by default,
 ONNX Runtime with its default threads; medians of --runs after two warm-up runs, the best of three
 rounds alternated between the candidates. Needs the training side's torch.
 """
@@ -34,27 +34,22 @@ def _median_ms(session, name: str, x: np.ndarray, runs: int) -> float:
 
 
 def build(stages: list[int], latent: int, height: int, width: int) -> dict:
-    """ONNX Runtime sessions of an untrained model's encoder (image -> logits) and decoder, and inputs."""
+    """ONNX Runtime sessions of an untrained model's encoder (as exported: image -> bits, logits) and
+    decoder, and their inputs."""
     import onnxruntime as ort
     import torch
 
     from gnuradio.semcom.training import models
-
-    class Logits(torch.nn.Module):
-        def __init__(self, encoder):
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, x):
-            return self.encoder.logits(x)
+    from gnuradio.semcom.training.export import _encoder_wrapper
 
     model = models.build({"preset": "small", "latent_channels": latent, "channels": stages, "blocks": 1}).eval()
     folder = tempfile.mkdtemp()
     paths = {"encoder": os.path.join(folder, "encoder.onnx"), "decoder": os.path.join(folder, "decoder.onnx")}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Logits(model.encoder), (torch.rand(1, 3, 64, 64),), paths["encoder"], dynamo=False,
-                          input_names=["image"], output_names=["logits"], dynamic_axes={"image": {2: "h", 3: "w"}})
+        torch.onnx.export(_encoder_wrapper(model.encoder), (torch.rand(1, 3, 64, 64),), paths["encoder"],
+                          dynamo=False, input_names=["image"], output_names=["bits", "logits"],
+                          dynamic_axes={"image": {2: "h", 3: "w"}})
         torch.onnx.export(model.decoder, (torch.rand(1, latent, 4, 4),), paths["decoder"], dynamo=False,
                           input_names=["p1"], output_names=["image"], dynamic_axes={"p1": {2: "h", 3: "w"}})
     opts = ort.SessionOptions()

@@ -19,7 +19,7 @@ import sys
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_models import scores  # noqa: E402
+from compare_models import better, scores  # noqa: E402
 
 from gnuradio.semcom import data  # noqa: E402
 from gnuradio.semcom.codecs.neural import OnnxModel  # noqa: E402
@@ -67,8 +67,8 @@ def main(argv=None) -> None:
                                  "steps": ref.card.get("cumulative_steps")}
         got = {"val": scores(model, crops, [])["error_free"], "test": scores(model, test, args.snr)}
         ref = shipped[model_id]
-        better = got["val"] > ref["val"] and all(got["test"][k] > ref["test"][k] for k in ref["test"])
-        rows.append({"job": name, "model_id": model_id, "summary": s, "config": cfg, "scores": got, "better": better,
+        rows.append({"job": name, "model_id": model_id, "summary": s, "config": cfg, "scores": got,
+                     "better": better(ref["test"], got["test"], got["val"] > ref["val"]),
                      "curve": val_curve(job)})
         dest = os.path.join(args.out, name)
         os.makedirs(dest, exist_ok=True)

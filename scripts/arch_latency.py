@@ -40,7 +40,7 @@ def build(stages: list[int], latent: int, height: int, width: int) -> dict:
     import torch
 
     from gnuradio.semcom.training import models
-    from gnuradio.semcom.training.export import _encoder_wrapper
+    from gnuradio.semcom.training.export import _encoder_wrapper, fast_upsampling_file
 
     model = models.build({"preset": "small", "latent_channels": latent, "channels": stages, "blocks": 1}).eval()
     folder = tempfile.mkdtemp()
@@ -52,6 +52,7 @@ def build(stages: list[int], latent: int, height: int, width: int) -> dict:
                           dynamic_axes={"image": {2: "h", 3: "w"}})
         torch.onnx.export(model.decoder, (torch.rand(1, latent, 4, 4),), paths["decoder"], dynamo=False,
                           input_names=["p1"], output_names=["image"], dynamic_axes={"p1": {2: "h", 3: "w"}})
+    fast_upsampling_file(paths["decoder"])  # as semcom-export writes it
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     rng = np.random.default_rng(0)

@@ -163,6 +163,9 @@ def test_onnx_export_parity_and_card(smoke_run, tmp_path):
     saved_card = json.load(open(tmp_path / "card.json"))
     assert saved_card["model_id"] == "smoke-test" and saved_card["weights"].startswith("float16")
     assert saved_card["fp16_rounding_max_abs_diff"]["decoder"] < 1e-2  # rounding the weights barely moves the output
+    import onnx
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "decoder.onnx")).graph.node}
+    assert "DepthToSpace" not in ops and "ConvTranspose" in ops  # the faster, exact upsampling (onnx_rewrite)
     # dynamic H, W: another size than the export's dummy input, and the model's bit count
     enc = ort.InferenceSession(str(tmp_path / "encoder.onnx"), providers=["CPUExecutionProvider"])
     dec = ort.InferenceSession(str(tmp_path / "decoder.onnx"), providers=["CPUExecutionProvider"])

@@ -72,6 +72,36 @@ def test_resume_mid_stage_matches_an_uninterrupted_run(tmp_path):
     assert not all(torch.equal(a[k], other.model.state_dict()[k]) for k in a)
 
 
+def test_weight_average_is_what_validates_ships_and_resumes(tmp_path):
+    """ema: an exponential moving average of the weights, in checkpoints (a resumed run ends with the
+    same average), validated (the log adds the raw weights' PSNR) and written to model.pt."""
+    cfg = tiny(ema=0.9, recipe=EVERY_KIND[:2], val={"every": 3, "snrs": [3.0]})
+    whole = trainer.Trainer(cfg, str(tmp_path / "a"), progress=False)
+    whole.fit()
+    part = trainer.Trainer(cfg, str(tmp_path / "b"), progress=False)
+    part.fit(max_steps=5)
+    resumed = trainer.Trainer(cfg, str(tmp_path / "b"), progress=False)
+    assert resumed.fit(resume=True)["step"] == 6
+    assert all(torch.equal(whole.ema[k], resumed.ema[k]) for k in whole.ema)
+    shipped = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["model"]
+    raw = whole.model.state_dict()
+    assert all(torch.equal(shipped[k], whole.ema[k]) for k in whole.ema)
+    assert any(not torch.equal(shipped[k], raw[k]) for k in whole.ema)
+    header, *rows = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert header.endswith("val_psnr_raw_error_free") and all(r.split(",")[-1] for r in rows if ",," not in r)
+    # the update: lerp towards the weights by 1 - decay (less decay over the first steps)
+    whole.ema = {k: torch.zeros_like(v) for k, v in whole.ema.items()}
+    whole.step = 1000
+    whole._update_ema()
+    assert all(torch.allclose(whole.ema[k], 0.1 * raw[k].float()) for k in whole.ema)
+    whole.step = 0
+    whole.ema = {k: torch.zeros_like(v) for k, v in whole.ema.items()}
+    whole._update_ema()  # decay min(0.9, 1/10): the first step takes 90 % of the weights
+    assert all(torch.allclose(whole.ema[k], 0.9 * raw[k].float()) for k in whole.ema)
+    with pytest.raises(SemcomError, match="ema"):
+        tiny(ema=1.5)
+
+
 def test_legacy_config_becomes_two_stages_with_the_same_lr_decay():
     cfg = trainer.load_config(SMALL)
     assert [(s["name"], s["steps"], s["channel"]["kind"]) for s in cfg["recipe"]] == [

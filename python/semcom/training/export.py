@@ -130,6 +130,7 @@ def model_card(saved: dict, model_id: str | None = None, backbone: dict | None =
         "crop": int(cfg["data"]["crop"]),
         "batch": int(cfg["data"]["batch"]),
         "lr": float(cfg["lr"]),
+        **({"weight_average": f"exponential moving average, decay {float(cfg['ema']):g}"} if cfg.get("ema") else {}),
         "seed": int(cfg["seed"]),
         "val_psnr_db": {k: round(float(v), 3) for k, v in (saved.get("val_psnr") or {}).items()},
         "torch": saved.get("torch", ""),
@@ -169,6 +170,17 @@ def _add_metadata(path: str, card: dict, role: str) -> None:
     model.producer_name = "gr-semcom"
     onnx.checker.check_model(model)
     onnx.save(model, path)
+
+
+def fast_upsampling_file(path: str) -> int:
+    """The exact, faster upsampling of ``onnx_rewrite`` for a decoder file. Skipped without
+    onnxruntime (it checks the rewrite): the plain graph decodes the same image, only slower."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return 0
+    from .onnx_rewrite import rewrite_file
+    return rewrite_file(path)
 
 
 def read_metadata(path: str) -> dict:
@@ -295,6 +307,7 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
     if fp16:
         for path in (enc_path, dec_path):
             _store_fp16(path)
+    fast_upsampling_file(dec_path)
     card = model_card(saved, model_id, getattr(model, "backbone", None))
     card["onnx_opset"] = opset
     card["weights"] = "float16 (cast to float32 on load)" if fp16 else "float32"

@@ -125,6 +125,7 @@ def export_mvqvae(model, saved: dict, out_dir: str, model_id: str | None, opset:
         ex._initializers_not_inputs(path)
         if fp16:
             ex._store_fp16(path)
+    ex.fast_upsampling_file(dec_path)
     card = ex.model_card(saved, model_id, backbone=model.architecture)
     card.update(card_facts(model))
     card["onnx_opset"] = opset

@@ -14,6 +14,10 @@ holds ``config.json``, ``log.csv`` (step, stage, loss, train/val PSNR, wall and 
 or not, continues exactly as an uninterrupted one; the last ``keep_checkpoints`` are kept),
 ``model.pt`` at the end (weights + card facts for ``export``) and TensorBoard events when
 TensorBoard is installed.
+
+``ema`` (a decay such as 0.999; 0 or absent: off) keeps an exponential moving average of the
+weights, updated after every step and kept in checkpoints. Validation, stage snapshots and
+``model.pt`` then use the average (what ships); the log adds the raw weights' error-free PSNR.
 """
 from __future__ import annotations
 
@@ -57,6 +61,7 @@ DEFAULTS = {
     "checkpoint_every": 500,
     "keep_checkpoints": 3,
     "log_every": 50,
+    "ema": 0.0,
     "seed": 0,
     "threads": 2,
 }
@@ -150,7 +155,7 @@ NUMBERS = [("lr", float, 0, 1), ("threads", int, 1, 1024), ("seed", int, 0, 2**3
            ("checkpoint_every", int, 1, None), ("keep_checkpoints", int, 1, None), ("log_every", int, 1, None),
            ("val.every", int, 1, None), ("data.batch", int, 1, 4096), ("data.crop", int, 16, 4096),
            ("data.val_crop", int, 16, 8192), ("data.val_images", int, 0, None), ("data.workers", int, 0, 256),
-           ("data.synthetic", int, 0, 100000), ("data.prepared_scale", float, 0.05, 1)]
+           ("data.synthetic", int, 0, 100000), ("data.prepared_scale", float, 0.05, 1), ("ema", float, 0, 0.99999)]
 
 
 def _check_numbers(cfg: dict) -> None:
@@ -370,6 +375,9 @@ class Trainer:
         self.losses = [losses.make(s.get("loss", cfg["loss"])) for s in self.stages]
         self.val_channel = recipe.Channel(cfg["val"]["channel"], cfg["modulation"], self.device, slots)
         self.step, self.wall_s, self.train_s, self.val_psnr = 0, 0.0, 0.0, {}
+        self.ema_decay = float(cfg.get("ema") or 0.0)
+        self.ema: dict | None = None  # name -> float32 average (fit starts it from the loaded weights)
+        self.raw_val_error_free = None
         self.continued_from = None  # lineage of the model an --init-from run started from
         self._train_images, self._val_images = train_images, val_images
         self.sampler, self._sampler_state = None, None
@@ -399,7 +407,7 @@ class Trainer:
         os.makedirs(self.run_dir, exist_ok=True)
         path = os.path.join(self.run_dir, f"ckpt_{self.step:08d}.pt")
         torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), **self.card_facts(),
-                    "rng": _rng_state(),
+                    "rng": _rng_state(), "ema": self.ema,
                     "sampler": self.sampler.state_dict() if self.sampler else self._sampler_state},
                    path + ".tmp")
         os.replace(path + ".tmp", path)
@@ -411,6 +419,7 @@ class Trainer:
         ck = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
+        self.ema = ck.get("ema")
         self.step, self.wall_s, self.val_psnr = int(ck["step"]), float(ck["wall_s"]), dict(ck["val_psnr"])
         self.train_s = float(ck.get("train_s", self.wall_s))
         self.precision = ck.get("precision", self.precision)
@@ -482,11 +491,47 @@ class Trainer:
             loss = loss_of(x)
             loss.backward()
         self.opt.step()
+        self._update_ema()
         return float(loss.detach())
+
+    # -------------------------------------------------------- weight average
+    def _start_ema(self) -> None:
+        if self.ema_decay and self.ema is None:
+            self.ema = {k: v.detach().float().clone() for k, v in self.model.state_dict().items()
+                        if v.is_floating_point()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        state = self.model.state_dict()
+        keys = list(self.ema)
+        # a from-scratch run's first steps would drag the average back to the initial weights
+        weight = 1.0 - min(self.ema_decay, (1.0 + self.step) / (10.0 + self.step))
+        torch._foreach_lerp_([self.ema[k] for k in keys], [state[k].float() for k in keys], weight)
+
+    def averaged_state(self) -> dict:
+        """The model's state with the weight average in place of the weights (the state itself
+        without ``ema``)."""
+        state = self.model.state_dict()
+        if self.ema is None:
+            return state
+        return {k: (self.ema[k].to(v.dtype) if k in self.ema else v) for k, v in state.items()}
 
     @torch.no_grad()
     def validate(self) -> dict:
         """PSNR (dB, uint8 images as ``metrics.psnr``) of the val centre crops: error-free and per SNR."""
+        if self.ema is not None:
+            raw = {k: v.clone() for k, v in self.model.state_dict().items()}
+            self.raw_val_error_free = self._validate(snrs=[])["error_free"]
+            self.model.load_state_dict(self.averaged_state())
+            try:
+                return self._validate()
+            finally:
+                self.model.load_state_dict(raw)
+        return self._validate()
+
+    def _validate(self, snrs=None) -> dict:
         from .. import metrics
         if self._val_images is None:
             self._val_images = load_images(self.cfg, "val")
@@ -497,7 +542,7 @@ class Trainer:
         to8 = lambda t: (t[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()  # noqa: E731
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(1234)
-            for snr in [None] + [float(s) for s in self.cfg["val"]["snrs"]]:
+            for snr in [None] + [float(s) for s in (self.cfg["val"]["snrs"] if snrs is None else snrs)]:
                 values = []
                 for x in crops:
                     x = x[None].to(self.device)
@@ -509,7 +554,8 @@ class Trainer:
 
     # -------------------------------------------------------- loop
     def _val_columns(self):
-        return ["val_psnr_error_free"] + [f"val_psnr_snr{float(s):g}" for s in self.cfg["val"]["snrs"]]
+        return (["val_psnr_error_free"] + [f"val_psnr_snr{float(s):g}" for s in self.cfg["val"]["snrs"]]
+                + (["val_psnr_raw_error_free"] if self.ema_decay else []))
 
     def _log_row(self, row: dict):
         if self.rank != 0:
@@ -533,6 +579,8 @@ class Trainer:
         row["val_psnr_error_free"] = f"{self.val_psnr['error_free']:.3f}"
         for s in self.cfg["val"]["snrs"]:
             row[f"val_psnr_snr{float(s):g}"] = f"{self.val_psnr[f'{float(s):g}']:.3f}"
+        if self.raw_val_error_free is not None:
+            row["val_psnr_raw_error_free"] = f"{self.raw_val_error_free:.3f}"
         return row
 
     def fit(self, resume: bool = False, max_steps: int | None = None, init_from: str | None = None,
@@ -551,6 +599,7 @@ class Trainer:
         elif init_from:
             from .export import lineage, load_onnx_weights
             self.continued_from = lineage(load_onnx_weights(self.model, init_from))
+        self._start_ema()
         if self.rank == 0:
             with open(os.path.join(self.run_dir, "config.json"), "w") as f:
                 json.dump(self.cfg, f, indent=2)
@@ -626,7 +675,8 @@ class Trainer:
         name = self.stages[index].get("snapshot")
         if name and local == self.stages[index]["steps"] - 1 and self.rank == 0:
             # its own validation: the run's last one may be many steps old (a card shows this one)
-            torch.save({"model": self.model.state_dict(), **self.card_facts(), "val_psnr": self.validate()},
+            val = self.validate()
+            torch.save({"model": self.averaged_state(), **self.card_facts(), "val_psnr": val},
                        os.path.join(self.run_dir, f"snapshot_{name}.pt"))
 
     def load_snapshot(self, path: str) -> dict:
@@ -661,5 +711,5 @@ class Trainer:
     def save_final(self) -> str:
         """``model.pt``: weights plus the facts the model card needs."""
         path = os.path.join(self.run_dir, "model.pt")
-        torch.save({"model": self.model.state_dict(), **self.card_facts()}, path)
+        torch.save({"model": self.averaged_state(), **self.card_facts()}, path)
         return path

@@ -23,7 +23,9 @@ How they were made (commands in the top-level README, "Training your own"):
 `semcom-data fetch` (photos from Debian packages; the Kodak-like test images never enter
 training), `semcom-train configs/<config>.json`, `semcom-export runs/<config>/model.pt --out
 models/<name> --model-id <name>`. Export fails unless ONNX Runtime matches PyTorch within the
-stated tolerance. A model is continued with `semcom-train ... --init-from models/<name>` and
+stated tolerance; the decoder's pixel shuffles are then written as one-hot grouped ConvTranspose
+nodes, bit-identical and faster in ONNX Runtime (`scripts/fast_decoders.py` did it for the folders
+exported before; their int8 decoders too). A model is continued with `semcom-train ... --init-from models/<name>` and
 replaced only by a run that scores better on the validation crops (both models on the same crops
 when their cards come from different data sets) and on the Kodak-like test set at every SNR
 compared (`make ship RUN=runs/<run> MODEL=<name>`, which also re-makes the int8

@@ -22,7 +22,8 @@ import numpy as np
 ROUNDS = 3
 
 
-def _median_ms(session, name: str, x: np.ndarray, runs: int) -> float:
+def median_ms(session, name: str, x: np.ndarray, runs: int) -> float:
+    """Median wall time (ms) of ``runs`` session runs on input ``name`` = ``x``, after two warm-ups."""
     for _ in range(2):
         session.run(None, {name: x})
     times = []
@@ -85,7 +86,7 @@ def main(argv=None) -> None:
     for _ in range(ROUNDS):  # rounds alternate between the candidates, so drift hits them alike
         for b, got in zip(built, best):
             for role in got:
-                got[role] = min(got[role], _median_ms(*b[role], args.runs))
+                got[role] = min(got[role], median_ms(*b[role], args.runs))
     lines = [f"Untrained backbones, one {width}x{height} image, ONNX Runtime (medians of {args.runs} runs, best of "
              f"{ROUNDS} rounds alternated between them; ratio = this one / the first; {cpu_summary()}).", "",
              "| stages | parameters | encode ms | decode ms | encode ratio | decode ratio |", "|---|---|---|---|---|---|"]

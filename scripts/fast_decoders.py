@@ -11,28 +11,20 @@ they are; the model fingerprint (which hashes the files) changes, so transmitter
 must both use the rewritten folder.
 
 --time first times each decoder before and after the rewrite on one 768x512 image (ONNX Runtime,
-default threads; medians of --runs, the best of 3 rounds alternated between the two graphs) and
+default threads; medians of --runs after two warm-ups, the best of 3 rounds alternated between the two graphs) and
 writes the table to --md.
 """
 import argparse
 import datetime
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
+from arch_latency import ROUNDS, median_ms  # same folder
 
 from gnuradio.semcom.training import onnx_rewrite
 
 FILES = ("decoder.onnx", "decoder.int8.onnx")
-
-
-def _session(model_bytes: bytes):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 4
-    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
 
 
 def time_both(path: str, height: int, width: int, runs: int) -> tuple[float, float] | None:
@@ -42,22 +34,16 @@ def time_both(path: str, height: int, width: int, runs: int) -> tuple[float, flo
     before = model.SerializeToString()
     if not onnx_rewrite.fast_upsampling(model):
         return None
-    sessions = [_session(before), _session(model.SerializeToString())]
+    sessions = [onnx_rewrite.session(before), onnx_rewrite.session(model.SerializeToString())]
     name = sessions[0].get_inputs()[0].name
-    probe = np.random.default_rng(0).random(next(iter(onnx_rewrite._random_feeds(model, 32).values())).shape,
+    probe = np.random.default_rng(0).random(next(iter(onnx_rewrite.random_feeds(model, 32).values())).shape,
                                             dtype=np.float32)
     stride = sessions[0].run(None, {name: probe})[0].shape[2] // probe.shape[2]
     x = np.random.default_rng(1).random((1, probe.shape[1], height // stride, width // stride), dtype=np.float32)
     best = [float("inf"), float("inf")]
-    for _ in range(3):
+    for _ in range(ROUNDS):  # alternated, so drift hits both alike
         for k, sess in enumerate(sessions):
-            sess.run(None, {name: x})
-            times = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                sess.run(None, {name: x})
-                times.append(time.perf_counter() - t)
-            best[k] = min(best[k], 1e3 * statistics.median(times))
+            best[k] = min(best[k], median_ms(sess, name, x, runs))
     return best[0], best[1]
 
 

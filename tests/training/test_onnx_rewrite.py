@@ -71,3 +71,23 @@ def test_dcr_shuffles_are_left_alone_and_files_are_checked_before_they_change(tm
     with pytest.raises(RuntimeError, match="changes the output"):
         onnx_rewrite.rewrite_file(path)
     assert open(path, "rb").read() == original
+
+
+def test_the_script_times_rewrites_and_tabulates_a_model_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    onnx.save(_decoder(), str(folder / "decoder.onnx"))
+    x = np.random.default_rng(2).random((1, 4, 3, 5), dtype=np.float32)
+    before = _run(onnx.load(str(folder / "decoder.onnx")), x)
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "fast_decoders.py")
+    md = tmp_path / "t.md"
+    r = subprocess.run([sys.executable, script, "--time", "--runs", "1", "--md", str(md), str(folder), str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "none: no decoder.onnx" in r.stderr  # the empty folder, one line
+    assert "2 upsampling(s) rewritten" in r.stdout
+    row = [line for line in md.read_text().splitlines() if line.startswith("| tiny |")][0]
+    assert float(row.split(" | ")[2]) > 0 and float(row.split(" | ")[4].rstrip(" |")) > 0
+    assert np.array_equal(_run(onnx.load(str(folder / "decoder.onnx")), x), before)

@@ -87,14 +87,19 @@ def fast_upsampling(model) -> int:
     return replaced
 
 
-def _outputs(model_bytes: bytes, feeds: dict) -> list:
+def session(model_bytes: bytes):
+    """An onnxruntime CPU session of a serialized model, its own errors not logged."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
-    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
+    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
 
 
-def _random_feeds(model, size: int = 8, seed: int = 0) -> dict:
+def _outputs(model_bytes: bytes, feeds: dict) -> list:
+    return session(model_bytes).run(None, feeds)
+
+
+def random_feeds(model, size: int = 8, seed: int = 0) -> dict:
     """Random inputs in [0, 1) (posteriors) for every graph input, symbolic dims set to ``size``."""
     rng = np.random.default_rng(seed)
     init = {i.name for i in model.graph.initializer}
@@ -122,7 +127,7 @@ def rewrite_file(path: str) -> int:
     onnx.checker.check_model(model)
     after = model.SerializeToString()
     for size in (8, 32):  # some decoders need their tile grid: the first size the original runs at
-        feeds = _random_feeds(model, size)
+        feeds = random_feeds(model, size)
         try:
             old_out = _outputs(before, feeds)
         except Exception:  # noqa: BLE001 (onnxruntime's own types)

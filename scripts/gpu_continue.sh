@@ -7,7 +7,8 @@
 # Jobs: qpsk, 16qam (lr 2e-4), 16qam-wide (stages widened), qpsk-anneal, 16qam-anneal (lr 5e-5),
 # qpsk-anneal-fp32 (float32, to compare with bf16); qpsk-scratch, 16qam-scratch (the shipped
 # architecture from scratch, configs/*_gpu.json: one clean schedule, no restart); qpsk-fast-scratch
-# (high-resolution stages 16 and 32 wide: 0.6x the decode time, scripts/arch_latency.py).
+# (high-resolution stages 16 and 32 wide: 0.6x the decode time, scripts/arch_latency.py);
+# qpsk-ema, 16qam-ema (constant lr 5e-5 with a weight average, decay 0.999, which validates and ships).
 #
 # Each job is scripts/train_on_gpu.sh CONFIG MINUTES OUT/JOB --init-from models/ID --model-id ID
 # (no --init-from for scratch jobs; jobs sharing the GPU plan 75 % of their probed steps, a job
@@ -19,7 +20,7 @@
 #   python3 scripts/study_run.py run prepare --scale 0.5 --val-crop 256 --out .cache/prepared-compact
 set -uo pipefail
 if [ $# -lt 2 ]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 minutes=$1 out=$2
@@ -30,11 +31,13 @@ declare -A config=([qpsk]=bitsemcom_qpsk_cpp16_gpu_continue [16qam]=bitsemcom_16
                    [16qam-wide]=bitsemcom_16qam_cpp16_gpu_wide [qpsk-anneal]=bitsemcom_qpsk_cpp16_gpu_anneal
                    [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal
                    [qpsk-scratch]=bitsemcom_qpsk_cpp16_gpu [16qam-scratch]=bitsemcom_16qam_cpp16_gpu
-                   [qpsk-fast-scratch]=bitsemcom_qpsk_cpp16_gpu_fast)
+                   [qpsk-fast-scratch]=bitsemcom_qpsk_cpp16_gpu_fast [qpsk-ema]=bitsemcom_qpsk_cpp16_gpu_ema
+                   [16qam-ema]=bitsemcom_16qam_cpp16_gpu_ema)
 declare -A model=([qpsk]=bitsemcom-qpsk-cpp16 [16qam]=bitsemcom-16qam-cpp16 [16qam-wide]=bitsemcom-16qam-cpp16
                   [qpsk-anneal]=bitsemcom-qpsk-cpp16 [qpsk-anneal-fp32]=bitsemcom-qpsk-cpp16
                   [16qam-anneal]=bitsemcom-16qam-cpp16 [qpsk-scratch]=bitsemcom-qpsk-cpp16
-                  [16qam-scratch]=bitsemcom-16qam-cpp16 [qpsk-fast-scratch]=bitsemcom-qpsk-cpp16)
+                  [16qam-scratch]=bitsemcom-16qam-cpp16 [qpsk-fast-scratch]=bitsemcom-qpsk-cpp16
+                  [qpsk-ema]=bitsemcom-qpsk-cpp16 [16qam-ema]=bitsemcom-16qam-cpp16)
 declare -A precision=([qpsk-anneal-fp32]=fp32)
 declare -A scratch=([qpsk-scratch]=1 [16qam-scratch]=1 [qpsk-fast-scratch]=1)
 jobs=("$@")

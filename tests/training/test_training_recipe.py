@@ -87,6 +87,9 @@ def test_weight_average_is_what_validates_ships_and_resumes(tmp_path):
     raw = whole.model.state_dict()
     assert all(torch.equal(shipped[k], whole.ema[k]) for k in whole.ema)
     assert any(not torch.equal(shipped[k], raw[k]) for k in whole.ema)
+    ckpt = sorted((tmp_path / "a").glob("ckpt_*.pt"))[-1]  # a checkpoint exports the average too
+    from_ckpt, _ = trainer.load_model(str(ckpt))
+    assert all(torch.equal(from_ckpt.state_dict()[k], whole.ema[k]) for k in whole.ema)
     header, *rows = (tmp_path / "a" / "log.csv").read_text().splitlines()
     assert header.endswith("val_psnr_raw_error_free") and all(r.split(",")[-1] for r in rows if ",," not in r)
     # the update: lerp towards the weights by 1 - decay (less decay over the first steps)

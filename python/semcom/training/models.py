@@ -266,13 +266,15 @@ def build(cfg: dict) -> nn.Module:
 
 
 def load_model(path: str, device: str = "cpu") -> tuple[BitSemCom, dict]:
-    """Model (eval mode) and its saved dict from ``model.pt`` or a trainer checkpoint; SemcomError
-    (one line) when the file is not one."""
+    """Model (eval mode) and its saved dict from ``model.pt`` or a trainer checkpoint (a checkpoint
+    of a run with a weight average gives the average, as its model.pt would); SemcomError (one
+    line) when the file is not one."""
     from ..errors import SemcomError
     try:
         ck = torch.load(path, map_location=device, weights_only=False)
         model = build(ck["config"]["model"]).to(device)
-        model.load_state_dict(ck["model"])
+        average = ck.get("ema") or {}
+        model.load_state_dict({k: average[k].to(v.dtype) if k in average else v for k, v in ck["model"].items()})
     except FileNotFoundError:
         raise SemcomError(f"{path} does not exist; train one with semcom-train") from None
     except Exception as err:  # noqa: BLE001 (pickle, zip, key and shape errors of a foreign or corrupt file)

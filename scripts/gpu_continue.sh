@@ -8,7 +8,9 @@
 # qpsk-anneal-fp32 (float32, to compare with bf16); qpsk-scratch, 16qam-scratch (the shipped
 # architecture from scratch, configs/*_gpu.json: one clean schedule, no restart); qpsk-fast-scratch
 # (high-resolution stages 16 and 32 wide: 0.6x the decode time, scripts/arch_latency.py);
-# qpsk-ema, 16qam-ema (constant lr 5e-5 with a weight average, decay 0.999, which validates and ships).
+# qpsk-ema, 16qam-ema (constant lr 5e-5 with a weight average, decay 0.999, which validates and ships);
+# 16qam-from-qpsk (today's QPSK model, its 32 latent channels widened to 16-QAM's 64, as the shipped
+# 16-QAM model was made from the QPSK model of 71000 steps).
 #
 # Each job is scripts/train_on_gpu.sh CONFIG MINUTES OUT/JOB --init-from models/ID --model-id ID
 # (no --init-from for scratch jobs; jobs sharing the GPU plan 75 % of their probed steps, a job
@@ -20,7 +22,7 @@
 #   python3 scripts/study_run.py run prepare --scale 0.5 --val-crop 256 --out .cache/prepared-compact
 set -uo pipefail
 if [ $# -lt 2 ]; then
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 minutes=$1 out=$2
@@ -32,12 +34,14 @@ declare -A config=([qpsk]=bitsemcom_qpsk_cpp16_gpu_continue [16qam]=bitsemcom_16
                    [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal
                    [qpsk-scratch]=bitsemcom_qpsk_cpp16_gpu [16qam-scratch]=bitsemcom_16qam_cpp16_gpu
                    [qpsk-fast-scratch]=bitsemcom_qpsk_cpp16_gpu_fast [qpsk-ema]=bitsemcom_qpsk_cpp16_gpu_ema
-                   [16qam-ema]=bitsemcom_16qam_cpp16_gpu_ema)
+                   [16qam-ema]=bitsemcom_16qam_cpp16_gpu_ema [16qam-from-qpsk]=bitsemcom_16qam_cpp16_gpu_wide)
 declare -A model=([qpsk]=bitsemcom-qpsk-cpp16 [16qam]=bitsemcom-16qam-cpp16 [16qam-wide]=bitsemcom-16qam-cpp16
                   [qpsk-anneal]=bitsemcom-qpsk-cpp16 [qpsk-anneal-fp32]=bitsemcom-qpsk-cpp16
                   [16qam-anneal]=bitsemcom-16qam-cpp16 [qpsk-scratch]=bitsemcom-qpsk-cpp16
                   [16qam-scratch]=bitsemcom-16qam-cpp16 [qpsk-fast-scratch]=bitsemcom-qpsk-cpp16
-                  [qpsk-ema]=bitsemcom-qpsk-cpp16 [16qam-ema]=bitsemcom-16qam-cpp16)
+                  [qpsk-ema]=bitsemcom-qpsk-cpp16 [16qam-ema]=bitsemcom-16qam-cpp16
+                  [16qam-from-qpsk]=bitsemcom-16qam-cpp16)
+declare -A init=([16qam-from-qpsk]=bitsemcom-qpsk-cpp16)  # else the model the job replaces
 declare -A precision=([qpsk-anneal-fp32]=fp32)
 declare -A scratch=([qpsk-scratch]=1 [16qam-scratch]=1 [qpsk-fast-scratch]=1)
 jobs=("$@")
@@ -56,7 +60,7 @@ job() {
     local j=$1 dir=$out/$1 start left args
     start=$(date +%s)
     args=(--model-id "${model[$j]}" --fill "$fill")
-    [ -n "${scratch[$j]:-}" ] || args+=(--init-from "$root/models/${model[$j]}")
+    [ -n "${scratch[$j]:-}" ] || args+=(--init-from "$root/models/${init[$j]:-${model[$j]}}")
     "$train" "$root/configs/${config[$j]}.json" "$minutes" "$dir" "${args[@]}" \
         --precision "${precision[$j]:-auto}" && return 0
     if [ $(( $(date +%s) - start )) -lt 120 ]; then

@@ -133,3 +133,12 @@ def test_gpu_continue_retries_a_job_that_fails_at_start_in_float32(tmp_path):
     assert len(calls) == 2 and "qpsk-anneal: failed at start; once more in float32" in r.stdout
     assert all("--fill 0.9" in c for c in calls)  # alone on the GPU
     assert sum("--precision fp32" in c for c in calls) == 1
+
+
+def test_gpu_continue_can_start_a_model_from_another(tmp_path):
+    """16qam-from-qpsk: the QPSK model's weights (widened by --init-from) become a 16-QAM candidate."""
+    r, calls = _gpu_continue(tmp_path, "16qam-from-qpsk")
+    assert r.returncode == 0, r.stderr
+    assert len(calls) == 1 and "bitsemcom_16qam_cpp16_gpu_wide.json" in calls[0]
+    assert "--init-from " + os.path.join(ROOT, "models", "bitsemcom-qpsk-cpp16") in calls[0]
+    assert "--model-id bitsemcom-16qam-cpp16" in calls[0]

@@ -650,7 +650,7 @@ class Trainer:
             if row:
                 self._log_row(row)
                 if writer:
-                    for key in ("loss", "train_psnr", "val_psnr"):
+                    for key in ("loss", "train_psnr", "val_psnr", "val_psnr_error_free", "val_psnr_raw_error_free"):
                         if row.get(key) not in (None, ""):
                             writer.add_scalar(key, float(row[key]), self.step)
             if self.step % ck_every == 0 or done:

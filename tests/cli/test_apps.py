@@ -312,3 +312,17 @@ def test_user_ldpc_code_over_a_recording(small_image, tmp_path):
             assert f"bursts of a user LDPC code (alist) this receiver was not given {sent_bursts}" in r.stdout
     r = app("rx_image.py", "--radio", "file", "--file", recording, "--fec", f"alist:{tmp_path}/missing.alist")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "missing.alist': cannot read it" in r.stderr
+
+
+def test_bench_latency_runs_each_model_over_its_own_modulation_unless_told(tmp_path):
+    r = app("semcom-bench", "--latency", "bitsemcom-qpsk-cpp16", "bitsemcom-16qam-cpp16", "--runs", 1,
+            "--out", tmp_path / "own")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(" | ") for line in (tmp_path / "own" / "latency.md").read_text().splitlines()
+            if line.startswith("| bitsemcom")]
+    assert {(row[0][2:], row[1]) for row in rows} == {("bitsemcom-qpsk-cpp16", "qpsk/none"),
+                                                      ("bitsemcom-16qam-cpp16", "16qam/none")}
+    assert all(float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
+    r = app("semcom-bench", "--latency", "bitsemcom-qpsk-cpp16", "--runs", 1, "--modulation", "16qam",
+            "--out", tmp_path / "all")
+    assert r.returncode == 0 and "| bitsemcom-qpsk-cpp16 | 16qam/none |" in (tmp_path / "all" / "latency.md").read_text()

@@ -65,6 +65,8 @@ def bench_codec(model_name, runs, modulation="qpsk"):
     image = load_image(cli.sample_image())
     h, w = image.shape[:2]
     vq = neural.card_codec(registry.get(model_name).model.folder) == "mvqvae"
+    if modulation == "own":  # the modulation the model's card says it was trained for
+        modulation = registry.get(model_name).model.card.get("modulation") or "qpsk"
     link = LinkConfig(modulation, registry.get(model_name).default_fec)  # uncoded, or the model's own FEC
     out = {"model": model_name, "image": f"{w}x{h}", "link": link.describe()}
     for threads in (0, 1):
@@ -184,7 +186,9 @@ def main():
     p.add_argument("--latency", nargs="+", metavar="MODEL",
                    help="measure only the learned-codec latency of these models (first = reference for the "
                         "ratios), over --modulation at cpp 1/16, uncoded (a masked VQ-VAE: under its LDPC 1/2); writes --out/latency.json and latency.md")
-    p.add_argument("--modulation", default="16qam", help="link of the --latency runs")
+    p.add_argument("--modulation", default="own",
+                   help="link of the --latency runs: a modulation for all, or 'own' (default): each model's "
+                        "card's (a model over another modulation is rate-matched to it)")
     args = p.parse_args()
     cli.quiet_gnuradio(args.verbose)
     if args.latency:

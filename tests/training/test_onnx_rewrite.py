@@ -91,3 +91,15 @@ def test_the_script_times_rewrites_and_tabulates_a_model_folder(tmp_path):
     row = [line for line in md.read_text().splitlines() if line.startswith("| tiny |")][0]
     assert float(row.split(" | ")[2]) > 0 and float(row.split(" | ")[4].rstrip(" |")) > 0
     assert np.array_equal(_run(onnx.load(str(folder / "decoder.onnx")), x), before)
+
+
+def test_an_export_keeps_the_plain_graph_when_the_rewrite_fails(tmp_path, monkeypatch, capsys):
+    from gnuradio.semcom.training import export
+    path = str(tmp_path / "decoder.onnx")
+    onnx.save(_decoder(), path)
+    original = open(path, "rb").read()
+    monkeypatch.setattr(onnx_rewrite, "fast_upsampling", lambda model: 1 / 0)
+    assert export.fast_upsampling_file(path) == 0
+    assert open(path, "rb").read() == original
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "left with its plain upsampling (division by zero)" in err[0]

@@ -22,6 +22,7 @@ import numpy as np
 
 from gnuradio.semcom import data
 from gnuradio.semcom.codecs.neural import OnnxModel, pad_to_multiple
+from gnuradio.semcom.errors import SemcomError
 from gnuradio.semcom.imageio import load_image
 
 
@@ -75,9 +76,13 @@ def main() -> int:
     lines = ["| model | bits per image | coin-flip share | marginal entropy, bits | information bound, bits | "
              "bound, bits per pixel | linear redundancy (mean R²) |", "|---|---|---|---|---|---|---|"]
     for folder in args.models:
-        model = OnnxModel(folder)
-        stochastic = model.card.get("bit_decision", "threshold") == "gumbel-sample"
-        probs = [probabilities(model, img) for img in images]
+        try:
+            model = OnnxModel(folder)
+            stochastic = model.card.get("bit_decision", "threshold") == "gumbel-sample"
+            probs = [probabilities(model, img) for img in images]
+        except SemcomError as err:
+            print(f"bit_usage: {err}", file=sys.stderr)
+            return 1
         rows = [usage(p1, stochastic) for p1 in probs]
         redundancy = linear_redundancy(np.concatenate([p1.reshape(p1.shape[0], -1).T for p1 in probs]))
         pixels = float(np.mean([img.shape[0] * img.shape[1] for img in images]))

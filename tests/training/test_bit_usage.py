@@ -26,3 +26,16 @@ def test_linear_redundancy_tells_copies_from_independent_channels():
     assert bit_usage.linear_redundancy(independent) < 0.01
     copies = np.concatenate([independent[:, :3], 1 - independent[:, :3]], axis=1)
     assert bit_usage.linear_redundancy(copies) == pytest.approx(1.0)
+
+
+def test_a_folder_that_is_not_a_model_gets_one_line(tmp_path):
+    import subprocess
+    (tmp_path / "decoder.onnx").write_text("garbage")
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "bit_usage.py")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    from gnuradio.semcom.imageio import save_image
+    save_image(str(photos / "a.png"), np.zeros((32, 48, 3), np.uint8))
+    r = subprocess.run([sys.executable, script, str(tmp_path), "--images", str(photos)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -39,3 +39,4 @@ def test_a_folder_that_is_not_a_model_gets_one_line(tmp_path):
     r = subprocess.run([sys.executable, script, str(tmp_path), "--images", str(photos)], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith("bit_usage: model ") and "encoder.onnx is missing" in r.stderr

@@ -54,36 +54,34 @@ def fast_upsampling(model) -> int:
             consumers.setdefault(name, []).append(node)
     outputs = {o.name for o in graph.output}
     channels = _channels(model)
-    nodes = list(graph.node)
-    replaced = 0
-    for k, node in enumerate(nodes):
-        if isinstance(node, list) or node.op_type != "DepthToSpace" or _attr(node, "mode", "DCR") != "CRD" or node.input[0] not in channels:
+    nodes, moved, replaced = [], set(), 0  # moved: outputs of activations emitted before their shuffle
+    for node in graph.node:
+        if node.output and node.output[0] in moved:
             continue
-        block, c = _attr(node, "blocksize"), channels[node.input[0]]
-        if c % (block * block):
+        block = _attr(node, "blocksize") if node.op_type == "DepthToSpace" else None
+        c = channels.get(node.input[0]) if block else None
+        if not c or _attr(node, "mode", "DCR") != "CRD" or c % (block * block):
+            nodes.append(node)
             continue
         weight = numpy_helper.from_array(shuffle_kernel(c, block), f"semcom.shuffle{replaced}")
         graph.initializer.append(weight)
         up = helper.make_node("ConvTranspose", [node.input[0], weight.name], list(node.output),
-                              name=f"{node.name or 'DepthToSpace'}/as_conv_transpose{replaced}", group=c // (block * block),
-                              kernel_shape=[block, block], strides=[block, block])
+                              name=f"{node.name or 'DepthToSpace'}/as_conv_transpose{replaced}",
+                              group=c // (block * block), kernel_shape=[block, block], strides=[block, block])
         after = consumers.get(node.output[0], [])
         if len(after) == 1 and after[0].op_type in ELEMENTWISE and node.output[0] not in outputs:
             act = after[0]  # act(shuffle(x)) == shuffle(act(x)): run act first, fused into the conv
-            moved = helper.make_node(act.op_type, [node.input[0]], [f"{node.output[0]}/before_shuffle{replaced}"],
+            early = helper.make_node(act.op_type, [node.input[0]], [f"{node.output[0]}/before_shuffle{replaced}"],
                                      name=f"{act.name or act.op_type}/before_shuffle{replaced}")
-            moved.attribute.extend(act.attribute)
-            up.input[0] = moved.output[0]
-            up.output[0] = act.output[0]
-            nodes[k] = [moved, up]
-            nodes[nodes.index(act)] = []
-        else:
-            nodes[k] = [up]
+            early.attribute.extend(act.attribute)
+            up.input[0], up.output[0] = early.output[0], act.output[0]
+            nodes.append(early)
+            moved.add(act.output[0])
+        nodes.append(up)
         replaced += 1
     if replaced:
-        flat = [n for item in nodes for n in (item if isinstance(item, list) else [item])]
         del graph.node[:]
-        graph.node.extend(flat)
+        graph.node.extend(nodes)
     return replaced
 
 

@@ -33,18 +33,18 @@ def config(variant):
 
 
 def test_only_sampled_bits_or_a_channel_make_noise_on_fixed_crops():
-    fixed = gradient_noise.measure(config("deepjscc-1bit"), None, 3, 0, None, progress=False)
+    fixed = gradient_noise.measure(config("deepjscc-1bit"), None, 4, 0, None, fixed_batches=2, progress=False)
     assert fixed["draw_share"] < 1e-12 # uniform quantisation, no channel: the same crops, the same gradient
-    drawn = gradient_noise.measure(config("bitsemcom"), None, 3, 0, None, progress=False)
+    drawn = gradient_noise.measure(config("bitsemcom"), None, 4, 0, None, fixed_batches=2, progress=False)
     assert drawn["draw_share"] > 1e-6  # Gumbel draws
-    channel = gradient_noise.measure(config("deepjscc-1bit"), None, 3, 1, ["decoder"], progress=False)
+    channel = gradient_noise.measure(config("deepjscc-1bit"), None, 4, 1, ["decoder"], fixed_batches=2, progress=False)
     assert channel["draw_share"] > 1e-6 and channel["trains"] == "decoder"
     assert 0 < channel["params"] < fixed["params"]
 
 
 def test_a_stage_the_recipe_lacks_gets_one_line(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(SCRIPTS, "gradient_noise.py"),
-                        "configs/smoke_synthetic.json@5", "", "--batches", "2"],
+                        "configs/smoke_synthetic.json@5", "", "--batches", "8"],
                        capture_output=True, text=True, timeout=300,
                        cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
     assert r.returncode == 1

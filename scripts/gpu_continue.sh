@@ -10,7 +10,9 @@
 # (high-resolution stages 16 and 32 wide: 0.6x the decode time, scripts/arch_latency.py);
 # qpsk-ema, 16qam-ema (constant lr 5e-5 with a weight average, decay 0.999, which validates and ships);
 # 16qam-from-qpsk (today's QPSK model, its 32 latent channels widened to 16-QAM's 64, as the shipped
-# 16-QAM model was made from the QPSK model of 71000 steps).
+# 16-QAM model was made from the QPSK model of 71000 steps); qpsk-big-batch, 16qam-big-batch (96 crops of
+# 256 px a step, lr 1e-4: near the gradient noise scale that scripts/gradient_noise.py measures at the
+# shipped weights, where batches of 16 carry a tenth to a hundredth of a noise-free step).
 #
 # Each job is scripts/train_on_gpu.sh CONFIG MINUTES OUT/JOB --init-from models/ID --model-id ID
 # (no --init-from for scratch jobs; jobs sharing the GPU plan 75 % of their probed steps, a job
@@ -22,7 +24,7 @@
 #   python3 scripts/study_run.py run prepare --scale 0.5 --val-crop 256 --out .cache/prepared-compact
 set -uo pipefail
 if [ $# -lt 2 ]; then
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 minutes=$1 out=$2
@@ -34,13 +36,15 @@ declare -A config=([qpsk]=bitsemcom_qpsk_cpp16_gpu_continue [16qam]=bitsemcom_16
                    [qpsk-anneal-fp32]=bitsemcom_qpsk_cpp16_gpu_anneal [16qam-anneal]=bitsemcom_16qam_cpp16_gpu_anneal
                    [qpsk-scratch]=bitsemcom_qpsk_cpp16_gpu [16qam-scratch]=bitsemcom_16qam_cpp16_gpu
                    [qpsk-fast-scratch]=bitsemcom_qpsk_cpp16_gpu_fast [qpsk-ema]=bitsemcom_qpsk_cpp16_gpu_ema
-                   [16qam-ema]=bitsemcom_16qam_cpp16_gpu_ema [16qam-from-qpsk]=bitsemcom_16qam_cpp16_gpu_wide)
+                   [16qam-ema]=bitsemcom_16qam_cpp16_gpu_ema [16qam-from-qpsk]=bitsemcom_16qam_cpp16_gpu_wide
+                   [qpsk-big-batch]=bitsemcom_qpsk_cpp16_gpu_big_batch [16qam-big-batch]=bitsemcom_16qam_cpp16_gpu_big_batch)
 declare -A model=([qpsk]=bitsemcom-qpsk-cpp16 [16qam]=bitsemcom-16qam-cpp16 [16qam-wide]=bitsemcom-16qam-cpp16
                   [qpsk-anneal]=bitsemcom-qpsk-cpp16 [qpsk-anneal-fp32]=bitsemcom-qpsk-cpp16
                   [16qam-anneal]=bitsemcom-16qam-cpp16 [qpsk-scratch]=bitsemcom-qpsk-cpp16
                   [16qam-scratch]=bitsemcom-16qam-cpp16 [qpsk-fast-scratch]=bitsemcom-qpsk-cpp16
                   [qpsk-ema]=bitsemcom-qpsk-cpp16 [16qam-ema]=bitsemcom-16qam-cpp16
-                  [16qam-from-qpsk]=bitsemcom-16qam-cpp16)
+                  [16qam-from-qpsk]=bitsemcom-16qam-cpp16 [qpsk-big-batch]=bitsemcom-qpsk-cpp16
+                  [16qam-big-batch]=bitsemcom-16qam-cpp16)
 declare -A init=([16qam-from-qpsk]=bitsemcom-qpsk-cpp16)  # else the model the job replaces
 declare -A precision=([qpsk-anneal-fp32]=fp32)
 declare -A scratch=([qpsk-scratch]=1 [16qam-scratch]=1 [qpsk-fast-scratch]=1)

@@ -142,3 +142,18 @@ def test_gpu_continue_can_start_a_model_from_another(tmp_path):
     assert len(calls) == 1 and "bitsemcom_16qam_cpp16_gpu_wide.json" in calls[0]
     assert "--init-from " + os.path.join(ROOT, "models", "bitsemcom-qpsk-cpp16") in calls[0]
     assert "--model-id bitsemcom-16qam-cpp16" in calls[0]
+
+
+def test_every_gpu_continue_job_names_a_config_that_loads():
+    import re
+
+    from gnuradio.semcom.training.trainer import load_config
+    text = open(os.path.join(ROOT, "scripts", "gpu_continue.sh")).read()
+    table = re.search(r"declare -A config=\((.*?)\)\n", text, re.S).group(1)
+    jobs = dict(re.findall(r"\[([\w-]+)\]=(\w+)", table))
+    assert {"qpsk-big-batch", "16qam-big-batch", "qpsk-scratch"} <= set(jobs)
+    for job, name in jobs.items():
+        cfg = load_config(os.path.join(ROOT, "configs", name + ".json"))
+        assert cfg["name"] == name, job
+    big = load_config(os.path.join(ROOT, "configs", jobs["qpsk-big-batch"] + ".json"))
+    assert big["data"]["batch"] * big["data"]["crop"] ** 2 >= 16 * 128 ** 2 * 16  # 16 times the CPU batch's pixels

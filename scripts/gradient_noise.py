@@ -52,7 +52,6 @@ def noise_scale(grads, batch):
 
 
 def measure(config, folder, batches, stage, train, fixed_batches=4, progress=True):
-    import torch
     from semcom.training.export import load_onnx_weights
     from semcom.training.recipe import set_trainable
     from semcom.training.trainer import Trainer, load_config

@@ -32,11 +32,10 @@ from semcom.errors import SemcomError  # noqa: E402
 
 
 def flat_gradient(trainer, x, index):
+    """The gradient of one training step's loss (``Trainer.loss``), over the trainable parameters."""
     import torch
     trainer.model.zero_grad(set_to_none=True)
-    channel = trainer.channels[index]
-    out = trainer.model(x) if channel.kind == "error-free" else trainer.model(x, channel=channel)
-    trainer.losses[index](out.float(), x).backward()
+    trainer.loss(x, x, index).backward()
     grads = [p.grad.detach().flatten() for p in trainer.model.parameters() if p.grad is not None]
     return torch.cat(grads).double()
 
@@ -58,7 +57,6 @@ def measure(config, folder, batches, stage, train, fixed_batches=4, progress=Tru
 
     cfg = load_config(config)
     cfg["precision"] = "fp32"
-    cfg["threads"] = int(os.environ.get("SEMCOM_THREADS", cfg.get("threads", 1)))
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
         t = Trainer(cfg, tmp, progress=False)
         if folder:
@@ -90,7 +88,7 @@ def measure(config, folder, batches, stage, train, fixed_batches=4, progress=Tru
             "batches": batches, "fixed": fixed_batches, "trains": ", ".join(trains) if trains else "whole model",
             "params": int(sum(p.numel() for p in t.model.parameters() if p.requires_grad)),
             "b_noise": a["b_noise"], "steps_factor": 1 + a["b_noise"] / batch,
-            "draw_share": draw_noise / a["noise"], "grad_norm": a["signal"] ** 0.5 if a["signal"] > 0 else 0.0}
+            "draw_share": draw_noise / a["noise"]}
 
 
 def markdown(rows):

@@ -8,7 +8,8 @@ learning-rate schedule. Old configs with stage1_steps / stage2_steps are the
 two-stage BitSemCom recipe. Precision 'auto' trains in bfloat16 where it is
 faster on this CPU or GPU. The run directory gets config.json, log.csv,
 checkpoints (ckpt_<step>.pt, every checkpoint_every steps) and model.pt at the
-end; semcom-export turns model.pt into ONNX. Data: the semcom-data cache (train/val splits), or --folder.
+end; semcom-export turns model.pt into ONNX. Data: the semcom-data cache
+(train/val splits), or --folder.
 
 Several GPUs: torchrun --nproc_per_node=N $(which semcom-train) CONFIG
 

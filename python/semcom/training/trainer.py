@@ -460,6 +460,20 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._net_stage = index
 
+    def forward(self, inp: torch.Tensor, index: int) -> torch.Tensor:
+        """The model's output for ``inp`` through recipe stage ``index``'s channel, in the run's precision."""
+        channel = self.channels[index]
+        with autocast(self.device, self.precision):
+            return self.net(inp) if channel.kind == "error-free" else self.net(inp, channel=channel)
+
+    def loss(self, inp: torch.Tensor, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Stage ``index``'s loss of the output for ``inp`` against the clean image ``x``, with the
+        model's own terms."""
+        with autocast(self.device, self.precision):
+            loss = self.losses[index](self.forward(inp, index).float(), x)
+            extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
+            return loss if extra is None else loss + extra
+
     def train_step(self, x: torch.Tensor) -> float:
         index = self.stage() - 1
         self._enter_stage(index)
@@ -468,27 +482,17 @@ class Trainer:
             group["lr"] = self.lr()
         if self.cfg.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
-        channel = self.channels[index]
-
-        def forward(inp):
-            with autocast(self.device, self.precision):
-                return self.net(inp) if channel.kind == "error-free" else self.net(inp, channel=channel)
-
-        def loss_of(inp):  # the loss against the clean image x, with the model's own terms
-            with autocast(self.device, self.precision):
-                loss = self.losses[index](forward(inp).float(), x)
-                extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
-                return loss if extra is None else loss + extra
-
         self.opt.zero_grad(set_to_none=True)
         adv = self.stages[index].get("adversarial")
         if adv:  # Algorithm 2: semantic noise with the weights fixed, then the weight perturbation
             with adversarial.codebook_paused(self.model):
-                noisy = adversarial.transmitter_noise(forward, self.losses[index], x, adv["epsilon"], adv["steps"])
+                noisy = adversarial.transmitter_noise(lambda inp: self.forward(inp, index), self.losses[index], x,
+                                                      adv["epsilon"], adv["steps"])
                 trainable = [p for p in self.model.parameters() if p.requires_grad]
-                loss = adversarial.perturbed_step(self.model, trainable, lambda: loss_of(noisy), adv["gamma"])
+                loss = adversarial.perturbed_step(self.model, trainable, lambda: self.loss(noisy, x, index),
+                                                  adv["gamma"])
         else:
-            loss = loss_of(x)
+            loss = self.loss(x, x, index)
             loss.backward()
         self.opt.step()
         self._update_ema()

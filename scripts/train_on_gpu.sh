@@ -8,7 +8,7 @@
 # scaled to the steps that fit, with CUDA and bf16 when there is a GPU (the CPU works too, for tests).
 # Data: the prepared folder .cache/prepared travelling with the repository; make it beforehand on a
 # machine with the photo cache (semcom-data fetch):
-#   python3 scripts/study_run.py run prepare --scale 0.5 --out .cache/prepared
+#   python3 scripts/run_from_source.py run prepare --scale 0.5 --out .cache/prepared
 # OUT gets run/ (log.csv, checkpoints, model.pt), model/ (encoder.onnx, decoder.onnx, card.json), train.log.
 set -euo pipefail
 if [ $# -lt 3 ]; then
@@ -21,12 +21,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 prepared=${SEMCOM_PREPARED:-$root/.cache/prepared}
 if [ ! -f "$prepared/index.json" ]; then
-    echo "no prepared data in $prepared; make it with: $python scripts/study_run.py run prepare --scale 0.5 --out .cache/prepared" >&2
+    echo "no prepared data in $prepared; make it with: $python scripts/run_from_source.py run prepare --scale 0.5 --out .cache/prepared" >&2
     exit 2
 fi
 mkdir -p "$out"
 # a hard stop 30 s after the budget, whatever happens inside
 limit=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 30 }')
-timeout --kill-after=10 "$limit" "$python" "$root/scripts/study_run.py" run train "$config" \
+timeout --kill-after=10 "$limit" "$python" "$root/scripts/run_from_source.py" run train "$config" \
     --minutes "$minutes" --out "$out" --prepared "$prepared" "$@" 2>&1 | tee "$out/train.log"
 exit "${PIPESTATUS[0]}"

@@ -82,7 +82,7 @@ def test_the_script_times_rewrites_and_tabulates_a_model_folder(tmp_path):
     onnx.save(_decoder(), str(folder / "decoder.onnx"))
     x = np.random.default_rng(2).random((1, 4, 3, 5), dtype=np.float32)
     before = _run(onnx.load(str(folder / "decoder.onnx")), x)
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "fast_decoders.py")
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "research", "fast_decoders.py")
     md = tmp_path / "t.md"
     r = subprocess.run([sys.executable, script, "--time", "--runs", "1", "--md", str(md), str(folder), str(tmp_path / "none")],
                        capture_output=True, text=True, timeout=120)

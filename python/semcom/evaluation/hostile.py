@@ -1,4 +1,4 @@
-"""Hostile traffic for the fault suite and the soak (``scripts/hostile_soak.py``): bursts whose
+"""Hostile traffic for the fault suite and the soak (``research/hostile_soak.py``): bursts whose
 headers carry valid CRCs but forged fields, of every kind the receiver must survive.
 
 ``forged_header(rng, kind, session, legit_frame)`` makes one header of ``FORGED_KINDS``; the

@@ -66,11 +66,11 @@ DEVIATIONS = [
     "the decoder reads the exact codeword posterior of each position's bits (soft), and erases a "
     "position whose best codeword has posterior <= 0.5",
     "masking: training masked uniformly; the noise-related weights are measured on the trained model (the "
-    "semantic noise's per-position saliency, scripts/mvqvae_study.py noise-map) and carried by the adversarially "
+    "semantic noise's per-position saliency, research/mvqvae_study.py noise-map) and carried by the adversarially "
     "trained model; the shipped model masks uniformly, which scored 0.08 dB higher",
     "adversarial training (Algorithm 2) is a recipe stage with its own cosine from 5e-5 and codebook upkeep "
     "paused; 150 steps of it on the shipped model (each costs eight) lost 0.8 dB clean and no less under "
-    "semantic noise than the same fine-tune without it (scripts/mvqvae_study.py at-train, robustness), so "
+    "semantic noise than the same fine-tune without it (research/mvqvae_study.py at-train, robustness), so "
     "the shipped model has none",
     "network size and data: the small preset (about 3.7 M parameters; the paper's 14-layer, 12-head encoder is "
     "preset 'paper') trained on 128 px crops of the semcom-data photos on one CPU, not ImageNet",

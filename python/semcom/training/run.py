@@ -1,4 +1,4 @@
-"""Training jobs from the source tree, without GNU Radio (``scripts/study_run.py run ...``).
+"""Training jobs from the source tree, without GNU Radio (``scripts/run_from_source.py run ...``).
 
 ``prepare``: decode the train/val photos into a prepared folder (the data that travels with a copy
 of the repository, e.g. ``.cache/prepared`` at ``--scale 0.5``, about 50 MB).

@@ -14,7 +14,7 @@ else:
 import pytest  # noqa: E402
 
 # tests/<room>/ mirrors python/semcom/<room>/; these rooms need GNU Radio (flowgraphs, blocks)
-GR_ROOMS = {"blocks", "links", "cli", "grc", "faults"}
+GR_ROOMS = {"blocks", "flowgraphs", "cli", "grc", "faults"}
 SLOW_SECONDS = 5  # a test marked slow takes longer than this here; `make test-fast` leaves them out
 
 

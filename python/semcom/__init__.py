@@ -22,4 +22,4 @@ else:
     from .blocks.phy_tx import phy_tx  # noqa: F401
     from .blocks.sim_channel import sim_channel  # noqa: F401
     from .blocks.zmq_source import zmq_source  # noqa: F401
-    from .links.sim import SimLink  # noqa: F401
+    from .flowgraphs.ideal import IdealLink  # noqa: F401

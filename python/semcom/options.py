@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import SemcomError
-from .phy.air import DEFAULT_BURST_SYMBOLS
+from .phy.burst import DEFAULT_BURST_SYMBOLS
 from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES
 from .phy.constellations import MODULATIONS
 from .phy import ldpc

@@ -137,10 +137,10 @@ def test_gnuradio_chain_rayleigh_ber_matches_closed_form(mod):
 
 def test_the_8x4_mimo_channel_carries_an_image_at_high_snr_and_loses_it_cleanly_at_low():
     from gnuradio.semcom.imageio import load_image
-    from gnuradio.semcom.links.sim import SimLink
+    from gnuradio.semcom.flowgraphs.ideal import IdealLink
     import os
     img = load_image(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "images", "kodim23.png"))[::4, ::4]
-    with SimLink("webp", "16qam", "ldpc-1/2", 1 / 16, "mimo8x4", 25.0) as link:
+    with IdealLink("webp", "16qam", "ldpc-1/2", 1 / 16, "mimo8x4", 25.0) as link:
         assert not link.transmit(img).lost
         link.set_snr(0.0)
         low = link.transmit(img)

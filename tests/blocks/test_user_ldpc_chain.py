@@ -20,7 +20,7 @@ from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
 from gnuradio.semcom.metrics import psnr  # noqa: E402
-from gnuradio.semcom.phy import air, burst, channels, ldpc  # noqa: E402
+from gnuradio.semcom.phy import burst, channels, ldpc  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
 GR_ALISTS = "/usr/share/gnuradio/fec/ldpc"
@@ -110,8 +110,8 @@ def test_receivers_not_given_the_alist_drop_its_bursts_and_go_on(alists):
     given none, or another alist, it drops every burst of the first with one counted reason, and the
     second frame arrives intact."""
     rng = np.random.default_rng(2)
-    user = air.BurstTransmitter("qpsk", "alist:" + alists["user"], "sc", burst_symbols=1024)
-    named = air.BurstTransmitter("qpsk", "ldpc-1/2", "sc", burst_symbols=1024)
+    user = burst.BurstTransmitter("qpsk", "alist:" + alists["user"], "sc", burst_symbols=1024)
+    named = burst.BurstTransmitter("qpsk", "ldpc-1/2", "sc", burst_symbols=1024)
     payloads = [rng.integers(0, 2, 3000).astype(np.uint8) for _ in range(2)]
     pieces = [np.zeros(2000, np.complex64)]
     pieces += user.bursts(payloads[0], 3, 8, 8, 0) + named.bursts(payloads[1], 3, 8, 8, 0)
@@ -132,7 +132,7 @@ def test_receivers_not_given_the_alist_drop_its_bursts_and_go_on(alists):
 
 def test_fec_decoder_drops_a_burst_of_another_user_code(alists):
     """Wired by hand (GRC), the decoder given another alist drops the burst with the same reason."""
-    user = air.BurstFramer("qpsk", "alist:" + alists["user"], "sc", 1024)
+    user = burst.BurstFramer("qpsk", "alist:" + alists["user"], "sc", 1024)
     header, seg = user.segments(np.ones(152, np.uint8), 3, 8, 8, 0)[0]
     llr = np.where(user.link.code.encode(seg)[0] > 0, 9.0, -9.0).astype(np.float32)
     pdu = make_pdu({bb.HEADER: list(astuple(header))}, llr)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.links.sim")
+pytest.importorskip("gnuradio.semcom.flowgraphs.ideal")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 
 from plain import CROSSING, REPO, measured_model_copies  # noqa: E402

@@ -316,11 +316,11 @@ def test_one_model_runs_over_every_modulation(image):
     """Modulation-agnostic: the QPSK-trained model over QPSK, 16-QAM and 64-QAM through the GNU Radio
     chain. At 30 dB there are no bit errors: the denser links repeat bits, and the image is the same."""
     pytest.importorskip("gnuradio.gr")
-    from gnuradio.semcom.links.sim import SimLink
+    from gnuradio.semcom.flowgraphs.ideal import IdealLink
     h, w = image.shape[:2]
     got = {}
     for mod, k in (("qpsk", 2), ("16qam", 4), ("64qam", 6)):
-        with SimLink(MODEL, mod, "", 1 / 16, "awgn", 30.0) as link:
+        with IdealLink(MODEL, mod, "", 1 / 16, "awgn", 30.0) as link:
             r = link.transmit(image)
         assert r.channel_uses == h * w // 16 and r.meta[neural.MODEL] == MODEL and not r.lost  # repeated
         got[mod] = r.image

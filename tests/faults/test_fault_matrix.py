@@ -26,7 +26,7 @@ from gnuradio.semcom.codecs.base import Received  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.evaluation.hostile import FORGED_KINDS, forged_burst, forged_header  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
-from gnuradio.semcom.phy import air, burst, channels  # noqa: E402
+from gnuradio.semcom.phy import burst, channels  # noqa: E402
 
 from plain import REPO  # noqa: E402
 
@@ -110,7 +110,7 @@ def test_forged_bursts_with_valid_crcs(legit, fault_matrix):
     """Each forged burst sits inside or right before a legitimate frame; every legitimate frame
     still arrives intact, and nothing forged comes out as an image of that transmitter."""
     rng = np.random.default_rng(1)
-    framer = air.BurstFramer("qpsk", "none", "sc", 512)  # 512 symbols a burst: 3 per legitimate frame
+    framer = burst.BurstFramer("qpsk", "none", "sc", 512)  # 512 symbols a burst: 3 per legitimate frame
     pieces, cases = [noise(GAP, rng)], []
     for frame, item in enumerate(legit[:3 * len(FORGED_KINDS)]):
         kind = FORGED_KINDS[frame % len(FORGED_KINDS)]
@@ -137,8 +137,8 @@ def test_with_a_key_forged_and_foreign_bursts_are_dropped(legit, fault_matrix):
     tag) and a foreign transmitter's bursts (another key) are dropped as unauthentic; every
     legitimate frame arrives intact and no other image comes out."""
     rng = np.random.default_rng(11)
-    framer = air.BurstFramer("qpsk", "none", "sc", 512, key=b"shared secret")
-    foreign = air.BurstFramer("qpsk", "none", "sc", 512, key=b"someone else")
+    framer = burst.BurstFramer("qpsk", "none", "sc", 512, key=b"shared secret")
+    foreign = burst.BurstFramer("qpsk", "none", "sc", 512, key=b"someone else")
     pieces, n = [noise(GAP, rng)], len(FORGED_KINDS)
     for frame, item in enumerate(legit[:n]):
         forged = forged_burst(forged_header(rng, FORGED_KINDS[frame], framer.session, frame), rng)
@@ -316,7 +316,7 @@ def test_truncated_and_corrupted_recordings(legit, fault, fault_matrix):
     """A recording cut short, or with bytes flipped: every frame untouched by the damage arrives
     intact (the ones after a flip included); the cut frame comes out partial or not at all."""
     rng = np.random.default_rng(4 if fault == "truncated" else 5)
-    framer = air.BurstFramer("qpsk", "none", "sc", 512)
+    framer = burst.BurstFramer("qpsk", "none", "sc", 512)
     items = legit[:12]
     stream, spans = recording(items, framer, rng)
     if fault == "truncated":
@@ -350,7 +350,7 @@ def test_impulsive_noise(legit, fault_matrix):
     inside a burst flips a few uncoded bits, so it may differ slightly), none is lost at 1e-3 and
     1e-2, and the frames the spikes missed are intact."""
     from gnuradio.semcom import metrics
-    framer = air.BurstFramer("qpsk", "none", "sc", 512)
+    framer = burst.BurstFramer("qpsk", "none", "sc", 512)
     items = legit[:8]
     for density in (1e-3, 1e-2, 1e-1):
         rng = np.random.default_rng(int(density * 1e4))

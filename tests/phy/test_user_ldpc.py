@@ -10,7 +10,7 @@ from plain import module
 ldpc = module("phy.ldpc")
 link = module("phy.link")
 burst = module("phy.burst")
-air = module("phy.air")
+burst = module("phy.burst")
 channels = module("phy.channels")
 constellations = module("phy.constellations")
 options = module("options")
@@ -146,7 +146,7 @@ def stream(tx_items, rng, snr_db=12.0):
 
 
 def receive(samples, codes=()):
-    rx = air.BurstReceiver("sc", codes=codes)
+    rx = burst.BurstReceiver("sc", codes=codes)
     out = []
     for i in range(0, len(samples), 5000):
         piece = samples[i:i + 5000]
@@ -158,8 +158,8 @@ def test_receiver_decodes_its_user_code_and_drops_others(files):
     """A frame of a user code, then one of a named code: a receiver given the alist gets both; one
     given nothing, or another alist, drops the first frame's bursts (counted) and gets the second."""
     rng = np.random.default_rng(6)
-    user = air.BurstTransmitter("qpsk", "alist:" + files["shipped"], "sc", burst_symbols=1024)
-    named = air.BurstTransmitter("qpsk", "ldpc-1/2", "sc", burst_symbols=1024)
+    user = burst.BurstTransmitter("qpsk", "alist:" + files["shipped"], "sc", burst_symbols=1024)
+    named = burst.BurstTransmitter("qpsk", "ldpc-1/2", "sc", burst_symbols=1024)
     payloads = [rng.integers(0, 2, 3000).astype(np.uint8) for _ in range(2)]
     samples = stream([(user, payloads[0], 0), (named, payloads[1], 0)], rng)
     user_bursts = len(user.segments(payloads[0], 1, 1, 1, 0))

@@ -6,7 +6,7 @@ import pytest
 from plain import module
 
 waveform = module("phy.waveform")
-air = module("phy.air")
+burst = module("phy.burst")
 burst = module("phy.burst")
 theory = module("phy.theory")
 constellations = module("phy.constellations")
@@ -156,7 +156,7 @@ def test_acceptance_impairments_at_10_db(name):
 
 
 def stream_of(name, frames, rng, snr_db=16.0, drop=(), cut=None, modulation="qpsk", fec="none", bits=20000):
-    tx = air.BurstTransmitter(modulation, fec, name, burst_symbols=2048)
+    tx = burst.BurstTransmitter(modulation, fec, name, burst_symbols=2048)
     sent, pieces = [], [np.zeros(400, np.complex64)]
     index = 0
     for f in range(frames):
@@ -174,7 +174,7 @@ def stream_of(name, frames, rng, snr_db=16.0, drop=(), cut=None, modulation="qps
 
 def receive(name, stream, every=150, chunk=5000, **kw):
     """Feeds the stream in chunks with a detection every ``every`` samples (a pessimistic detector)."""
-    rx = air.BurstReceiver(name, **kw)
+    rx = burst.BurstReceiver(name, **kw)
     out = []
     for i in range(0, len(stream), chunk):
         piece = stream[i:i + chunk]
@@ -232,7 +232,7 @@ def test_unfinished_frame_expires():
     rng = np.random.default_rng(7)
     sent, stream = stream_of("sc", 1, rng, drop={4})  # the frame's last burst (of 5) never comes
     now = [0.0]
-    rx = air.BurstReceiver("sc", frame_timeout=2.0, clock=lambda: now[0])
+    rx = burst.BurstReceiver("sc", frame_timeout=2.0, clock=lambda: now[0])
     assert rx.feed(stream, range(0, len(stream), 150)) == []
     now[0] = 1.0
     assert rx.expire() == []
@@ -252,7 +252,7 @@ def test_frame_gives_up_after_a_long_gap_of_samples():
     """While samples flow, a frame waits for its next burst a bounded number of samples, not seconds."""
     rng = np.random.default_rng(9)
     sent, stream = stream_of("sc", 1, rng, drop={4})
-    rx = air.BurstReceiver("sc", clock=lambda: 0.0)
+    rx = burst.BurstReceiver("sc", clock=lambda: 0.0)
     assert rx.feed(stream, range(0, len(stream), 150)) == []
     noise = ((rng.standard_normal(20_000) + 1j * rng.standard_normal(20_000)) / 8).astype(np.complex64)
     frames = []
@@ -265,7 +265,7 @@ def test_garbage_samples_are_zeroed_and_counted():
     rng = np.random.default_rng(10)
     sent, stream = stream_of("sc", 1, rng)
     junk = np.frombuffer(rng.bytes(80_000), np.complex64)  # a file of the wrong format: inf, NaN, 1e38
-    rx = air.BurstReceiver("sc")
+    rx = burst.BurstReceiver("sc")
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         frames = rx.feed(junk, range(0, len(junk), 500)) + rx.feed(stream, range(len(junk), len(junk) + len(stream), 150))
     assert rx.bad_samples > 0 and len(frames) == 1

@@ -44,7 +44,7 @@ from ..options import check, default as opt
 from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu, meta_to_pmt, split_pdu
 from .stream_run import fill_from
-from ..phy import air, burst, framing, ldpc
+from ..phy import burst, framing, ldpc
 from ..phy.constellations import MODULATIONS
 from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
 from ..phy.link import FEC_NONE, LLR_CLIP
@@ -70,7 +70,7 @@ UNAUTHENTIC = "no valid authentication tag (forged, foreign or decoded wrongly)"
 
 def preamble_period(waveform: str) -> list[complex]:
     """One period of the waveform's preamble: what ``corr_est_cc`` correlates with (its sps is 2)."""
-    wave = air.wf_mod.waveform(check("waveform", waveform))
+    wave = burst.wf_mod.waveform(check("waveform", waveform))
     return wave.preamble()[:wave.period].tolist()
 
 
@@ -107,7 +107,7 @@ class burst_segmenter(pdu_block):
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), burst_symbols=opt("burst_symbols"),
                  waveform=opt("waveform"), key=opt("key")):
         pdu_block.__init__(self, "semcom_burst_segmenter")
-        self.framer = air.BurstFramer(check("modulation", modulation), check("phy_fec", fec_code),
+        self.framer = burst.BurstFramer(check("modulation", modulation), check("phy_fec", fec_code),
                                       check("waveform", waveform), check("burst_symbols", burst_symbols),
                                       key=options.key_bytes(key))
         self.frames_in = self.bursts_out = 0
@@ -163,7 +163,7 @@ class burst_modulator(gr.sync_block):
 
     def __init__(self, waveform=opt("waveform"), amplitude=1.0):
         gr.sync_block.__init__(self, name="semcom_burst_modulator", in_sig=None, out_sig=[np.complex64])
-        self.wave = air.wf_mod.waveform(check("waveform", waveform))
+        self.wave = burst.wf_mod.waveform(check("waveform", waveform))
         self.amplitude = check("amplitude", amplitude)
         self.message_port_register_in(IN)
         self.set_msg_handler(IN, self.handle)
@@ -347,7 +347,7 @@ class burst_sync(gr.basic_block):
         # what this block produces, where no reader ever prunes them (memory grows per detection)
         self.set_tag_propagation_policy(gr.TPP_DONT)
         malloc.limit_arenas()  # flat memory when running for days
-        self.sync = air.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout),
+        self.sync = burst.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout),
                                           codes=(ldpc.given(alist),))
         self.message_port_register_out(pmt.intern(EXPIRE))
         self.lock = threading.Lock()
@@ -361,7 +361,7 @@ class burst_sync(gr.basic_block):
         self._timer = None
 
     @property
-    def receiver(self) -> air.BurstSynchroniser:
+    def receiver(self) -> burst.BurstSynchroniser:
         return self.sync
 
     def start(self):
@@ -417,7 +417,7 @@ class burst_sync(gr.basic_block):
 
     def _queue(self, events):
         for event in events:
-            if isinstance(event, air.Expired):
+            if isinstance(event, burst.Expired):
                 port = self.modulation_of.pop(event.key, None)
                 if port is not None:
                     self.pending[port].append((np.zeros(1, np.complex64), (EXPIRE_TAG, {EXPIRE: list(event.key)})))
@@ -477,7 +477,7 @@ def burst_llr(modulation=opt("modulation"), constellation=None):
         constellation: the soft decoder's ``digital.constellation``; given, its noise-free table
             is loaded into it here, and ``.input_scale`` is what its Multiply Const must be.
     """
-    k = air.constellation(check("modulation", modulation)).bits_per_symbol
+    k = burst.constellation(check("modulation", modulation)).bits_per_symbol
     block = semcom_python.burst_llr(k, LLR_CLIP)
     block.input_scale = None
     if constellation is not None:
@@ -534,7 +534,7 @@ class burst_reassembler(pdu_block):
         self.key = options.key_bytes(key)
         self.message_port_register_in(pmt.intern(EXPIRE))
         self.set_msg_handler(pmt.intern(EXPIRE), self.handle)
-        self.collector = air.FrameCollector(check("max_frame_bits", max_frame_bits),
+        self.collector = burst.FrameCollector(check("max_frame_bits", max_frame_bits),
                                             check("max_pending_frames", max_pending_frames))
         self.lock = threading.Lock()
         self.feeder = None  # a block whose queued messages come here first (burst_rx: fec_decoder)
@@ -551,7 +551,7 @@ class burst_reassembler(pdu_block):
                     self.logger.warn(f"dropped a burst without a valid authentication tag ({UNAUTHENTIC}; "
                                      f"{self.drops[UNAUTHENTIC]} so far)")
                 return []
-            info = air.BurstInfo(header, int(meta.get("position", -1)), float(meta.get("snr_db", float("nan"))),
+            info = burst.BurstInfo(header, int(meta.get("position", -1)), float(meta.get("snr_db", float("nan"))),
                                  float(meta.get("cfo", 0.0)), bool(meta.get(framing.FEC_OK, True)))
             return self._frames(self.collector.add(info, llr))
 
@@ -630,7 +630,7 @@ class burst_rx(gr.hier_block2):
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
         self.message_port_register_hier_out("out")
-        wave = air.wf_mod.waveform(check("waveform", waveform))
+        wave = burst.wf_mod.waveform(check("waveform", waveform))
         self.detector = digital.corr_est_cc(preamble_period(waveform), float(wave.sps), 0,
                                             check("threshold", threshold), digital.THRESHOLD_DYNAMIC)
         # the dynamic threshold is relative to the mean correlation of each work() call: a short
@@ -666,7 +666,7 @@ class burst_rx(gr.hier_block2):
         self.msg_connect(self.reassembler, OUT, self, OUT)
 
     @property
-    def receiver(self) -> air.BurstSynchroniser:
+    def receiver(self) -> burst.BurstSynchroniser:
         return self.sync.sync
 
     def drops(self) -> dict[str, dict[str, int]]:
@@ -690,14 +690,14 @@ class burst_rx(gr.hier_block2):
         self.reassembler.flush()
 
 
-def frame_meta(received: air.ReceivedFrame) -> dict:
+def frame_meta(received: burst.ReceivedFrame) -> dict:
     """The LLR PDU metadata ``image_rx`` and the apps read for one received frame."""
     f = received.frame
     bursts = received.bursts
     meta = {**registry.frame_meta(f.codec_id), CODEC_ID: f.codec_id, HEIGHT: f.height, WIDTH: f.width,
             framing.FRAME: f.frame, framing.PAYLOAD_BITS: f.payload_bits, framing.FEC_OK: received.fec_ok,
             "modulation": f.modulation_name, "fec": f.fec_name, "bursts": f.segments,
-            "channel_uses": air.frame_channel_uses(f), "session": f.session,
+            "channel_uses": burst.frame_channel_uses(f), "session": f.session,
             "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
             "snr_est_db": round(received.snr_db, 2),
             "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),

@@ -50,7 +50,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
-    from ..links.radios import KINDS, ZMQ_PATTERNS
+    from ..flowgraphs.radios import KINDS, ZMQ_PATTERNS
     g = p.add_argument_group("radio")
     for name in ("radio", "waveform", "burst_symbols"):
         options.add(g, name)
@@ -84,13 +84,13 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
 
 def radio_config(args):
     """The RadioConfig of a non-sim --radio."""
-    from ..links.radios import RadioConfig
+    from ..flowgraphs.radios import RadioConfig
     return RadioConfig(args.radio, args=args.args, freq=args.freq, rate=args.rate, gain=args.gain,
                        antenna=args.antenna, address=args.address, path=args.file, zmq_pattern=args.zmq_pattern)
 
 
 def air_options(args):
-    from ..links.air import AirOptions
+    from ..flowgraphs.air import AirOptions
     from ..phy.ldpc import is_user_code
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
     given = {name: getattr(args, name) for name in ("threshold", "frame_timeout", "max_pixels", "max_frame_bits",
@@ -101,7 +101,7 @@ def air_options(args):
 
 
 def impairments(args):
-    from ..links.air import ACCEPTANCE, Impairments, parse_taps
+    from ..flowgraphs.air import ACCEPTANCE, Impairments, parse_taps
     given = dict(cfo=args.cfo, delay=args.timing_offset, clock_ppm=args.clock_ppm, taps=parse_taps(args.taps))
     if args.impaired:
         given = ACCEPTANCE
@@ -172,12 +172,12 @@ def quiet_gnuradio(verbose: bool) -> None:
 
 
 def sim_link(args, output_dir: str = ""):
-    """The in-process link of --radio sim: SimLink (--waveform ideal) or AirLink (sc, ofdm)."""
+    """The in-process link of --radio sim: IdealLink (--waveform ideal) or AirLink (sc, ofdm)."""
     if args.waveform == "ideal":
-        from ..links.sim import SimLink
-        return SimLink(args.codec, args.modulation, args.fec, args.cpp, args.channel, args.snr,
+        from ..flowgraphs.ideal import IdealLink
+        return IdealLink(args.codec, args.modulation, args.fec, args.cpp, args.channel, args.snr,
                        ldpc_backend=args.ldpc_backend, seed=args.seed, output_dir=output_dir)
-    from ..links.air import AirLink
+    from ..flowgraphs.air import AirLink
     return AirLink(args.codec, args.modulation, args.fec, args.cpp, impairments(args), air_options(args),
                    output_dir)
 

@@ -35,14 +35,14 @@ def record_stream(images, snr_db, waveform, gap):
     """Bursts of every image through the impaired channel, with ``gap`` noise samples after each."""
     import numpy as np
     from gnuradio import blocks, gr
-    from ..links.air import ACCEPTANCE, Impairments
+    from ..flowgraphs.air import ACCEPTANCE, Impairments
     from ..blocks.burst import fingerprint_of
     from ..blocks.image import image_tx
     from ..blocks.pdu_io import split_pdu
-    from ..phy import air as plain_air
+    from ..phy import burst
 
     tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
-    bursts = plain_air.BurstTransmitter("qpsk", tx.link.fec, waveform)  # the reference transmitter's samples
+    bursts = burst.BurstTransmitter("qpsk", tx.link.fec, waveform)  # the reference transmitter's samples
     pieces = []
     for frame, image in enumerate(images):
         meta, bits = split_pdu(tx.encode(image), np.uint8)
@@ -207,9 +207,9 @@ def bench_erasures(args, report):
     from ..blocks.image import image_tx
     from ..imageio import load_image
     from ..blocks.pdu_io import split_pdu
-    from ..phy import air, burst
+    from ..phy import burst
     tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
-    per_burst = air.BurstTransmitter("qpsk", "none", "sc").bits_per_burst
+    per_burst = burst.BurstTransmitter("qpsk", "none", "sc").bits_per_burst
     scores = {}
     for path in image_paths(args):
         image = load_image(path)

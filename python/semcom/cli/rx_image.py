@@ -135,7 +135,7 @@ def drop_text(drops: dict) -> str:
 
 
 def receive_from_radio(args, reference):
-    from ..links.air import AirReceiver
+    from ..flowgraphs.air import AirReceiver
     codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
     rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir).start()
     print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)

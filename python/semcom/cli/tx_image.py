@@ -121,7 +121,7 @@ def send_simulated(args, images):
 
 
 def send_to_radio(args, images):
-    from ..links.air import AirTransmitter
+    from ..flowgraphs.air import AirTransmitter
     from ..errors import SemcomError
     radio = cli.radio_config(args)
     if args.add_channel and args.radio not in ("zmq", "file"):
@@ -150,7 +150,7 @@ def check_sent(args, sent: int, queued: int, samples: int) -> None:
     """The transmitter tells the truth: a frame that never left, or a recording shorter than the
     samples sent (a full disk), is an error (exit status 2), not 'sent'."""
     from ..errors import SemcomError
-    from ..links.radios import sigmf_paths
+    from ..flowgraphs.radios import sigmf_paths
     if sent < queued:
         raise SemcomError(f"only {sent} of {queued} images left the transmitter (the others were dropped: see the "
                           "warnings above)")

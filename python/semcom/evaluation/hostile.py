@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codecs import registry
-from ..phy import air, burst
+from ..phy import burst
 
 FORGED_KINDS = ["random fields", "huge image", "empty image", "unknown codec", "wrong length for its model",
                 "same frame, other session", "newer frame, other session", "huge frame, few segments"]
@@ -47,7 +47,7 @@ def forged_header(rng: np.random.Generator, kind: str, session: int, legit_frame
 
 def forged_burst(header: burst.Header, rng: np.random.Generator, waveform: str = "sc") -> np.ndarray:
     """The samples of one burst with ``header`` and random payload bits (at most 8192)."""
-    framer = air.BurstFramer(header.modulation_name, header.fec_name, waveform)
+    framer = burst.BurstFramer(header.modulation_name, header.fec_name, waveform)
     want = framer.link.channel_uses(header.lengths[header.segment]) if header.problem() is None else 0
     bits = rng.integers(0, 2, min(2 * want, 8192) if want else 64).astype(np.uint8)
     return framer.modulate(header, framer.link.reference_symbols(bits))

@@ -51,11 +51,11 @@ def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False)
 
 
 def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="ideal", impaired=False):
-    """SimLink (ideal, synchronised symbols) or AirLink (burst waveform through channel_model)."""
+    """IdealLink (ideal, synchronised symbols) or AirLink (burst waveform through channel_model)."""
     if waveform == "ideal":
-        from ..links.sim import SimLink
-        return SimLink(codec, link.modulation, link.fec, cpp, channel, snr, seed=seed, ldpc_backend=ldpc_backend)
-    from ..links.air import ACCEPTANCE, AirLink, AirOptions, Impairments
+        from ..flowgraphs.ideal import IdealLink
+        return IdealLink(codec, link.modulation, link.fec, cpp, channel, snr, seed=seed, ldpc_backend=ldpc_backend)
+    from ..flowgraphs.air import ACCEPTANCE, AirLink, AirOptions, Impairments
     imp = Impairments(snr, rayleigh=channel == "rayleigh", seed=seed, **(ACCEPTANCE if impaired else {}))
     return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform))
 

@@ -13,7 +13,7 @@ gr = pytest.importorskip("gnuradio.gr")
 
 from gnuradio import blocks  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
-from gnuradio.semcom.links.radios import RadioConfig, read_sigmf, rx_source, sigmf_paths, tx_sink  # noqa: E402
+from gnuradio.semcom.flowgraphs.radios import RadioConfig, read_sigmf, rx_source, sigmf_paths, tx_sink  # noqa: E402
 from plain import free_port  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def test_soapy_without_device_names_the_args(build):
 
 def test_missing_usrp_prints_nothing_else_and_import_is_lazy():
     """A fresh process: importing radios loads no radio bindings, and UHD adds no banner to the one line."""
-    code = ("import sys\nfrom gnuradio.semcom.links import radios\n"
+    code = ("import sys\nfrom gnuradio.semcom.flowgraphs import radios\n"
             "assert not {'gnuradio.uhd', 'gnuradio.soapy', 'gnuradio.zeromq'} & set(sys.modules), sys.modules\n"
             "try:\n    radios.rx_source(radios.RadioConfig('uhd', args='type=b200,serial=x'))\n"
             "except radios.SemcomError as e:\n    print(e)\n")
@@ -185,7 +185,7 @@ def test_a_push_transmitter_with_no_receiver_says_so():
     """A ZeroMQ PUSH waits for a receiver to connect: the transmitter reports that in one line once
     its radio took no samples for the stall time, instead of hanging."""
     from gnuradio.semcom.imageio import load_image
-    from gnuradio.semcom.links.air import AirTransmitter
+    from gnuradio.semcom.flowgraphs.air import AirTransmitter
     from plain import REPO
     radio = RadioConfig("zmq", address=f"tcp://127.0.0.1:{free_port()}", zmq_pattern="pushpull")
     tx = AirTransmitter(radio, "sscc", "qpsk", "ldpc-1/2", throttle=True).start()

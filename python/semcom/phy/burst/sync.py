@@ -1,101 +1,35 @@
-"""Frames over the air, in plain numpy: the framer of the transmitter and the synchroniser of
-the receiver. Mapping, demapping and FEC are not here: the GNU Radio chain (``blocks.modem``,
-``blocks.burst``) does them with gr-digital and gr-fec objects.
+"""The receiver's synchroniser: bursts found in a sample stream, their headers decoded, frames collected.
 
-* ``BurstFramer.segments`` splits a frame's payload into one segment per burst (whole LDPC
-  blocks, at most ``burst_symbols`` channel uses each) with its ``Header``; ``modulate`` turns a
-  header and the segment's symbols into the waveform's samples.
+Mapping, demapping and FEC are not here: the GNU Radio chain (``blocks.modem``, the burst blocks)
+does them with gr-digital and gr-fec objects.
+
 * ``BurstSynchroniser.feed`` takes stream samples and the positions where a detector
   (``corr_est_cc``) saw the preamble; it synchronises, decodes each header and returns each
   burst's equalised payload symbols with their noise variance (``SyncedBurst``). It also
   decides when a pending frame will get no more bursts (``Expired``): the stream was idle for
   ``frame_timeout`` seconds, or ``FRAME_GAP_BURSTS`` bursts' worth of samples passed.
 * ``FrameCollector`` reassembles bursts into frames (``ReceivedFrame``, lost bursts as LLR 0).
-* ``BurstTransmitter`` / ``BurstReceiver`` are the numpy reference of the whole chain (exact
-  LLRs, min-sum LDPC), for tests and benchmarks without a flowgraph.
+* ``BurstReceiver`` is the numpy reference of the receive chain (exact LLRs, min-sum LDPC).
 """
 from __future__ import annotations
 
 import bisect
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SemcomError
-from . import burst, waveform as wf_mod
-from .constellations import MODULATIONS, constellation
-from .link import FEC_NONE, LinkConfig
-
-DEFAULT_BURST_SYMBOLS = 4096
-FRAME_GAP_BURSTS = 16  # stream samples (in bursts of MAX_BURST_DATA symbols) a frame may wait for its next burst
-MAX_BURST_DATA = DEFAULT_BURST_SYMBOLS + wf_mod.HEADER_SYMBOLS
-MAX_PILOT_ERROR = 4.0  # pilot error this many times the preamble's noise estimate: burst corrupted
-MAX_SAMPLE = 1e4  # radios deliver about +-1; larger or non-finite samples are zeroed and counted
-
-
-def frame_channel_uses(frame) -> int:
-    """Payload channel uses of a whole frame (a Header or Frame): every segment, FEC and padding included."""
-    return sum(frame.link.channel_uses(n) for n in frame.lengths)
-
-
-def new_session() -> int:
-    """A random, non-zero 32-bit transmitter session id (one per transmitter start)."""
-    return int.from_bytes(os.urandom(4), "big") or 1
-
-
-class BurstFramer:
-    """Frame bits -> one (Header, segment bits) per burst for one link and waveform; a header
-    and the segment's symbols -> burst samples. ``key`` (bytes): every header carries its
-    authentication tag (``burst.auth_tag``; over the segment's bits too when FEC-coded)."""
-
-    def __init__(self, modulation="qpsk", fec="none", waveform="sc", burst_symbols=DEFAULT_BURST_SYMBOLS,
-                 session: int | None = None, key: bytes = b""):
-        self.link = LinkConfig(modulation, fec)
-        self.key = bytes(key)
-        self.wave = wf_mod.waveform(waveform)
-        self.session = new_session() if session is None else int(session)
-        self.bits_per_burst = self.link.payload_bits(int(burst_symbols))
-        if self.bits_per_burst < 1:
-            raise SemcomError(f"{burst_symbols} symbols per burst cannot carry one {self.link.describe()} "
-                              f"FEC block; raise the burst size")
-
-    def segments(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int,
-                 fingerprint: int = 0) -> list[tuple[burst.Header, np.ndarray]]:
-        """Each burst's header and information bits, zero-padded to whole FEC blocks."""
-        bits = np.asarray(bits, np.uint8)
-        align = self.link.segment_align
-        segments = burst.segment(bits, self.bits_per_burst, align)  # whole LDPC blocks
-        out = []
-        for i, seg in enumerate(segments):
-            header = burst.Header(int(codec_id), int(height), int(width), int(frame) % burst.FRAME_MODULO, i,
-                                  len(segments), MODULATIONS.index(self.link.modulation),
-                                  burst.fec_index(self.link.fec), len(bits), self.session, int(fingerprint))
-            if self.key:
-                header = header.signed(self.key, seg if self.link.fec != FEC_NONE else None)
-            padded = np.zeros(-(-len(seg) // self.link.block[0]) * self.link.block[0], np.uint8)
-            padded[:len(seg)] = seg
-            out.append((header, padded))
-        return out
-
-    def modulate(self, header: burst.Header, symbols: np.ndarray) -> np.ndarray:
-        return self.wave.modulate(header, symbols)
-
-
-class BurstTransmitter(BurstFramer):
-    """The numpy reference of the transmit chain (LDPC encoder, Gray mapper) for tests."""
-
-    def bursts(self, bits: np.ndarray, codec_id: int, height: int, width: int, frame: int,
-               fingerprint: int = 0) -> list[np.ndarray]:
-        return [self.modulate(h, self.link.reference_symbols(seg))
-                for h, seg in self.segments(bits, codec_id, height, width, frame, fingerprint)]
-
+from ...errors import SemcomError
+from .. import waveform as wf_mod
+from ..constellations import constellation
+from .header import ForeignCode, Header, MAX_FRAME_BITS, MAX_PENDING_FRAMES, accepted_fecs, check_code, frame_key
+from .segments import Frame, Reassembler
+from .framer import FRAME_GAP_BURSTS, MAX_BURST_DATA, MAX_PILOT_ERROR, MAX_SAMPLE
 
 @dataclass
 class BurstInfo:
     """One received burst, for logs and JSON records."""
-    header: burst.Header
+    header: Header
     position: int  # absolute sample index of the preamble start
     snr_db: float
     cfo: float  # cycles per sample
@@ -110,19 +44,19 @@ class SyncedBurst:
     noise_var: np.ndarray  # float32, per symbol (after equalisation)
 
     @property
-    def header(self) -> burst.Header:
+    def header(self) -> Header:
         return self.info.header
 
 
 @dataclass
 class Expired:
     """No more bursts will come for this frame: finish it, missing bursts as erasures."""
-    key: tuple[int, int, int]  # burst.frame_key
+    key: tuple[int, int, int]  # frame_key
 
 
 @dataclass
 class ReceivedFrame:
-    frame: burst.Frame
+    frame: Frame
     bursts: list[BurstInfo] = field(default_factory=list)  # those that arrived
 
     @property
@@ -135,16 +69,16 @@ class ReceivedFrame:
 
 
 class FrameCollector:
-    """Bursts' payload LLRs -> ``ReceivedFrame`` objects (a ``burst.Reassembler`` plus the
+    """Bursts' payload LLRs -> ``ReceivedFrame`` objects (a ``Reassembler`` plus the
     per-burst facts the receiver reports)."""
 
-    def __init__(self, max_frame_bits: int = burst.MAX_FRAME_BITS, max_pending_frames: int = burst.MAX_PENDING_FRAMES):
-        self.assembler = burst.Reassembler(max_payload_bits=max_frame_bits, max_pending=max_pending_frames)
+    def __init__(self, max_frame_bits: int = MAX_FRAME_BITS, max_pending_frames: int = MAX_PENDING_FRAMES):
+        self.assembler = Reassembler(max_payload_bits=max_frame_bits, max_pending=max_pending_frames)
         self.infos: dict[tuple[int, int, int], list[BurstInfo]] = {}
 
     def add(self, info: BurstInfo, llrs: np.ndarray) -> list[ReceivedFrame]:
         frames = self.assembler.add(info.header, llrs)  # ValueError: nothing changed
-        self.infos.setdefault(burst.frame_key(info.header), []).append(info)
+        self.infos.setdefault(frame_key(info.header), []).append(info)
         return [self._finish(f) for f in frames]
 
     def expire(self, key) -> list[ReceivedFrame]:
@@ -153,8 +87,8 @@ class FrameCollector:
     def flush(self) -> list[ReceivedFrame]:
         return [self._finish(f) for f in self.assembler.flush_all()]
 
-    def _finish(self, frame: burst.Frame) -> ReceivedFrame:
-        return ReceivedFrame(frame, self.infos.pop(burst.frame_key(frame), []))
+    def _finish(self, frame: Frame) -> ReceivedFrame:
+        return ReceivedFrame(frame, self.infos.pop(frame_key(frame), []))
 
 
 class BurstSynchroniser:
@@ -166,7 +100,7 @@ class BurstSynchroniser:
 
     def __init__(self, waveform="sc", frame_timeout=2.0, clock=time.monotonic, codes=()):
         self.wave = wf_mod.waveform(waveform)
-        self.accepted = burst.accepted_fecs(codes)
+        self.accepted = accepted_fecs(codes)
         self.foreign_code = 0
         self.lookback = wf_mod.ZC_REPEATS * self.wave.period + self.wave.guard
         self.acquire_span = 2 * self.lookback + len(self.wave.preamble())
@@ -273,13 +207,13 @@ class BurstSynchroniser:
                     break
                 try:
                     demod = wave.demodulate(x, wf_mod.HEADER_SYMBOLS, sync)
-                    header = burst.check_code(wf_mod.decode_header(demod.symbols, demod.noise_var), self.accepted)
+                    header = check_code(wf_mod.decode_header(demod.symbols, demod.noise_var), self.accepted)
                     segment = header.lengths[header.segment]
                     n_data = wf_mod.HEADER_SYMBOLS + header.link.channel_uses(segment)
                     if n_data > wf_mod.MAX_BURST_SYMBOLS:
                         raise SemcomError(f"header announces {n_data} symbols, more than {wf_mod.MAX_BURST_SYMBOLS}")
                 except (SemcomError, ValueError) as err:
-                    self.foreign_code += isinstance(err, burst.ForeignCode)
+                    self.foreign_code += isinstance(err, ForeignCode)
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
                 self.head = (ws, sync, (header, n_data, demod.channel))
@@ -303,12 +237,12 @@ class BurstSynchroniser:
                 bisect.insort(self.detections, stop + wave.guard)
         return events
 
-    def _synced(self, demod: wf_mod.Demodulated, header: burst.Header, start: int) -> SyncedBurst:
+    def _synced(self, demod: wf_mod.Demodulated, header: Header, start: int) -> SyncedBurst:
         if demod.pilot_error > MAX_PILOT_ERROR:
             raise SemcomError(f"pilots off by {demod.pilot_error:.1f}x the noise estimate (burst cut short "
                               "or corrupted); segment lost")
         self.bursts += 1
-        self.last_seen[burst.frame_key(header)] = self.end
+        self.last_seen[frame_key(header)] = self.end
         h = wf_mod.HEADER_SYMBOLS
         return SyncedBurst(BurstInfo(header, int(start), demod.snr_db, demod.cfo),
                            demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32))
@@ -359,3 +293,4 @@ class BurstReceiver:
             event.info.fec_ok = failed == 0
             frames += self.collector.add(event.info, payload)
         return frames
+

@@ -3,7 +3,7 @@
 * ``AirTransmitter``: image_tx -> burst_tx -> [throttle] -> radio sink (zmq, file, uhd, soapy).
 * ``AirReceiver``: radio source -> burst_rx -> image_rx; runs until closed.
 * ``AirLink``: both ends in one flowgraph through ``air_channel`` (the ``sim`` radio);
-  ``transmit`` has the same interface as ``SimLink.transmit``.
+  ``transmit`` has the same interface as ``IdealLink.transmit``.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from ..options import default as opt
 from ..blocks.image import image_rx, image_tx
 from ..blocks.pdu_io import split_pdu
 from ..codecs.base import placeholder
-from ..phy import air, ldpc
+from ..phy import ldpc
 from ..phy.burst import FRAME_MODULO
-from .sim import FlowgraphOwner, LinkResult
+from .ideal import FlowgraphOwner, LinkResult
 
 WAVEFORMS = ("sc", "ofdm")
 

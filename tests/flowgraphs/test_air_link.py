@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.links.air")
+pytest.importorskip("gnuradio.semcom.flowgraphs.air")
 from gnuradio import blocks, filter as gr_filter, gr  # noqa: E402
 from gnuradio.semcom import metrics  # noqa: E402
-from gnuradio.semcom.links.air import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
+from gnuradio.semcom.flowgraphs.air import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
 from gnuradio.semcom.blocks.burst import air_channel  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402

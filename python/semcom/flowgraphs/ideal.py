@@ -64,7 +64,7 @@ class FlowgraphOwner:
         self.close()
 
 
-class SimLink(FlowgraphOwner):
+class IdealLink(FlowgraphOwner):
     """Owns a running flowgraph; ``transmit`` sends one image and waits for it."""
 
     def __init__(self, codec=opt("codec"), modulation=opt("modulation"), fec_code=opt("fec"), cpp=opt("cpp"),

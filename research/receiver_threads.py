@@ -47,7 +47,7 @@ def thread_cpu() -> dict:
 def replay(stream, waveform: str, frames: int) -> tuple[float, dict]:
     """Wall seconds and {thread name: CPU seconds} for one replay through burst_rx."""
     from gnuradio import blocks, gr
-    from gnuradio.semcom.blocks.burst import burst_rx
+    from gnuradio.semcom.blocks.burst_rx import burst_rx
     tb = gr.top_block()
     src = blocks.vector_source_c(stream)
     rx = burst_rx(waveform)

@@ -9,10 +9,11 @@ import os
 
 import yaml
 from gnuradio import digital
-from gnuradio.semcom.blocks import burst as bb, modem
+from gnuradio.semcom.blocks.burst_common import preamble_period
+from gnuradio.semcom.blocks import modem
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples") + os.sep
-PREAMBLE = "[" + ", ".join(f"{c.real:.6f}{c.imag:+.6f}j" for c in bb.preamble_period("sc")) + "]"
+PREAMBLE = "[" + ", ".join(f"{c.real:.6f}{c.imag:+.6f}j" for c in preamble_period("sc")) + "]"
 SCALE = f"{modem.install_stream_table(digital.constellation_16qam()):.6f}"
 USER_ALIST = "/usr/share/gnuradio/fec/ldpc/n_0300_k_0152_gap_03.alist"  # not a named code; gap 3
 

@@ -26,14 +26,16 @@ def run_pdus(chain, pdus, n_out, timeout=30):
 def air_flowgraph(tx_codec, rx_codec, modulation="qpsk", fec="none", constellation_obj=None, snr_db=15.0,
                   output_dir="", burst_symbols=None, **rx_options):
     """image_tx -> burst_tx -> air_channel -> burst_rx (``rx_options``) -> image_rx, not started."""
-    from gnuradio.semcom.blocks import burst as bb
+    from gnuradio.semcom.blocks.air_channel import air_channel
+    from gnuradio.semcom.blocks.burst_rx import burst_rx
+    from gnuradio.semcom.blocks.burst_tx import burst_tx
     from gnuradio.semcom.blocks.image import image_rx, image_tx
     tb = gr.top_block()
     tx = image_tx(tx_codec, modulation, fec, 1 / 16)
     sizes = {} if burst_symbols is None else {"burst_symbols": burst_symbols}
-    btx = bb.burst_tx(modulation, tx.link.fec, "sc", constellation=constellation_obj, **sizes)
-    chan = bb.air_channel(snr_db, cfo=0.002, delay=0.3)
-    brx = bb.burst_rx("sc", constellation=constellation_obj, **rx_options)
+    btx = burst_tx(modulation, tx.link.fec, "sc", constellation=constellation_obj, **sizes)
+    chan = air_channel(snr_db, cfo=0.002, delay=0.3)
+    brx = burst_rx("sc", constellation=constellation_obj, **rx_options)
     rx = image_rx(output_dir, rx_codec)
     tb.connect(btx, chan, brx)
     tb.msg_connect(tx, "out", btx, "in")

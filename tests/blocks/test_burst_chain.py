@@ -10,7 +10,7 @@ import pytest
 from gr_helpers import air_flowgraph, receive
 from plain import REPO
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio import blocks, digital, gr, semcom  # noqa: E402
 
 from gnuradio.semcom.blocks import modem  # noqa: E402
@@ -183,7 +183,7 @@ def test_detection_tags_stop_at_the_synchroniser():
     """corr_est_cc's tags (several per detection) end at burst_sync. Propagated to its outputs they
     would land at offsets no reader reaches and never be freed: the receiver's memory grew by
     about 80 kB an image."""
-    from gnuradio.semcom.blocks.burst import burst_rx
+    from gnuradio.semcom.blocks.burst_rx import burst_rx
     from gnuradio.semcom.cli.ota_bench import record_stream
     stream = record_stream([load_image(SAMPLE)] * 2, 15.0, "sc", 4096)
     rx = burst_rx("sc", symbols_output=True)

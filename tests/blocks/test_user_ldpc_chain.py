@@ -12,10 +12,16 @@ import pytest
 from gr_helpers import air_flowgraph, receive, run_pdus
 from plain import REPO
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio import blocks, fec, gr  # noqa: E402
 
-from gnuradio.semcom.blocks import burst as bb, modem  # noqa: E402
+from gnuradio.semcom.blocks.burst_common import HEADER, MTU  # noqa: E402
+
+from gnuradio.semcom.blocks.burst_rx import burst_rx  # noqa: E402
+
+from gnuradio.semcom.blocks.fec_decoder import fec_decoder  # noqa: E402
+
+from gnuradio.semcom.blocks import modem  # noqa: E402
 from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.imageio import load_image  # noqa: E402
@@ -55,7 +61,7 @@ def test_gr_fec_async_encoder_equals_the_numpy_encoder(alists, which, gap):
     assert code.encoder_gap() == gap
     rng = np.random.default_rng(1)
     info = rng.integers(0, 2, (6, code.k)).astype(np.uint8)
-    enc = fec.async_encoder(modem.encoder_object(code.name), False, False, False, bb.MTU)
+    enc = fec.async_encoder(modem.encoder_object(code.name), False, False, False, MTU)
     (out,) = run_pdus([enc], [make_pdu({}, info.ravel())], 1)
     _, coded = split_pdu(out, np.uint8)
     assert np.array_equal(coded, code.encode(info).ravel())
@@ -73,7 +79,7 @@ def test_encoder_and_decoder_definitions_are_checked_against_the_code(alists):
     with pytest.raises(SemcomError, match="needs its alist"):
         modem.FecDecoder("gnuradio", 50, None, fec.ldpc_decoder.make(alists["user"], 0.5, 50))
     with pytest.raises(SemcomError, match="maps 1800 to 902"):
-        bb.fec_decoder("gnuradio", 50, alists["user"], fec.ldpc_decoder.make(ldpc.code("ldpc-1/2").alist, 0.5, 50))
+        fec_decoder("gnuradio", 50, alists["user"], fec.ldpc_decoder.make(ldpc.code("ldpc-1/2").alist, 0.5, 50))
 
 
 @pytest.mark.parametrize("backend", ["minsum", "gnuradio"])
@@ -95,7 +101,7 @@ def frames_from(samples, alist):
     """Samples -> burst_rx(alist) -> the frame PDUs (metadata, LLRs) it publishes, and the receiver."""
     tb = gr.top_block()
     src = blocks.vector_source_c(samples)
-    rx = bb.burst_rx("sc", frame_timeout=0.5, alist=alist)
+    rx = burst_rx("sc", frame_timeout=0.5, alist=alist)
     sink = blocks.message_debug()
     tb.connect(src, rx)
     tb.msg_connect(rx, "out", sink, "store")
@@ -135,11 +141,11 @@ def test_fec_decoder_drops_a_burst_of_another_user_code(alists):
     user = burst.BurstFramer("qpsk", "alist:" + alists["user"], "sc", 1024)
     header, seg = user.segments(np.ones(152, np.uint8), 3, 8, 8, 0)[0]
     llr = np.where(user.link.code.encode(seg)[0] > 0, 9.0, -9.0).astype(np.float32)
-    pdu = make_pdu({bb.HEADER: list(astuple(header))}, llr)
-    right = bb.fec_decoder("minsum", 50, alists["user"])
+    pdu = make_pdu({HEADER: list(astuple(header))}, llr)
+    right = fec_decoder("minsum", 50, alists["user"])
     (out,) = run_pdus([right], [pdu], 1)
     assert np.array_equal(split_pdu(out, np.float32)[1] > 0, seg.astype(bool))
-    wrong = bb.fec_decoder("minsum", 50, OTHER)
+    wrong = fec_decoder("minsum", 50, OTHER)
     assert run_pdus([wrong], [pdu], 1, timeout=1) == []
     assert wrong.drops == {burst.ForeignCode.reason: 1}
 

@@ -13,12 +13,17 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 import pmt  # noqa: E402
 from gnuradio import blocks, gr  # noqa: E402
 
 from gnuradio.semcom import options  # noqa: E402
-from gnuradio.semcom.blocks import burst as burst_blocks  # noqa: E402
+from gnuradio.semcom.blocks.burst_common import UNAUTHENTIC, fingerprint_of  # noqa: E402
+from gnuradio.semcom.blocks.burst_reassembler import burst_reassembler  # noqa: E402
+from gnuradio.semcom.blocks.burst_rx import burst_rx  # noqa: E402
+from gnuradio.semcom.blocks.burst_segmenter import burst_segmenter  # noqa: E402
+from gnuradio.semcom.blocks.fec_decoder import fec_decoder  # noqa: E402
+from gnuradio.semcom.blocks.symbol_mapper import symbol_mapper  # noqa: E402
 from gnuradio.semcom.blocks.image import image_rx, image_tx  # noqa: E402
 from gnuradio.semcom.blocks.pdu_io import make_pdu, split_pdu  # noqa: E402
 from gnuradio.semcom.codecs import registry  # noqa: E402
@@ -55,7 +60,7 @@ def legit_bursts(framer, item, frame):
     meta, bits, _ = item
     return [framer.modulate(h, framer.link.reference_symbols(seg)) for h, seg in
             framer.segments(bits, int(meta["codec_id"]), int(meta["height"]), int(meta["width"]), frame,
-                            burst_blocks.fingerprint_of(meta))]
+                            fingerprint_of(meta))]
 
 
 def noise(n, rng):
@@ -68,7 +73,7 @@ def receive(stream, expect, timeout=120, session=None, key=""):
     coming out do not end the wait before the legitimate ones)."""
     tb = gr.top_block()
     src = blocks.vector_source_c(stream)
-    rx = burst_blocks.burst_rx("sc", frame_timeout=0.5, key=key)
+    rx = burst_rx("sc", frame_timeout=0.5, key=key)
     sink = image_rx()
     tb.connect(src, rx)
     tb.msg_connect(rx, "out", sink, "in")
@@ -155,7 +160,7 @@ def test_with_a_key_forged_and_foreign_bursts_are_dropped(legit, fault_matrix):
     # the foreign bursts (3 per frame) are dropped as unauthentic (none came out, above). Each frame's
     # come after its legitimate bursts, and reception stops once the last legitimate image is out:
     # every foreign burst ahead of the last frame has passed the reassembler by then
-    assert rx.drops()["burst_reassembler"][burst_blocks.UNAUTHENTIC] >= 3 * (n - 1), rx.drops()
+    assert rx.drops()["burst_reassembler"][UNAUTHENTIC] >= 3 * (n - 1), rx.drops()
 
 
 def random_pdu(rng, i):
@@ -185,18 +190,18 @@ def pdu_blocks():
     frame = tx.encode(img)
     meta, bits = split_pdu(frame, np.uint8)
     llr_frame = make_pdu({**meta, "fec_ok": True}, np.where(bits > 0, 30.0, -30.0).astype(np.float32))
-    (segment,) = burst_blocks.burst_segmenter("qpsk", "none").process(dict(meta), bits)
+    (segment,) = burst_segmenter("qpsk", "none").process(dict(meta), bits)
     seg_meta, seg_bits = split_pdu(segment, np.uint8)
     seg_llrs = make_pdu(seg_meta, np.where(seg_bits > 0, 30.0, -30.0).astype(np.float32))
-    (decoded,) = burst_blocks.fec_decoder().process(*split_pdu(seg_llrs, np.float32))
+    (decoded,) = fec_decoder().process(*split_pdu(seg_llrs, np.float32))
     (symbols,) = phy_tx("qpsk", "none").process(dict(meta), bits)
     sym_meta, sym = split_pdu(symbols, np.complex64)
     symbols = make_pdu({**sym_meta, "noise_var": 1e-3}, sym)
     return [
-        ("burst_segmenter", lambda: burst_blocks.burst_segmenter("qpsk", "none"), frame),
-        ("symbol_mapper", lambda: burst_blocks.symbol_mapper("qpsk"), segment),
-        ("fec_decoder", lambda: burst_blocks.fec_decoder(), seg_llrs),
-        ("burst_reassembler", lambda: burst_blocks.burst_reassembler(), decoded),
+        ("burst_segmenter", lambda: burst_segmenter("qpsk", "none"), frame),
+        ("symbol_mapper", lambda: symbol_mapper("qpsk"), segment),
+        ("fec_decoder", lambda: fec_decoder(), seg_llrs),
+        ("burst_reassembler", lambda: burst_reassembler(), decoded),
         ("image_tx", lambda: image_tx("bitsemcom", "qpsk", "", 1 / 16), make_pdu({"height": 64, "width": 96}, img.reshape(-1))),
         ("image_rx", lambda: image_rx(), llr_frame),
         ("phy_tx", lambda: phy_tx("qpsk", "none"), frame),

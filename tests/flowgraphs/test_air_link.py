@@ -14,7 +14,7 @@ pytest.importorskip("gnuradio.semcom.flowgraphs.air")
 from gnuradio import blocks, filter as gr_filter, gr  # noqa: E402
 from gnuradio.semcom import metrics  # noqa: E402
 from gnuradio.semcom.flowgraphs.air import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
-from gnuradio.semcom.blocks.burst import air_channel  # noqa: E402
+from gnuradio.semcom.blocks.air_channel import air_channel
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402
 
@@ -178,7 +178,7 @@ def test_file_radio_records_and_replays_with_sigmf(small_image, tmp_path):
 ARENA_PROBE = r"""
 import ctypes, re, sys, tempfile, threading
 import numpy as np
-from gnuradio.semcom.blocks.burst import burst_sync
+from gnuradio.semcom.blocks.burst_sync import burst_sync
 if sys.argv[1] == "capped":
     burst_sync()
 def churn():

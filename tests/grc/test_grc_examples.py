@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
 from gnuradio.semcom.imageio import load_image  # noqa: E402

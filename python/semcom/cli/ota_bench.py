@@ -36,7 +36,7 @@ def record_stream(images, snr_db, waveform, gap):
     import numpy as np
     from gnuradio import blocks, gr
     from ..flowgraphs.air import ACCEPTANCE, Impairments
-    from ..blocks.burst import fingerprint_of
+    from ..blocks.burst_common import fingerprint_of
     from ..blocks.image import image_tx
     from ..blocks.pdu_io import split_pdu
     from ..phy import burst
@@ -63,7 +63,7 @@ def replay(stream, waveform, decode, rate=0.0, expect=0):
     """Runs stream -> burst_rx [-> image_rx]; returns (seconds, frames out, arrival times, metas, t0)."""
     import pmt
     from gnuradio import blocks, gr
-    from ..blocks.burst import burst_rx
+    from ..blocks.burst_rx import burst_rx
     from ..blocks.image import image_rx
 
     tb = gr.top_block()
@@ -152,7 +152,7 @@ def bench_throughput(args, report):
 
 def bench_noise(args, report):
     from gnuradio import analog, blocks, gr
-    from ..blocks.burst import burst_rx
+    from ..blocks.burst_rx import burst_rx
     for waveform in args.waveforms:
         n = int(args.noise_minutes * 60 * args.rate)
         tb = gr.top_block()

@@ -16,7 +16,9 @@ import numpy as np
 from gnuradio import blocks, gr
 
 from . import radios
-from ..blocks.burst import air_channel, burst_rx, burst_tx
+from ..blocks.air_channel import air_channel
+from ..blocks.burst_rx import burst_rx
+from ..blocks.burst_tx import burst_tx
 from ..errors import SemcomError
 from ..options import default as opt
 from ..blocks.image import image_rx, image_tx

@@ -22,7 +22,7 @@ phase), the channel and the noise variance; known pilots then track the phase.
 
 Es/N0 = 1 / (noise variance per sample) for both: SC pulses have unit energy,
 the OFDM FFT is unitary. Nothing here imports GNU Radio; the blocks in
-``blocks.burst`` carry these bursts through ``corr_est_cc`` and the radios.
+The burst blocks (``blocks/burst_*.py``) carry these bursts through ``corr_est_cc`` and the radios.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from .errors import SemcomError
 from .phy.burst import DEFAULT_BURST_SYMBOLS
 from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES
 from .phy.constellations import MODULATIONS
+from .phy import waveform as wf_mod
 from .phy import ldpc
 from .phy.ldpc import CODES
 from .phy.link import FEC_NONE
@@ -87,8 +88,9 @@ class Option:
         return value
 
 
-LINKS = ("sim", "zmq", "file", "uhd", "soapy")
-WAVEFORMS = ("sc", "ofdm", "ideal")
+HARDWARE_RADIOS = ("zmq", "file", "uhd", "soapy")  # flowgraphs.radios builds each
+RADIOS = ("sim", *HARDWARE_RADIOS)
+WAVEFORMS = (*wf_mod.WAVEFORMS, "ideal")
 AUTO_MODULATION = "auto"  # tx_image --modulation: the model and modulation the cards pick for --target-snr
 
 _ALL = (
@@ -146,7 +148,7 @@ _ALL = (
            high=86400 * 366),
     # radio hardware
     Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
-           "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=LINKS),
+           "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=RADIOS),
     Option("freq", 915e6, "centre frequency, Hz", kind=float, low=0, high=1e12, low_open=True),
     Option("rate", 1e6, "sample rate, samples/s", kind=float, low=0, high=1e11, low_open=True),
     Option("gain", 30.0, "gain, dB", kind=float, low=-100, high=200),

@@ -2,8 +2,7 @@
 
 Uniform vectors cross between numpy and pmt through pmt's serialised form (tag, type,
 big-endian length, padding, big-endian elements; the format of pmt_serialize.cc), which
-pmt reads and writes in C++: 3 ms for a 768x512 RGB image, where pmt.init_u8vector
-takes 73 ms and pmt.to_python 22 ms, element by element.
+pmt reads and writes in C++ (pmt.init_u8vector and pmt.to_python go element by element).
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ def sample_limiter(limit=LIMIT_FACTOR, floor=LIMIT_FLOOR, hold=LIMIT_HOLD):
     call and hide real preambles. The reference is the 90th percentile of |x| of each call (every
     8th sample), held with a half-life of ``hold`` samples (so it stays at the signal's level
     between bursts), and at least ``floor``; sparse corruption does not move a 90th percentile.
-    ``.limited`` counts the samples changed. The block is C++ (lib/sample_limiter_impl.cc): as a
-    Python block on the raw stream its calls cost the receiver 15 % of its throughput."""
+    ``.limited`` counts the samples changed. The block is C++ (lib/sample_limiter_impl.cc): it runs
+    on every raw sample."""
     block = semcom_python.sample_limiter(float(limit), float(floor), float(hold))
     block.set_min_output_buffer(STREAM_BUFFER)
     return block

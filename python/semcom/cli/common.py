@@ -50,7 +50,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
-    from ..flowgraphs.radios import KINDS, ZMQ_PATTERNS
+    from ..flowgraphs.radios import ZMQ_PATTERNS
     g = p.add_argument_group("radio")
     for name in ("radio", "waveform", "burst_symbols"):
         options.add(g, name)
@@ -79,7 +79,6 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
         lim = p.add_argument_group("receiver limits (forged or huge headers are dropped before allocating)")
         for name in ("max_pixels", "max_frame_bits", "max_pending_frames"):
             options.add(lim, name)
-    assert set(KINDS) <= set(options.LINKS)
 
 
 def radio_config(args):

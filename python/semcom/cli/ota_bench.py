@@ -1,4 +1,4 @@
-"""Over-the-air receiver benchmarks (the figures of issue 4), throttle off unless stated.
+"""Over-the-air receiver benchmarks, throttle off unless stated.
 
   throughput  images sent as bursts through air_channel (the acceptance impairments,
               --snr) are recorded once; the recording is then replayed as fast as the

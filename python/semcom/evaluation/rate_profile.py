@@ -7,9 +7,7 @@
 * **Curves:** error-free PSNR of the whole validation photos against the fraction of latent bits
   sent, punctured in that order, for the image encoded at full size and downscaled 2x and 4x (then
   upscaled). ``rate_match.plan`` picks the downscale factor from them. Whole photos, not crops: a
-  256 px crop halved loses far more than a photo does, and crops ranked a third of the full-size
-  latent above the whole half-size one (23.1 against 22.6 dB, QPSK model) where whole validation
-  photos (22.5 against 24.1) and the test photos (19.2 against 20.1) rank them the other way.
+  256 px crop halved loses far more than a photo does, so crops misrank the downscaled latents.
 * **Measured against random order:** PSNR of full test photos with 25 % and 50 % of the latent
   punctured, in the measured order, in channel-index order and in random channel orders.
 """

@@ -28,7 +28,6 @@ from ..phy import ldpc
 from ..phy.burst import FRAME_MODULO
 from .ideal import FlowgraphOwner, LinkResult
 
-WAVEFORMS = ("sc", "ofdm")
 
 
 @dataclass
@@ -63,7 +62,7 @@ class Impairments:
                            self.doppler, self.seed)
 
 
-# The acceptance channel of issue 4: CFO 1% of the SC symbol rate (2 samples/symbol), a fractional
+# The acceptance channel: CFO 1% of the SC symbol rate (2 samples/symbol), a fractional
 # timing offset, a 10 ppm clock offset and a 3-tap multipath channel.
 ACCEPTANCE = dict(cfo=0.005, delay=0.37, clock_ppm=10.0, taps=(1.0, 0.4j, 0.2))
 STALL_SECONDS = 30.0  # a transmitter whose radio takes no samples this long reports it and stops

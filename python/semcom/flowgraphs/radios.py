@@ -33,8 +33,9 @@ import tempfile
 from dataclasses import dataclass, replace
 
 from ..errors import SemcomError
+from ..options import HARDWARE_RADIOS
 
-KINDS = ("zmq", "file", "uhd", "soapy")
+KINDS = HARDWARE_RADIOS
 ZMQ_PATTERNS = ("pubsub", "pushpull", "reqrep")
 ZMQ_SCHEMES = ("tcp", "ipc", "inproc")
 SIGMF_DATA, SIGMF_META = ".sigmf-data", ".sigmf-meta"

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from .. import machine
 from ..errors import SemcomError
 from . import channels as tch
-from . import adversarial, losses, models, prepared, recipe, schedules
+from . import adversarial, config_file, losses, models, prepared, recipe, schedules
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -90,11 +90,7 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     if isinstance(path_or_dict, dict):
         user = path_or_dict
     else:
-        try:
-            with open(path_or_dict) as f:
-                user = json.load(f)
-        except (OSError, ValueError) as err:
-            raise SemcomError(f"cannot read config {path_or_dict} ({err})") from None
+        user = config_file.read(path_or_dict)
     if not isinstance(user, dict):
         raise SemcomError(f"config {path_or_dict if not isinstance(path_or_dict, dict) else ''} must be a JSON "
                           f"object, not {type(user).__name__}")

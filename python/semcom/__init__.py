@@ -13,17 +13,17 @@ try:
 except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
     pass
 else:
-    from .blocks.air_channel import air_channel
-from .blocks.burst_llr import burst_llr
-from .blocks.burst_modulator import burst_modulator
-from .blocks.burst_reassembler import burst_reassembler
-from .blocks.burst_rx import burst_rx
-from .blocks.burst_sync import burst_sync
-from .blocks.burst_tx import burst_tx
-from .blocks.fec_decoder import fec_decoder
-from .blocks.burst_common import preamble_period
-from .blocks.sample_limiter import sample_limiter
-from .blocks.symbol_mapper import symbol_mapper
+    from .blocks.air_channel import air_channel  # noqa: F401
+    from .blocks.burst_llr import burst_llr  # noqa: F401
+    from .blocks.burst_modulator import burst_modulator  # noqa: F401
+    from .blocks.burst_reassembler import burst_reassembler  # noqa: F401
+    from .blocks.burst_rx import burst_rx  # noqa: F401
+    from .blocks.burst_sync import burst_sync  # noqa: F401
+    from .blocks.burst_tx import burst_tx  # noqa: F401
+    from .blocks.fec_decoder import fec_decoder  # noqa: F401
+    from .blocks.burst_common import preamble_period  # noqa: F401
+    from .blocks.sample_limiter import sample_limiter  # noqa: F401
+    from .blocks.symbol_mapper import symbol_mapper  # noqa: F401
     from .blocks.modem import install_stream_table, project_constellation  # noqa: F401
     from .blocks.image import image_rx, image_source, image_tx, semantic_decoder, semantic_encoder  # noqa: F401
     from .blocks.phy_rx import phy_rx  # noqa: F401

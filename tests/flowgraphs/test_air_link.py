@@ -14,7 +14,7 @@ pytest.importorskip("gnuradio.semcom.flowgraphs.air")
 from gnuradio import blocks, filter as gr_filter, gr  # noqa: E402
 from gnuradio.semcom import metrics  # noqa: E402
 from gnuradio.semcom.flowgraphs.air import ACCEPTANCE, AirLink, AirOptions, Impairments  # noqa: E402
-from gnuradio.semcom.blocks.air_channel import air_channel
+from gnuradio.semcom.blocks.air_channel import air_channel  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy import waveform  # noqa: E402
 

@@ -35,7 +35,7 @@ from . import rate_match, registry
 from .base import Codec, Decoded, Encoded, Received
 from .onnx_model import (CARD_FILE, DECODER_ENV, DECODER_FILES, ENCODER_FILE, MEASURED_KEY,  # noqa: F401
                          THREADS_ENV, OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back,
-                         pad_to_multiple, posterior, tiles)
+                         pad_to_multiple, posterior)
 
 MODEL_PATH_ENV = "SEMCOM_MODEL_PATH"  # extra model folders' parents, os.pathsep-separated
 FAMILY = methods.DEFAULT  # the method of the models the auto codec picks from

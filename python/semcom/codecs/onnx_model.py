@@ -321,10 +321,13 @@ def windows(n: int, core: int, margin: int) -> list[tuple[int, int, slice]]:
     return out
 
 
-def tiles(gh: int, gw: int, core: int = TILE_CELLS, margin: int = TILE_MARGIN, whole: int = WHOLE_CELLS):
+def tiles(gh: int, gw: int, core: int | None = None, margin: int | None = None, whole: int | None = None):
     """The windows a (gh, gw) grid is processed in: ((r0, r1, c0, c1), (rows kept, cols kept)),
-    the kept cores tiling the grid exactly; one window when it has at most ``whole`` cells."""
-    if gh * gw <= whole:
+    the kept cores tiling the grid exactly; one window when it has at most ``whole`` cells
+    (None: TILE_CELLS, TILE_MARGIN, WHOLE_CELLS, the latent tiling of ``OnnxModel``)."""
+    core = TILE_CELLS if core is None else core
+    margin = TILE_MARGIN if margin is None else margin
+    if gh * gw <= (WHOLE_CELLS if whole is None else whole):
         return [((0, gh, 0, gw), (slice(0, gh), slice(0, gw)))]
     return [((r0, r1, c0, c1), (rs, cs)) for r0, r1, rs in windows(gh, core, margin)
             for c0, c1, cs in windows(gw, core, margin)]

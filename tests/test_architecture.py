@@ -158,7 +158,8 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def method_dispatch(module: Module) -> list[str]:
     """Comparisons of a method name (``method``, ``x.method``, ``x["method"]``, ``x.get("method")``,
-    a card's ``codec``, ``card_codec(...)``) with a string literal (``==``, ``!=``, ``in``, ``not in``), as 'line: source'."""
+    a card's ``codec``, ``card_codec(...)``) with a string literal (``==``, ``!=``, ``in``, ``not in``),
+    as 'line: source'."""
     keys = METHOD_WORDS | CARD_WORDS
 
     def key(node, words) -> bool:

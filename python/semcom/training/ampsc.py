@@ -257,8 +257,8 @@ def card_facts(cfg: dict) -> dict:
 
 # GDN parameters folded into derived constants, and equal ones merged, could not be mapped back to the
 # model: the export keeps every weight as it is (ONNX Runtime folds at load)
-@register_method("ampsc", card_facts=card_facts, quantizer_bits=lambda model_cfg: int(model_cfg.get("bits", 4)),
-                 fold_constants=False, identity=lambda model: {"quantizer_bits": model.bits})
+@register_method("ampsc", card_facts=card_facts, fold_constants=False,
+                 quantizer_bits=lambda model_cfg: int(model_cfg.get("bits", 4)), identity=lambda model: {"quantizer_bits": model.bits})
 def build(cfg: dict) -> AMPSC:
     return AMPSC(int(cfg["latent_channels"]), int(cfg.get("bits", 4)), cfg.get("preset", "small"),
                  bool(cfg.get("irsnet", True)))

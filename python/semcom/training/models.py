@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import GDN, STRIDE, SqueezeExcite, latent_channels_for, leaky_relu  # noqa: F401 (GDN, latent_channels_for: their old import path)
+from .layers import GDN, STRIDE, SqueezeExcite, latent_channels_for, leaky_relu  # noqa: F401 (re-exported)
 from .registry import of_config, register_method
 
 VARIANTS = ("bitsemcom", "hard-ste", "deepjscc-1bit")

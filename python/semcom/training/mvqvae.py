@@ -416,8 +416,12 @@ def complete_state(state: dict, card: dict, model_state: dict) -> None:
     state.setdefault("vq_started", torch.tensor(True))
 
 
-@register_method("mvqvae", exporter=export_mvqvae,
-                 latent_bits=lambda model_cfg, cpp, bits_per_symbol: int(round(math.log2(int(model_cfg.get("codebook", 256))))),
+def index_bits_of(model_cfg: dict, cpp: float, bits_per_symbol: int) -> int:
+    """Bits per position: log2 of the codebook size (the budget decides how many positions travel)."""
+    return int(round(math.log2(int(model_cfg.get("codebook", 256)))))
+
+
+@register_method("mvqvae", exporter=export_mvqvae, latent_bits=index_bits_of,
                  card_facts=lambda cfg: {"variant": "masked-vq-vae", "deviations_from_paper": DEVIATIONS},
                  weight_roles=(("encoder", "m.", ""), ("decoder", "m.", "")),  # both files hold all weights
                  identity=lambda model: {"patch": model.patch, "codebook": model.codebook_size},

@@ -9,7 +9,6 @@ nothing was received) -> image (1, 3, H, W).
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np

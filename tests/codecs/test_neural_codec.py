@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gnuradio.semcom import metrics
-from gnuradio.semcom.codecs import neural, registry
+from gnuradio.semcom.codecs import neural, onnx_model, registry
 from gnuradio.semcom.codecs.base import Received
 from gnuradio.semcom.errors import SemcomError
 from gnuradio.semcom.imageio import load_image, resize
@@ -138,9 +138,9 @@ def test_tiled_inference_matches_the_whole_image(codec, image, monkeypatch):
     h, w = image.shape[:2]
     bits = codec.model.encode(image)
     whole = codec.model.decode(bits.astype(np.float32), h, w)
-    monkeypatch.setattr(neural, "WHOLE_CELLS", 0)
-    monkeypatch.setattr(neural, "TILE_CELLS", 12)
-    assert len(neural.tiles(h // 16, w // 16)) == 3 * 4
+    monkeypatch.setattr(onnx_model, "WHOLE_CELLS", 0)
+    monkeypatch.setattr(onnx_model, "TILE_CELLS", 12)
+    assert len(onnx_model.tiles(h // 16, w // 16)) == 3 * 4
     tiled_bits = codec.model.encode(image)
     assert (tiled_bits != bits).mean() < 0.05
     tiled = codec.model.decode(bits.astype(np.float32), h, w)
@@ -151,8 +151,8 @@ def test_tiled_inference_matches_the_whole_image(codec, image, monkeypatch):
 def test_tiles_cover_the_latent_exactly_once():
     for gh, gw in ((100, 70), (41, 129), (300, 200)):
         cover = np.zeros((gh, gw), int)
-        for (r0, r1, c0, c1), (rs, cs) in neural.tiles(gh, gw):
-            assert r1 - r0 == min(gh, neural.TILE_CELLS + 2 * neural.TILE_MARGIN)
+        for (r0, r1, c0, c1), (rs, cs) in onnx_model.tiles(gh, gw):
+            assert r1 - r0 == min(gh, onnx_model.TILE_CELLS + 2 * onnx_model.TILE_MARGIN)
             cover[r0:r1, c0:c1][rs, cs] += 1
         assert (cover == 1).all()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from gnuradio.semcom.training import export, models, recipe, trainer  # noqa: E402
+from gnuradio.semcom.training import export, models, onnx_io, recipe, trainer  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
 from gnuradio.semcom.training.channels import Modem  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_onnx_export_parity_and_card(smoke_run, tmp_path):
     assert card["parity_max_abs_diff"]["encoder_logits"] <= export.PARITY_TOL
     assert card["parity_max_abs_diff"]["decoder"] <= export.PARITY_TOL
     for role in ("encoder", "decoder"):
-        meta = export.read_metadata(str(tmp_path / f"{role}.onnx"))
+        meta = onnx_io.read_metadata(str(tmp_path / f"{role}.onnx"))
         assert meta["semcom.codec"] == "bitsemcom" and meta["semcom.role"] == role
         assert meta["semcom.model_id"] == "smoke-test" and meta["semcom.variant"] == "bitsemcom"
         assert meta["semcom.bits_per_image"] == "32*ceil(H/16)*ceil(W/16)"

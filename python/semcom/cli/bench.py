@@ -58,13 +58,13 @@ def bench_codec(model_name, runs, modulation="qpsk"):
     alone (one session run each, as before rate matching and tiling) and the codec's whole path
     (plan, puncturing or repetition, LLR combining), alternated within one run."""
     import numpy as np
-    from ..codecs import neural, registry
+    from ..codecs import masked_vq, neural, registry
     from ..codecs.base import Received
     from ..imageio import load_image
     from ..phy.link import LinkConfig
     image = load_image(cli.sample_image())
     h, w = image.shape[:2]
-    vq = neural.card_codec(registry.get(model_name).model.folder) == "mvqvae"
+    vq = isinstance(registry.get(model_name), masked_vq.MaskedVQCodec)
     if modulation == "own":  # the modulation the model's card says it was trained for
         modulation = registry.get(model_name).model.card.get("modulation") or "qpsk"
     link = LinkConfig(modulation, registry.get(model_name).default_fec)  # uncoded, or the model's own FEC
@@ -76,7 +76,6 @@ def bench_codec(model_name, runs, modulation="qpsk"):
         rx = Received(enc.bits, np.where(enc.bits > 0, 4.0, -4.0).astype(np.float32), True,
                       {**enc.meta, "height": h, "width": w})
         if vq:  # the networks alone: all tiles at mask ratio 0.5, and every position received
-            from ..codecs import masked_vq
             m = codec.model
             padded = neural.pad_to_multiple(image, m.tile)[0]
             tiles = (padded.shape[0] // m.tile) * (padded.shape[1] // m.tile)

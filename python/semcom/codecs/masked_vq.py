@@ -34,9 +34,10 @@ from ..phy.burst import crc16
 from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 from ..phy.link import LinkConfig
 from .base import Codec, Decoded, Encoded, Received, placeholder
-from .neural import OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back, pad_to_multiple, posterior
+from .onnx_model import (OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back, pad_to_multiple,
+                         posterior, tiles)
 
-CODEC = "mvqvae"
+CODEC = "mvqvae"  # the training method (``methods``) of the models this codec runs
 SCALE_BITS, KEEP_BITS, CRC_BITS = 4, 12, 16
 PREAMBLE_BITS = SCALE_BITS + KEEP_BITS
 SCALES = tuple(2.0 ** (-i / 2) for i in range(1 << SCALE_BITS))
@@ -177,9 +178,7 @@ class MaskedVQModel(OnnxModel):
         rows, cols = p1.shape[1] // g, p1.shape[2] // g
         session = self.session("decoder")
         img = np.empty((rows * self.tile, cols * self.tile, 3), np.uint8)
-        windows = [(0, rows, 0, cols, slice(0, rows), slice(0, cols))] if rows * cols <= DECODER_TILES else [
-            (r0, r1, c0, c1, rs, cs) for r0, r1, rs in _windows(rows) for c0, c1, cs in _windows(cols)]
-        for r0, r1, c0, c1, rs, cs in windows:
+        for (r0, r1, c0, c1), (rs, cs) in tiles(rows, cols, WINDOW_TILES, 1, DECODER_TILES):
             out, = session.run(["image"], {"p1": np.ascontiguousarray(p1[None, :, r0 * g:r1 * g, c0 * g:c1 * g],
                                                                        np.float32)})
             core = out[0][:, rs.start * g * p:rs.stop * g * p, cs.start * g * p:cs.stop * g * p].transpose(1, 2, 0)
@@ -193,22 +192,12 @@ DECODER_TILES = 64  # tiles decoded in one piece at most (1 MP at 128-px tiles)
 WINDOW_TILES = 6  # kept core of a decoder window, in tiles per side
 
 
-def _windows(n: int) -> list[tuple[int, int, slice]]:
-    """Windows of one size along an axis of n tiles: (start, stop, the kept core within it)."""
-    size = min(n, WINDOW_TILES + 2)
-    out = []
-    for a in range(0, n, WINDOW_TILES):
-        b = min(n, a + WINDOW_TILES)
-        start = min(max(0, a - 1), n - size)
-        out.append((start, start + size, slice(a - start, b - start)))
-    return out
-
-
 class MaskedVQCodec(Codec):
     """A masked VQ-VAE model folder as a codec (``MaskedVQModel``); LDPC 1/2 when no FEC is named."""
 
     default_fec = "ldpc-1/2"
     learned = True
+    model_class = MaskedVQModel
 
     def __init__(self, model: MaskedVQModel, hard: bool = False, delta: float = 0.98,
                  fim_threshold: float | None = None, snr_db: float | None = None):

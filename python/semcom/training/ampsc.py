@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import GDN, STRIDE, SqueezeExcite
+from . import amp
+from .layers import GDN, STRIDE, SqueezeExcite
+from .registry import register_method
 
 # encoder widths of the four stride-2 RCBs, stride-1 RCBs after them, IRSNet widths (three levels)
 PRESETS = {
@@ -240,6 +242,23 @@ class AMPSC(nn.Module):
         return self.decoder.synthesize(restored)
 
 
+def card_facts(cfg: dict) -> dict:
+    """What an AMP-SC card adds: the quantizer, the bit layout and the template the recipe came from."""
+    b = int(cfg["model"].get("bits", 4))
+    layout = {"symbol_layout": cfg["symbol_layout"]} if cfg.get("symbol_layout") else {}
+    return {**layout, "variant": (cfg.get("recipe_template") or {}).get("template", "ampsc"),
+            "quantizer_bits": b, "latent_values_per_cell": int(cfg["model"]["latent_channels"]) // b,
+            "bit_layout": f"plane c*{b}+i = bit i (MSB first) of latent channel c; level = round(x~) + {2 ** (b - 1) - 1}, "
+                          "plain binary (eq. 2)",
+            "receiver": "DA conversion = expected level under the bit posteriors (eq. 5 for hard 0/1 input), "
+                        "then IRSNet, then the decoder",
+            "recipe_template": cfg.get("recipe_template"), "deviations_from_paper": amp.DEVIATIONS}
+
+
+# GDN parameters folded into derived constants, and equal ones merged, could not be mapped back to the
+# model: the export keeps every weight as it is (ONNX Runtime folds at load)
+@register_method("ampsc", card_facts=card_facts, fold_constants=False,
+                 quantizer_bits=lambda model_cfg: int(model_cfg.get("bits", 4)), identity=lambda model: {"quantizer_bits": model.bits})
 def build(cfg: dict) -> AMPSC:
     return AMPSC(int(cfg["latent_channels"]), int(cfg.get("bits", 4)), cfg.get("preset", "small"),
                  bool(cfg.get("irsnet", True)))

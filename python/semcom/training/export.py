@@ -19,9 +19,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import sys
 
 import numpy as np
+
+from .. import methods
+from . import registry
+from .onnx_io import fast_upsampling_file, initializers_not_inputs, store_fp16, write_card
 
 CARD_VERSION = "1"
 PARITY_TOL = 1e-4  # max abs difference onnxruntime vs torch (float32); for the encoder's logits, which
@@ -92,15 +95,14 @@ def model_card(saved: dict, model_id: str | None = None, backbone: dict | None =
     ``backbone``: the built model's (default: the BitSemCom backbone the config names)."""
     cfg = saved["config"]
     c = int(cfg["model"]["latent_channels"])
-    method = cfg["model"].get("method", "bitsemcom")
-    variant = (cfg.get("recipe_template") or {}).get("template", "ampsc") if method == "ampsc" else \
-        cfg["model"].get("variant", "bitsemcom")
-    model_id = model_id or cfg.get("name", "bitsemcom")
+    method = registry.of_config(cfg["model"])
+    facts = method.card(cfg)
+    variant = facts["variant"]
+    model_id = model_id or cfg.get("name", methods.DEFAULT)
     parent = saved.get("continued_from")
     return {
-        **(_ampsc_facts(cfg) if method == "ampsc" else {}),
-        "codec": method,
-        "variant": variant,
+        **facts,
+        "codec": method.name,
         "version": CARD_VERSION,
         "model_id": model_id,
         "config": cfg.get("name", ""),
@@ -139,62 +141,10 @@ def model_card(saved: dict, model_id: str | None = None, backbone: dict | None =
     }
 
 
-def _ampsc_facts(cfg: dict) -> dict:
-    """What an AMP-SC card adds: the quantizer, the bit layout and the template the recipe came from."""
-    from . import amp
-    b = int(cfg["model"].get("bits", 4))
-    layout = {"symbol_layout": cfg["symbol_layout"]} if cfg.get("symbol_layout") else {}
-    return {**layout, "quantizer_bits": b, "latent_values_per_cell": int(cfg["model"]["latent_channels"]) // b,
-            "bit_layout": f"plane c*{b}+i = bit i (MSB first) of latent channel c; level = round(x~) + {2 ** (b - 1) - 1}, "
-                          "plain binary (eq. 2)",
-            "receiver": "DA conversion = expected level under the bit posteriors (eq. 5 for hard 0/1 input), "
-                        "then IRSNet, then the decoder",
-            "recipe_template": cfg.get("recipe_template"), "deviations_from_paper": amp.DEVIATIONS}
-
-
 def _backbone(model_cfg: dict) -> dict:
     """The backbone options the model was built with (``models.BACKBONE``, preset values filled)."""
     from .models import BACKBONE, resolve_backbone
     return resolve_backbone(model_cfg.get("preset", "small"), **{k: model_cfg.get(k) for k in BACKBONE})
-
-
-def _add_metadata(path: str, card: dict, role: str) -> None:
-    import onnx
-    model = onnx.load(path)
-    props = {f"semcom.{k}": (v if isinstance(v, str) else json.dumps(v)) for k, v in card.items()}
-    props["semcom.role"] = role
-    props["semcom.card"] = json.dumps(card, sort_keys=True)
-    del model.metadata_props[:]
-    for key, value in sorted(props.items()):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    model.producer_name = "gr-semcom"
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-
-
-def fast_upsampling_file(path: str) -> int:
-    """The exact, faster upsampling of ``onnx_rewrite`` for a decoder file. Skipped without
-    onnxruntime (it checks the rewrite), and with one line on stderr when the rewrite fails: the
-    plain graph decodes the same image, only slower, so an export never fails for it."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return 0
-    from .onnx_rewrite import rewrite_file
-    try:
-        return rewrite_file(path)
-    except Exception as err:  # noqa: BLE001 (onnx, onnxruntime and the check raise their own types)
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        print(f"{path}: left with its plain upsampling ({first})", file=sys.stderr)
-        return 0
-
-
-def read_metadata(path: str) -> dict:
-    """``metadata_props`` of an ONNX file (via onnxruntime, no onnx package needed)."""
-    import onnxruntime as ort
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return dict(sess.get_modelmeta().custom_metadata_map)
 
 
 def parity(model, encoder_path: str, decoder_path: str, height: int = 64, width: int = 96,
@@ -239,41 +189,6 @@ def round_weights_to_fp16(model, height: int = 64, width: int = 96, seed: int = 
             "decoder": float((before[1] - after[1]).abs().max())}
 
 
-def _initializers_not_inputs(path: str) -> None:
-    """Drops the graph inputs that are initializers (what keep_initializers_as_inputs added)."""
-    import onnx
-    model = onnx.load(path)
-    names = {i.name for i in model.graph.initializer}
-    keep = [i for i in model.graph.input if i.name not in names]
-    del model.graph.input[:]
-    model.graph.input.extend(keep)
-    onnx.save(model, path)
-
-
-def _store_fp16(path: str) -> None:
-    """Stores an ONNX file's float32 initializers as float16, each followed by a Cast to float32
-    (ONNX Runtime folds the casts when it loads the model): half the file size."""
-    import onnx
-    from onnx import helper, numpy_helper
-    model = onnx.load(path)
-    graph = model.graph
-    casts, keep = [], []
-    for init in graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT:
-            keep.append(init)
-            continue
-        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
-        keep.append(half)
-        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
-    nodes = casts + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-
-
 def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset: int = 17,
            tol: float = PARITY_TOL, fp16: bool = True) -> dict:
     """Writes ``encoder.onnx``, ``decoder.onnx`` and ``card.json`` to ``out_dir``; returns the card
@@ -285,19 +200,18 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
 
     import torch
     model = model.cpu().eval()
-    if getattr(model, "method", "") == "mvqvae":
-        from .mvqvae_export import export_mvqvae
-        return export_mvqvae(model, saved, out_dir, model_id, opset, fp16)
+    method = registry.of_model(model)
+    if method.exporter:
+        return method.exporter(model, saved, out_dir, model_id, opset, fp16)
     rounding = round_weights_to_fp16(model) if fp16 else None
     os.makedirs(out_dir, exist_ok=True)
     enc_path, dec_path = os.path.join(out_dir, "encoder.onnx"), os.path.join(out_dir, "decoder.onnx")
     c = model.latent_channels
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy-exporter deprecation notice
-        # AMP-SC's GDN parameters would be folded into derived constants, and equal ones merged, which
-        # load_onnx_weights could not map back to the model: export them as they are (ONNX Runtime
-        # folds at load), as graph inputs to skip the merging, which _initializers_not_inputs undoes
-        fold = getattr(model, "method", "bitsemcom") != "ampsc"
+        # without folding, the weights go out as graph inputs to skip the merging of equal ones, which
+        # initializers_not_inputs undoes
+        fold = method.fold_constants
         torch.onnx.export(_encoder_wrapper(model.encoder), (torch.rand(1, 3, 64, 64),), enc_path,
                           dynamo=False, opset_version=opset, input_names=["image"], do_constant_folding=fold,
                           keep_initializers_as_inputs=not fold,
@@ -310,10 +224,10 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
                           dynamic_axes={"p1": {0: "N", 2: "h", 3: "w"}, "image": {0: "N", 2: "H", 3: "W"}})
     if not fold:
         for path in (enc_path, dec_path):
-            _initializers_not_inputs(path)
+            initializers_not_inputs(path)
     if fp16:
         for path in (enc_path, dec_path):
-            _store_fp16(path)
+            store_fp16(path)
     fast_upsampling_file(dec_path)
     card = model_card(saved, model_id, getattr(model, "backbone", None))
     card["onnx_opset"] = opset
@@ -333,11 +247,7 @@ def export(model, saved: dict, out_dir: str, model_id: str | None = None, opset:
                                           if scale > 1 else {})}
         if check["encoder"] > tol * scale or check["decoder"] > tol or check["bit_mismatch"] > 0:
             raise RuntimeError(f"ONNX parity check failed (tolerance {tol}): {check}")
-    for path, role in ((enc_path, "encoder"), (dec_path, "decoder")):
-        _add_metadata(path, card, role)
-    with open(os.path.join(out_dir, "card.json"), "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_card(out_dir, card, {"encoder": enc_path, "decoder": dec_path})
     return card
 
 
@@ -388,9 +298,8 @@ def load_onnx_weights(model, folder: str) -> dict:
     from ..errors import SemcomError
     card = None
     state = {}
-    vq = getattr(model, "method", "") == "mvqvae"  # both files hold the whole model's weights as m.*
-    roles = (("encoder", "m.", ""), ("decoder", "m.", "")) if vq else \
-        (("encoder", "enc.", "encoder."), ("decoder", "", "decoder."))
+    method = registry.of_model(model)
+    roles = method.weight_roles
     for role, prefix, target in roles:
         path = os.path.join(folder, f"{role}.onnx")
         try:
@@ -406,12 +315,10 @@ def load_onnx_weights(model, folder: str) -> dict:
                     numpy_helper.to_array(init).astype(np.float32).copy())
     if card is None:
         raise SemcomError(f"{folder} has no gr-semcom model card; export it with semcom-export")
-    method = getattr(model, "method", "bitsemcom")
-    extra = {"variant": model.variant} if method == "bitsemcom" else \
-        {"patch": model.patch, "codebook": model.codebook_size} if vq else {"quantizer_bits": model.bits}
-    want = {"codec": method, "latent_channels": model.latent_channels, "preset": model.preset, **extra}
-    got = {k: card.get(k, "bitsemcom" if k == "codec" else None) for k in want}
-    widen = method == "bitsemcom" and {**got, "latent_channels": want["latent_channels"]} == want \
+    want = {"codec": method.name, "latent_channels": model.latent_channels, "preset": model.preset,
+            **method.identity(model)}
+    got = {k: card.get(k, methods.DEFAULT if k == "codec" else None) for k in want}
+    widen = method.widens and {**got, "latent_channels": want["latent_channels"]} == want \
         and int(got["latent_channels"] or 0) <= want["latent_channels"]
     if got != want and not widen:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
@@ -423,10 +330,7 @@ def load_onnx_weights(model, folder: str) -> dict:
             raise SemcomError(f"{folder}'s backbone {card.get('backbone', {}).get('channels')} does not fit in the "
                               f"config's ({', '.join(misfit[:2])}): a model can only be widened, with the same "
                               "stages and blocks")
-    if vq:  # training-side state the networks never read: the card's mask weights, a started codebook
-        state.setdefault("mask_logits", torch.tensor(card.get("mask_logits", []), dtype=torch.float32))
-        state.setdefault("usage", torch.zeros_like(expected["usage"]))
-        state.setdefault("vq_started", torch.tensor(True))
+    method.complete_state(state, card, expected)
     missing = sorted(set(expected) - set(state))
     if missing:
         raise SemcomError(f"{folder} lacks weights for {', '.join(missing[:3])}")

@@ -32,7 +32,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-STRIDE = 16
+from .layers import GDN, STRIDE, SqueezeExcite, latent_channels_for, leaky_relu  # noqa: F401 (re-exported)
+from .registry import of_config, register_method
+
 VARIANTS = ("bitsemcom", "hard-ste", "deepjscc-1bit")
 # CNN: channels of the four stages, residual blocks per stage; Swin (``swin.py``): dims and depths
 # of the four stages, attention window
@@ -52,51 +54,9 @@ BACKBONE = {"channels": None, "blocks": None, "act": "leaky", "se": False, "upsa
             "dims": None, "depths": None, "window": None}
 
 
-def latent_channels_for(cpp: float, bits_per_symbol: int) -> int:
-    """C such that C * H/16 * W/16 bits fill cpp * H * W channel uses: C = 256 * cpp * k."""
-    c = STRIDE * STRIDE * cpp * bits_per_symbol
-    if abs(c - round(c)) > 1e-9 or round(c) < 1:
-        raise ValueError(f"cpp {cpp} with {bits_per_symbol} bits/symbol gives a non-integer C = {c}")
-    return int(round(c))
-
-
-def _act():
-    return nn.LeakyReLU(0.2)
-
-
-class GDN(nn.Module):
-    """Generalised divisive normalisation (Balle et al. 2016): y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2);
-    ``inverse`` (IGDN) multiplies instead. beta and gamma are kept non-negative by squaring stored
-    parameters (with a small pedestal on beta). Exports to ONNX as Mul, Conv, Sqrt, Div."""
-
-    def __init__(self, ch: int, inverse: bool = False, gamma_init: float = 0.1):
-        super().__init__()
-        self.inverse = inverse
-        self.beta = nn.Parameter(torch.ones(ch))
-        self.gamma = nn.Parameter(torch.sqrt(gamma_init * torch.eye(ch) + 1e-6))
-
-    def forward(self, x):
-        beta = self.beta * self.beta + 1e-6
-        gamma = (self.gamma * self.gamma)[:, :, None, None]
-        norm = torch.sqrt(torch.nn.functional.conv2d(x * x, gamma, beta))
-        return x * norm if self.inverse else x / norm
-
-
-class SqueezeExcite(nn.Module):
-    """Channel attention (Hu et al. 2018): x * sigmoid(W2 relu(W1 mean_hw(x)))."""
-
-    def __init__(self, ch: int, reduction: int = 4):
-        super().__init__()
-        hidden = max(4, ch // reduction)
-        self.fc = nn.Sequential(nn.Conv2d(ch, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, ch, 1), nn.Sigmoid())
-
-    def forward(self, x):
-        return x * self.fc(x.mean(dim=(2, 3), keepdim=True))
-
-
 def _norm(kind: str, ch: int, decoder: bool) -> nn.Module:
     """The non-linearity after a conv: LeakyReLU, or GDN in the encoder / IGDN in the decoder."""
-    return GDN(ch, inverse=decoder) if kind == "gdn" else _act()
+    return GDN(ch, inverse=decoder) if kind == "gdn" else leaky_relu()
 
 
 class ResBlock(nn.Module):
@@ -109,7 +69,7 @@ class ResBlock(nn.Module):
         if se:
             layers.append(SqueezeExcite(ch))
         self.body = nn.Sequential(*layers)
-        self.act = _act() if act == "leaky" else nn.Identity()
+        self.act = leaky_relu() if act == "leaky" else nn.Identity()
 
     def forward(self, x):
         return self.act(x + self.body(x))
@@ -142,7 +102,7 @@ class Encoder(nn.Module):
         if variant == "deepjscc-1bit":
             self.mapper = nn.Identity()
         else:  # probabilistic generation network: per-position MLP over the feature dimension
-            self.mapper = nn.Sequential(nn.Conv2d(latent_channels, 2 * latent_channels, 1), _act(),
+            self.mapper = nn.Sequential(nn.Conv2d(latent_channels, 2 * latent_channels, 1), leaky_relu(),
                                         nn.Conv2d(2 * latent_channels, latent_channels, 1))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +145,7 @@ class Decoder(nn.Module):
             self.net = SwinSynthesis(latent_channels, b["dims"], b["depths"], b["window"])
             return
         rev = list(b["channels"])[::-1]
-        layers = [nn.Conv2d(latent_channels, rev[0], 1), _act()]
+        layers = [nn.Conv2d(latent_channels, rev[0], 1), leaky_relu()]
         for i, cin in enumerate(rev):
             layers += [ResBlock(cin, b["act"], b["se"], decoder=True) for _ in range(b["blocks"])]
             cout = rev[i + 1] if i + 1 < len(rev) else 3
@@ -226,6 +186,8 @@ class BitSemCom(nn.Module):
     the defaults are the shipped models' layers) or, for ``paper`` and ``swin-tiny``, the Swin
     Transformer of WITT/BitSemCom (``dims``, ``depths``, ``window`` override it). ``BACKBONE``."""
 
+    method = "bitsemcom"
+
     def __init__(self, latent_channels: int = 32, preset: str = "small", variant: str = "bitsemcom",
                  tau: float = 1.0, **backbone):
         super().__init__()
@@ -250,19 +212,15 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build(cfg: dict) -> nn.Module:
-    """Model from the ``model`` section of a training config (``method``: bitsemcom or ampsc)."""
-    method = cfg.get("method", "bitsemcom")
-    if method == "ampsc":
-        from . import ampsc
-        return ampsc.build(cfg)
-    if method == "mvqvae":
-        from . import mvqvae
-        return mvqvae.build(cfg)
-    if method != "bitsemcom":
-        raise ValueError(f"unknown method '{method}'; choose bitsemcom, ampsc or mvqvae")
+@register_method("bitsemcom", identity=lambda model: {"variant": model.variant}, widens=True)
+def build_bitsemcom(cfg: dict) -> BitSemCom:
     return BitSemCom(int(cfg["latent_channels"]), cfg.get("preset", "small"), cfg.get("variant", "bitsemcom"),
                      float(cfg.get("tau", 1.0)), **{k: cfg.get(k) for k in BACKBONE})
+
+
+def build(cfg: dict) -> nn.Module:
+    """Model from the ``model`` section of a training config, by its ``method`` (``registry``)."""
+    return of_config(cfg).build(cfg)
 
 
 def load_model(path: str, device: str = "cpu") -> tuple[BitSemCom, dict]:

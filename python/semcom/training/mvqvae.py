@@ -36,6 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .mvqvae_export import export_mvqvae
+from .registry import register_method
+
 PRESETS = {
     "tiny": {"dim": 32, "depth": 1, "heads": 2, "dec_dim": 32, "dec_depth": 1, "dec_heads": 2, "refine": 8},
     "small": {"dim": 192, "depth": 6, "heads": 3, "dec_dim": 128, "dec_depth": 4, "dec_heads": 4, "refine": 32},
@@ -406,6 +409,23 @@ def kmeans(points: torch.Tensor, k: int, spherical: bool, iterations: int = 10) 
     return centres
 
 
+def complete_state(state: dict, card: dict, model_state: dict) -> None:
+    """Training-side state the exported networks never read: the card's mask weights, a started codebook."""
+    state.setdefault("mask_logits", torch.tensor(card.get("mask_logits", []), dtype=torch.float32))
+    state.setdefault("usage", torch.zeros_like(model_state["usage"]))
+    state.setdefault("vq_started", torch.tensor(True))
+
+
+def index_bits_of(model_cfg: dict, cpp: float, bits_per_symbol: int) -> int:
+    """Bits per position: log2 of the codebook size (the budget decides how many positions travel)."""
+    return int(round(math.log2(int(model_cfg.get("codebook", 256)))))
+
+
+@register_method("mvqvae", exporter=export_mvqvae, latent_bits=index_bits_of,
+                 card_facts=lambda cfg: {"variant": "masked-vq-vae", "deviations_from_paper": DEVIATIONS},
+                 weight_roles=(("encoder", "m.", ""), ("decoder", "m.", "")),  # both files hold all weights
+                 identity=lambda model: {"patch": model.patch, "codebook": model.codebook_size},
+                 complete_state=complete_state)
 def build(cfg: dict) -> MaskedVQVAE:
     keys = ("patch", "tile", "codebook", "code_dim", "preset", "mask_ratio", "mask_ratio_range", "beta",
             "ortho_weight", "similarity_weight", "fim", "fim_threshold", "delta", "snr_range", "normalize", "vq_warmup",

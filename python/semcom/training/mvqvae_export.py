@@ -9,14 +9,13 @@ nothing was received) -> image (1, 3, H, W).
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 import torch
 
 from . import export as ex
-from . import mvqvae
+from .onnx_io import fast_upsampling_file, initializers_not_inputs, store_fp16, write_card
 
 PARITY_INPUT = (256, 384)  # 2 x 3 tiles at the default tile: the export's shapes (1 x 1) are not reused
 
@@ -89,7 +88,6 @@ def card_facts(model) -> dict:
                       "-> index (T,K) int64, send (T,K) 0/1, copy (T,K) 0/1, weight (T,K)",
         "decoder_io": "p1 = P(b=1) (1,log2 J,H/patch,W/patch), 0.5 where nothing was received -> image (1,3,H,W)",
         "default_fec": "ldpc-1/2",
-        "deviations_from_paper": mvqvae.DEVIATIONS,
     }
 
 
@@ -122,10 +120,10 @@ def export_mvqvae(model, saved: dict, out_dir: str, model_id: str | None, opset:
                           do_constant_folding=False, keep_initializers_as_inputs=True,
                           dynamic_axes={"p1": {2: "h", 3: "w"}, "image": {2: "H", 3: "W"}})
     for path in (enc_path, dec_path):
-        ex._initializers_not_inputs(path)
+        initializers_not_inputs(path)
         if fp16:
-            ex._store_fp16(path)
-    ex.fast_upsampling_file(dec_path)
+            store_fp16(path)
+    fast_upsampling_file(dec_path)
     card = ex.model_card(saved, model_id, backbone=model.architecture)
     card.update(card_facts(model))
     card["onnx_opset"] = opset
@@ -136,11 +134,7 @@ def export_mvqvae(model, saved: dict, out_dir: str, model_id: str | None, opset:
     card["parity"] = {**check, "tolerance": {"decoder": ex.PARITY_TOL * 10, "index_agreement": 0.999}}
     if check["decoder"] > ex.PARITY_TOL * 10 or check["index_agreement"] < 0.999 or check["send_agreement"] < 0.999:
         raise RuntimeError(f"ONNX parity check failed: {check}")
-    for path, role in ((enc_path, "encoder"), (dec_path, "decoder")):
-        ex._add_metadata(path, card, role)
-    with open(os.path.join(out_dir, "card.json"), "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_card(out_dir, card, {"encoder": enc_path, "decoder": dec_path})
     return card
 
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from .. import machine
 from ..errors import SemcomError
 from . import channels as tch
-from . import adversarial, config_file, losses, models, prepared, recipe, schedules
+from . import adversarial, config_file, losses, models, prepared, recipe, registry, schedules
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -99,11 +99,9 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
         cfg = _merge(cfg, overrides)
     _check_numbers(cfg)
     k = tch.Modem(cfg["modulation"]).bits_per_symbol
+    method = registry.of_config(cfg["model"])
     try:
-        if cfg["model"].get("method") == "mvqvae":  # bits per position: log2 of the codebook size
-            expected = int(round(math.log2(int(cfg["model"].get("codebook", 256)))))
-        else:
-            expected = models.latent_channels_for(parse_cpp(cfg["cpp"]), k)
+        expected = method.latent_bits(cfg["model"], parse_cpp(cfg["cpp"]), k)
     except (TypeError, ValueError, ZeroDivisionError) as err:
         raise SemcomError(f"config cpp {cfg['cpp']!r}: {err}") from None
     if cfg["model"]["latent_channels"] is None:
@@ -138,7 +136,7 @@ def air_slots(cfg: dict):
     the air slot of every bit, as the runtime places them at the model's own budget; None without one."""
     from ..codecs import symbol_layout
     c = int(cfg["model"]["latent_channels"])
-    bits = cfg["model"].get("bits", 4) if cfg["model"].get("method") == "ampsc" else None
+    bits = registry.of_config(cfg["model"]).quantizer_bits(cfg["model"])
     layout = symbol_layout.parse(cfg.get("symbol_layout"), {"quantizer_bits": bits,
                                                             "latent_channels": c})
     if layout is None:

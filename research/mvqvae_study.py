@@ -240,7 +240,7 @@ def universal_noise(model, cfg: dict, epsilon: float):
     its validation crops."""
     import torch
     import torch.nn.functional as F
-    from semcom.training import adversarial, trainer
+    from semcom.training import adversarial, checkpoint, trainer
     crops = torch.stack(trainer.center_crops(trainer.load_images(cfg, "val"), model.tile, UNIVERSAL_CROPS))
     model.eval()
     torch.manual_seed(0)
@@ -272,7 +272,7 @@ def cmd_noise_map(args) -> None:
         saved["model"] = model.state_dict()
         saved["noise_map"] = {"saliency_per_position": per_pos.tolist(), "kappa": NOISE_KAPPA, "crops": len(crops)}
         out = noise_masked(patch)
-        torch.save(saved, out)
+        checkpoint.save(saved, out)
         spread = float(per_pos.max() / per_pos.min())
         print(f"patch {patch}: saliency max/min {spread:.2f}; mask logits {float(logits.min()):.2f}..{float(logits.max()):.2f}"
               f" -> {out}")
@@ -282,6 +282,8 @@ def cmd_robustness(args) -> None:
     """PSNR (error-free channel, mask ratio 0.5) under semantic noise eps: with and without adversarial
     training, FIM dropping on and off, noise-related and uniform masking."""
     import torch
+
+    from semcom.training import checkpoint
     images = test_images(args.max_images)
     rows = []
     for patch in args.patch:
@@ -294,7 +296,7 @@ def cmd_robustness(args) -> None:
             universal = universal_noise(model, saved["config"], EPSILONS[-1])  # once per model, as loaded
             noise_logits = model.mask_logits.clone()
             if label == "no AT" and os.path.exists(at):  # the same noise-related masking as the AT model
-                noise_logits = torch.load(at, weights_only=False)["model"]["mask_logits"]
+                noise_logits = checkpoint.load(at, "cpu")["model"]["mask_logits"]
             for masking in ("noise-related", "uniform"):
                 for fim in ("FIM", "FIM off"):
                     if fim == "FIM off" and label == "no AT":
@@ -340,13 +342,13 @@ def export_one(path: str, folder: str, model_id: str) -> dict:
 def cmd_export(args) -> None:
     """The patch size with the better validation PSNR ships in models/; the other and the no-AT
     snapshot go to the zoo (for the tables)."""
-    import torch
+    from semcom.training import checkpoint
     scores = {}
     for patch in args.patch:
         path = noise_masked(patch)
         if not os.path.exists(path):
             path = at_pair(patch)[0]
-        val = torch.load(path, weights_only=False, map_location="cpu").get("val_psnr", {})
+        val = checkpoint.load(path, "cpu").get("val_psnr", {})
         scores[patch] = (float(np.mean(list(val.values()))) if val else float("-inf"), path)
     best = max(scores, key=lambda p: scores[p][0])
     for patch, (score, path) in scores.items():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import stat
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -160,18 +162,31 @@ def default(name: str):
     return OPTIONS[name].default
 
 
+MAX_KEY_FILE_BYTES = 4096  # a key file holds a secret, not data
+
+
 def key_bytes(text: str) -> bytes:
-    """The bytes of a ``key`` option: the text itself, or with '@' the contents of that file."""
+    """The bytes of a ``key`` option: the text itself, or with '@' the contents of that file, which
+    must be a non-empty regular file of at most ``MAX_KEY_FILE_BYTES`` (never a FIFO or a device:
+    checked before opening, and opened without blocking); SemcomError (one line) otherwise."""
     text = str(text or "")
     if not text.startswith("@"):
         return text.encode()
+    path = text[1:]
     try:
-        with open(text[1:], "rb") as f:
-            data = f.read()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SemcomError(f"--key {text}: the key file must be a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the check above
+                raise SemcomError(f"--key {text}: the key file must be a regular file")
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as err:
         raise SemcomError(f"--key {text}: cannot read the key file ({err.strerror})") from None
     if not data:
         raise SemcomError(f"--key {text}: the key file is empty")
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise SemcomError(f"--key {text}: the key file is larger than {MAX_KEY_FILE_BYTES} bytes")
     return data
 
 

@@ -109,9 +109,11 @@ def impairments(args):
     return Impairments(args.snr, rayleigh=args.channel == "rayleigh", seed=args.seed, **given)
 
 
-def check_waveform(args):
+def check_radio_options(args):
+    """What the radio options need beyond their own ranges, checked before anything starts."""
     if args.waveform == "ideal" and args.radio != "sim":
         raise SemcomError("--waveform ideal exists only with --radio sim; radios need sc or ofdm")
+    options.key_bytes(args.key)
 
 
 def add_link_options(p: argparse.ArgumentParser, auto: bool = False):

@@ -45,7 +45,7 @@ def main():
         from ..codecs.neural import DECODER_ENV
         os.environ[DECODER_ENV] = args.decoder
     cli.quiet_gnuradio(args.verbose)
-    cli.check_waveform(args)
+    cli.check_radio_options(args)
 
     from ..errors import SemcomError
     from ..imageio import load_image

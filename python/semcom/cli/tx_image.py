@@ -40,7 +40,7 @@ def main():
                         "(--snr, --cfo, --timing-offset, --clock-ppm, --taps, --impaired)")
     args = p.parse_args()
     cli.quiet_gnuradio(args.verbose)
-    cli.check_waveform(args)
+    cli.check_radio_options(args)
 
     from ..imageio import load_image
     images = [(path, load_image(path)) for path in args.images]

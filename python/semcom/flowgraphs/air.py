@@ -181,11 +181,12 @@ class AirLink(FlowgraphOwner):
         self.impairments = impairments or Impairments()
         self.tb = gr.top_block("semcom_air_link")
         self.tx = image_tx(codec, modulation, fec_code, cpp)
-        self.bursts_tx = burst_tx(modulation, self.tx.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude)
+        self.bursts_tx = burst_tx(modulation, self.tx.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude,
+                                  key=opts.key)
         self.channel = self.impairments.block()
         fec = self.tx.link.fec
         self.bursts_rx = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
-                                  alist=opts.alist or (fec if ldpc.is_user_code(fec) else ""))
+                                  key=opts.key, alist=opts.alist or (fec if ldpc.is_user_code(fec) else ""))
         self.rx = image_rx(output_dir, self.tx.codec)
         self.frame_timeout = opts.frame_timeout
         self.tb.connect(self.bursts_tx, self.channel, self.bursts_rx)

@@ -228,14 +228,13 @@ def load_model(path: str, device: str = "cpu") -> tuple[BitSemCom, dict]:
     of a run with a weight average gives the average, as its model.pt would); SemcomError (one
     line) when the file is not one."""
     from ..errors import SemcomError
+    from . import checkpoint
+    ck = checkpoint.load(path, device)
     try:
-        ck = torch.load(path, map_location=device, weights_only=False)
         model = build(ck["config"]["model"]).to(device)
         average = ck.get("ema") or {}
         model.load_state_dict({k: average[k].to(v.dtype) if k in average else v for k, v in ck["model"].items()})
-    except FileNotFoundError:
-        raise SemcomError(f"{path} does not exist; train one with semcom-train") from None
-    except Exception as err:  # noqa: BLE001 (pickle, zip, key and shape errors of a foreign or corrupt file)
+    except Exception as err:  # noqa: BLE001 (key and shape errors of a foreign file)
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise SemcomError(f"{path} is not a gr-semcom model or checkpoint ({type(err).__name__}: {first})") from None
     model.eval()

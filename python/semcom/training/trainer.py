@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from .. import machine
 from ..errors import SemcomError
 from . import channels as tch
-from . import adversarial, config_file, losses, models, prepared, recipe, registry, schedules
+from . import adversarial, checkpoint, config_file, losses, models, prepared, recipe, registry, schedules
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -400,17 +400,15 @@ class Trainer:
             return None
         os.makedirs(self.run_dir, exist_ok=True)
         path = os.path.join(self.run_dir, f"ckpt_{self.step:08d}.pt")
-        torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), **self.card_facts(),
-                    "rng": _rng_state(), "ema": self.ema,
-                    "sampler": self.sampler.state_dict() if self.sampler else self._sampler_state},
-                   path + ".tmp")
-        os.replace(path + ".tmp", path)
+        checkpoint.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), **self.card_facts(),
+                         "rng": _rng_state(), "ema": self.ema,
+                         "sampler": self.sampler.state_dict() if self.sampler else self._sampler_state}, path)
         for old in sorted(glob.glob(os.path.join(self.run_dir, "ckpt_*.pt")))[:-int(self.cfg["keep_checkpoints"])]:
             os.remove(old)
         return path
 
     def load_checkpoint(self, path: str) -> None:
-        ck = torch.load(path, map_location=self.device, weights_only=False)
+        ck = checkpoint.load(path, self.device)
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.ema = ck.get("ema")
@@ -674,14 +672,14 @@ class Trainer:
         if name and local == self.stages[index]["steps"] - 1 and self.rank == 0:
             # its own validation: the run's last one may be many steps old (a card shows this one)
             val = self.validate()
-            torch.save({"model": self.averaged_state(), **self.card_facts(), "val_psnr": val},
-                       os.path.join(self.run_dir, f"snapshot_{name}.pt"))
+            checkpoint.save({"model": self.averaged_state(), **self.card_facts(), "val_psnr": val},
+                            os.path.join(self.run_dir, f"snapshot_{name}.pt"))
 
     def load_snapshot(self, path: str) -> dict:
         """Weights of a ``model.pt``/snapshot/checkpoint of another run (those of modules this model
         lacks, e.g. IRSNet for a baseline without it, are skipped; a module it has that the file
         lacks keeps its fresh initialisation); returns the lineage a card records."""
-        ck = torch.load(path, map_location=self.device, weights_only=False)
+        ck = checkpoint.load(path, self.device)
         own = self.model.state_dict()
         shared = {k: v for k, v in ck["model"].items() if k in own and own[k].shape == v.shape}
         if not shared:
@@ -709,5 +707,5 @@ class Trainer:
     def save_final(self) -> str:
         """``model.pt``: weights plus the facts the model card needs."""
         path = os.path.join(self.run_dir, "model.pt")
-        torch.save({"model": self.averaged_state(), **self.card_facts()}, path)
+        checkpoint.save({"model": self.averaged_state(), **self.card_facts()}, path)
         return path

@@ -90,6 +90,54 @@ class _Pending:
                      int(self.received.size - np.count_nonzero(self.received)), h.session, h.fingerprint)
 
 
+REPLAY_WINDOW_FRAMES = 1024  # frames a session's replay window remembers behind its newest
+MAX_SESSIONS = 1024  # sessions the replay window remembers (the least recently active forgotten first)
+
+
+class Replayed(ValueError):
+    """A burst of a frame its session already delivered, or older than the replay window."""
+    reason = "replayed (a frame already delivered, or older than the replay window)"
+
+
+class ReplayWindow:
+    """The frames each transmitter session already delivered: per session, the newest frame
+    number and a bitmap of the ``frames`` before it (16-bit wrap-around, see ``is_newer``). A
+    frame at least ``frames`` older than the newest counts as delivered. At most
+    ``max_sessions`` sessions are remembered, the least recently active forgotten first."""
+
+    def __init__(self, frames: int = REPLAY_WINDOW_FRAMES, max_sessions: int = MAX_SESSIONS):
+        if not 1 <= int(frames) <= _NEWER_MAX or int(max_sessions) < 1:
+            raise ValueError(f"need frames in 1..{_NEWER_MAX} and max_sessions >= 1, got {frames}, {max_sessions}")
+        self.frames, self.max_sessions = int(frames), int(max_sessions)
+        self._mask = (1 << self.frames) - 1
+        self._sessions: collections.OrderedDict[int, tuple[int, int]] = collections.OrderedDict()  # (newest, bits)
+
+    def __len__(self) -> int:
+        """Sessions remembered."""
+        return len(self._sessions)
+
+    def delivered(self, session: int, frame: int) -> bool:
+        """Whether ``frame`` of ``session`` was delivered, or is older than the window; a session
+        asked about becomes the most recently active."""
+        if session not in self._sessions:
+            return False
+        self._sessions.move_to_end(session)
+        newest, bits = self._sessions[session]
+        age = (newest - int(frame)) % FRAME_MODULO
+        return age <= _NEWER_MAX and (age >= self.frames or bool(bits >> age & 1))
+
+    def deliver(self, session: int, frame: int) -> None:
+        """Records ``frame`` of ``session`` as delivered."""
+        frame = int(frame)
+        newest, bits = self._sessions.pop(session, (frame, 0))
+        age = (newest - frame) % FRAME_MODULO
+        if age > _NEWER_MAX:  # newer than the newest: the window slides
+            newest, bits, age = frame, bits << (FRAME_MODULO - age), 0
+        self._sessions[session] = (newest, (bits | 1 << age) & self._mask)
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+
+
 class Reassembler:
     """Collects bursts per (session, codec_id, frame) and returns completed ``Frame`` objects.
 
@@ -103,8 +151,9 @@ class Reassembler:
     (shutdown, timeout).
 
     Duplicate bursts of a pending frame are ignored (the first copy is kept) and
-    counted in ``duplicates``. A returned frame's key is forgotten, so a later
-    burst with the same (session, codec_id, frame) starts a new frame.
+    counted in ``duplicates``. A returned frame is recorded in a ``ReplayWindow``: a
+    later burst of it, or of a frame of its session older than the window, raises
+    ``Replayed`` (counted in ``replayed``), so a frame played again never comes out twice.
 
     Memory is bounded before anything is allocated: a header announcing more than
     ``max_payload_bits`` is rejected, and a new frame that would make more than
@@ -125,7 +174,8 @@ class Reassembler:
         self.max_payload_bits = int(max_payload_bits)  # bounds the buffer a header can allocate
         self.max_pending = int(max_pending)
         self.max_pending_bits = max(self.max_payload_bits, self.max_pending * self.max_payload_bits // 4)
-        self.duplicates = self.evicted = self._arrivals = 0
+        self.duplicates = self.evicted = self.replayed = self._arrivals = 0
+        self.window = ReplayWindow()
         self._pending: collections.OrderedDict[tuple[int, int, int], _Pending] = collections.OrderedDict()
 
     @property
@@ -138,10 +188,14 @@ class Reassembler:
         done = []
         while self._pending and (len(self._pending) >= self.max_pending
                                  or self.pending_bits + payload_bits > self.max_pending_bits):
-            oldest = next(iter(self._pending))
-            done.append(self._pending.pop(oldest).finish())
+            done.append(self._finish(next(iter(self._pending))))
             self.evicted += 1
         return done
+
+    def _finish(self, key: tuple[int, int, int]) -> Frame:
+        """The pending frame ``key``, finished and recorded as delivered."""
+        self.window.deliver(key[0], key[2])
+        return self._pending.pop(key).finish()
 
     def __len__(self) -> int:
         """Number of frames in progress."""
@@ -152,7 +206,8 @@ class Reassembler:
 
         ValueError (one line) for a burst that cannot belong to its frame: invalid
         header, wrong length for its segment, or shape/payload_bits/segments unlike
-        the frame's first burst. A rejected burst changes nothing.
+        the frame's first burst; ``Replayed`` for a burst of a frame already delivered.
+        A rejected burst changes nothing.
         """
         why = header.problem()
         if why:
@@ -177,6 +232,10 @@ class Reassembler:
             raise ValueError(f"burst {header.segment} of frame {header.frame} has {llrs.size} LLRs, "
                              f"its segment carries {want}")
 
+        if pending is None and self.window.delivered(header.session, header.frame):
+            self.replayed += 1
+            raise Replayed(f"burst {header.segment} of frame {header.frame} of session {header.session:08x}: "
+                           "that frame was already delivered, or is older than the replay window")
         done = self.flush(header.frame, session=header.session)
         if pending is None:
             done += self._make_room(header.payload_bits)
@@ -190,7 +249,7 @@ class Reassembler:
         pending.llrs[start:start + want] = llrs
         pending.received[header.segment] = True
         if pending.received.all():
-            done.append(self._pending.pop(key).finish())
+            done.append(self._finish(key))
         return done
 
     def flush(self, frame: int, older_than_frames: int | None = None, session: int = 0) -> list[Frame]:
@@ -200,16 +259,13 @@ class Reassembler:
         ages = {key: (int(frame) - key[2]) % FRAME_MODULO for key in self._pending if key[0] == session}
         stale = [key for key, age in ages.items() if n <= age <= _NEWER_MAX]
         stale.sort(key=lambda k: -ages[k])
-        return [self._pending.pop(key).finish() for key in stale]
+        return [self._finish(key) for key in stale]
 
     def flush_key(self, key: tuple[int, int, int]) -> list[Frame]:
         """Finish one pending frame (its missing segments as erasures), if it is pending."""
-        pending = self._pending.pop(key, None)
-        return [] if pending is None else [pending.finish()]
+        return [self._finish(key)] if key in self._pending else []
 
     def flush_all(self) -> list[Frame]:
         """Finish every pending frame, in the order their first bursts arrived."""
-        done = [p.finish() for p in sorted(self._pending.values(), key=lambda p: p.arrival)]
-        self._pending.clear()
-        return done
+        return [self._finish(key) for key in sorted(self._pending, key=lambda k: self._pending[k].arrival)]
 

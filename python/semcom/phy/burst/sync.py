@@ -23,7 +23,7 @@ from ...errors import SemcomError
 from .. import waveform as wf_mod
 from ..constellations import constellation
 from .header import ForeignCode, Header, MAX_FRAME_BITS, MAX_PENDING_FRAMES, accepted_fecs, check_code, frame_key
-from .segments import Frame, Reassembler
+from .segments import Frame, Reassembler, Replayed
 from .framer import FRAME_GAP_BURSTS, MAX_BURST_DATA, MAX_PILOT_ERROR, MAX_SAMPLE
 
 @dataclass
@@ -291,6 +291,9 @@ class BurstReceiver:
             llr = constellation(h.link.modulation).llr(event.symbols, event.noise_var)
             payload, failed = h.link.decode(llr, h.lengths[h.segment])
             event.info.fec_ok = failed == 0
-            frames += self.collector.add(event.info, payload)
+            try:
+                frames += self.collector.add(event.info, payload)
+            except Replayed:  # counted in collector.assembler.replayed
+                continue
         return frames
 

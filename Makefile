@@ -10,6 +10,7 @@
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
 #   make results   regenerate docs/results (eval + bench) and the tables in docs/
+#   make docs      redraw docs/images/grid.jpg and copy the result tables into the pages (no new sweeps)
 #   make faults    the fault-injection suite's matrix into docs/results/faults.md
 #   make clean     remove build/ and out/
 #
@@ -27,7 +28,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results faults clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results faults docs clean
 
 all: install
 
@@ -62,6 +63,11 @@ RESULTS := docs/results
 TEST_IMAGES ?= $(HOME)/.cache/gr-semcom/data/test
 LEARNED := bitsemcom bitsemcom-qpsk-cpp16 bitsemcom-qpsk-cpp16-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
 CONVENTIONAL := avif jpeg2000 webp
+# the pages' tables that make results and make faults write (scripts/update_docs.py NAME=FILE)
+RESULT_TABLES := results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
+	rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
+	modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md importance=$(RESULTS)/rates/importance.md
+FAULT_TABLES := faults=$(RESULTS)/faults.md
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
@@ -71,16 +77,22 @@ results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs bitsemcom-qpsk-cpp16 \
 		--learned-links qpsk 16qam 64qam --per-link --no-reference --out $(RESULTS)/modulations
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out $(RESULTS)
-	$(PYTHON) scripts/update_docs.py results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
-		rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
-		modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md
+	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES)
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
-	$(PYTHON) scripts/update_docs.py importance=$(RESULTS)/rates/importance.md
 
 # The fault-injection suite's matrix: cases tried and behaving, per class (under a minute).
 faults: install
 	$(RUN_ENV) $(PYTHON) -m pytest -q tests/faults --fault-report $(RESULTS)/faults.md
-	$(PYTHON) scripts/update_docs.py faults=$(RESULTS)/faults.md
+	$(PYTHON) scripts/update_docs.py $(FAULT_TABLES)
+
+# The README's picture: kodim23 received by each codec (its best link) at four SNRs over AWGN
+# (about 2 min), then the tables of make results and make faults copied into the pages again.
+GRID := docs/images/grid.jpg
+GRID_CODECS := bitsemcom-qpsk-cpp16 ampsc-b4-16qam-cpp16 mvqvae-p8-16qam avif
+docs: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs $(GRID_CODECS) \
+		--learned-links qpsk 16qam --snr -3 0 3 10 --no-reference --grid $(GRID) --out out/grid
+	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES)
 
 clean:
 	rm -rf build out

@@ -483,7 +483,7 @@ def main() -> None:
     ap.add_argument("--conventional-from", default=os.path.join(ROOT, "docs", "results", "results.csv"),
                     help="eval: take the conventional codecs' rows from this results.csv (make results) "
                          "instead of running them; '' runs them")
-    ap.add_argument("--out", help="eval: output folder (default docs/results/ampsc; uep-eval, uep: "
+    ap.add_argument("--out", help="eval: output folder (default research/results/ampsc; uep-eval, uep: "
                     "research/results/ampsc/uep)")
     ap.add_argument("--uep-zoo", default=os.path.join(ROOT, ".cache", "ampsc-uep"),
                     help="uep-*: folder of the UEP models (default .cache/ampsc-uep)")
@@ -505,7 +505,7 @@ def main() -> None:
     args = ap.parse_args()
     uep = args.command.startswith("uep")
     args.snr = args.snr or (UEP_SNRS if uep else [0, 3, 6, 10, 15, 20])
-    args.out = args.out or os.path.join(ROOT, "docs", "results", "ampsc", *(["uep"] if uep else []))
+    args.out = args.out or os.path.join(ROOT, "research", "results", "ampsc", *(["uep"] if uep else []))
     {"train": cmd_train, "export": cmd_export, "eval": cmd_eval, "mask-sweep": cmd_mask_sweep,
      "table-iv": cmd_table_iv, "claims": cmd_claims, "uep-models": cmd_uep_models, "uep-train": cmd_uep_train,
      "uep-eval": cmd_uep_eval, "uep": cmd_uep_table}[args.command](args)

@@ -47,7 +47,7 @@ def val_curve(job: str) -> list[tuple[int, float]]:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("jobs", nargs="+", help="JOB folders (train.log, run/, model/)")
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "training", "gpu"))
+    p.add_argument("--out", default=os.path.join(ROOT, "research", "results", "training", "gpu"))
     p.add_argument("--snr", nargs="+", type=float, default=[0.0, 3.0])
     args = p.parse_args(argv)
     test = [load_image(path) for path in data.split_paths("test")]

@@ -37,7 +37,7 @@ import study_config  # scripts/, beside this file
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PY = sys.executable
-OUT = os.environ.get("MVQVAE_OUT", os.path.join(ROOT, "docs", "results", "mvqvae"))
+OUT = os.environ.get("MVQVAE_OUT", os.path.join(ROOT, "research", "results", "mvqvae"))
 ZOO = os.path.join(ROOT, ".cache", "mvqvae-models")
 TEST = os.path.expanduser("~/.cache/gr-semcom/data/test")
 PATCHES = (8, 16)
@@ -381,7 +381,7 @@ def cmd_eval(args) -> None:
                 "--max-images", str(args.max_images)]
     awgn = os.path.join(OUT, "awgn")
     os.makedirs(awgn, exist_ok=True)
-    src = os.path.join(ROOT, "docs", "results", "ampsc", "results.csv")
+    src = os.path.join(ROOT, "research", "results", "ampsc", "results.csv")
     keep = ("bitsemcom-16qam-cpp16-hard", "ampsc-b4-16qam-cpp16-hard", "avif", "webp", "jpeg2000")
     with open(src) as f, open(os.path.join(awgn, "results.csv"), "w") as g:
         header = f.readline()

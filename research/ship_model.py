@@ -7,7 +7,7 @@
 2. compares it with models/MODEL_ID on the Kodak-like test set, error-free and at --snr
    (research/compare_models.py), and on the validation crops of both cards: it ships only if it is
    better on every one;
-3. keeps the lineage in docs/results/training: the replaced card (MODEL_ID_card_STEPS.json), the
+3. keeps the lineage in research/results/training: the replaced card (MODEL_ID_card_STEPS.json), the
    card the run started from, and the run's log (MODEL_ID_continue_A-B_log.csv), which
    `make curves` reads;
 4. installs encoder, decoder and card into models/MODEL_ID, then re-makes the int8 decoder
@@ -91,7 +91,7 @@ def main():
     p.add_argument("--images", help="one folder of photos for every comparison, calibration and profile "
                                     "(default: the data cache's splits: test, train, val)")
     p.add_argument("--models", default=os.path.join(ROOT, "models"), help="the shipped models (default: models/)")
-    p.add_argument("--history", default=os.path.join(ROOT, "docs", "results", "training"),
+    p.add_argument("--history", default=os.path.join(ROOT, "research", "results", "training"),
                    help="where the lineage is kept (default: research/results/training)")
     p.add_argument("--compare-only", action="store_true", help="export and compare, install nothing")
     args = p.parse_args()

@@ -131,7 +131,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lineage", metavar="MODEL_ID",
                    help="every run behind models/MODEL_ID that research/ship_model.py kept in --history")
-    p.add_argument("--history", default=os.path.join(ROOT, "docs", "results", "training"),
+    p.add_argument("--history", default=os.path.join(ROOT, "research", "results", "training"),
                    help="where the lineage's logs and cards are (default: research/results/training)")
     p.add_argument("--models", default=os.path.join(ROOT, "models"), help="the shipped models (default: models/)")
     p.add_argument("--log", action="append", default=[], help="a run's log.csv (repeat per run, oldest first)")

@@ -19,7 +19,7 @@ Every folder holds `encoder.onnx`, `decoder.onnx` (ONNX Runtime, opset 17, dynam
 the runtime reads. `make install` installs the folders next to the Python package, where the codec
 registry finds them by folder name (`semcom-eval --list-codecs`); `$SEMCOM_MODEL_PATH` adds more.
 
-How they were made (commands in the top-level README, "Training your own"):
+How they were made (commands in docs/training.md):
 `semcom-data fetch` (photos from Debian packages; the Kodak-like test images never enter
 training), `semcom-train configs/<config>.json`, `semcom-export runs/<config>/model.pt --out
 models/<name> --model-id <name>`. Export fails unless ONNX Runtime matches PyTorch within the
@@ -226,7 +226,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="models")
     p.add_argument("--results", default=os.path.join("docs", "results", "results.json"))
-    p.add_argument("--ampsc-results", default=os.path.join("docs", "results", "ampsc", "results.json"))
+    p.add_argument("--ampsc-results", default=os.path.join("research", "results", "ampsc", "results.json"))
     p.add_argument("--mvqvae-results", default=os.path.join("docs", "results", "mvqvae", "awgn", "results.json"))
     p.add_argument("--importance", default=os.path.join("docs", "results", "rates", "importance.md"),
                    help="where the importance-order table goes")

@@ -203,6 +203,31 @@ def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp
 
 
 @pytest.mark.slow
+def test_semcom_eval_saves_every_received_image_and_draws_the_grid(small_image, tmp_path):
+    import csv
+    from gnuradio.semcom import metrics
+    images = tmp_path / "imgs"
+    images.mkdir()
+    save_image(str(images / "a.png"), load_image(small_image))
+    r = app("semcom-eval", "--images", images, "--codecs", "webp", "bitsemcom-qpsk-cpp16", "--links", "qpsk/ldpc-1/2",
+            "--snr", -3, 10, "--no-reference", "--grid", tmp_path / "grid.png", "--save-images", tmp_path / "rx",
+            "--out", tmp_path / "res", timeout=600)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path / "res" / "results.csv")))
+    assert len(rows) == 4 and len(os.listdir(tmp_path / "rx")) == 4
+    sent = load_image(small_image)
+    for row in rows:
+        name = f"a_{row['codec']}_{row['link'].replace('/', '-')}_awgn_{float(row['snr_db']):g}dB.png"
+        received = load_image(str(tmp_path / "rx" / name))
+        assert abs(metrics.psnr(sent, received) - float(row["psnr_db"])) < 1e-6
+    lost = load_image(str(tmp_path / "rx" / "a_webp_qpsk-ldpc-1-2_awgn_-3dB.png"))
+    assert np.all(lost == 128)  # below the LDPC threshold: the placeholder
+    grid = load_image(str(tmp_path / "grid.png"))
+    # 2 codecs x (sent + 2 SNRs) cells, 2.4 in (240 px at 100 dpi) wide, 1.25 times the photo's height
+    assert abs(grid.shape[1] - 720) <= 1 and abs(grid.shape[0] - 400) <= 1
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("example, codec", [("sim_loopback", "avif"), ("semantic_loopback", "bitsemcom")])
 def test_loopback_examples_compile_and_run(example, codec, tmp_path):
     grc = os.path.join(ROOT, "examples", f"{example}.grc")

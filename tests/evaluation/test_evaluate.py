@@ -94,3 +94,15 @@ def test_card_curves_are_mean_psnr_per_model_and_modulation():
     assert set(cards) == {"m1", "m2"}  # learned codecs only
     assert cards["m1"]["psnr_db"] == {"qpsk": {"0": 19.0, "10": 21.5}, "16qam": {"0": 17.0, "10": 24.5}}
     assert (cards["m1"]["cpp"], cards["m1"]["images"], cards["m1"]["channel"]) == (0.0625, 2, "awgn")
+
+
+def test_received_images_keep_the_best_link_per_point():
+    import numpy as np
+    kept = evaluate.ReceivedImages()
+    worse, better = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 9, np.uint8)
+    kept(row("avif", "conventional", 3, 20.0, link="qpsk/ldpc-1/2"), worse)
+    kept(row("avif", "conventional", 3, 25.0, link="bpsk/ldpc-1/2"), better)
+    kept(row("avif", "conventional", 3, 22.0, link="16qam/ldpc-1/2"), worse)
+    best_row, image = kept.best[("a.png", "avif", "awgn", 3)]
+    assert best_row["link"] == "bpsk/ldpc-1/2" and image is better
+    assert len(kept.best) == 1

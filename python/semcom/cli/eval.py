@@ -12,6 +12,10 @@ tx_image.py --modulation auto would send) and the ideal AVIF + capacity
 reference, log2(1+SNR) bits per channel use. findings.md adds the learned
 envelope against the SSCC envelope and its switch points.
 
+--grid PATH draws the received images of the first image, one row per codec (its best link at
+each SNR) and one column per SNR of the first channel, captioned with PSNR / MS-SSIM;
+--save-images DIR writes every received image.
+
 --append keeps the rows already in --out/results.csv for points (codec, link,
 channel, image, SNR) this run does not evaluate, so a new codec or SNR joins
 an earlier comparison without re-running it.
@@ -19,6 +23,7 @@ an earlier comparison without re-running it.
 Examples:
   semcom-eval --images examples/images --snr 0 3 6 10 15 20 --out results
   semcom-eval --codecs bitsemcom bitsemcom-hard --append --out results
+  semcom-eval --codecs bitsemcom-qpsk-cpp16 avif --snr -3 0 3 10 --grid out/grid.jpg --out out/grid
 """
 import os
 import sys
@@ -55,6 +60,9 @@ def main():
     p.add_argument("--cpp", type=cli.cpp_value, default=1 / 16, help="channel uses per pixel")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--grid", metavar="PATH", help="picture of the received images of the first image "
+                   "(codecs x SNRs; .png or .jpg)")
+    p.add_argument("--save-images", metavar="DIR", help="write every received image into DIR")
     p.add_argument("--list-codecs", action="store_true", help="print the registered codecs and exit")
     p.add_argument("--rebuild", action="store_true",
                    help="evaluate nothing: rewrite --out's tables, findings and plot from its results.csv")
@@ -85,10 +93,16 @@ def main():
     reference = not args.no_reference
     per_point = sum(len(evaluate.links_for(c, args.links, args.learned_links)) for c in args.codecs) + reference
     total = len(images) * len(args.snr) * len(args.channels) * per_point
+    kept = evaluate.ReceivedImages(args.save_images) if args.grid or args.save_images else None
     with tqdm(total=total, unit="pt", desc="semcom-eval", file=sys.stderr) as bar:
         rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,
                                    progress=bar.update, seed=args.seed, learned_links=args.learned_links,
-                                   reference=reference, waveform=args.waveform, impaired=args.impaired))
+                                   reference=reference, waveform=args.waveform, impaired=args.impaired,
+                                   received=kept))
+    if args.grid:
+        kept.grid(args.grid, images[0], args.codecs, evaluate.channel_label(args.channels[0], args.waveform,
+                                                                           args.impaired), args.snr)
+        print(f"wrote {args.grid}")
     rows = evaluate.merge_rows(old, rows)
     if not rows:
         raise SemcomError("nothing was evaluated")

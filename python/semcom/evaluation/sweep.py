@@ -12,7 +12,7 @@ import numpy as np
 from .. import metrics
 from ..codecs import registry, sscc
 from ..errors import SemcomError
-from ..imageio import list_images, load_image
+from ..imageio import list_images, load_image, save_image
 from ..phy.channels import capacity
 from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 
@@ -61,11 +61,12 @@ def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="idea
 
 
 def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum",
-          learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False):
+          learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False, received=None):
     """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference.
     Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``.
     ``waveform`` sc/ofdm sends bursts through channel_model (``impaired``: the acceptance CFO,
-    timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'."""
+    timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'.
+    ``received(row, image)``, when given, gets every received image with its row."""
     loaded = [(os.path.basename(p), load_image(p)) for p in images]
     for channel_name in channels:
         channel = channel_label(channel_name, waveform, impaired)
@@ -87,10 +88,12 @@ def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldp
                                        "lost": True, "reason": str(err), "payload_bits": 0, "channel_uses": 0}
                                 progress and progress(1)
                                 continue
-                            yield {"image": name, "codec": codec, "family": fam, "link": link_text,
+                            row = {"image": name, "codec": codec, "family": fam, "link": link_text,
                                    "channel": channel, "snr_db": snr, "psnr_db": metrics.psnr(image, r.image),
                                    "ms_ssim": metrics.ms_ssim(image, r.image), "lost": r.lost, "reason": r.reason,
                                    "payload_bits": r.payload_bits, "channel_uses": r.channel_uses}
+                            received and received(row, r.image)
+                            yield row
                             progress and progress(1)
         for name, image in loaded if reference and channel_name in ("awgn", "rayleigh") else ():  # no MIMO formula
             h, w = image.shape[:2]
@@ -121,6 +124,65 @@ def series(rows, per_link=False):
     for (channel, name, snr, _), value in best.items():
         out[(channel, name)][snr].append(value)
     return {k: {snr: tuple(np.mean(v, axis=0)) for snr, v in sorted(d.items())} for k, d in out.items()}
+
+
+class ReceivedImages:
+    """The ``received`` callback of ``sweep``: keeps, per (image, codec, channel, SNR), the received
+    image of the link with the best PSNR, and writes every received image into ``folder`` if given."""
+
+    def __init__(self, folder=None):
+        self.folder = folder
+        self.best = {}
+
+    def __call__(self, row, image):
+        if self.folder:
+            stem = os.path.splitext(row["image"])[0]
+            label = "_".join([stem, row["codec"], row["link"], row["channel"], f"{row['snr_db']:g}dB"])
+            save_image(os.path.join(self.folder, label.replace("/", "-") + ".png"), image)
+        key = (row["image"], row["codec"], row["channel"], row["snr_db"])
+        if key not in self.best or row["psnr_db"] > self.best[key][0]["psnr_db"]:
+            self.best[key] = (row, image)
+
+    def grid(self, path, image_path, codecs, channel, snrs):
+        """A picture at ``path``: the photo at ``image_path`` sent, then one row per codec, one column per
+        SNR, each received image (best link) captioned with its PSNR, MS-SSIM and link."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        name, sent = os.path.basename(image_path), load_image(image_path)
+        h, w = sent.shape[:2]
+        cell = 2.4
+        fig, axes = plt.subplots(len(codecs), len(snrs) + 1, squeeze=False,
+                                 figsize=(cell * (len(snrs) + 1), cell * h / w * len(codecs) * 1.25))
+        for i, codec in enumerate(codecs):
+            cells = [("sent" if i == 0 else "", sent if i == 0 else None)]
+            for snr in snrs:
+                row, image = self.best.get((name, codec, channel, snr), (None, None))
+                text = "not sent" if row is None else (f"{row['psnr_db']:.1f} dB / {row['ms_ssim']:.3f}\n{row['link']}"
+                                                       + (" (lost)" if row["lost"] else ""))
+                cells.append((text, image))
+            for j, (ax, (text, image)) in enumerate(zip(axes[i], cells)):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(image is not None)
+                if image is not None:
+                    ax.imshow(image)
+                ax.set_xlabel(text, fontsize=7)
+                if i == 0 and j:
+                    ax.set_title(f"{channel} {snrs[j - 1]:g} dB", fontsize=9)
+                if j == 1:
+                    ax.set_ylabel(codec, fontsize=8)
+        fig.suptitle(f"{name}: received image, PSNR dB / MS-SSIM and link", fontsize=10)
+        fig.tight_layout()
+        jpeg = path.lower().endswith((".jpg", ".jpeg"))
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            fig.savefig(path, dpi=100, **({"pil_kwargs": {"quality": 85}} if jpeg else {}))
+        except (OSError, ValueError) as err:
+            raise SemcomError(f"cannot write the grid {path} ({err}); give a writable .png or .jpg path") from None
+        finally:
+            plt.close(fig)
 
 
 def waveform_table(rows, tolerance_db: float = 1.0) -> str:

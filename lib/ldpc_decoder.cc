@@ -6,6 +6,7 @@
 #include "ldpc_decoder.h"
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -27,12 +28,14 @@ namespace {
 constexpr int W = ldpc_decoder::LANES;
 constexpr float NO_MESSAGE = 1e30f; // the second minimum of a check with one variable
 
-/* One layered iteration over every check, every lane: internally positive = bit 0. */
+/* One layered iteration over every check, every lane: internally positive = bit 0. Lanes
+ * whose `carried` is 0 start afresh: their check-to-variable messages count as 0. */
 SEMCOM_SIMD_CLONES
 void iterate(const int32_t* start,
              const int32_t* vars,
              int m,
              float alpha,
+             const float* __restrict carried,
              float* __restrict total,
              float* __restrict msg,
              float* __restrict extrinsic)
@@ -52,7 +55,7 @@ void iterate(const int32_t* start,
             const float* __restrict t = total + static_cast<size_t>(vars[first + j]) * W;
             float* __restrict q = extrinsic + j * W;
             for (int l = 0; l < W; l++) {
-                const float v = t[l] - r[j * W + l];
+                const float v = t[l] - r[j * W + l] * carried[l];
                 const float a = std::fabs(v);
                 q[l] = v;
                 parity[l] = v < 0.0f ? -parity[l] : parity[l];
@@ -72,33 +75,35 @@ void iterate(const int32_t* start,
                 const float mag = at[l] == j ? min2[l] : min1[l];
                 const float out = q[l] < 0.0f ? -mag : mag;
                 r[j * W + l] = out;
-                t[l] = q[l] + out;
+                t[l] = (q[l] + out) + 0.0f; // never -0: the syndrome reads sign bits
             }
         }
     }
 }
 
-/* unsatisfied[l] = 1 where lane l's hard decisions break a check. */
+/* unsatisfied[l] != 0 where lane l's hard decisions (sign bits) break a check. */
 SEMCOM_SIMD_CLONES
 void syndrome(const int32_t* start,
               const int32_t* vars,
               int m,
               const float* __restrict total,
-              int32_t* __restrict unsatisfied)
+              uint32_t* __restrict unsatisfied)
 {
     for (int l = 0; l < W; l++) {
         unsatisfied[l] = 0;
     }
     for (int c = 0; c < m; c++) {
-        int32_t x[W] = {};
+        uint32_t x[W] = {};
         for (int e = start[c]; e < start[c + 1]; e++) {
             const float* __restrict t = total + static_cast<size_t>(vars[e]) * W;
             for (int l = 0; l < W; l++) {
-                x[l] ^= t[l] < 0.0f ? 1 : 0;
+                uint32_t bits;
+                std::memcpy(&bits, t + l, sizeof bits);
+                x[l] ^= bits;
             }
         }
         for (int l = 0; l < W; l++) {
-            unsatisfied[l] |= x[l];
+            unsatisfied[l] |= x[l] >> 31;
         }
     }
 }
@@ -144,7 +149,8 @@ void ldpc_decoder::decode(const float* llr,
     std::vector<float> extrinsic(static_cast<size_t>(std::max(d_max_degree, 1)) * W);
     long lane_word[W];   // the codeword in each lane, -1 when idle
     int lane_iter[W] = {};
-    int32_t unsatisfied[W];
+    float carried[W];
+    uint32_t unsatisfied[W];
     size_t next = 0;
 
     auto load = [&](int l) {
@@ -157,11 +163,9 @@ void ldpc_decoder::decode(const float* llr,
         const float* in = llr + next * n;
         for (size_t v = 0; v < n; v++) {
             const float x = std::isnan(in[v]) ? 0.0f : std::clamp(in[v], -MAX_LLR, MAX_LLR);
-            total[v * W + l] = -x;
+            total[v * W + l] = 0.0f - x; // +0 for 0
         }
-        for (size_t e = 0; e < d_vars.size(); e++) {
-            msg[e * W + l] = 0.0f;
-        }
+        carried[l] = 0.0f; // the lane's messages are the last codeword's
         next++;
     };
     for (int l = 0; l < W; l++) {
@@ -196,9 +200,17 @@ void ldpc_decoder::decode(const float* llr,
         if (!active) {
             break;
         }
-        iterate(d_start.data(), d_vars.data(), m, alpha, total.data(), msg.data(), extrinsic.data());
+        iterate(d_start.data(),
+                d_vars.data(),
+                m,
+                alpha,
+                carried,
+                total.data(),
+                msg.data(),
+                extrinsic.data());
         for (int l = 0; l < W; l++) {
             lane_iter[l]++;
+            carried[l] = 1.0f;
         }
     }
 }

@@ -63,6 +63,12 @@ int main()
     const decoded clean = run(dec, noisy(-1), 50);
     QA_CHECK(clean.ok[0] == 1 && clean.iterations[0] == 0 && clean.posterior == noisy(-1));
 
+    // an LLR of exactly 0 decides 0, in the decisions and in the checks
+    std::vector<float> erased = noisy(-1);
+    erased[3] = 0.0f;
+    const decoded zero = run(dec, erased, 50);
+    QA_CHECK(zero.ok[0] == 1 && zero.iterations[0] == 0 && decisions_are_codeword(zero.posterior.data()));
+
     // one weak wrong bit, anywhere: corrected within an iteration or two
     for (int flip = 0; flip < 7; flip++) {
         const decoded d = run(dec, noisy(flip), 50);

@@ -4,6 +4,7 @@
  */
 
 #include "burst_llr_impl.h"
+#include "llr_scaling.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,6 @@ const pmt::pmt_t SYMBOLS = pmt::intern("symbols");
 const pmt::pmt_t CODED_BITS = pmt::intern("coded_bits");
 const pmt::pmt_t NOISE_VAR = pmt::intern("noise_var");
 const pmt::pmt_t OUT = pmt::intern("out");
-constexpr double MIN_NOISE_VAR = 1e-12;
 // a tag cannot make this block hold more than this many values (64k symbols of 64-QAM)
 constexpr long MAX_VALUES = 1L << 22;
 } // namespace
@@ -110,16 +110,10 @@ void burst_llr_impl::finish()
                        symbols);
         return;
     }
-    std::vector<float> llr(d_coded);
+    const std::vector<float> llr = scale_llrs(d_values, d_coded, d_k, noise, d_clip);
     double sum = 0.0;
     for (const double v : noise) {
         sum += v;
-    }
-    for (size_t i = 0; i < d_coded; i++) {
-        const double var = noise.size() == 1 ? noise[0] : noise[i / d_k];
-        const float scaled =
-            static_cast<float>(d_values[i] / std::max(var, MIN_NOISE_VAR));
-        llr[i] = std::isnan(scaled) ? 0.0f : std::clamp(scaled, -d_clip, d_clip);
     }
     pmt::pmt_t meta = pmt::dict_delete(d_meta, SYMBOLS);
     meta = pmt::dict_delete(meta, CODED_BITS);

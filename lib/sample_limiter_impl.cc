@@ -5,17 +5,9 @@
 
 #include "sample_limiter_impl.h"
 #include <gnuradio/io_signature.h>
-#include <algorithm>
-#include <cmath>
-#include <stdexcept>
 
 namespace gr {
 namespace semcom {
-
-namespace {
-constexpr int SUBSAMPLE = 8;      // the reference level reads every 8th magnitude
-constexpr double PERCENTILE = 0.9; // of these, the 90th percentile
-} // namespace
 
 sample_limiter::sptr sample_limiter::make(float limit, float floor, double hold)
 {
@@ -26,15 +18,8 @@ sample_limiter_impl::sample_limiter_impl(float limit, float floor, double hold)
     : gr::sync_block("semcom_sample_limiter",
                      gr::io_signature::make(1, 1, sizeof(gr_complex)),
                      gr::io_signature::make(1, 1, sizeof(gr_complex))),
-      d_limit(limit),
-      d_floor(floor),
-      d_hold(hold)
+      d_limit(limit, floor, hold)
 {
-    if (!(limit > 0.0f) || !(floor >= 0.0f) || !(hold > 0.0) || !std::isfinite(limit) ||
-        !std::isfinite(floor) || !std::isfinite(hold)) {
-        throw std::invalid_argument(
-            "sample_limiter: limit and hold must be finite and positive, floor finite and >= 0");
-    }
 }
 
 int sample_limiter_impl::work(int noutput_items,
@@ -43,52 +28,10 @@ int sample_limiter_impl::work(int noutput_items,
 {
     const auto* in = static_cast<const gr_complex*>(input_items[0]);
     auto* out = static_cast<gr_complex*>(output_items[0]);
-    const int n = noutput_items;
-    if (n <= 0) {
-        return 0;
-    }
-    d_mag.resize(n);
-    float* mag = d_mag.data();
-    for (int i = 0; i < n; i++) {
-        const float re = in[i].real(), im = in[i].imag();
-        float m = std::sqrt(re * re + im * im);
-        if (!std::isfinite(m)) {
-            if (std::isfinite(re) && std::isfinite(im)) {
-                m = std::hypot(re, im); // finite but huge: the square overflowed
-            } else {
-                m = -1.0f; // non-finite: marked, becomes 0
-            }
-        }
-        mag[i] = m;
-    }
-
-    d_sub.clear();
-    for (int i = 0; i < n; i += SUBSAMPLE) {
-        d_sub.push_back(std::max(mag[i], 0.0f));
-    }
-    const auto k = static_cast<size_t>(PERCENTILE * static_cast<double>(d_sub.size() - 1));
-    std::nth_element(d_sub.begin(), d_sub.begin() + k, d_sub.end());
-    const double level = d_sub[k];
-    const double reference =
-        std::max(d_reference.load() * std::exp2(-static_cast<double>(n) / d_hold), level);
-    d_reference.store(reference);
-    const float cap = static_cast<float>(d_limit * std::max(reference, static_cast<double>(d_floor)));
-
     uint64_t changed = 0;
-    for (int i = 0; i < n; i++) {
-        const float m = mag[i];
-        if (m > cap) {
-            out[i] = in[i] * (cap / m);
-            changed++;
-        } else if (m < 0.0f) {
-            out[i] = gr_complex(0.0f, 0.0f);
-            changed++;
-        } else {
-            out[i] = in[i];
-        }
-    }
+    d_reference.store(d_limit.run(in, out, noutput_items, d_reference.load(), changed));
     d_limited += changed;
-    return n;
+    return noutput_items;
 }
 
 } // namespace semcom

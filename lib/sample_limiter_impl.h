@@ -6,9 +6,9 @@
 #ifndef INCLUDED_SEMCOM_SAMPLE_LIMITER_IMPL_H
 #define INCLUDED_SEMCOM_SAMPLE_LIMITER_IMPL_H
 
+#include "sample_limit.h"
 #include <gnuradio/semcom/sample_limiter.h>
 #include <atomic>
-#include <vector>
 
 namespace gr {
 namespace semcom {
@@ -16,13 +16,9 @@ namespace semcom {
 class sample_limiter_impl : public sample_limiter
 {
 private:
-    const float d_limit;
-    const float d_floor;
-    const double d_hold;
+    sample_limit d_limit;
     std::atomic<double> d_reference{ 0.0 }; // read by reference() from other threads
     std::atomic<uint64_t> d_limited{ 0 };
-    std::vector<float> d_mag;
-    std::vector<float> d_sub;
 
 public:
     sample_limiter_impl(float limit, float floor, double hold);

@@ -1,8 +1,11 @@
-"""LDPC codes from alist files: encoder and a vectorised min-sum decoder.
+"""LDPC codes from alist files: encoder and normalised min-sum decoders.
 
 Codeword layout matches ``fec.ldpc_par_mtrx_encoder``: m parity bits first, then
-the k information bits. The decoder runs normalised min-sum with early stopping
+the k information bits. The decoders run normalised min-sum with early stopping
 over many codewords at once; LLRs use the project convention (positive = bit 1).
+``LdpcCode.decode`` uses the compiled layered decoder (``gnuradio.semcom.kernels``,
+lib/ldpc_decoder.cc) when it is installed, else ``decode_numpy``, the numpy reference
+(flooding schedule).
 
 Codes are named (``CODES``, from GNU Radio's alist files) or user codes from any alist
 file, written ``alist:PATH`` (or a bare path ending in ``.alist``). A user code needs an
@@ -25,6 +28,13 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SemcomError
+
+try:
+    from .. import kernels  # the compiled kernels, installed beside this package (no GNU Radio)
+except ImportError:  # the source tree without a build: numpy only
+    kernels = None
+
+COMPILED = kernels is not None
 
 ALIST_DIRS = ("/usr/share/gnuradio/fec/ldpc", "/usr/local/share/gnuradio/fec/ldpc")
 
@@ -131,6 +141,7 @@ class LdpcCode:
     gap: int = 0
     _enc: tuple = field(default=None, repr=False)
     _var_edges: np.ndarray = field(default=None, repr=False)
+    _compiled: object = field(default=None, repr=False)
 
     @property
     def var_edges(self) -> np.ndarray:
@@ -225,10 +236,21 @@ class LdpcCode:
 
     # -- decoding -------------------------------------------------------
     def decode(self, llr: np.ndarray, max_iter: int = 50, alpha: float = 0.8):
-        """Normalised min-sum. llr: (B, n), positive = 1.
+        """Normalised min-sum: the compiled layered decoder when installed, else ``decode_numpy``.
+        llr: (B, n), positive = 1.
 
         Returns (codeword bits (B, n) uint8, ok flags (B,), posterior LLRs (B, n)).
         """
+        if not COMPILED:
+            return self.decode_numpy(llr, max_iter, alpha)
+        if self._compiled is None:
+            self._compiled = kernels.ldpc_decoder(self.n, self.check_vars)
+        post, ok, _ = self._compiled.decode(np.asarray(llr, np.float32).reshape(-1, self.n), int(max_iter),
+                                            float(alpha))
+        return (post > 0).astype(np.uint8), ok, post
+
+    def decode_numpy(self, llr: np.ndarray, max_iter: int = 50, alpha: float = 0.8):
+        """``decode`` in numpy, flooding schedule (every check, then every variable)."""
         lch_all = -np.asarray(llr, dtype=np.float32).reshape(-1, self.n)  # internally positive = 0
         total_all = lch_all.copy()
         ok = np.zeros(lch_all.shape[0], dtype=bool)

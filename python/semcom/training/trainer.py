@@ -38,6 +38,7 @@ from .. import machine
 from ..errors import SemcomError
 from . import channels as tch
 from . import adversarial, checkpoint, config_file, losses, models, prepared, recipe, registry, schedules
+from .config_file import merge as _merge
 from .models import load_model  # noqa: F401 (the old import path)
 
 DEFAULTS = {
@@ -65,16 +66,6 @@ DEFAULTS = {
     "seed": 0,
     "threads": 2,
 }
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def parse_cpp(value) -> float:

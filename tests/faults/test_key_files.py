@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio.semcom import options  # noqa: E402
 
 from plain import REPO  # noqa: E402

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio.semcom.blocks.burst")
+pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy.burst import Replayed  # noqa: E402
 

@@ -8,7 +8,7 @@ Files written before that held the NumPy RNG state as an array and the torch ver
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import warnings
 
 import numpy as np
@@ -26,24 +26,26 @@ LEGACY_GLOBALS = [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32)),
 
 
 def plain(obj):
-    """``obj`` with NumPy values and str subclasses replaced by plain Python values (containers rebuilt)."""
-    if isinstance(obj, dict):
-        return type(obj)((k, plain(v)) for k, v in obj.items())  # an OrderedDict stays one
-    if isinstance(obj, list):
-        return [plain(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(plain(v) for v in obj)
+    """``obj`` with NumPy values and str subclasses replaced by plain Python values; a container is
+    rebuilt only where something in it changed (a state dict keeps its type and metadata)."""
     if isinstance(obj, (np.ndarray, np.generic)):
         return obj.tolist()
-    if isinstance(obj, str) and type(obj) is not str:
+    if isinstance(obj, str):
         return str(obj)
+    if isinstance(obj, dict):
+        values = {k: plain(v) for k, v in obj.items()}
+        return obj if all(values[k] is v for k, v in obj.items()) else type(obj)(values)
+    if isinstance(obj, (list, tuple)):
+        values = [plain(v) for v in obj]
+        return obj if all(a is b for a, b in zip(values, obj)) else type(obj)(values)
     return obj
 
 
 def save(obj: dict, path: str) -> None:
-    """Writes ``obj`` to ``path`` atomically: a temporary file in the same folder, synced, then renamed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    """Writes ``obj`` to ``path`` atomically: a temporary file in the same folder (permissions as
+    ``open`` gives), synced, then renamed over ``path``."""
+    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(plain(obj), f)

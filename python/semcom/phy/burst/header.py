@@ -25,7 +25,9 @@ information bits; a receiver given the key drops every burst whose tag does not 
 (forged, foreign, or FEC-coded and decoded wrongly). It cannot protect an uncoded
 payload: the receiver never holds its exact bits (learned codecs read soft LLRs). 32 bits
 (as LoRaWAN's MIC) keep the header short enough to decode at Es/N0 -3 dB; a forger's
-chance per burst is 2^-32.
+chance per burst is 2^-32. The tag covers ``session`` and ``frame``, so an authentic burst
+recorded and played again cannot take a new session: the receiver's ``ReplayWindow``
+(``segments``) drops it as a frame its session already delivered.
 """
 from __future__ import annotations
 

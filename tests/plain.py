@@ -3,6 +3,8 @@ import importlib
 import json
 import os
 import socket
+import subprocess
+import sys
 
 try:
     PACKAGE = importlib.import_module("gnuradio.semcom").__name__
@@ -15,6 +17,12 @@ def module(name: str):
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))  # the source tree
+
+
+def run_app(name: str, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """apps/``name`` run as a user runs it, with this Python; its output as text."""
+    return subprocess.run([sys.executable, os.path.join(REPO, "apps", name), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def free_port() -> int:

@@ -4,8 +4,6 @@ a real checkpoint still resumes and exports."""
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -13,14 +11,10 @@ pytest.importorskip("torch")
 pytest.importorskip("gnuradio.semcom.training.trainer")
 import torch  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import REPO, run_app as app  # noqa: E402
 
 CONFIG = os.path.join(REPO, "configs", "smoke_synthetic.json")
 
-
-def app(name, *args):
-    return subprocess.run([sys.executable, os.path.join(REPO, "apps", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 class Payload:

@@ -3,22 +3,20 @@ rx_image.py with every kind of radio: one line, exit code 2, before anything sta
 blocking on a FIFO, never reading a device)."""
 import os
 import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio.semcom import options  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import REPO, run_app  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
 
 
 def app(name, *args, timeout=60):
     try:
-        return subprocess.run([sys.executable, os.path.join(REPO, "apps", name), *map(str, args)],
-                              capture_output=True, text=True, timeout=timeout)
+        return run_app(name, *args, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None  # blocked (on a FIFO)
 

@@ -4,8 +4,6 @@ counted as a drop."""
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,15 +12,11 @@ pytest.importorskip("gnuradio.semcom.blocks.burst_rx")
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from gnuradio.semcom.phy.burst import Replayed  # noqa: E402
 
-from plain import REPO  # noqa: E402
+from plain import REPO, run_app as app  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
 BURSTS = 3  # of the small image at --burst-symbols 256
 
-
-def app(name, *args):
-    return subprocess.run([sys.executable, os.path.join(REPO, "apps", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,11 @@ def test_train_on_gpu_script_bounded_time_on_cpu(tmp_path):
     assert took < 0.75 * 60 + 15
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["recipe_steps"] < 100200  # scaled down to what fits
+    probe = next(json.loads(line)["probe"] for line in r.stdout.splitlines() if line.startswith('{"probe"'))
+    assert probe["compile"] is False and probe["device"] == "cpu"  # torch.compile is for CUDA only
+    assert probe["images_per_s"] == pytest.approx(tiny["data"]["batch"] / probe["s_per_step"], rel=0.01)
+    assert probe["expected_images"] == probe["planned_steps"] * tiny["data"]["batch"]
+    assert probe["planned_steps"] == summary["recipe_steps"]
     # the recipe is scaled from a short speed probe; on a shared CPU the run may get half the speed
     assert 0.4 * summary["recipe_steps"] <= summary["steps"] <= summary["recipe_steps"]
     card = json.loads((out / "model" / "card.json").read_text())

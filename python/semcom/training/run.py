@@ -5,8 +5,9 @@ of the repository, e.g. ``.cache/prepared`` at ``--scale 0.5``, about 50 MB).
 
 ``train CONFIG --minutes M --out OUT``: everything within M minutes of wall time, start-up and
 export included: a short probe measures seconds per step, the config's recipe is scaled down to
-the steps that fit (kept as is when it fits), training runs on CUDA with bf16 when there is a GPU
-(else the config's precision on the CPU), stops at the budget in any case, and OUT receives the
+the steps that fit (kept as is when it fits; the probe's images/s and the images the budget will
+see are printed as one JSON line), training runs on CUDA with bf16 and torch.compile when there is
+a GPU (else the config's precision on the CPU), stops at the budget in any case, and OUT receives the
 run directory (``run/``: log.csv, checkpoints, model.pt) and the exported model (``model/``:
 encoder.onnx, decoder.onnx, card.json).
 """
@@ -36,6 +37,21 @@ def prepare(argv):
         k: len(v["names"]) for k, v in prepared.read_index(folder)["splits"].items()}}))
 
 
+def probe_step(cfg: dict, out: str, device: str) -> tuple[float, str]:
+    """Median seconds per training step of ``cfg`` (after 3 warm-up steps, which include any
+    compilation) and the precision the trainer settled on."""
+    from . import trainer
+    probe = trainer.Trainer(trainer.scale_to_steps(cfg, 10), os.path.join(out, "probe"), device=device,
+                            progress=False)
+    sampler = probe._sampler()
+    times = []
+    for _ in range(12):
+        t0 = time.perf_counter()
+        probe.train_step(next(sampler))
+        times.append(time.perf_counter() - t0)
+    return sorted(times[3:])[len(times[3:]) // 2], probe.precision
+
+
 def train(argv):
     t_start = time.time()
     p = argparse.ArgumentParser(prog="train", description="bounded-time training and export")
@@ -51,6 +67,8 @@ def train(argv):
     p.add_argument("--fill", type=float, default=0.9,
                    help="fraction of the probed steps to plan (validation, checkpoints and other jobs on the same "
                    "device are not in the probe; lower it when several jobs share one GPU)")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="do not torch.compile the model on CUDA (it is compiled by default there)")
     args = p.parse_args(argv)
     if not 0 < args.fill <= 1:
         raise SystemExit(f"--fill must be in (0, 1], not {args.fill}")
@@ -73,21 +91,25 @@ def train(argv):
     run_dir = os.path.join(args.out, "run")
     budget = args.minutes * 60 - min(EXPORT_RESERVE_S, 0.3 * args.minutes * 60)
 
-    probe_cfg = trainer.scale_to_steps(cfg, 10)
-    probe = trainer.Trainer(probe_cfg, os.path.join(args.out, "probe"), device=device, progress=False)
-    sampler = probe._sampler()
-    times = []
-    for _ in range(12):
-        t0 = time.perf_counter()
-        probe.train_step(next(sampler))
-        times.append(time.perf_counter() - t0)
-    sec = sorted(times[3:])[len(times[3:]) // 2]
-    cfg["precision"] = probe.precision  # the probed one (an 'auto' trainer would probe again)
-    del probe, sampler
+    if cuda and args.compile:
+        cfg["compile"] = True
+    try:
+        sec, cfg["precision"] = probe_step(cfg, args.out, device)
+    except Exception as err:  # noqa: BLE001 (torch.compile's backends fail in many ways)
+        if not cfg.get("compile"):
+            raise
+        print(f"torch.compile failed ({str(err).splitlines()[0][:120]}); training without it", flush=True)
+        cfg["compile"] = False
+        sec, cfg["precision"] = probe_step(cfg, args.out, device)
     left = budget - (time.time() - t_start)
     if left <= 0:
         raise SystemExit(f"no time left to train after start-up ({time.time() - t_start:.0f} s)")
     n = max(1, int(args.fill * left / sec))
+    batch = int(cfg["data"]["batch"])
+    print(json.dumps({"probe": {"device": device, "precision": cfg["precision"], "compile": bool(cfg.get("compile")),
+                                "s_per_step": round(sec, 4), "images_per_s": round(batch / sec, 1),
+                                "crop": int(cfg["data"]["crop"]), "planned_steps": n,
+                                "expected_images": n * batch, "train_s_left": round(left, 1)}}), flush=True)
     if n < trainer.recipe.total_steps(cfg["recipe"]):
         cfg = trainer.scale_to_steps(cfg, n)
     t = trainer.Trainer(cfg, run_dir, device=device, progress=False)

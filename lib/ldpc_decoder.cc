@@ -149,6 +149,7 @@ void ldpc_decoder::decode(const float* llr,
     std::vector<float> extrinsic(static_cast<size_t>(std::max(d_max_degree, 1)) * W);
     long lane_word[W];   // the codeword in each lane, -1 when idle
     int lane_iter[W] = {};
+    int lane_held[W]; // the iteration after which the lane's checks first held, -1 while they do not
     float carried[W];
     uint32_t unsatisfied[W];
     size_t next = 0;
@@ -160,6 +161,7 @@ void ldpc_decoder::decode(const float* llr,
         }
         lane_word[l] = static_cast<long>(next);
         lane_iter[l] = 0;
+        lane_held[l] = -1;
         const float* in = llr + next * n;
         for (size_t v = 0; v < n; v++) {
             const float x = std::isnan(in[v]) ? 0.0f : std::clamp(in[v], -MAX_LLR, MAX_LLR);
@@ -182,7 +184,10 @@ void ldpc_decoder::decode(const float* llr,
                 if (lane_word[l] < 0) {
                     continue;
                 }
-                if (unsatisfied[l] && lane_iter[l] < max_iter) {
+                const bool holds = unsatisfied[l] == 0;
+                const bool settled = lane_iter[l] == 0 || (lane_held[l] >= 0 && lane_iter[l] > lane_held[l]);
+                if (!(holds && settled) && lane_iter[l] < max_iter) {
+                    lane_held[l] = holds ? (lane_held[l] < 0 ? lane_iter[l] : lane_held[l]) : -1;
                     active = true;
                     continue;
                 }

@@ -18,10 +18,12 @@ namespace semcom {
 /*!
  * \brief Layered normalised min-sum decoder for a parity-check matrix given by its rows.
  *
- * Codewords occupy the lanes of SIMD vectors (LANES at a time); a lane whose codeword
- * satisfies every check, or has run \p max_iter iterations, takes the next codeword, so
- * each codeword stops as soon as it is decoded. LLRs use the project convention
- * (positive = bit 1); channel LLRs are clipped to +-MAX_LLR.
+ * Codewords occupy the lanes of SIMD vectors (LANES at a time); a lane whose codeword is
+ * done takes the next codeword, so each codeword stops as soon as it is decoded. A codeword
+ * is done when its channel decisions satisfy every check, or after one more iteration than
+ * the first that makes them hold (so that its posteriors settle), or after \p max_iter
+ * iterations. LLRs use the project convention (positive = bit 1); channel LLRs are clipped
+ * to +-MAX_LLR.
  */
 class ldpc_decoder
 {

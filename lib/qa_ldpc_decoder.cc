@@ -69,10 +69,10 @@ int main()
     const decoded zero = run(dec, erased, 50);
     QA_CHECK(zero.ok[0] == 1 && zero.iterations[0] == 0 && decisions_are_codeword(zero.posterior.data()));
 
-    // one weak wrong bit, anywhere: corrected within an iteration or two
+    // one weak wrong bit, anywhere: corrected within an iteration or two, then one to settle
     for (int flip = 0; flip < 7; flip++) {
         const decoded d = run(dec, noisy(flip), 50);
-        QA_CHECK(d.ok[0] == 1 && d.iterations[0] >= 1 && d.iterations[0] <= 2);
+        QA_CHECK(d.ok[0] == 1 && d.iterations[0] >= 2 && d.iterations[0] <= 3);
         QA_CHECK(decisions_are_codeword(d.posterior.data()));
     }
 

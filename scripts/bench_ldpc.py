@@ -9,7 +9,7 @@ import argparse
 import os
 
 from gnuradio.semcom import machine
-from gnuradio.semcom.cli.bench import bench_ldpc
+from gnuradio.semcom.cli.bench import bench_ldpc_decoders
 
 
 def main():
@@ -25,8 +25,7 @@ def main():
     print("| Es/N0 | compiled Mbit/s (BER) | numpy Mbit/s (BER) | gr-fec Mbit/s (BER) | compiled / numpy |")
     print("|---|---|---|---|---|")
     for snr in args.snr:
-        r = bench_ldpc(snr, args.frames, args.runs, ("compiled", "numpy"))
-        r.update(bench_ldpc(snr, args.gr_frames, args.runs, ("gnuradio",)))
+        r = bench_ldpc_decoders(snr, args.frames, args.gr_frames, args.runs)
         cells = [f"{r[d]['info_bits_per_s'] / 1e6:.3f} ({r[d]['ber']:.1e})" if d in r else "-"
                  for d in ("compiled", "numpy", "gnuradio")]
         ratio = r["compiled"]["info_bits_per_s"] / r["numpy"]["info_bits_per_s"] if "compiled" in r else float("nan")

@@ -52,11 +52,12 @@ def test_soft_decoder_lut_gives_exact_llrs(mod):
     assert np.median(np.abs(got - exact)) < 0.05 * np.median(np.abs(exact))
 
 
-def test_gr_ldpc_encoder_matches_numpy():
-    code = ldpc.code("ldpc-1/2")
+@pytest.mark.parametrize("name", list(ldpc.CODES))
+def test_gr_ldpc_encoder_matches_numpy(name):
+    code = ldpc.code(name)
     bits = np.random.default_rng(2).integers(0, 2, 3 * code.k).astype(np.uint8)
     meta = {}
-    symbols = phy_tx("bpsk", "ldpc-1/2").modulate(bits, meta)
+    symbols = phy_tx("bpsk", name).modulate(bits, meta)
     assert meta[framing.CODED_BITS] == 3 * code.n
     assert np.array_equal((symbols.real > 0).astype(np.uint8), code.encode(bits.reshape(3, -1)).ravel())
 

@@ -60,8 +60,8 @@ def files(tmp_path_factory):
 
 
 def test_named_codes_keep_their_header_indices_and_gaps():
-    assert burst.FEC_NAMES == ("none", "ldpc-1/3", "ldpc-2/5", "ldpc-1/2")
-    assert [burst.fec_index(n) for n in burst.FEC_NAMES] == [0, 1, 2, 3]
+    assert burst.FEC_NAMES == ("none", "ldpc-1/3", "ldpc-2/5", "ldpc-1/2", "ldpc-2/3", "ldpc-3/4", "ldpc-5/6")
+    assert [burst.fec_index(n) for n in burst.FEC_NAMES] == [0, 1, 2, 3, 4, 5, 6]
     for name, (_, gap) in ldpc.CODES.items():  # the gap found from H is the one in the file name
         assert ldpc.code(name).encoder_gap() == gap
 

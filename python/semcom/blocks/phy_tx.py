@@ -25,7 +25,7 @@ class phy_tx(pdu_block):
 
     Args:
         modulation: bpsk, qpsk, 16qam or 64qam (Gray, unit average energy).
-        fec_code: 'ldpc-1/2', 'ldpc-2/5', 'ldpc-1/3', 'none', or a user code 'alist:FILE' (any alist).
+        fec_code: 'ldpc-1/2', 'ldpc-2/5', 'ldpc-1/3', 'ldpc-2/3', 'ldpc-3/4', 'ldpc-5/6', 'none', or a user code 'alist:FILE' (any alist).
         constellation: a ``digital.constellation`` (unit energy, as many points as
             ``modulation``) instead of the project's.
     """

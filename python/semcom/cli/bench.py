@@ -187,6 +187,14 @@ def bench_ldpc(snr_db, frames, runs, decoders=LDPC_DECODERS):
     return out
 
 
+def bench_ldpc_decoders(snr_db, frames, gr_frames, runs):
+    """``bench_ldpc`` of every decoder: ``frames`` codewords per run for the compiled and numpy
+    decoders, ``gr_frames`` for gr-fec's (about 500 times slower)."""
+    r = bench_ldpc(snr_db, frames, runs, ("compiled", "numpy"))
+    r.update(bench_ldpc(snr_db, gr_frames, runs, ("gnuradio",)))
+    return r
+
+
 def ldpc_lines(key, r):
     """bench.md rows of one ``bench_ldpc`` result."""
     names = {"compiled": "compiled layered min-sum", "numpy": "numpy min-sum", "gnuradio": "gr-fec ldpc_decoder"}
@@ -200,7 +208,9 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--runs", type=int, default=5, help="runs per measurement (median reported)")
     p.add_argument("--symbols", type=int, default=2_000_000, help="symbols per stream run")
-    p.add_argument("--frames", type=int, default=40, help="LDPC codewords (n=1800) per decoding run")
+    p.add_argument("--frames", type=int, default=40, help="LDPC codewords (n=1800) per run of gr-fec's decoder")
+    p.add_argument("--ldpc-frames", type=int, default=1000,
+                   help="LDPC codewords per run of the compiled and numpy decoders")
     p.add_argument("--model", default="bitsemcom-qpsk-cpp16", help="learned codec for the latency and memory runs")
     p.add_argument("--big-photo-codec", default="bitsemcom", help="codec for the 4032x3024 memory run")
     p.add_argument("--rx-images", type=int, default=5, help="images rx_image.py receives in the memory run")
@@ -236,7 +246,7 @@ def main():
         results["stream_symbols_per_s"][mod] = bench_stream(mod, args.symbols, args.runs)
         print(f"map -> AWGN -> soft demap  {mod:6s} {results['stream_symbols_per_s'][mod] / 1e6:6.2f} Msym/s")
     for snr in (1.0, 3.0):
-        r = bench_ldpc(snr, args.frames, args.runs)
+        r = bench_ldpc_decoders(snr, args.ldpc_frames, args.frames, args.runs)
         results["ldpc"][f"bpsk_{snr:g}dB"] = r
         print(f"LDPC n=1800 r=1/2 BPSK {snr:g} dB: " + ", ".join(
             f"{d} {v['info_bits_per_s'] / 1e6:.3f} Mbit/s (BER {v['ber']:.1e})" for d, v in r.items()))

@@ -36,14 +36,20 @@ except ImportError:  # the source tree without a build: numpy only
 
 COMPILED = kernels is not None
 
-ALIST_DIRS = ("/usr/share/gnuradio/fec/ldpc", "/usr/local/share/gnuradio/fec/ldpc")
+# the module's own codes (scripts/make_ldpc_codes.py), then GNU Radio's
+ALIST_DIRS = (os.path.join(os.path.dirname(os.path.abspath(__file__)), "alist"), "/usr/share/gnuradio/fec/ldpc",
+              "/usr/local/share/gnuradio/fec/ldpc")
 
 # Named codes users pick by rate; values are alist file names and the gap for
-# GNU Radio's parity-matrix encoder.
+# GNU Radio's parity-matrix encoder. The burst header carries a code's position here:
+# new codes go at the end.
 CODES = {
     "ldpc-1/3": ("n_0300_k_0103_gap_24.alist", 24),
     "ldpc-2/5": ("n_1100_k_0442_gap_24.alist", 24),
     "ldpc-1/2": ("n_1800_k_0902_gap_28.alist", 28),
+    "ldpc-2/3": ("n_1800_k_1200_gap_01.alist", 1),
+    "ldpc-3/4": ("n_1800_k_1350_gap_01.alist", 1),
+    "ldpc-5/6": ("n_1800_k_1500_gap_01.alist", 1),
 }
 
 

@@ -89,8 +89,7 @@ class LinkConfig:
         code = self.code
         if code is None:
             return llr[:payload_bits], 0
-        # posteriors feed the learned decoders: the numpy decoder's, whose magnitudes they were trained on
-        _, ok, post = code.decode_numpy(llr[:coded].reshape(-1, code.n), max_iterations)
+        _, ok, post = code.decode(llr[:coded].reshape(-1, code.n), max_iterations)
         info = post[:, code.m:].ravel()[:payload_bits]
         return np.clip(info, -LLR_CLIP, LLR_CLIP).astype(np.float32), int((~ok).sum())
 

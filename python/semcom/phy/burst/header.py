@@ -10,8 +10,8 @@ Header on air (``HEADER_BITS`` = 272 bits, every field unsigned, MSB first)::
     bits  80- 95  segments       bits 224-255  tag (authentication; 0: none)
                                  bits 256-271  CRC-16/CCITT-FALSE of bits 0-255
 
-``fec``: 0 = none, then the ``ldpc.CODES`` keys in order (1..3); 128 + the code's 7-bit
-``signature`` for a user code (an alist file both ends were given); 4..127 are invalid. A
+``fec``: 0 = none, then the ``ldpc.CODES`` keys in order (1..6); 128 + the code's 7-bit
+``signature`` for a user code (an alist file both ends were given); 7..127 are invalid. A
 receiver not given that alist cannot even tell the burst's length: it drops the burst,
 counted as a foreign code. Two different alists share a signature with probability 1/128:
 one process refuses to load both, and across radios the FEC (and the ``key`` tag) reject

@@ -30,7 +30,9 @@ import sys
 
 from . import common as cli
 
-DEFAULT_LINKS = ["bpsk/ldpc-1/2", "qpsk/ldpc-1/3", "qpsk/ldpc-1/2", "16qam/ldpc-1/2", "64qam/ldpc-1/2"]
+# the SSCC envelope's staircase: about one step every 2-3 dB from -3 to 20 dB
+DEFAULT_LINKS = ["bpsk/ldpc-1/2", "qpsk/ldpc-1/3", "qpsk/ldpc-1/2", "qpsk/ldpc-3/4", "16qam/ldpc-1/2", "16qam/ldpc-2/3",
+                 "16qam/ldpc-3/4", "64qam/ldpc-2/3", "64qam/ldpc-3/4", "64qam/ldpc-5/6"]
 
 
 def main():

@@ -9,13 +9,14 @@
 #      any is missing (sudo when not root);
 #   2. create the venv ($VENV, default .venv) on Debian's /usr/bin/python3
 #      with --system-site-packages (GNU Radio's bindings live there);
-#   3. pip install -r requirements.txt when requirements.txt changed since the
-#      last successful install (sha256 stamp in the venv);
+#   3. pip install -r requirements-train.txt (runtime, training and tests;
+#      only requirements.txt, the runtime, with SEMCOM_RUNTIME_ONLY=1) when it
+#      changed since the last successful install (sha256 stamp in the venv);
 #   4. cmake configure in build/ with CMAKE_INSTALL_PREFIX=$VENV and
 #      make install (every time; files a previous install put in the venv are
 #      removed first, so deleted modules do not linger).
 # Environment: VENV (venv path), BUILD_DIR (default build), SYSTEM_PYTHON
-# (default /usr/bin/python3).
+# (default /usr/bin/python3), SEMCOM_RUNTIME_ONLY (1: no torch).
 set -euo pipefail
 
 t0=$(date +%s.%N)
@@ -108,14 +109,18 @@ grep -qi '^include-system-site-packages *= *true' "$VENV/pyvenv.cfg" 2>/dev/null
     die "$VENV was not created with --system-site-packages, so it cannot import GNU Radio; remove it and run this script again"
 
 ########################################################################
-# 3. Python packages, only when requirements.txt changed
+# 3. Python packages, only when the requirements changed: the runtime
+#    (requirements.txt) with SEMCOM_RUNTIME_ONLY=1, else with training and
+#    tests (requirements-train.txt, which includes it)
 ########################################################################
+REQ=requirements-train.txt
+[ "${SEMCOM_RUNTIME_ONLY:-0}" = 1 ] && REQ=requirements.txt
 STAMP="$VENV/.semcom-requirements.sha256"
-req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
+req_sum=$(cat "$REQ" requirements.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$req_sum" ]; then
-    note "pip install -r requirements.txt"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$PY" -m pip install -q -r requirements.txt ||
-        die "pip install -r requirements.txt failed (see pip's message above)"
+    note "pip install -r $REQ"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$PY" -m pip install -q -r "$REQ" ||
+        die "pip install -r $REQ failed (see pip's message above)"
     echo "$req_sum" >"$STAMP"
 fi
 

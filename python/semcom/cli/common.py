@@ -132,6 +132,9 @@ def add_link_options(p: argparse.ArgumentParser, auto: bool = False):
         options.add(g, name)
 
 
+TRAINING_PACKAGES = ("torch", "onnx", "ml_dtypes", "sklearn")  # requirements-train.txt, not requirements.txt
+
+
 class Terminated(SystemExit):
     """SIGTERM, raised in the main thread."""
 
@@ -158,6 +161,12 @@ def run_main(main) -> None:
         sys.exit(main() or 0)
     except SemcomError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except ModuleNotFoundError as err:
+        if err.name not in TRAINING_PACKAGES:
+            raise
+        print(f"error: {os.path.basename(sys.argv[0])} needs {err.name}, which the runtime-only install leaves out: "
+              "pip install -r requirements-train.txt (in the venv)", file=sys.stderr)
         sys.exit(2)
     except Terminated:
         _leave(143)

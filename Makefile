@@ -93,6 +93,7 @@ docs: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs $(GRID_CODECS) \
 		--learned-links qpsk 16qam --snr -3 0 3 10 --no-reference --grid $(GRID) --out out/grid
 	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES)
+	$(RUN_ENV) $(PYTHON) scripts/man_pages.py
 
 clean:
 	rm -rf build out

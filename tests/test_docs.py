@@ -80,3 +80,14 @@ def test_readme_first_run_sends_the_photo_above_a_psnr_floor(tmp_path):
     psnr = float(re.search(r"PSNR (\d+\.\d+) dB", r.stdout).group(1))
     assert psnr > 22.0, r.stdout
     assert out.stat().st_size > 0
+
+
+@pytest.mark.gr
+def test_man_pages_say_what_the_apps_help_says():
+    """docs/man/*.1 are generated from --help (make docs): a changed option shows up here."""
+    pytest.importorskip("gnuradio.semcom")
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "man_pages.py"), "--check"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    pages = sorted(os.listdir(os.path.join(REPO, "docs", "man")))
+    assert "tx_image.py.1" in pages and "rx_image.py.1" in pages and len(pages) >= 10

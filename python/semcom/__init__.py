@@ -13,6 +13,8 @@ try:
 except ImportError:  # plain modules stay usable without GNU Radio (tests, training)
     pass
 else:
+    from ._requirements import require_runtime
+    require_runtime()
     from .blocks.air_channel import air_channel  # noqa: F401
     from .blocks.burst_llr import burst_llr  # noqa: F401
     from .blocks.burst_modulator import burst_modulator  # noqa: F401

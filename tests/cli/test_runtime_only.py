@@ -43,3 +43,16 @@ def test_training_clis_name_the_missing_requirements(no_torch, tmp_path, name, a
     assert r.stderr.strip().splitlines() == [
         f"error: {name} needs torch, which the runtime-only install leaves out: "
         "pip install -r requirements-train.txt (in the venv)"]
+
+
+@pytest.mark.parametrize("name", ["tx_image.py", "rx_image.py", "semcom-eval"])
+def test_apps_name_a_missing_runtime_package_in_one_line(tmp_path, name):
+    """As on a system python3 without pip packages (cmake --install to /usr/local)."""
+    fake = tmp_path / "hide" / "PIL"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'PIL'\", name='PIL')\n")
+    r = app(name, "--help", env={**os.environ, "PYTHONPATH": str(fake.parent)})
+    assert r.returncode == 1 and r.stdout == ""
+    line, = r.stderr.strip().splitlines()
+    assert line.startswith("error: gr-semcom needs the Python package pillow, which this Python cannot import: "
+                           "pip install -r requirements.txt"), line

@@ -132,7 +132,10 @@ def add_link_options(p: argparse.ArgumentParser, auto: bool = False):
         options.add(g, name)
 
 
-TRAINING_PACKAGES = ("torch", "onnx", "ml_dtypes", "sklearn")  # requirements-train.txt, not requirements.txt
+# modules the apps import late -> the requirements file that installs them
+REQUIREMENTS = {"torch": "requirements-train.txt", "onnx": "requirements-train.txt",
+                "ml_dtypes": "requirements-train.txt", "sklearn": "requirements-train.txt",
+                "matplotlib": "requirements.txt", "tqdm": "requirements.txt"}
 
 
 class Terminated(SystemExit):
@@ -163,10 +166,12 @@ def run_main(main) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except ModuleNotFoundError as err:
-        if err.name not in TRAINING_PACKAGES:
+        if err.name not in REQUIREMENTS:
             raise
-        print(f"error: {os.path.basename(sys.argv[0])} needs {err.name}, which the runtime-only install leaves out: "
-              "pip install -r requirements-train.txt (in the venv)", file=sys.stderr)
+        file = REQUIREMENTS[err.name]
+        why = "which the runtime-only install leaves out" if file != "requirements.txt" else "which is not installed"
+        print(f"error: {os.path.basename(sys.argv[0])} needs {err.name}, {why}: pip install -r {file} (in the venv)",
+              file=sys.stderr)
         sys.exit(2)
     except Terminated:
         _leave(143)

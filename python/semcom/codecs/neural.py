@@ -234,18 +234,30 @@ def open_model(folder: str, hard: bool = False, **options) -> Codec:
     return codec(codec.model_class(folder), hard, **options)
 
 
+def _register_folder(folder: str) -> None:
+    """The model folder's codec (and its -hard receiver) under the folder's name, with the id its
+    frames carry, so a receiver in this process knows the frames it sends."""
+    name = os.path.basename(os.path.normpath(folder))
+    for hard in (False, True):
+        registry.register(name + ("-hard" if hard else ""), lambda folder=folder, hard=hard: open_model(folder, hard),
+                          None if hard else codec_id_for(name), {MODEL: name})
+
+
+def _open_folder(folder: str, **options) -> Codec | None:
+    """A model folder given by path (``--codec PATH``): registered, then opened; None if not one."""
+    if not os.path.isfile(os.path.join(folder, ENCODER_FILE)):
+        return None
+    codec = open_model(folder, **options)
+    _register_folder(folder)
+    return codec
+
+
 def _register_all() -> None:
     for folder in model_dirs():
-        name = os.path.basename(os.path.normpath(folder))
-        for hard in (False, True):
-            registry.register(name + ("-hard" if hard else ""),
-                              lambda folder=folder, hard=hard: open_model(folder, hard),
-                              None if hard else codec_id_for(name), {MODEL: name})
+        _register_folder(folder)
     for hard in (False, True):
         registry.register(FAMILY + ("-hard" if hard else ""), lambda hard=hard: AutoBitSemCom(hard))
-    registry.register_folder_loader(
-        lambda folder, **options: open_model(folder, **options)
-        if os.path.isfile(os.path.join(folder, ENCODER_FILE)) else None)
+    registry.register_folder_loader(_open_folder)
 
 
 _register_all()

@@ -1,0 +1,39 @@
+"""A model folder given by path (--codec PATH) is a codec at both ends, through the real apps."""
+import json
+import os
+import shutil
+
+import pytest
+
+from plain import REPO, run_app
+
+pytest.importorskip("gnuradio.semcom.flowgraphs.air")
+SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
+
+
+@pytest.fixture
+def my_model(tmp_path):
+    """A model folder under a name this installation does not know (as semcom-export --out writes)."""
+    folder = tmp_path / "my-model"
+    shutil.copytree(os.path.join(REPO, "models", "bitsemcom-qpsk-cpp16"), folder)
+    return folder
+
+
+def test_a_model_by_path_goes_through_the_simulated_radio(my_model, tmp_path):
+    out = tmp_path / "rx.png"
+    r = run_app("tx_image.py", "--radio", "sim", "--snr", "10", "--codec", my_model, "--rx-output", out, "--json",
+                SAMPLE)
+    assert r.returncode == 0, r.stderr[-1500:]
+    rec = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not rec["lost"] and rec["model"] == "my-model" and rec["psnr_db"] > 24.0, rec
+
+
+def test_a_model_by_path_at_both_ends_of_a_recording(my_model, tmp_path):
+    capture = tmp_path / "cap.sigmf-data"
+    r = run_app("tx_image.py", "--radio", "file", "--file", capture, "--codec", my_model, SAMPLE)
+    assert r.returncode == 0, r.stderr[-1500:]
+    r = run_app("rx_image.py", "--radio", "file", "--file", capture, "--codec", my_model, "--reference", SAMPLE,
+                "--output-dir", tmp_path / "rx")
+    assert r.returncode == 0, r.stderr[-1500:]
+    recs = [json.load(open(tmp_path / "rx" / f)) for f in sorted(os.listdir(tmp_path / "rx")) if f.endswith(".json")]
+    assert len(recs) == 1 and recs[0]["model"] == "my-model" and not recs[0]["lost"] and recs[0]["psnr_db"] > 24.0

@@ -37,3 +37,13 @@ def test_a_model_by_path_at_both_ends_of_a_recording(my_model, tmp_path):
     assert r.returncode == 0, r.stderr[-1500:]
     recs = [json.load(open(tmp_path / "rx" / f)) for f in sorted(os.listdir(tmp_path / "rx")) if f.endswith(".json")]
     assert len(recs) == 1 and recs[0]["model"] == "my-model" and not recs[0]["lost"] and recs[0]["psnr_db"] > 24.0
+
+
+def test_a_frame_for_a_model_the_receiver_lacks_is_counted_and_named(my_model, tmp_path):
+    capture = tmp_path / "cap.sigmf-data"
+    assert run_app("tx_image.py", "--radio", "file", "--file", capture, "--codec", my_model, SAMPLE).returncode == 0
+    r = run_app("rx_image.py", "--radio", "file", "--file", capture, "--output-dir", tmp_path / "rx")
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert "stopped after 0 images" in r.stdout
+    codec_id = 0x100 + __import__("zlib").crc32(b"my-model") % 0xFF00  # onnx_model.codec_id_for
+    assert f"frame for unknown codec id {codec_id:#06x}" in r.stdout and r.stdout.rstrip().endswith(") 1"), r.stdout

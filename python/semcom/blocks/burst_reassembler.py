@@ -78,9 +78,10 @@ class burst_reassembler(pdu_block):
         for received in frames:
             try:
                 meta = frame_meta(received)
-            except SemcomError as err:
+            except SemcomError as err:  # a codec or model this installation lacks: counted by its id
                 self.frames_dropped += 1
-                self.logger.warn(f"frame {received.frame.frame} dropped: {err}")
+                self._drop(f"frame for unknown codec id {received.frame.codec_id:#06x} (its model is not installed "
+                           "here: --codec ITS_FOLDER)", err)
                 continue
             self.frames_out += 1
             out.append(make_pdu(meta, received.frame.llrs))

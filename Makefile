@@ -51,7 +51,7 @@ demo: install
 
 eval: install
 	@mkdir -p results
-	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --out results/
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images examples/images --out results/
 
 bench: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out results
@@ -70,11 +70,11 @@ RESULT_TABLES := results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
 FAULT_TABLES := faults=$(RESULTS)/faults.md
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
-	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
 		--channels awgn --snr -6 -3 0 3 6 10 15 20 --out $(RESULTS)
-	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs $(LEARNED) $(CONVENTIONAL) \
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images examples/images --codecs $(LEARNED) $(CONVENTIONAL) \
 		--channels rayleigh --snr -3 0 3 6 10 15 20 --out $(RESULTS)/rayleigh
-	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs bitsemcom-qpsk-cpp16 \
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images examples/images --codecs bitsemcom-qpsk-cpp16 \
 		--learned-links qpsk 16qam 64qam --per-link --no-reference --out $(RESULTS)/modulations
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out $(RESULTS)
 	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES)
@@ -90,7 +90,7 @@ faults: install
 GRID := docs/images/grid.jpg
 GRID_CODECS := bitsemcom-qpsk-cpp16 ampsc-b4-16qam-cpp16 mvqvae-p8-16qam avif
 docs: install
-	$(RUN_ENV) $(PYTHON) apps/semcom-eval --images examples/images --codecs $(GRID_CODECS) \
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images examples/images --codecs $(GRID_CODECS) \
 		--learned-links qpsk 16qam --snr -3 0 3 10 --no-reference --grid $(GRID) --out out/grid
 	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES)
 	$(RUN_ENV) $(PYTHON) scripts/man_pages.py

@@ -194,8 +194,10 @@ def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp
         r = app("semcom-eval", "--images", images, "--codecs", "webp", "--links", "qpsk/ldpc-1/2",
                 "--snr", *snrs, "--out", tmp_path / "res", timeout=600)
         assert r.returncode == 0, r.stderr
-    for f in ("results.csv", "results.json", "summary.md", "psnr_vs_snr.png"):
+    for f in ("results.csv", "results.json", "summary.md", "psnr_vs_snr.png", "ms_ssim_vs_snr.png"):
         assert (tmp_path / "res" / f).stat().st_size > 0
+    again = app("semcom-eval", "--images", images, "--codecs", "webp", "--snr", "8", "--out", tmp_path / "res")
+    assert again.returncode == 2 and "holds the results of an earlier run" in again.stderr  # nothing overwritten
     summary = json.load(open(tmp_path / "res" / "results.json"))["summary"]
     env = summary["awgn/sscc-envelope"]
     assert env["8.0"]["psnr_db"] > env["0.0"]["psnr_db"]  # lost at 0 dB, received at 8 dB

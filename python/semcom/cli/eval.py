@@ -4,7 +4,8 @@ Every (codec, link) pair is run through the GNU Radio chain for each image and
 SNR: conventional codecs over every --links entry (modulation/LDPC), learned
 codecs uncoded over every --learned-links modulation. Outputs in --out:
 results.csv (one row per point), results.json, summary.md (mean per series)
-and psnr_vs_snr.png. Series: each codec at its best link per image and SNR,
+psnr_vs_snr.png and ms_ssim_vs_snr.png (an earlier run's folder is kept:
+--append adds to it, --force replaces it). Series: each codec at its best link per image and SNR,
 the SSCC envelope (best conventional codec x link), the learned envelope (best
 learned model x modulation), bitsemcom@auto (at each SNR the rows of the model
 and modulation the installed cards' measured curves pick: what
@@ -28,6 +29,7 @@ Examples:
 import os
 import sys
 
+from ..errors import SemcomError
 from . import common as cli
 
 # the SSCC envelope's staircase: about one step every 2-3 dB from -3 to 20 dB
@@ -66,6 +68,7 @@ def main():
                    "(codecs x SNRs; .png or .jpg)")
     p.add_argument("--save-images", metavar="DIR", help="write every received image into DIR")
     p.add_argument("--list-codecs", action="store_true", help="print the registered codecs and exit")
+    p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--rebuild", action="store_true",
                    help="evaluate nothing: rewrite --out's tables, findings and plot from its results.csv")
     args = p.parse_args()
@@ -77,10 +80,13 @@ def main():
         rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))
         print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
         return 0
+    previous = os.path.join(args.out, "results.csv")
+    if os.path.exists(previous) and not (args.append or args.force):
+        raise SemcomError(f"{args.out} holds the results of an earlier run; give --append to add to them, --force "
+                          "to replace them, or another --out")
     cli.quiet_gnuradio(args.verbose)
     from tqdm import tqdm
     from ..evaluation import sweep as evaluate
-    from ..errors import SemcomError
     from ..phy.link import LinkConfig
 
     if args.waveform != "ideal" and any(c.startswith("mimo") for c in args.channels):
@@ -90,7 +96,6 @@ def main():
     for link in args.links + args.learned_links:
         LinkConfig.parse(link)
     images = evaluate.images_in(args.images, args.max_images)
-    previous = os.path.join(args.out, "results.csv")
     old = evaluate.read_rows(previous) if args.append and os.path.exists(previous) else []
     reference = not args.no_reference
     per_point = sum(len(evaluate.links_for(c, args.links, args.learned_links)) for c in args.codecs) + reference
@@ -109,7 +114,7 @@ def main():
     if not rows:
         raise SemcomError("nothing was evaluated")
     print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
-    print(f"wrote {args.out}/results.csv, results.json, summary.md, psnr_vs_snr.png")
+    print(f"wrote {args.out}/results.csv, results.json, summary.md, {', '.join(evaluate.METRICS)}")
     return 0
 
 

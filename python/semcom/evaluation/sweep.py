@@ -229,7 +229,8 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     table = markdown_table(summary, cpp, n_images, covered_images(rows))
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(table)
-    plot(summary, os.path.join(out_dir, "psnr_vs_snr.png"), cpp, n_images)
+    for name, (metric, label) in METRICS.items():
+        plot(summary, os.path.join(out_dir, name), cpp, n_images, metric, label)
     families = {r["codec"]: r.get("family") for r in rows}
     with open(os.path.join(out_dir, "findings.md"), "w") as f:
         f.write(findings(rows, [c for c, fam in sorted(families.items()) if fam in (LEARNED, PICKED)]))
@@ -394,33 +395,31 @@ def markdown_table(summary, cpp, n_images, covered=None):
     return "\n".join(lines)
 
 
-LEGEND_INSIDE = 12  # series a plot's legend holds inside the axes
+METRICS = {"psnr_vs_snr.png": (0, "PSNR (dB)"), "ms_ssim_vs_snr.png": (1, "MS-SSIM")}  # file -> (index, axis)
+ENVELOPE_STYLE = dict(lw=7, alpha=0.25, solid_capstyle="round", zorder=1)  # a band the lines inside it show through
 
 
-def plot(summary, path, cpp, n_images):
+def plot(summary, path, cpp, n_images, metric: int = 0, label: str = "PSNR (dB)"):
+    """One panel per channel of ``summary``'s mean ``metric`` (0 PSNR, 1 MS-SSIM) against SNR; the
+    envelopes as translucent bands under the codecs' lines, the legend beside the panels."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     channels = sorted({c for c, _ in summary})
     most = max(sum(1 for c, _ in summary if c == channel) for channel in channels)
-    crowded = most > LEGEND_INSIDE  # the legend goes beside the axes, where it hides no curve
-    columns = 1 if most <= 2 * LEGEND_INSIDE else 2
-    width = 6.5 + (2.6 * columns if crowded else 0)
-    fig, axes = plt.subplots(1, len(channels), figsize=(width * len(channels), 4.5), squeeze=False)
+    columns = 1 if most <= 24 else 2
+    fig, axes = plt.subplots(1, len(channels), figsize=((6.5 + 2.6 * columns) * len(channels), 4.5), squeeze=False)
     for ax, channel in zip(axes[0], channels):
         for (c, name), d in sorted(summary.items()):
             if c != channel:
                 continue
             snrs = list(d)
-            style = {ENVELOPE: dict(lw=2.5, color="k"), LEARNED_ENVELOPE: dict(lw=2.5, color="k", ls="-."),
-                     CAPACITY: dict(ls="--", color="grey")}.get(name, dict(marker="o", alpha=0.8))
-            ax.plot(snrs, [d[s][0] for s in snrs], label=name, **style)
-        ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel="PSNR (dB)")
+            style = {ENVELOPE: dict(ENVELOPE_STYLE, color="k"), LEARNED_ENVELOPE: dict(ENVELOPE_STYLE, color="tab:red"),
+                     CAPACITY: dict(ls="--", color="grey")}.get(name, dict(marker="o", ms=4, alpha=0.85, zorder=2))
+            ax.plot(snrs, [d[s][metric] for s in snrs], label=name, **style)
+        ax.set(title=f"{channel}, cpp {cpp:.4g}, {n_images} image(s)", xlabel="SNR Es/N0 (dB)", ylabel=label)
         ax.grid(alpha=0.3)
-        if crowded:
-            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=columns)
-        else:
-            ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=columns)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -278,6 +278,7 @@ def derotate(x: np.ndarray, cfo: float, first: int = 0, block: int = 128) -> np.
 
 
 PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols, and at the end
+PILOT_SMOOTH = 9  # SC: pilot groups averaged per phase estimate (the residual CFO taken out first)
 PHASE_BLOCK = 16  # SC: known symbols per phase estimate when the channel is fitted over the header
 NOISE_LOADING = 1e-3  # white noise added to the equaliser's model: the RC-shaped noise has none beyond the band
 
@@ -351,7 +352,7 @@ class SingleCarrier(Waveform):
         stream = eq[len(self.pre_symbols):]
         # phase tracking: per pilot group, unwrapped and interpolated
         groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
-        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1))
+        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1), PILOT_SMOOTH)
         centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
         data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         nv = (1 - mu) / mu

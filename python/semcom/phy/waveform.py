@@ -381,7 +381,7 @@ class SingleCarrier(Waveform):
         phase = np.interp(np.arange(n * sps) / sps, centres, track_phase(corr))
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
-        c = _solve(fit.conj().T @ fit, fit.conj().T @ z[rows])
+        c = _solve(np.einsum("ki,kj->ij", fit.conj(), fit), np.einsum("ki,k->i", fit.conj(), z[rows]))  # no BLAS
         noise = _residual_noise(z[rows], fit, c)
         return (c, noise, *self._mmse(c, noise))
 
@@ -395,7 +395,9 @@ class SingleCarrier(Waveform):
         up[::sps] = known
         train = np.convolve(up, self.rc)
         rows = np.arange(sps * 3, sps * (len(known) - 4))
-        return rows, np.stack([train[rows - m + self.rc_centre] for m in range(lo, hi + 1)], axis=1)
+        # column j (lag lo + j) is the pulse train at k - lo - j: windows of it, reversed (a view, no copy)
+        windows = np.lib.stride_tricks.sliding_window_view(train, hi - lo + 1)
+        return rows, windows[rows[0] + self.rc_centre - hi:rows[-1] + 1 + self.rc_centre - hi, ::-1]
 
     def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int, step: int) -> np.ndarray:
         """The derotated, matched-filtered ``x`` at ``first``, ``first + step``, ... (``count``
@@ -447,8 +449,9 @@ class SingleCarrier(Waveform):
 
 
 def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:
-    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6)."""
-    return max(float(np.sum(np.abs(z - fit @ c) ** 2) / max(1, len(z) - len(c))), 1e-6)
+    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6). Products
+    by einsum: numpy's matmul hands them to OpenBLAS threads (see ``_solve``)."""
+    return max(float(np.sum(np.abs(z - np.einsum("ki,i->k", fit, c)) ** 2) / max(1, len(z) - len(c))), 1e-6)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

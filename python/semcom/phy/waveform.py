@@ -381,7 +381,10 @@ class SingleCarrier(Waveform):
         phase = np.interp(np.arange(n * sps) / sps, centres, track_phase(corr))
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
-        c = _solve(np.einsum("ki,kj->ij", fit.conj(), fit), np.einsum("ki,k->i", fit.conj(), z[rows]))  # no BLAS
+        # the normal equations column by column: numpy's matmul hands them to OpenBLAS threads (see _solve)
+        columns = range(fit.shape[1])
+        gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
+        c = _solve(gram, np.array([np.vdot(fit[:, i], z[rows]) for i in columns]))
         noise = _residual_noise(z[rows], fit, c)
         return (c, noise, *self._mmse(c, noise))
 
@@ -449,9 +452,8 @@ class SingleCarrier(Waveform):
 
 
 def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:
-    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6). Products
-    by einsum: numpy's matmul hands them to OpenBLAS threads (see ``_solve``)."""
-    return max(float(np.sum(np.abs(z - np.einsum("ki,i->k", fit, c)) ** 2) / max(1, len(z) - len(c))), 1e-6)
+    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6)."""
+    return max(float(np.sum(np.abs(z - fit @ c) ** 2) / max(1, len(z) - len(c))), 1e-6)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

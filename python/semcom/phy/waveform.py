@@ -11,10 +11,13 @@ cross-correlation with parabolic refinement), carrier frequency (repetition
 phase), the channel and the noise variance; known pilots then track the phase.
 
 * Preamble (both): ZC-32 sent 4 times, the last negated, 2 samples/symbol, RRC roll-off 0.35.
-* ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a symbol-spaced channel
-  (7 taps) is fitted to the preamble by least squares, whose residual gives the
-  noise variance, and an MMSE equaliser (13 taps) undoes multipath and
-  fractional timing; 4 pilots per 60 data symbols track phase.
+* ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a sample-spaced channel
+  (8 taps) behind the matched filter is fitted to the preamble by least squares,
+  whose residual gives the noise variance, and a fractionally spaced MMSE
+  equaliser (25 taps, 2 per symbol) undoes multipath and fractional timing; once
+  the header is decoded its symbols are known, and the payload's channel and noise
+  variance are fitted again over preamble and header; 4 pilots per 60 data
+  symbols track phase.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
   variance (two different known symbols, so nothing but the ZC repeats); pilots remove the

@@ -78,12 +78,22 @@ def _header_code() -> ldpc.LdpcCode:
 HEADER_WHITENING = np.random.default_rng(0x5E4C0).integers(0, 2, burst.HEADER_BITS).astype(np.uint8)
 
 
-def encode_header(header: burst.Header) -> np.ndarray:
-    """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent)."""
+@lru_cache(maxsize=None)
+def _header_parities() -> np.ndarray:
+    """The header code's parity bits of each header bit alone (the others and the shortening
+    zeros 0), packed: a header's parity bits are the XOR of its one bits' rows."""
     code = _header_code()
-    info = np.zeros(code.k, np.uint8)
-    info[:burst.HEADER_BITS] = header.pack() ^ HEADER_WHITENING
-    word = code.encode(info)[0]
+    units = np.eye(burst.HEADER_BITS, code.k, dtype=np.uint8)
+    return np.packbits(code.encode(units)[:, :code.m], axis=1)
+
+
+def encode_header(header: burst.Header) -> np.ndarray:
+    """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent):
+    the codeword's parity bits, then the header's."""
+    code = _header_code()
+    bits = header.pack() ^ HEADER_WHITENING
+    parity = np.bitwise_xor.reduce(_header_parities()[bits.astype(bool)], axis=0)
+    word = np.concatenate([np.unpackbits(parity)[:code.m], bits])
     return constellation("bpsk").modulate(word[:HEADER_SYMBOLS])
 
 

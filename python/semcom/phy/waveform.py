@@ -264,7 +264,7 @@ class Waveform:
         """The first ``count`` data symbols of the burst whose preamble starts near window ``x``'s
         beginning. ``sync`` is a previous ``acquire`` result (else it is computed); ``channel`` the
         ``Demodulated.channel`` of an earlier call on a window of the same burst with the same start
-        and ``sync`` (the header's), so the channel is not fitted twice.
+        and ``sync`` (the header's), so the channel is not fitted twice, or ``payload_channel``'s.
         SemcomError when there is no usable preamble or too few samples."""
         sync = sync or self.acquire(x)
         if sync is None:
@@ -311,6 +311,7 @@ class SingleCarrier(Waveform):
         # the matched filter's output pulse (raised cosine) is also its noise correlation
         self.rc = np.convolve(self.rrc, self.rrc).astype(np.float64)
         self.rc_centre = len(self.rrc) - 1
+        self.pulse_zero = self.rc_centre - self.channel_span[0]  # where ``_pulse`` has lag 0
         # the preamble's channel fit is one least-squares problem: solved once here
         self.fit_rows, self.fit_matrix = self._fit_problem(self.pre_symbols)
         self.fit_pinv = np.linalg.pinv(self.fit_matrix)
@@ -372,8 +373,7 @@ class SingleCarrier(Waveform):
         pilots = stream[pilot_pos] * _unit(-np.interp(pilot_pos, centres, phase))
         error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
         nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
-        zero = self.rc_centre - self.channel_span[0]
-        signal = float(np.sum(np.abs(self._pulse(c)[zero % self.sps::self.sps]) ** 2))
+        signal = float(np.sum(np.abs(self._pulse(c)[self.pulse_zero % self.sps::self.sps]) ** 2))
         return Demodulated(data, np.full(count, nv, np.float32), float(10 * np.log10(signal / noise)), cfo, start,
                            error, (c, noise, w, mu))
 
@@ -441,7 +441,7 @@ class SingleCarrier(Waveform):
 
     def _pulse(self, c: np.ndarray) -> np.ndarray:
         """The matched filter's output for one symbol through channel ``c``, per sample; lag 0 (the
-        symbol's instant) at index ``rc_centre - channel_span[0]``."""
+        symbol's instant) at index ``pulse_zero``."""
         return np.convolve(self.rc, c)
 
     def _mmse(self, c: np.ndarray, noise: float):
@@ -450,7 +450,7 @@ class SingleCarrier(Waveform):
         noise behind the matched filter is correlated like its raised-cosine pulse."""
         e, sps = self.equaliser_taps, self.sps
         pulse = self._pulse(c)
-        zero = self.rc_centre - self.channel_span[0]  # index of lag 0 in pulse
+        zero = self.pulse_zero
         offsets = np.arange(-e * sps, e * sps + 1)  # the samples read, relative to the symbol's instant
         reach = (max(zero, len(pulse) - 1 - zero) + e * sps) // sps + 1
         symbols = np.arange(-reach, reach + 1)  # the symbols those samples hear

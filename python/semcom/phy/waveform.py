@@ -11,10 +11,13 @@ cross-correlation with parabolic refinement), carrier frequency (repetition
 phase), the channel and the noise variance; known pilots then track the phase.
 
 * Preamble (both): ZC-32 sent 4 times, the last negated, 2 samples/symbol, RRC roll-off 0.35.
-* ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a symbol-spaced channel
-  (7 taps) is fitted to the preamble by least squares, whose residual gives the
-  noise variance, and an MMSE equaliser (13 taps) undoes multipath and
-  fractional timing; 4 pilots per 60 data symbols track phase.
+* ``SingleCarrier``: 2 samples/symbol, RRC roll-off 0.35; a sample-spaced channel
+  (8 taps) behind the matched filter is fitted to the preamble by least squares,
+  whose residual gives the noise variance, and a fractionally spaced MMSE
+  equaliser (25 taps, 2 per symbol) undoes multipath and fractional timing; once
+  the header is decoded its symbols are known, and the payload's channel and noise
+  variance are fitted again over preamble and header; 4 pilots per 60 data
+  symbols track phase.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
   variance (two different known symbols, so nothing but the ZC repeats); pilots remove the
@@ -75,12 +78,22 @@ def _header_code() -> ldpc.LdpcCode:
 HEADER_WHITENING = np.random.default_rng(0x5E4C0).integers(0, 2, burst.HEADER_BITS).astype(np.uint8)
 
 
-def encode_header(header: burst.Header) -> np.ndarray:
-    """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent)."""
+@lru_cache(maxsize=None)
+def _header_parities() -> np.ndarray:
+    """The header code's parity bits of each header bit alone (the others and the shortening
+    zeros 0), packed: a header's parity bits are the XOR of its one bits' rows."""
     code = _header_code()
-    info = np.zeros(code.k, np.uint8)
-    info[:burst.HEADER_BITS] = header.pack() ^ HEADER_WHITENING
-    word = code.encode(info)[0]
+    units = np.eye(burst.HEADER_BITS, code.k, dtype=np.uint8)
+    return np.packbits(code.encode(units)[:, :code.m], axis=1)
+
+
+def encode_header(header: burst.Header) -> np.ndarray:
+    """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent):
+    the codeword's parity bits, then the header's."""
+    code = _header_code()
+    bits = header.pack() ^ HEADER_WHITENING
+    parity = np.bitwise_xor.reduce(_header_parities()[bits.astype(bool)], axis=0)
+    word = np.concatenate([np.unpackbits(parity)[:code.m], bits])
     return constellation("bpsk").modulate(word[:HEADER_SYMBOLS])
 
 
@@ -251,7 +264,7 @@ class Waveform:
         """The first ``count`` data symbols of the burst whose preamble starts near window ``x``'s
         beginning. ``sync`` is a previous ``acquire`` result (else it is computed); ``channel`` the
         ``Demodulated.channel`` of an earlier call on a window of the same burst with the same start
-        and ``sync`` (the header's), so the channel is not fitted twice.
+        and ``sync`` (the header's), so the channel is not fitted twice, or ``payload_channel``'s.
         SemcomError when there is no usable preamble or too few samples."""
         sync = sync or self.acquire(x)
         if sync is None:
@@ -260,6 +273,11 @@ class Waveform:
 
     def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         raise NotImplementedError
+
+    def payload_channel(self, x: np.ndarray, sync, header: burst.Header, demod: Demodulated) -> tuple:
+        """The ``channel`` to demodulate the payload of the burst whose header ``demod`` (of window
+        ``x``, ``sync``) decoded to ``header``: the header's own by default."""
+        return demod.channel
 
 
 def derotate(x: np.ndarray, cfo: float, first: int = 0, block: int = 128) -> np.ndarray:
@@ -273,23 +291,29 @@ def derotate(x: np.ndarray, cfo: float, first: int = 0, block: int = 128) -> np.
 
 
 PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols, and at the end
+PILOT_SMOOTH = 9  # SC: pilot groups averaged per phase estimate (the residual CFO taken out first)
+PHASE_BLOCK = 16  # SC: known symbols per phase estimate when the channel is fitted over the header
+NOISE_LOADING = 1e-3  # white noise added to the equaliser's model: the RC-shaped noise has none beyond the band
 
 
 class SingleCarrier(Waveform):
-    """RRC single carrier, 2 samples per symbol, MMSE equaliser, pilot phase tracking."""
+    """RRC single carrier, 2 samples per symbol, fractionally spaced MMSE equaliser, pilot phase tracking."""
 
     name = "sc"
-    channel_taps, equaliser_taps = 3, 6  # each side
+    channel_span = (-3, 4)  # sample-spaced channel taps fitted behind the matched filter, first and last lag
+    equaliser_taps = 6  # symbols each side; the equaliser reads the matched filter's every sample
 
     def __init__(self):
         super().__init__()
         self.rrc = _rrc()
         self.pre_symbols = preamble_symbols()
         self.pilots = constellation("qpsk").points[np.arange(PILOT_GROUP) % 4].astype(np.complex64)
-        # the channel fit's least-squares problem is the known preamble's: solved once here
-        k, n = self.channel_taps, len(self.pre_symbols)
-        self.fit_rows = np.arange(k, n - k)
-        self.fit_matrix = np.stack([self.pre_symbols[self.fit_rows - j] for j in range(-k, k + 1)], axis=1)
+        # the matched filter's output pulse (raised cosine) is also its noise correlation
+        self.rc = np.convolve(self.rrc, self.rrc).astype(np.float64)
+        self.rc_centre = len(self.rrc) - 1
+        self.pulse_zero = self.rc_centre - self.channel_span[0]  # where ``_pulse`` has lag 0
+        # the preamble's channel fit is one least-squares problem: solved once here
+        self.fit_rows, self.fit_matrix = self._fit_problem(self.pre_symbols)
         self.fit_pinv = np.linalg.pinv(self.fit_matrix)
 
     def preamble(self) -> np.ndarray:
@@ -325,71 +349,124 @@ class SingleCarrier(Waveform):
 
     def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         data_pos, pilot_pos = self._layout(count)
-        n_sym = len(self.pre_symbols) + pilot_pos[-1] + 1 + self.equaliser_taps + self.channel_taps
+        n_sym = len(self.pre_symbols) + pilot_pos[-1] + 1
+        e = self.equaliser_taps
         first = start + len(self.rrc) - 1  # matched-filter peak of preamble symbol 0
-        need = int(np.floor(first)) + 2 + n_sym * self.sps
+        need = int(np.floor(first)) + 2 + (n_sym + e) * self.sps
         if need > len(x) + len(self.rrc):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
-        z = self._matched_samples(x, first, cfo, n_sym)
+        # every matched-filter sample from e symbols before preamble symbol 0 to e symbols after the last
+        z = self._matched_samples(x, first - e * self.sps, cfo, (n_sym + 2 * e) * self.sps, 1)
         if channel:
-            g, noise, w, mu = channel
+            c, noise, w, mu = channel
         else:
-            g, noise = self._fit_channel(z)
-            w, mu = self._mmse(g, noise)
-        e = self.equaliser_taps
-        zp = np.concatenate([np.zeros(e, z.dtype), z, np.zeros(e, z.dtype)])
-        eq = _weighted_sum(zp, np.conj(w).astype(np.complex64) / np.float32(mu), len(z))
+            c, noise = self._fit_channel(z[e * self.sps:])
+            w, mu = self._mmse(c, noise)
+        eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n_sym, self.sps)
         stream = eq[len(self.pre_symbols):]
         # phase tracking: per pilot group, unwrapped and interpolated
         groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
-        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1))
+        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1), PILOT_SMOOTH)
         centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
         data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         nv = (1 - mu) / mu
         pilots = stream[pilot_pos] * _unit(-np.interp(pilot_pos, centres, phase))
         error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
         nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
-        signal = float(np.sum(np.abs(g) ** 2))
+        signal = float(np.sum(np.abs(self._pulse(c)[self.pulse_zero % self.sps::self.sps]) ** 2))
         return Demodulated(data, np.full(count, nv, np.float32), float(10 * np.log10(signal / noise)), cfo, start,
-                           error, (g, noise, w, mu))
+                           error, (c, noise, w, mu))
 
-    def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int) -> np.ndarray:
-        """The derotated, matched-filtered ``x`` at ``first``, ``first + sps``, ... (``count``
-        symbols; cubic Lagrange interpolation for the fractional delay; zeros beyond ``x``). The
-        filter and the interpolator are one filter, computed at the symbol instants only."""
+    def payload_channel(self, x, sync, header, demod) -> tuple:
+        """The channel fitted again over the preamble and the decoded header, whose symbols are
+        known now, after removing the phase the header's equalised symbols show; the noise
+        variance from the same fit."""
+        start, cfo = sync[:2]
+        data_pos, _ = self._layout(HEADER_SYMBOLS)  # the payload's symbols follow the header's last one
+        known = np.concatenate([self.pre_symbols, self._stream(encode_header(header))[:data_pos[-1] + 1]])
+        e, sps, n = self.equaliser_taps, self.sps, len(known)
+        z = self._matched_samples(x, start + len(self.rrc) - 1 - e * sps, cfo, (n + 2 * e) * sps, 1)
+        _, _, w, mu = demod.channel
+        eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n, sps)
+        blocks = n // PHASE_BLOCK
+        corr = np.sum((eq * np.conj(known))[:blocks * PHASE_BLOCK].reshape(blocks, PHASE_BLOCK), axis=1)
+        centres = (np.arange(blocks) + 0.5) * PHASE_BLOCK
+        phase = np.interp(np.arange(n * sps) / sps, centres, track_phase(corr))
+        z = z[e * sps:(n + e) * sps] * _unit(-phase)
+        rows, fit = self._fit_problem(known)
+        # the normal equations column by column: numpy's matmul hands them to OpenBLAS threads (see _solve)
+        columns = range(fit.shape[1])
+        gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
+        c = _solve(gram, np.array([np.vdot(fit[:, i], z[rows]) for i in columns]))
+        noise = _residual_noise(z[rows], fit, c)
+        return (c, noise, *self._mmse(c, noise))
+
+    def _fit_problem(self, known: np.ndarray):
+        """The channel fit over the known symbols ``known`` (from preamble symbol 0 on): the
+        matched-filter samples it uses (2 per symbol, 0 at symbol 0; those the unknown symbols
+        after ``known`` barely reach) and its matrix: sample k = sum over lags m of c[m] times the
+        raised-cosine pulse train of ``known`` at k - m."""
+        sps, (lo, hi) = self.sps, self.channel_span
+        up = np.zeros(len(known) * sps, complex)
+        up[::sps] = known
+        train = np.convolve(up, self.rc)
+        rows = np.arange(sps * 3, sps * (len(known) - 4))
+        # column j (lag lo + j) is the pulse train at k - lo - j: windows of it, reversed (a view, no copy)
+        windows = np.lib.stride_tricks.sliding_window_view(train, hi - lo + 1)
+        return rows, windows[rows[0] + self.rc_centre - hi:rows[-1] + 1 + self.rc_centre - hi, ::-1]
+
+    def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int, step: int) -> np.ndarray:
+        """The derotated, matched-filtered ``x`` at ``first``, ``first + step``, ... (``count``
+        outputs; cubic Lagrange interpolation for the fractional delay; zeros beyond ``x``). The
+        filter and the interpolator are one filter, computed at those instants only."""
         i0 = int(np.floor(first))
         mu = first - i0
         lagrange = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
                              -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
         taps = np.convolve(lagrange[::-1], self.rrc).astype(np.float32)
-        # output m is sum_u taps[u] x[i0 + 2 + sps m - u]: the samples from lo on, zero outside x
+        # output m is sum_u taps[u] x[i0 + 2 + step m - u]: the samples from lo on, zero outside x
         lo = i0 + 2 - (len(taps) - 1)
-        span = len(taps) - 1 + self.sps * (count - 1) + 1
+        span = len(taps) - 1 + step * (count - 1) + 1
         seg = np.zeros(span, np.complex64)
         a, b = max(lo, 0), min(lo + span, len(x))
         if b > a:
             seg[a - lo:b - lo] = derotate(x[a:b], cfo, a)
-        return _weighted_sum(seg, taps[::-1], count, self.sps)
+        return _weighted_sum(seg, taps[::-1], count, step)
 
     def _fit_channel(self, z: np.ndarray):
-        """Least-squares symbol-spaced channel over the preamble: (taps -K..K, noise variance)."""
-        rows = self.fit_rows
-        g = self.fit_pinv @ z[rows]
-        resid = z[rows] - self.fit_matrix @ g
-        noise = float(np.sum(np.abs(resid) ** 2) / max(1, len(rows) - len(g)))
-        return g, max(noise, 1e-6)
+        """Least-squares sample-spaced channel behind the matched filter, over the preamble
+        (``z``: matched-filter samples from preamble symbol 0 on): (taps, noise variance)."""
+        c = self.fit_pinv @ z[self.fit_rows]
+        return c, _residual_noise(z[self.fit_rows], self.fit_matrix, c)
 
-    def _mmse(self, g: np.ndarray, noise: float):
-        """MMSE linear equaliser taps (for z[n-E..n+E]) and its bias mu (unbiased noise var (1-mu)/mu)."""
-        e, k = self.equaliser_taps, self.channel_taps
-        rows, cols = 2 * e + 1, 2 * e + 2 * k + 1
-        h = np.zeros((rows, cols), complex)
-        for j in range(rows):
-            h[j, j:j + 2 * k + 1] = g[::-1]
-        target = h[:, e + k]
-        w = _solve(h @ h.conj().T + noise * np.eye(rows), target)
+    def _pulse(self, c: np.ndarray) -> np.ndarray:
+        """The matched filter's output for one symbol through channel ``c``, per sample; lag 0 (the
+        symbol's instant) at index ``pulse_zero``."""
+        return np.convolve(self.rc, c)
+
+    def _mmse(self, c: np.ndarray, noise: float):
+        """Fractionally spaced MMSE equaliser taps (for the matched filter's samples from E symbols
+        before a symbol's instant to E after) and its bias mu (unbiased noise var (1-mu)/mu). The
+        noise behind the matched filter is correlated like its raised-cosine pulse."""
+        e, sps = self.equaliser_taps, self.sps
+        pulse = self._pulse(c)
+        zero = self.pulse_zero
+        offsets = np.arange(-e * sps, e * sps + 1)  # the samples read, relative to the symbol's instant
+        reach = (max(zero, len(pulse) - 1 - zero) + e * sps) // sps + 1
+        symbols = np.arange(-reach, reach + 1)  # the symbols those samples hear
+        lag = offsets[:, None] - sps * symbols[None, :] + zero
+        h = np.where((lag >= 0) & (lag < len(pulse)), pulse[np.clip(lag, 0, len(pulse) - 1)], 0)
+        gap = np.abs(offsets[:, None] - offsets[None, :]) + self.rc_centre
+        corr = np.where(gap < len(self.rc), self.rc[np.minimum(gap, len(self.rc) - 1)], 0.0)
+        target = h[:, reach]
+        w = _solve(h @ h.conj().T + noise * (corr + NOISE_LOADING * np.eye(len(offsets))), target)
         mu = float(np.real(np.vdot(w, target)))
         return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+
+def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:
+    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6)."""
+    return max(float(np.sum(np.abs(z - fit @ c) ** 2) / max(1, len(z) - len(c))), 1e-6)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

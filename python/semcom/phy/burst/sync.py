@@ -216,7 +216,7 @@ class BurstSynchroniser:
                     self.foreign_code += isinstance(err, ForeignCode)
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
-                self.head = (ws, sync, (header, n_data, demod.channel))
+                self.head = (ws, sync, (header, n_data, wave.payload_channel(x, sync, header, demod)))
                 continue
             header, n_data, channel = header
             stop = start - wave.guard + wave.burst_samples(n_data)  # end of the trailing guard

@@ -162,8 +162,8 @@ def _zmq(cfg: RadioConfig, is_tx: bool):
     from gnuradio import gr, zeromq
 
     if not is_tx and not cfg.pass_tags:  # GNU Radio's zmq sources die on a message of odd length
-        from ..blocks.zmq_source import zmq_source
-        return zmq_source(cfg.address, cfg.zmq_pattern, cfg.timeout_ms), cfg
+        from ..blocks.zmq_source import GAP_ZEROS, zmq_source
+        return zmq_source(cfg.address, cfg.zmq_pattern, cfg.timeout_ms, gap_zeros=GAP_ZEROS), cfg
     common = (gr.sizeof_gr_complex, 1, cfg.address, cfg.timeout_ms, cfg.pass_tags, -1)
     make = {("pubsub", True): lambda: zeromq.pub_sink(*common, "", True),
             ("pubsub", False): lambda: zeromq.sub_source(*common, ""),

@@ -27,6 +27,7 @@ import numpy as np
 from gnuradio import gr
 
 from ..errors import SemcomError
+from ..options import check
 from .burst_common import TAIL_ZEROS
 from .stream_run import fill_from
 
@@ -73,7 +74,7 @@ class zmq_source(gr.sync_block):
         self.context = zmq.Context(io_threads=1)
         self.socket = self.monitor = None
         self.monitors = 0  # monitors opened, each at an address of its own
-        self.address, self.max_message_bytes = address, int(max_message_bytes)
+        self.address, self.max_message_bytes = check("address", address), int(max_message_bytes)
         self._open()  # here, so that a bad address fails at construction; the reader owns it after
         self.timeout_ms = max(1, int(timeout_ms))
         self.pending: collections.deque = collections.deque()

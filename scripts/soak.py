@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -259,6 +260,7 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
+    shutil.rmtree(work, ignore_errors=True)
     first, last = samples[0], samples[-1]
     print(f"soak {args.minutes:g} min: {report['received_intact']}/{sent} legitimate images intact, "
           f"{report['received_damaged']} damaged, {report['false_images']} false, {report['duplicates']} duplicates, "

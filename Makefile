@@ -28,7 +28,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results faults docs clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results faults soak docs clean
 
 all: install
 
@@ -79,6 +79,11 @@ results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-bench --out $(RESULTS)
 	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES)
 	$(PYTHON) scripts/model_cards.py --results $(RESULTS)/results.json
+
+# A hostile soak over ZeroMQ with --key (make soak SOAK_MINUTES=2 for a short one).
+SOAK_MINUTES ?= 10
+soak: install
+	$(RUN_ENV) $(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --out $(RESULTS)/soak.json
 
 # The fault-injection suite's matrix: cases tried and behaving, per class (under a minute).
 faults: install

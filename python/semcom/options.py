@@ -31,6 +31,31 @@ def fraction(text) -> float:
     return float(text)
 
 
+ZMQ_SCHEMES = ("tcp", "ipc", "inproc")
+MAX_PORT = 65535
+
+
+def zmq_address(text) -> str:
+    """A ZeroMQ endpoint the transmitter binds and the receiver connects to: tcp://HOST:PORT
+    (a port from 1 to 65535, never ZeroMQ's random '*' or 0), ipc://PATH or inproc://NAME;
+    SemcomError (one line) otherwise."""
+    text = str(text)
+    shown = text if len(text) <= 60 else text[:40] + f"... ({len(text)} characters)"
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in ZMQ_SCHEMES or not rest or "\n" in text or "\r" in text:
+        raise SemcomError(f"ZeroMQ address '{shown}' is not like tcp://127.0.0.1:5555 "
+                          f"(schemes: {', '.join(ZMQ_SCHEMES)})")
+    if scheme == "tcp":
+        host, _, port = rest.rpartition(":")
+        if not host:
+            raise SemcomError(f"ZeroMQ address '{shown}' needs a host and a port, like tcp://127.0.0.1:5555")
+        if not (port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= MAX_PORT):
+            port = port if len(port) <= 12 else port[:12] + "..."
+            raise SemcomError(f"ZeroMQ address '{shown}': the port must be a number from 1 to {MAX_PORT}, "
+                              f"got '{port}'")
+    return text
+
+
 FECS = tuple(CODES) + (FEC_NONE,)
 CODEC_DEFAULT_FEC = ""  # the codec's choice: LDPC 1/2 for conventional codecs, none for learned ones
 
@@ -151,6 +176,8 @@ _ALL = (
     # radio hardware
     Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
            "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=RADIOS),
+    Option("address", "tcp://127.0.0.1:5555", "ZeroMQ address: the transmitter binds, the receiver connects "
+           "(tcp://HOST:PORT, ipc://PATH or inproc://NAME)", kind=zmq_address),
     Option("freq", 915e6, "centre frequency, Hz", kind=float, low=0, high=1e12, low_open=True),
     Option("rate", 1e6, "sample rate, samples/s", kind=float, low=0, high=1e11, low_open=True),
     Option("gain", 30.0, "gain, dB", kind=float, low=-100, high=200),

@@ -10,17 +10,25 @@ A reader thread of its own owns the socket and takes messages off it as they arr
 scheduler calls a source whose work() returned nothing again only after 250 ms, and ZeroMQ
 discards the unread messages of a connection it drops: read in work(), a good message
 queued behind an oversized one was lost with it.
+
+A pause in the messages is a pause in time only: the samples before it would wait in the
+receiver's buffers and land in one detector call with the next transmission's (garbage there
+hides its preamble). Given ``gap_zeros``, after ``GAP_SECONDS`` without a message the source
+sends that many zeros once, as a radio would deliver silence.
 """
 from __future__ import annotations
 
 import collections
 import struct
 import threading
+import time
 
 import numpy as np
 from gnuradio import gr
 
 from ..errors import SemcomError
+from ..options import check
+from .burst_common import TAIL_ZEROS
 from .stream_run import fill_from
 
 PATTERNS = ("pubsub", "pushpull", "reqrep")
@@ -33,8 +41,13 @@ REFUSE_FACTOR = 4  # ZeroMQ's own size limit (MAXMSGSIZE), in units of max_messa
 POLL_MS = 20  # the reader polls, and work() waits, this long at a time: stop() and the scheduler get control back soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
 RECONNECT_MS = 20
+HANDSHAKE_MS = 2000  # ZeroMQ's default is 30 s
+HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS = 1000, 5000
+DRAIN_MESSAGES = 4 * QUEUED_MESSAGES  # messages the reader takes off the socket in one go at most
 DRAIN_SAMPLES = 1 << 20  # samples the reader takes off the socket in one go at most
 HELD_SAMPLES = 4 * DRAIN_SAMPLES  # received samples held for work() (32 MiB); beyond, ZeroMQ queues
+GAP_SECONDS = 0.5  # a pause this long in the messages goes out as gap_zeros zero samples
+GAP_ZEROS = TAIL_ZEROS  # for burst_rx: pushes what a peer left unfinished (garbage, a cut burst) through its detector
 
 
 class zmq_source(gr.sync_block):
@@ -50,7 +63,7 @@ class zmq_source(gr.sync_block):
     """
 
     def __init__(self, address: str, pattern: str = "pubsub", timeout_ms: int = POLL_MS,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES):
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, gap_zeros: int = 0):
         gr.sync_block.__init__(self, name="semcom_zmq_source", in_sig=None, out_sig=[np.complex64])
         import zmq
         if pattern not in PATTERNS:
@@ -60,7 +73,8 @@ class zmq_source(gr.sync_block):
         # (libzmq issue 3575), and that must never stall another block's or the app's sockets
         self.context = zmq.Context(io_threads=1)
         self.socket = self.monitor = None
-        self.address, self.max_message_bytes = address, int(max_message_bytes)
+        self.monitors = 0  # monitors opened, each at an address of its own
+        self.address, self.max_message_bytes = check("address", address), int(max_message_bytes)
         self._open()  # here, so that a bad address fails at construction; the reader owns it after
         self.timeout_ms = max(1, int(timeout_ms))
         self.pending: collections.deque = collections.deque()
@@ -72,10 +86,13 @@ class zmq_source(gr.sync_block):
         self.failure: str | None = None
         self.requested = False
         self.messages = self.samples = 0
+        self.last_arrival = 0.0  # time.monotonic() of the last samples received
+        self.pause_zeros = int(gap_zeros)
+        self.gap_zeros = 0  # zeros still to send for the current pause
         self.drops: dict[str, int] = {}
 
     def _open(self):
-        """The socket, connected, and its monitor of dropped connections."""
+        """The socket, watched by its monitor of dropped connections, then connected."""
         zmq = self.zmq
         kind = {"pubsub": zmq.SUB, "pushpull": zmq.PULL, "reqrep": zmq.REQ}[self.pattern]
         self.socket = self.context.socket(kind)
@@ -88,19 +105,28 @@ class zmq_source(gr.sync_block):
         # (a PUB drops what it sends before the subscription arrives)
         self.socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
         self.socket.setsockopt(zmq.RECONNECT_IVL_MAX, 0)
+        # a peer that does not speak ZMTP, or stops answering, is dropped (and the socket reopened)
+        self.socket.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_MS)
+        self.socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
+        self.socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         if kind == zmq.SUB:
             self.socket.setsockopt(zmq.SUBSCRIBE, b"")
         if kind == zmq.REQ:  # a lost reply must not wedge the REQ state machine
             self.socket.setsockopt(zmq.REQ_RELAXED, 1)
             self.socket.setsockopt(zmq.REQ_CORRELATE, 1)
+        # ZeroMQ ends a connection on a protocol error (a message above MAXMSGSIZE, a peer that is
+        # not ZeroMQ) and libzmq 4.3 then never connects again: the monitor sees it, and the block
+        # opens a new socket. It watches before connecting: a peer can break the first connection
+        # within a millisecond. Its address is new each time: pyzmq's default names it after the
+        # socket's file descriptor, which the next socket may reuse.
+        self.monitors += 1
+        self.monitor = self.socket.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED, f"inproc://semcom-zmq-source-{id(self):x}-{self.monitors}")
         try:
             self.socket.connect(self.address)
         except zmq.ZMQError as err:
-            self.socket.close()
+            self._close()
             raise SemcomError(f"cannot connect to ZeroMQ address '{self.address}': {err}") from None
-        # ZeroMQ refuses a message above MAXMSGSIZE by dropping the connection, and libzmq 4.3 then
-        # never reconnects by itself: the monitor sees it, and the block opens a new socket
-        self.monitor = self.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
 
     @property
     def dropped(self) -> int:
@@ -178,7 +204,9 @@ class zmq_source(gr.sync_block):
         # take everything queued (up to a bound), not one message per call: a SUB socket drops
         # messages beyond its high-water mark when its reader falls behind
         taken = 0
-        while taken < DRAIN_SAMPLES:
+        for _ in range(DRAIN_MESSAGES):  # dropped messages count too: a flood of them must not hold the reader
+            if taken >= DRAIN_SAMPLES:
+                break
             try:
                 frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.ZMQError:
@@ -189,6 +217,7 @@ class zmq_source(gr.sync_block):
                 with self.lock:
                     self.pending.append(samples)
                     self.held += samples.size
+                    self.last_arrival = time.monotonic()
                 self.arrived.set()
                 taken += samples.size
             if self.pattern == "reqrep":
@@ -225,8 +254,15 @@ class zmq_source(gr.sync_block):
             self.arrived.wait(self.timeout_ms / 1000)
             self.arrived.clear()
         with self.lock:
+            if not self.held and self.gap_zeros and time.monotonic() - self.last_arrival >= GAP_SECONDS:
+                n = min(self.gap_zeros, len(out))
+                out[:n] = 0
+                self.gap_zeros -= n
+                return n
             n = fill_from(self.pending, out)
             self.held -= n
+        if n:
+            self.gap_zeros = self.pause_zeros
         self.samples += n
         return n
 

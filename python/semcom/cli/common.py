@@ -50,7 +50,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
-    from ..flowgraphs.radios import ZMQ_PATTERNS
+    from ..flowgraphs.radios import STALL_SECONDS, ZMQ_PATTERNS
     g = p.add_argument_group("radio")
     for name in ("radio", "waveform", "burst_symbols"):
         options.add(g, name)
@@ -66,11 +66,12 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     for name in ("freq", "rate", "gain"):
         options.add(h, name)
     h.add_argument("--antenna", default="", help="antenna port (e.g. TX/RX, RX2); empty: the device default")
-    h.add_argument("--address", default="tcp://127.0.0.1:5555",
-                   help="ZeroMQ address: the transmitter binds, the receiver connects")
+    options.add(h, "address")
     h.add_argument("--zmq-pattern", choices=ZMQ_PATTERNS, default="pubsub",
-                   help="pubsub: broadcast (drops while nobody listens); pushpull: lossless, waits for the "
-                        "receiver; reqrep: the receiver asks")
+                   help="pubsub: broadcast, drops while nobody listens (a transmitter cannot tell whether anyone "
+                        "received: it says sent); pushpull: lossless, waits for the receiver; reqrep: the receiver "
+                        "asks (with these two, a transmitter whose samples no receiver takes for "
+                        f"{STALL_SECONDS:g} s stops with an error)")
     h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
     for name in (("threshold", "frame_timeout") if receiver else ("amplitude",)):
         options.add(h, name)

@@ -65,7 +65,7 @@ class Impairments:
 # The acceptance channel: CFO 1% of the SC symbol rate (2 samples/symbol), a fractional
 # timing offset, a 10 ppm clock offset and a 3-tap multipath channel.
 ACCEPTANCE = dict(cfo=0.005, delay=0.37, clock_ppm=10.0, taps=(1.0, 0.4j, 0.2))
-STALL_SECONDS = 30.0  # a transmitter whose radio takes no samples this long reports it and stops
+CHANNEL_HELD = 64  # samples a simulated channel (resampler and multipath filter) may hold back at most
 
 
 def parse_taps(text: str) -> tuple:
@@ -97,8 +97,10 @@ class AirTransmitter(FlowgraphOwner):
         self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude,
                                key=opts.key)
         self.radio = radio
+        self.impairments = impairments
         self.sink = radios.tx_sink(radio)
         chain = [self.bursts]
+        self.channel = None
         if impairments is not None:  # a simulated channel in front of zmq or file: test receivers with noise
             self.channel = impairments.block()
             chain.append(self.channel)
@@ -114,15 +116,26 @@ class AirTransmitter(FlowgraphOwner):
         self.bursts.send(bits, m)
         return m, len(bits)
 
-    def wait_sent(self, timeout: float = 60.0, stall: float = STALL_SECONDS):
-        """Blocks until every queued burst has left burst_tx; SemcomError (one line) after ``timeout``
-        seconds, or once the radio took no samples for ``stall`` seconds (nobody receiving)."""
+    def radio_behind(self) -> bool:
+        """Whether the radio has not yet taken every sample burst_tx sent (a ZeroMQ PUSH or REP
+        takes samples only when a receiver connects or asks)."""
+        sent = self.bursts.samples_sent
+        slack = 0 if self.impairments is None else CHANNEL_HELD + sent * abs(self.impairments.clock_ppm) * 1e-6
+        return self.sink.block.nitems_read(0) < sent - slack
+
+    def _progress(self) -> tuple[int, int]:
+        return self.bursts.samples_sent, self.sink.block.nitems_read(0)
+
+    def wait_sent(self, timeout: float = 60.0, stall: float = radios.STALL_SECONDS):
+        """Blocks until every queued burst has left burst_tx and the radio took its samples;
+        SemcomError (one line) after ``timeout`` seconds, or once the radio took no samples for
+        ``stall`` seconds (nobody receiving)."""
         now = time.monotonic()
-        deadline, moved, last = now + timeout, now, self.bursts.samples_sent
-        while not self.bursts.idle:
+        deadline, moved, last = now + timeout, now, self._progress()
+        while not self.bursts.idle or self.radio_behind():
             now = time.monotonic()
-            if self.bursts.samples_sent != last:
-                moved, last = now, self.bursts.samples_sent
+            if self._progress() != last:
+                moved, last = now, self._progress()
             elif now - moved > stall:
                 raise SemcomError(self.radio.stall_hint(stall))
             if now > deadline:

@@ -33,14 +33,14 @@ import tempfile
 from dataclasses import dataclass, replace
 
 from ..errors import SemcomError
-from ..options import HARDWARE_RADIOS
+from ..options import HARDWARE_RADIOS, zmq_address
 
 KINDS = HARDWARE_RADIOS
 ZMQ_PATTERNS = ("pubsub", "pushpull", "reqrep")
-ZMQ_SCHEMES = ("tcp", "ipc", "inproc")
 SIGMF_DATA, SIGMF_META = ".sigmf-data", ".sigmf-meta"
 SIGMF_VERSION = "1.0.0"
 SAMPLE_BYTES = 8  # complex64
+STALL_SECONDS = 30.0  # a transmitter whose radio takes no samples this long reports it and stops
 
 
 @dataclass
@@ -95,10 +95,7 @@ class RadioConfig:
         if self.kind == "file" and not self.path:
             raise SemcomError("radio 'file' needs a path to a recording (e.g. capture.sigmf-data)")
         if self.kind == "zmq":
-            scheme, sep, rest = self.address.partition("://")
-            if not sep or scheme not in ZMQ_SCHEMES or not rest:
-                raise SemcomError(f"ZeroMQ address '{self.address}' is not like tcp://127.0.0.1:5555 "
-                                  f"(schemes: {', '.join(ZMQ_SCHEMES)})")
+            zmq_address(self.address)
             if self.zmq_pattern not in ZMQ_PATTERNS:
                 raise SemcomError(f"unknown ZeroMQ pattern '{self.zmq_pattern}'; "
                                   f"choose one of {', '.join(ZMQ_PATTERNS)}")
@@ -162,8 +159,8 @@ def _zmq(cfg: RadioConfig, is_tx: bool):
     from gnuradio import gr, zeromq
 
     if not is_tx and not cfg.pass_tags:  # GNU Radio's zmq sources die on a message of odd length
-        from ..blocks.zmq_source import zmq_source
-        return zmq_source(cfg.address, cfg.zmq_pattern, cfg.timeout_ms), cfg
+        from ..blocks.zmq_source import GAP_ZEROS, zmq_source
+        return zmq_source(cfg.address, cfg.zmq_pattern, cfg.timeout_ms, gap_zeros=GAP_ZEROS), cfg
     common = (gr.sizeof_gr_complex, 1, cfg.address, cfg.timeout_ms, cfg.pass_tags, -1)
     make = {("pubsub", True): lambda: zeromq.pub_sink(*common, "", True),
             ("pubsub", False): lambda: zeromq.sub_source(*common, ""),

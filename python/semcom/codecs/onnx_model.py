@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 
+from .. import options
 from ..errors import SemcomError
 from ..phy.framing import MODEL, MODEL_HASH, PAYLOAD_BITS
 from ..phy.link import LLR_CLIP, LinkConfig
@@ -71,9 +72,9 @@ class OnnxModel:
 
     def decoder_path(self) -> str:
         """The decoder file of this model's precision."""
-        precision = self.precision or os.environ.get(DECODER_ENV, "") or "float32"
+        precision = self.precision or options.environment(DECODER_ENV)
         if precision not in DECODER_FILES:
-            raise SemcomError(f"{DECODER_ENV}={precision}: choose one of {', '.join(DECODER_FILES)}")
+            raise SemcomError(f"decoder precision {precision}: choose one of {', '.join(DECODER_FILES)}")
         path = os.path.join(self.folder, DECODER_FILES[precision])
         if not os.path.isfile(path):
             raise SemcomError(f"model {self.name} has no {precision} decoder ({path}); "
@@ -86,14 +87,7 @@ class OnnxModel:
             path = self.decoder_path() if role == "decoder" else self.paths[role]
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
-            text = os.environ.get(THREADS_ENV, "0") or "0"
-            try:
-                threads = int(text)
-                if threads < 0:
-                    raise ValueError
-            except ValueError:
-                raise SemcomError(f"${THREADS_ENV} must be a whole number of threads (0: onnxruntime's "
-                                  f"choice), got '{text}'") from None
+            threads = options.environment(THREADS_ENV)
             if threads:
                 opts.intra_op_num_threads = threads
             try:
@@ -113,7 +107,7 @@ class OnnxModel:
                 if "semcom.card" not in meta:
                     raise SemcomError(f"model {self.name}: {self.paths[role]} has no gr-semcom model card "
                                       "(semcom.card metadata); export it with semcom-export")
-                cards[role] = json.loads(meta["semcom.card"])
+                cards[role] = options.model_card(meta["semcom.card"], f"model {self.name}: the card of {self.paths[role]}")
             if cards["encoder"] != cards["decoder"]:
                 raise SemcomError(f"model {self.name}: encoder.onnx and decoder.onnx carry different cards "
                                   f"({cards['encoder'].get('model_id')} vs {cards['decoder'].get('model_id')})")
@@ -132,14 +126,9 @@ class OnnxModel:
         """The folder's card.json ({} when absent): what may be set after export (``update_card``)."""
         if self._card_file is None:
             card, path = {}, os.path.join(self.folder, CARD_FILE)
-            if os.path.isfile(path):
-                try:
-                    with open(path) as f:
-                        card = json.load(f)
-                    if not isinstance(card, dict):
-                        raise ValueError("not a JSON object")
-                except (OSError, ValueError) as err:
-                    raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+            if os.path.lexists(path):
+                card = options.model_card(options.read_small(path, f"model {self.name}: {path}"),
+                                          f"model {self.name}: {path}")
             self._card_file = card
         return self._card_file
 

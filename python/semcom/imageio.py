@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -10,6 +11,7 @@ from PIL import Image, ImageOps
 from . import options
 from .errors import SemcomError
 
+Image.MAX_IMAGE_PIXELS = options.MAX_IMAGE_PIXELS  # PIL refuses twice as many before the size check
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -41,8 +43,13 @@ def load_image(path: str, what: str = "image") -> np.ndarray:
         raise SemcomError(f"image file {path} does not exist; check the path")
     with options.open_regular(path, f"{what} {path}") as f:
         try:
-            im = Image.open(f)
+            with warnings.catch_warnings():  # the size check below says it in one line
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(f)
             width, height = im.size
+        except Image.DecompressionBombError:
+            raise SemcomError(f"{what} {path} has more than {2 * options.MAX_IMAGE_PIXELS} pixels: images of more "
+                              f"than {options.MAX_IMAGE_PIXELS} pixels are refused") from None
         except Exception as err:  # PIL raises many types; none may escape
             raise _unreadable(path, err) from None
         with im:

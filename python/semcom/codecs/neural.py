@@ -33,7 +33,7 @@ from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 from . import rate_match, registry
 from .base import Codec, Decoded, Encoded, Received
-from .onnx_model import (CARD_FILE, DECODER_ENV, DECODER_FILES, ENCODER_FILE, MEASURED_KEY,  # noqa: F401
+from .onnx_model import (CARD_FILE, AnotherModel, DECODER_ENV, DECODER_FILES, ENCODER_FILE, MEASURED_KEY,  # noqa: F401
                          THREADS_ENV, OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back,
                          pad_to_multiple, posterior)
 
@@ -213,8 +213,8 @@ class AutoBitSemCom(Codec):
     def decode(self, rx: Received) -> Decoded:
         name = str(rx.meta.get(MODEL, ""))
         if name not in self._models:
-            raise ValueError(f"frame names model '{name}', which is not installed here "
-                             f"(installed: {self._listing()})")
+            raise AnotherModel(f"frame names model '{name}', which is not installed here as a BitSemCom model "
+                               f"(installed: {self._listing()})")
         return ModelCodec(self._models[name], self.hard).decode(rx)
 
 

@@ -12,9 +12,10 @@ import numpy as np
 
 from .. import options
 from ..errors import SemcomError
-from ..phy.framing import MODEL, MODEL_HASH, PAYLOAD_BITS
+from ..phy.framing import CODEC, MODEL, MODEL_HASH, PAYLOAD_BITS
 from ..phy.link import LLR_CLIP, LinkConfig
 from . import rate_match, symbol_layout
+from .base import AnotherModel
 
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
@@ -327,15 +328,21 @@ def codec_id_for(name: str) -> int:
     return 0x100 + zlib.crc32(name.encode()) % 0xFF00
 
 
+HARD_SUFFIX = "-hard"  # a model's codec name with the hard-decision receiver
+
+
 def check_model_frame(model: OnnxModel, meta: dict, n_llrs: int, least: int = 1) -> tuple[int, int]:
     """(H, W) of a frame meant for ``model`` (its name, fingerprint, announced length, at least
-    ``least`` LLRs); ValueError (the PDU is dropped) otherwise."""
+    ``least`` LLRs); ValueError (the PDU is dropped) otherwise, AnotherModel for another model's frame."""
+    codec = str(meta.get(CODEC, model.name)).removesuffix(HARD_SUFFIX)
+    if MODEL not in meta and codec != model.name:
+        raise AnotherModel(f"frame was encoded with codec {codec}, not model {model.name}")
     sent = str(meta.get(MODEL, model.name))
     if sent != model.name:
-        raise ValueError(f"frame was encoded with model {sent}, not {model.name}")
+        raise AnotherModel(f"frame was encoded with model {sent}, not {model.name}")
     sent_hash = meta.get(MODEL_HASH)
     if sent_hash is not None and str(sent_hash) != model.fingerprint:
-        raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
+        raise AnotherModel(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
                          f"{model.folder} has fingerprint {model.fingerprint} (another model, or another codebook); "
                          "install the same model")
     h, w = int(meta["height"]), int(meta["width"])

@@ -152,7 +152,7 @@ _ALL = (
     Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,
            high_open=True),
     Option("clock_ppm", 0.0, "sample-clock offset between the radios", kind=float, low=-1000, high=1000),
-    Option("taps", "1", "multipath impulse response, sample spaced, e.g. 1,0.4j,0.2", kind=taps),
+    Option("taps", (1.0,), "multipath impulse response, sample spaced, e.g. 1,0.4j,0.2", kind=taps),
     Option("seed", 0, "noise and fading seed", kind=int, low=0, high=2**31 - 1),
     # apps
     Option("repeat", 1, "send the list of images this many times", kind=int, low=1, high=10**9),

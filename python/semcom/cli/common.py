@@ -65,7 +65,7 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     s = p.add_argument_group("simulated channel (--radio sim)")
     for name in ("channel", "snr", "cfo", "timing_offset", "clock_ppm"):
         options.add(s, name)
-    options.add(s, "taps")
+    options.add(s, "taps", default="1")
     s.add_argument("--impaired", action="store_true",
                    help="the acceptance channel: --cfo 0.005 --timing-offset 0.37 --clock-ppm 10 --taps 1,0.4j,0.2")
     options.add(s, "seed")

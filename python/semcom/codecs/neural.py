@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from .. import methods
+from .. import methods, options
 from ..errors import SemcomError
 from ..imageio import resize
 from ..phy.constellations import MODULATIONS
@@ -221,10 +221,10 @@ class AutoBitSemCom(Codec):
 def card_codec(folder: str) -> str:
     """The ``codec`` (training method) a folder's card.json names (``methods.DEFAULT`` when it names
     none or cannot be read)."""
+    path = os.path.join(folder, CARD_FILE)
     try:
-        with open(os.path.join(folder, CARD_FILE)) as f:
-            return str(json.load(f).get("codec", methods.DEFAULT))
-    except (OSError, ValueError, AttributeError):
+        return options.model_card(options.read_small(path, path), path).get("codec", methods.DEFAULT)
+    except SemcomError:  # the model's own checks say what is wrong
         return methods.DEFAULT
 
 

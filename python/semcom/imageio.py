@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import options
 from .errors import SemcomError
 
+Image.MAX_IMAGE_PIXELS = options.MAX_IMAGE_PIXELS  # PIL refuses twice as many before the size check
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -31,19 +34,36 @@ def resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def load_image(path: str) -> np.ndarray:
-    """Read an image file as uint8 HxWx3 RGB, honouring EXIF orientation."""
+def load_image(path: str, what: str = "image") -> np.ndarray:
+    """Read an image file as uint8 HxWx3 RGB, honouring EXIF orientation: a regular file
+    (``options.open_regular``) whose size, read before decoding, passes ``options.image_size``."""
     if os.path.isdir(path):
         raise SemcomError(f"{path} is a directory, not an image file; give the path of one image")
     if not os.path.exists(path):
         raise SemcomError(f"image file {path} does not exist; check the path")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return to_rgb(ImageOps.exif_transpose(im))
-    except Exception as err:  # PIL raises many types; none may escape
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SemcomError(f"cannot read image {path} ({detail}); give a PNG, JPEG, BMP, TIFF or WebP file") from None
+    with options.open_regular(path, f"{what} {path}") as f:
+        try:
+            with warnings.catch_warnings():  # the size check below says it in one line
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(f)
+            width, height = im.size
+        except Image.DecompressionBombError:
+            raise SemcomError(f"{what} {path} has more than {2 * options.MAX_IMAGE_PIXELS} pixels: images of more "
+                              f"than {options.MAX_IMAGE_PIXELS} pixels are refused") from None
+        except Exception as err:  # PIL raises many types; none may escape
+            raise _unreadable(path, err) from None
+        with im:
+            options.image_size(height, width, f"{what} {path}")
+            try:
+                im.load()
+                return to_rgb(ImageOps.exif_transpose(im))
+            except Exception as err:  # noqa: BLE001
+                raise _unreadable(path, err) from None
+
+
+def _unreadable(path: str, err: Exception) -> SemcomError:
+    detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return SemcomError(f"cannot read image {path} ({detail}); give a PNG, JPEG, BMP, TIFF or WebP file")
 
 
 def save_image(path: str, arr: np.ndarray) -> None:

@@ -7,6 +7,7 @@ against it. Plain Python: no GNU Radio, no torch.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import stat
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from .errors import SemcomError
 from .phy.burst import DEFAULT_BURST_SYMBOLS
-from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES
+from .phy.burst import MAX_FRAME_BITS, MAX_PENDING_FRAMES, MAX_SIDE
 from .phy.constellations import MODULATIONS
 from .phy import waveform as wf_mod
 from .phy import ldpc
@@ -69,8 +70,18 @@ def fec_code(text) -> str:
     raise ValueError(text)
 
 
+def taps(value) -> tuple:
+    """'1,0.4j,0.2' or a sequence of numbers -> finite complex taps, at least one non-zero."""
+    parts = str(value).split(",") if isinstance(value, str) else list(value)
+    out = tuple(complex(t.replace(" ", "") if isinstance(t, str) else t) for t in parts if str(t).strip())
+    if not out or not any(out) or not all(math.isfinite(abs(t)) for t in out):
+        raise ValueError(value)
+    return out
+
+
 FEC_TEXT = ", ".join(CODES) + ", none or alist:FILE (an LDPC code from any alist file)"
-KIND_TEXT = {float: "a number", int: "a whole number", fraction: "a number or a fraction like 1/16", fec_code: FEC_TEXT}
+KIND_TEXT = {float: "a number", int: "a whole number", fraction: "a number or a fraction like 1/16", fec_code: FEC_TEXT,
+             taps: "comma-separated finite numbers like 1,0.4j,0.2, one of them non-zero"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,7 @@ _ALL = (
     Option("frame_timeout", 2.0, "seconds without samples before a pending frame's missing bursts count as lost "
            "(while samples flow: 16 bursts' worth of samples)", kind=float, low=0, high=3600, low_open=True),
     Option("max_pixels", 8192 * 8192, "receiver limit: frames announcing larger images are dropped before "
-           "decoding", kind=int, low=1, high=65535 * 65535),
+           "decoding", kind=int, low=1, high=MAX_SIDE * MAX_SIDE),
     Option("max_frame_bits", MAX_FRAME_BITS, "receiver limit: frames announcing more payload bits are dropped "
            "before anything is allocated", kind=int, low=1, high=1 << 32),
     Option("max_pending_frames", MAX_PENDING_FRAMES, "receiver limit: frames reassembled at once (the oldest is "
@@ -166,6 +177,7 @@ _ALL = (
     Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,
            high_open=True),
     Option("clock_ppm", 0.0, "sample-clock offset between the radios", kind=float, low=-1000, high=1000),
+    Option("taps", (1.0,), "multipath impulse response, sample spaced, e.g. 1,0.4j,0.2", kind=taps),
     Option("seed", 0, "noise and fading seed", kind=int, low=0, high=2**31 - 1),
     # apps
     Option("repeat", 1, "send the list of images this many times", kind=int, low=1, high=10**9),
@@ -194,26 +206,13 @@ MAX_KEY_FILE_BYTES = 4096  # a key file holds a secret, not data
 
 def key_bytes(text: str) -> bytes:
     """The bytes of a ``key`` option: the text itself, or with '@' the contents of that file, which
-    must be a non-empty regular file of at most ``MAX_KEY_FILE_BYTES`` (never a FIFO or a device:
-    checked before opening, and opened without blocking); SemcomError (one line) otherwise."""
+    must be a non-empty regular file of at most ``MAX_KEY_FILE_BYTES`` (``read_small``)."""
     text = str(text or "")
     if not text.startswith("@"):
         return text.encode()
-    path = text[1:]
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise SemcomError(f"--key {text}: the key file must be a regular file")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the check above
-                raise SemcomError(f"--key {text}: the key file must be a regular file")
-            data = f.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as err:
-        raise SemcomError(f"--key {text}: cannot read the key file ({err.strerror})") from None
+    data = read_small(text[1:], f"--key {text}: the key file", MAX_KEY_FILE_BYTES)
     if not data:
         raise SemcomError(f"--key {text}: the key file is empty")
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise SemcomError(f"--key {text}: the key file is larger than {MAX_KEY_FILE_BYTES} bytes")
     return data
 
 
@@ -244,3 +243,137 @@ def add(group, name: str, **overrides):
         kwargs["type"] = argparse_type(option)
     kwargs.update(overrides)
     return group.add_argument(option.flag, **kwargs)
+
+
+# ---------------------------------------------------------------- files, environment and model cards
+
+MAX_IMAGE_PIXELS = OPTIONS["max_pixels"].default  # larger images are refused before decoding them
+MAX_METADATA_BYTES = 1 << 20  # a JSON file beside data (SigMF metadata, card.json)
+IMAGE_OUTPUTS = {".png": MAX_SIDE, ".bmp": MAX_SIDE, ".tif": MAX_SIDE, ".tiff": MAX_SIDE, ".jpg": MAX_SIDE,
+                 ".jpeg": MAX_SIDE, ".webp": 16383, "": MAX_SIDE}  # extension: largest side ('': PNG)
+
+
+def open_regular(path: str, what: str):
+    """``path`` opened for binary reading, when it is a regular file (never a FIFO or a device:
+    checked before opening, and opened without blocking); SemcomError '``what`` ...' otherwise."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SemcomError(f"{what} must be a regular file")
+        f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb")
+    except OSError as err:
+        raise SemcomError(f"{what} cannot be read ({err.strerror})") from None
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the check above
+        f.close()
+        raise SemcomError(f"{what} must be a regular file")
+    return f
+
+
+def read_small(path: str, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """The bytes of regular file ``path`` (``open_regular``) of at most ``limit`` bytes."""
+    with open_regular(path, what) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as err:
+            raise SemcomError(f"{what} cannot be read ({err.strerror})") from None
+    if len(data) > limit:
+        raise SemcomError(f"{what} is larger than {limit} bytes")
+    return data
+
+
+def image_size(height: int, width: int, what: str) -> None:
+    """SemcomError unless a burst header can carry the size and it is at most MAX_IMAGE_PIXELS."""
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise SemcomError(f"{what} is {width}x{height}: images are 1 to {MAX_SIDE} pixels a side")
+    if height * width > MAX_IMAGE_PIXELS:
+        raise SemcomError(f"{what} is {width}x{height}: images of more than {MAX_IMAGE_PIXELS} pixels are refused")
+
+
+def image_output(path: str, height: int, width: int, what: str) -> None:
+    """SemcomError unless the extension of ``path`` names a format that holds a height x width image whole."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_OUTPUTS:
+        raise SemcomError(f"{what} {path}: write {', '.join(e for e in IMAGE_OUTPUTS if e)}; {ext} cannot hold "
+                          "every image whole")
+    if max(height, width) > IMAGE_OUTPUTS[ext]:
+        raise SemcomError(f"{what} {path}: {ext} holds at most {IMAGE_OUTPUTS[ext]} pixels a side, the image is "
+                          f"{width}x{height}; write .png")
+
+
+def folders(text) -> tuple:
+    """'A:B' -> ('A', 'B'), every one an existing folder."""
+    out = tuple(p for p in str(text).split(os.pathsep) if p)
+    if not all(os.path.isdir(p) for p in out):
+        raise ValueError(text)
+    return out
+
+
+def decoder_precision(text) -> str:
+    if text not in ("float32", "int8"):
+        raise ValueError(text)
+    return text
+
+
+KIND_TEXT.update({folders: f"existing folders separated by '{os.pathsep}'",
+                  decoder_precision: "a decoder precision (choose one of float32, int8)"})
+
+
+@dataclass(frozen=True)
+class Variable(Option):
+    """An environment variable, checked as an option is."""
+
+    @property
+    def flag(self) -> str:
+        return "$" + self.name
+
+    def value(self):
+        text = os.environ.get(self.name, "")
+        return self.check(text) if text else self.default
+
+
+ENVIRONMENT: dict[str, Variable] = {v.name: v for v in (
+    Variable("SEMCOM_ORT_THREADS", 0, "onnxruntime threads per session (0: onnxruntime's choice)", kind=int,
+             low=0, high=4 * (os.cpu_count() or 1)),
+    Variable("SEMCOM_DECODER", "float32", "which decoder file receivers run", kind=decoder_precision),
+    Variable("SEMCOM_MODEL_PATH", (), "folders of model folders searched before the packaged ones", kind=folders),
+)}
+
+
+def environment(name: str):
+    """The checked value of environment variable ``name`` (its default when unset or empty)."""
+    return ENVIRONMENT[name].value()
+
+
+def check_environment() -> None:
+    """Every ENVIRONMENT variable, checked before anything starts."""
+    for variable in ENVIRONMENT.values():
+        variable.value()
+
+
+CARD_WHOLE = {"latent_channels": (1, 4096), "stride": (1, 1024), "patch": (1, 1024), "tile": (1, 4096),
+              "positions_per_tile": (1, 1 << 20), "codebook": (2, 1 << 24), "quantizer_bits": (1, 32)}
+CARD_NUMBERS = ("snr_db", "fim_threshold")
+CARD_TEXTS = ("codec", "variant", "modulation", "bit_order", "bit_decision")
+
+
+def model_card(text, where: str) -> dict:
+    """A model card's JSON text (or bytes) as a dict whose fields the runtime reads have their
+    types and ranges; SemcomError naming ``where`` otherwise."""
+    try:
+        card = json.loads(text)
+    except ValueError as err:
+        raise SemcomError(f"{where} is not valid JSON ({err}); re-export the model") from None
+    if not isinstance(card, dict):
+        raise SemcomError(f"{where} is not a JSON object; re-export the model")
+    for key, (low, high) in CARD_WHOLE.items():
+        value = card.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SemcomError(f"{where}: '{key}' must be a whole number in [{low}, {high}], got {value!r}; "
+                              "re-export the model")
+    for key in CARD_NUMBERS:
+        value = card.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SemcomError(f"{where}: '{key}' must be a finite number, got {value!r}; re-export the model")
+    for key in CARD_TEXTS:
+        if not isinstance(card.get(key, ""), str):
+            raise SemcomError(f"{where}: '{key}' must be text, got {card[key]!r}; re-export the model")
+    return card

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import channels, filter as gr_filter, gr
 
+from .. import options
 from ..errors import SemcomError
 from .burst_common import noise_voltage
 
@@ -26,9 +27,7 @@ class air_channel(gr.hier_block2):
                  doppler=1e-5, seed=0):
         gr.hier_block2.__init__(self, "semcom_air_channel", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        taps = np.asarray(taps, complex)
-        if not taps.size or not np.any(taps):
-            raise SemcomError("multipath taps must hold at least one non-zero value")
+        taps = np.asarray(options.check("taps", taps), complex)
         if not 0 <= float(delay) < 1:
             raise SemcomError(f"fractional timing offset must be in [0, 1) samples, got {delay}")
         taps = taps / np.linalg.norm(taps)

@@ -16,7 +16,7 @@ from . import malloc
 from ..codecs import registry
 from ..codecs.base import Received
 from ..errors import SemcomError
-from ..options import check, default as opt
+from ..options import check, default as opt, image_size
 from .pdu_block import DONE, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
@@ -77,6 +77,7 @@ class image_tx(pdu_block):
     def encode(self, image: np.ndarray, meta: dict | None = None):
         """Encodes one image; returns the bits PDU (also what ``send`` publishes)."""
         h, w = image.shape[:2]
+        image_size(h, w, "image")  # what a burst header carries
         digest = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + bytes(str(image.shape), "ascii")
         if self._last[0] == digest:
             enc = self._last[1]

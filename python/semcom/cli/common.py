@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
+import tempfile
 
 from .. import __version__
 from .. import options
@@ -42,8 +44,14 @@ def sample_image() -> str:
     raise SemcomError("the sample photo examples/images/kodim23.png is not installed; pass an image")
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """A bad command line: one line on stderr, exit status 2 (as argparse)."""
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
+
+
 def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description, formatter_class=Formatter)
+    p = Parser(description=description, formatter_class=Formatter)
     p.add_argument("--version", action="version", version=f"gr-semcom {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log GNU Radio block messages")
     return p
@@ -57,7 +65,7 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     s = p.add_argument_group("simulated channel (--radio sim)")
     for name in ("channel", "snr", "cfo", "timing_offset", "clock_ppm"):
         options.add(s, name)
-    s.add_argument("--taps", default="1", help="multipath impulse response, sample spaced, e.g. 1,0.4j,0.2")
+    options.add(s, "taps", default="1")
     s.add_argument("--impaired", action="store_true",
                    help="the acceptance channel: --cfo 0.005 --timing-offset 0.37 --clock-ppm 10 --taps 1,0.4j,0.2")
     options.add(s, "seed")
@@ -101,8 +109,8 @@ def air_options(args):
 
 
 def impairments(args):
-    from ..flowgraphs.air import ACCEPTANCE, Impairments, parse_taps
-    given = dict(cfo=args.cfo, delay=args.timing_offset, clock_ppm=args.clock_ppm, taps=parse_taps(args.taps))
+    from ..flowgraphs.air import ACCEPTANCE, Impairments
+    given = dict(cfo=args.cfo, delay=args.timing_offset, clock_ppm=args.clock_ppm, taps=args.taps)
     if args.impaired:
         given = ACCEPTANCE
     if not 0 <= given["delay"] < 1:
@@ -115,6 +123,7 @@ def check_radio_options(args):
     if args.waveform == "ideal" and args.radio != "sim":
         raise SemcomError("--waveform ideal exists only with --radio sim; radios need sc or ofdm")
     options.key_bytes(args.key)
+    options.check_environment()
 
 
 def add_link_options(p: argparse.ArgumentParser, auto: bool = False):
@@ -155,12 +164,27 @@ def _leave(status: int) -> None:
     os._exit(status)
 
 
+def writable_home() -> str:
+    """Points $HOME at a new private folder when no file can be created in it (GNU Radio keeps its
+    FFTW wisdom and that file's lock there, and fails without); returns that folder, '' otherwise."""
+    home = os.environ.get("HOME")
+    if home is None:  # GNU Radio then uses the temporary folder
+        return ""
+    try:
+        with tempfile.TemporaryFile(dir=home):
+            return ""
+    except OSError:
+        os.environ["HOME"] = tempfile.mkdtemp(prefix="gr-semcom-home-")
+        return os.environ["HOME"]
+
+
 def run_main(main) -> None:
     """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130;
     SIGTERM -> exit 143."""
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops cleanly even when the app was started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    home = writable_home()
     try:
         sys.exit(main() or 0)
     except SemcomError as err:
@@ -175,10 +199,14 @@ def run_main(main) -> None:
               file=sys.stderr)
         sys.exit(2)
     except Terminated:
-        _leave(143)
+        status = 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        _leave(130)
+        status = 130
+    finally:
+        if home:
+            shutil.rmtree(home, ignore_errors=True)
+    _leave(status)
 
 
 def quiet_gnuradio(verbose: bool) -> None:

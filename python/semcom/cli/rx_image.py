@@ -33,7 +33,8 @@ def main():
     cli.add_radio_options(p, receiver=True)
     cli.add_link_options(p)
     g = p.add_argument_group("receiver")
-    g.add_argument("--reference", default="", help="image to score against (and, with --radio sim, to send)")
+    g.add_argument("--reference", default="", help="image to score against (and, with --radio sim, to send), at most "
+                   f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
     options.add(g, "count")
     options.add(g, "idle_exit")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
@@ -49,7 +50,7 @@ def main():
 
     from ..errors import SemcomError
     from ..imageio import load_image
-    reference = load_image(args.reference) if args.reference else None
+    reference = load_image(args.reference, "--reference") if args.reference else None
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):

@@ -27,11 +27,13 @@ from .. import options
 
 def main():
     p = cli.parser(__doc__)
-    p.add_argument("images", nargs="+", help="image files to send (PNG, JPEG, ...)")
+    p.add_argument("images", nargs="+", help="image files to send (PNG, JPEG, ...), at most "
+                   f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
     cli.add_radio_options(p)
     cli.add_link_options(p, auto=True)
     g = p.add_argument_group("output")
-    g.add_argument("--rx-output", default="out/rx.png", help="--radio sim: where the received image is written")
+    g.add_argument("--rx-output", default="out/rx.png", help="--radio sim: where the received image is written "
+                   f"({', '.join(e for e in options.IMAGE_OUTPUTS if e)})")
     options.add(g, "repeat")
     options.add(g, "interval")
     g.add_argument("--json", action="store_true", help="print one JSON line per image")
@@ -44,6 +46,9 @@ def main():
 
     from ..imageio import load_image
     images = [(path, load_image(path)) for path in args.images]
+    if args.radio == "sim":
+        for _, image in images:
+            options.image_output(args.rx_output, *image.shape[:2], "--rx-output")
     args.auto_pick = ""
     if args.modulation == options.AUTO_MODULATION:
         args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])

@@ -9,6 +9,11 @@ import numpy as np
 from ..phy.link import LinkConfig
 
 
+class AnotherModel(ValueError):
+    """A frame encoded by another model or codec than the one decoding it (the PDU is dropped)."""
+    reason = "frames of another model"
+
+
 @dataclass
 class Encoded:
     bits: np.ndarray  # uint8 0/1, the payload handed to the PHY

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from .. import methods
+from .. import methods, options
 from ..errors import SemcomError
 from ..imageio import resize
 from ..phy.constellations import MODULATIONS
@@ -33,7 +33,7 @@ from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 from ..phy.link import FEC_NONE, LinkConfig, channel_use_budget
 from . import rate_match, registry
 from .base import Codec, Decoded, Encoded, Received
-from .onnx_model import (CARD_FILE, DECODER_ENV, DECODER_FILES, ENCODER_FILE, MEASURED_KEY,  # noqa: F401
+from .onnx_model import (CARD_FILE, AnotherModel, DECODER_ENV, DECODER_FILES, ENCODER_FILE, MEASURED_KEY,  # noqa: F401
                          THREADS_ENV, OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back,
                          pad_to_multiple, posterior)
 
@@ -213,18 +213,18 @@ class AutoBitSemCom(Codec):
     def decode(self, rx: Received) -> Decoded:
         name = str(rx.meta.get(MODEL, ""))
         if name not in self._models:
-            raise ValueError(f"frame names model '{name}', which is not installed here "
-                             f"(installed: {self._listing()})")
+            raise AnotherModel(f"frame names model '{name}', which is not installed here as a BitSemCom model "
+                               f"(installed: {self._listing()})")
         return ModelCodec(self._models[name], self.hard).decode(rx)
 
 
 def card_codec(folder: str) -> str:
     """The ``codec`` (training method) a folder's card.json names (``methods.DEFAULT`` when it names
     none or cannot be read)."""
+    path = os.path.join(folder, CARD_FILE)
     try:
-        with open(os.path.join(folder, CARD_FILE)) as f:
-            return str(json.load(f).get("codec", methods.DEFAULT))
-    except (OSError, ValueError, AttributeError):
+        return options.model_card(options.read_small(path, path), path).get("codec", methods.DEFAULT)
+    except SemcomError:  # the model's own checks say what is wrong
         return methods.DEFAULT
 
 

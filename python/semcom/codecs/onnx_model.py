@@ -10,10 +10,12 @@ import zlib
 
 import numpy as np
 
+from .. import options
 from ..errors import SemcomError
-from ..phy.framing import MODEL, MODEL_HASH, PAYLOAD_BITS
+from ..phy.framing import CODEC, MODEL, MODEL_HASH, PAYLOAD_BITS
 from ..phy.link import LLR_CLIP, LinkConfig
 from . import rate_match, symbol_layout
+from .base import AnotherModel
 
 THREADS_ENV = "SEMCOM_ORT_THREADS"  # onnxruntime intra-op threads (default: onnxruntime's choice)
 DECODER_ENV = "SEMCOM_DECODER"  # 'float32' (default) or 'int8': which decoder file receivers run
@@ -71,9 +73,9 @@ class OnnxModel:
 
     def decoder_path(self) -> str:
         """The decoder file of this model's precision."""
-        precision = self.precision or os.environ.get(DECODER_ENV, "") or "float32"
+        precision = self.precision or options.environment(DECODER_ENV)
         if precision not in DECODER_FILES:
-            raise SemcomError(f"{DECODER_ENV}={precision}: choose one of {', '.join(DECODER_FILES)}")
+            raise SemcomError(f"decoder precision {precision}: choose one of {', '.join(DECODER_FILES)}")
         path = os.path.join(self.folder, DECODER_FILES[precision])
         if not os.path.isfile(path):
             raise SemcomError(f"model {self.name} has no {precision} decoder ({path}); "
@@ -86,14 +88,7 @@ class OnnxModel:
             path = self.decoder_path() if role == "decoder" else self.paths[role]
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
-            text = os.environ.get(THREADS_ENV, "0") or "0"
-            try:
-                threads = int(text)
-                if threads < 0:
-                    raise ValueError
-            except ValueError:
-                raise SemcomError(f"${THREADS_ENV} must be a whole number of threads (0: onnxruntime's "
-                                  f"choice), got '{text}'") from None
+            threads = options.environment(THREADS_ENV)
             if threads:
                 opts.intra_op_num_threads = threads
             try:
@@ -113,7 +108,7 @@ class OnnxModel:
                 if "semcom.card" not in meta:
                     raise SemcomError(f"model {self.name}: {self.paths[role]} has no gr-semcom model card "
                                       "(semcom.card metadata); export it with semcom-export")
-                cards[role] = json.loads(meta["semcom.card"])
+                cards[role] = options.model_card(meta["semcom.card"], f"model {self.name}: the card of {self.paths[role]}")
             if cards["encoder"] != cards["decoder"]:
                 raise SemcomError(f"model {self.name}: encoder.onnx and decoder.onnx carry different cards "
                                   f"({cards['encoder'].get('model_id')} vs {cards['decoder'].get('model_id')})")
@@ -132,14 +127,9 @@ class OnnxModel:
         """The folder's card.json ({} when absent): what may be set after export (``update_card``)."""
         if self._card_file is None:
             card, path = {}, os.path.join(self.folder, CARD_FILE)
-            if os.path.isfile(path):
-                try:
-                    with open(path) as f:
-                        card = json.load(f)
-                    if not isinstance(card, dict):
-                        raise ValueError("not a JSON object")
-                except (OSError, ValueError) as err:
-                    raise SemcomError(f"model {self.name}: cannot read {path} ({err}); re-export the model") from None
+            if os.path.lexists(path):
+                card = options.model_card(options.read_small(path, f"model {self.name}: {path}"),
+                                          f"model {self.name}: {path}")
             self._card_file = card
         return self._card_file
 
@@ -338,15 +328,21 @@ def codec_id_for(name: str) -> int:
     return 0x100 + zlib.crc32(name.encode()) % 0xFF00
 
 
+HARD_SUFFIX = "-hard"  # a model's codec name with the hard-decision receiver
+
+
 def check_model_frame(model: OnnxModel, meta: dict, n_llrs: int, least: int = 1) -> tuple[int, int]:
     """(H, W) of a frame meant for ``model`` (its name, fingerprint, announced length, at least
-    ``least`` LLRs); ValueError (the PDU is dropped) otherwise."""
+    ``least`` LLRs); ValueError (the PDU is dropped) otherwise, AnotherModel for another model's frame."""
+    codec = str(meta.get(CODEC, model.name)).removesuffix(HARD_SUFFIX)
+    if MODEL not in meta and codec != model.name:
+        raise AnotherModel(f"frame was encoded with codec {codec}, not model {model.name}")
     sent = str(meta.get(MODEL, model.name))
     if sent != model.name:
-        raise ValueError(f"frame was encoded with model {sent}, not {model.name}")
+        raise AnotherModel(f"frame was encoded with model {sent}, not {model.name}")
     sent_hash = meta.get(MODEL_HASH)
     if sent_hash is not None and str(sent_hash) != model.fingerprint:
-        raise ValueError(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
+        raise AnotherModel(f"frame was encoded with model {sent} fingerprint {sent_hash}, but this receiver's "
                          f"{model.folder} has fingerprint {model.fingerprint} (another model, or another codebook); "
                          "install the same model")
     h, w = int(meta["height"]), int(meta["width"])

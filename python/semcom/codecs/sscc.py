@@ -24,9 +24,10 @@ from ..errors import SemcomError
 from ..imageio import to_rgb
 from ..metrics import psnr
 from ..phy.channels import capacity
+from ..phy.framing import MODEL
 from ..phy.link import LinkConfig
 from . import registry
-from .base import Codec, Decoded, Encoded, Received, placeholder
+from .base import AnotherModel, Codec, Decoded, Encoded, Received, placeholder
 
 HEADER_BYTES = 8
 MAX_BODY_BYTES = 2**24 - 1  # the 3-byte length field
@@ -334,6 +335,8 @@ class SsccCodec(Codec):
         return Encoded(_pack(fit.fmt, fit.data, budget_bits), meta)
 
     def decode(self, rx: Received) -> Decoded:
+        if MODEL in rx.meta:
+            raise AnotherModel(f"frame was encoded with model {rx.meta[MODEL]}, not codec {self.name}")
         try:
             height, width = int(rx.meta["height"]), int(rx.meta["width"])
             if not (0 < height <= 65535 and 0 < width <= 65535):

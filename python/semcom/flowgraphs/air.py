@@ -68,17 +68,6 @@ ACCEPTANCE = dict(cfo=0.005, delay=0.37, clock_ppm=10.0, taps=(1.0, 0.4j, 0.2))
 CHANNEL_HELD = 64  # samples a simulated channel (resampler and multipath filter) may hold back at most
 
 
-def parse_taps(text: str) -> tuple:
-    """'1,0.4j,0.2' -> (1, 0.4j, 0.2)."""
-    try:
-        taps = tuple(complex(t.strip().replace(" ", "")) for t in str(text).split(",") if t.strip())
-    except ValueError:
-        raise SemcomError(f"multipath taps must be comma-separated numbers like 1,0.4j,0.2; got '{text}'") from None
-    if not taps or not any(taps):
-        raise SemcomError("multipath taps need at least one non-zero value")
-    return taps
-
-
 def _result(meta: dict, image: np.ndarray) -> LinkResult:
     return LinkResult(image, bool(meta["lost"]), str(meta["reason"]), int(meta["payload_bits"]),
                       int(meta.get("channel_uses", 0)), int(meta.get("bursts_fec_failed", 0)), meta)

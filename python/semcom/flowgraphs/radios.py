@@ -29,10 +29,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, replace
 
 from ..errors import SemcomError
+from .. import options
 from ..options import HARDWARE_RADIOS, zmq_address
 
 KINDS = HARDWARE_RADIOS
@@ -198,14 +199,15 @@ def write_sigmf(path: str, rate: float, freq: float, description: str = "") -> s
     meta = {"global": glob, "captures": [{"core:sample_start": 0, "core:frequency": float(freq)}],
             "annotations": []}
     folder = os.path.dirname(os.path.abspath(meta_path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SIGMF_META, dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
+    tmp = os.path.join(folder, f".tmp-{secrets.token_hex(4)}-{os.path.basename(meta_path)}")
+    try:  # open's mode 0666 less the umask, as any file the user writes (mkstemp's is 0600)
+        with open(tmp, "x") as f:
             json.dump(meta, f, indent=2)
             f.write("\n")
         os.replace(tmp, meta_path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
     return meta_path
 
@@ -218,8 +220,7 @@ def read_sigmf(path: str) -> dict:
     """
     _, meta_path = sigmf_paths(path)
     try:
-        with open(meta_path) as f:
-            meta = json.load(f)
+        meta = json.loads(options.read_small(meta_path, f"SigMF metadata {meta_path}"))
         glob = meta["global"]
         captures = meta.get("captures") or [{}]
         out = {"rate": glob.get("core:sample_rate"), "freq": captures[0].get("core:frequency"),
@@ -228,8 +229,10 @@ def read_sigmf(path: str) -> dict:
         for key in ("rate", "freq"):
             if out[key] is not None:
                 out[key] = float(out[key])
-    except FileNotFoundError:
-        raise SemcomError(f"no SigMF metadata file {meta_path}") from None
+    except SemcomError:
+        if not os.path.lexists(meta_path):
+            raise SemcomError(f"no SigMF metadata file {meta_path}") from None
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
         raise SemcomError(f"{meta_path} is not valid SigMF metadata ({type(err).__name__}: {_one_line(err)})") from None
     return out

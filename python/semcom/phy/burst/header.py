@@ -93,6 +93,7 @@ _NEWER_MAX = FRAME_MODULO // 2 - 1  # (new - old) % 65536 in 1..32767 means new 
 # codec_id height width frame segment segments modulation fec payload_bits session fingerprint tag
 _WIDTHS = (16, 16, 16, 16, 16, 16, 8, 8, 32, 32, 48, 32)
 _FIELD_BYTES = sum(_WIDTHS) // 8
+MAX_SIDE = (1 << _WIDTHS[1]) - 1  # the largest height and width the header carries
 HEADER_BITS = 8 * (_FIELD_BYTES + 2)  # fields + CRC-16 = 272
 
 

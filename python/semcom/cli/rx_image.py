@@ -162,7 +162,9 @@ def receive_from_radio(args, reference):
     failed = rx.image.write_failures
     where = (f"all written to {args.output_dir}" if not failed else
              f"{failed} of them could NOT be written to {args.output_dir}")
-    print(f"stopped after {received} images ({stats.bursts} bursts); {where}{drop_text(rx.drops())}")
+    unlogged = rx.image.count - received  # written, but the console's queue kept only the newest
+    behind = f", {unlogged} of them written without a log line (the console fell behind)" if unlogged > 0 else ""
+    print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}")
     return 1 if failed else 0
 
 

@@ -84,6 +84,7 @@ results: install
 SOAK_MINUTES ?= 10
 soak: install
 	$(RUN_ENV) $(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --out $(RESULTS)/soak.json
+	$(PYTHON) scripts/update_docs.py zmq_soak=$(RESULTS)/soak.md
 
 # The fault-injection suite's matrix: cases tried and behaving, per class (under a minute).
 faults: install

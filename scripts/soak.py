@@ -262,11 +262,31 @@ def main():
         json.dump(report, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
     first, last = samples[0], samples[-1]
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+        f.write(markdown(report, sent, args))
     print(f"soak {args.minutes:g} min: {report['received_intact']}/{sent} legitimate images intact, "
           f"{report['received_damaged']} damaged, {report['false_images']} false, {report['duplicates']} duplicates, "
           f"{sum(proxy.attacks.values())} attacks; receiver RSS {first['rss_mb']} -> {last['rss_mb']} MB "
           f"(peak {max(s['rss_mb'] for s in samples)}), threads {first['threads']} -> {last['threads']}; {args.out}")
     return 0 if report["received_intact"] == sent and not report["false_images"] and not report["duplicates"] else 1
+
+
+def markdown(report: dict, sent: int, args) -> str:
+    """The report as the table docs/reliability.md shows (make soak copies it there)."""
+    samples = report["receiver"]
+    first, last = samples[0], samples[-1]
+    late = [x["rss_mb"] for x in samples if x["t_s"] >= samples[-1]["t_s"] / 2]
+    attacks = ", ".join(f"{kind} {n}" for kind, n in report["attacks"].items())
+    rows = [("legitimate images intact", f"{report['received_intact']} of {sent}"),
+            ("damaged / false / duplicate images",
+             f"{report['received_damaged']} / {report['false_images']} / {report['duplicates']}"),
+            ("attacks", f"{sum(report['attacks'].values())} ({attacks})"),
+            ("receiver RSS, MB", f"{first['rss_mb']} at start, {max(x['rss_mb'] for x in samples)} peak, "
+                                 f"{min(late)}-{max(late)} over the second half, {last['rss_mb']} at the end"),
+            ("receiver threads", f"{first['threads']} -> {last['threads']}")]
+    return (f"ZeroMQ soak with --key (`make soak`: `scripts/soak.py --minutes {args.minutes:g}`), {args.size}x"
+            f"{args.size} crops:\n\n| check | result |\n|---|---|\n"
+            + "".join(f"| {a} | {b} |\n" for a, b in rows))
 
 
 if __name__ == "__main__":

@@ -70,3 +70,24 @@ def test_separable_filter_equals_2d_valid_convolution():
 def test_opposite_structure_clips_to_zero():
     a = np.tile(np.arange(0, 256, dtype=np.uint8)[None, :, None], (256, 1, 3))
     assert metrics.ms_ssim(a, 255 - a) == 0.0
+
+
+def test_hue_error_is_the_mean_circular_hue_difference_over_saturated_pixels():
+    red, orange, grey = [255, 0, 0], [255, 128, 0], [128, 128, 128]
+    ref = np.array([[red, red, grey]], np.uint8)
+    test = np.array([[orange, red, red]], np.uint8)  # the grey pixel is not counted
+    assert metrics.hue_error(ref, test) == pytest.approx((128 / 255 * 60 + 0) / 2, abs=1e-9)
+    magenta_red, orange_red = [255, 0, 43], [255, 43, 0]  # hues 350 and 10: 20 apart across 0
+    assert metrics.hue_error(np.array([[magenta_red]], np.uint8), np.array([[orange_red]], np.uint8)) == \
+        pytest.approx(2 * 43 / 255 * 60, abs=1e-9)
+    assert metrics.hue_error(np.full((2, 2, 3), 128, np.uint8), np.zeros((2, 2, 3), np.uint8)) == 0.0
+
+
+def test_seam_ratio_is_one_for_a_ramp_and_grows_with_steps_at_tile_borders():
+    y, x = np.mgrid[0:64, 0:96]
+    ramp = np.repeat((x + y)[..., None], 3, axis=2).astype(np.uint8)
+    assert metrics.seam_ratio(ramp, 32) == pytest.approx(1.0, abs=1e-12)
+    steps = ramp + (x // 32 * 10 + y // 32 * 10)[..., None].astype(np.uint8)  # +10 at every border
+    assert metrics.seam_ratio(steps, 32) == pytest.approx(11.0, abs=1e-12)
+    with pytest.raises(ValueError, match="no inner 64-px tile border"):
+        metrics.seam_ratio(ramp[:, :64], 64)

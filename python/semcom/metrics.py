@@ -102,3 +102,44 @@ def ms_ssim(ref: np.ndarray, test: np.ndarray) -> float:
                 x, y = _pool(x.astype(np.float64)), _pool(y.astype(np.float64))
         per_channel.append(result)
     return float(np.clip(np.mean(per_channel), 0.0, 1.0))
+
+
+def hue_saturation(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HSV hue (degrees, 0..360) and saturation (0..1) of a uint8 RGB image; grey pixels get hue 0."""
+    x = np.asarray(image, np.float64) / 255.0
+    top, low = x.max(-1), x.min(-1)
+    span = top - low
+    safe = np.where(span > 0, span, 1.0)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    hue = np.where(top == r, ((g - b) / safe) % 6, np.where(top == g, (b - r) / safe + 2, (r - g) / safe + 4)) * 60
+    saturation = np.where(top > 0, span / np.where(top > 0, top, 1.0), 0.0)
+    return np.where(span > 0, hue, 0.0), saturation
+
+
+def hue_error(ref: np.ndarray, test: np.ndarray, min_saturation: float = 0.2) -> float:
+    """Mean circular difference (degrees) of HSV hue between two uint8 RGB images over the pixels
+    whose saturation in ``ref`` exceeds ``min_saturation``; 0 when there are none."""
+    ref, test = _check(ref, test)
+    hue_ref, sat_ref = hue_saturation(ref)
+    hue_test, _ = hue_saturation(test)
+    diff = np.abs(hue_ref - hue_test) % 360
+    diff = np.minimum(diff, 360 - diff)[sat_ref > min_saturation]
+    return float(diff.mean()) if diff.size else 0.0
+
+
+def seam_ratio(image: np.ndarray, tile: int) -> float:
+    """Mean absolute step between neighbouring pixels across the inner borders of a grid of
+    ``tile`` px tiles, over the same inside the tiles: about 1 for a seamless photo."""
+    x = np.asarray(image, np.float64)
+    across, inside = [], []
+    for axis in (0, 1):
+        steps = np.abs(np.diff(x, axis=axis))
+        steps = steps.mean(tuple(a for a in range(steps.ndim) if a != axis))
+        border = np.zeros(len(steps), bool)
+        border[tile - 1::tile] = True
+        across.append(steps[border])
+        inside.append(steps[~border])
+    across, inside = np.concatenate(across), np.concatenate(inside)
+    if not across.size or not inside.size or inside.mean() == 0:
+        raise ValueError(f"a {x.shape[1]}x{x.shape[0]} image has no inner {tile}-px tile border to measure")
+    return float(across.mean() / inside.mean())

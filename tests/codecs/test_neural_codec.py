@@ -470,3 +470,26 @@ def test_model_cards_writes_measured_curves_and_keeps_the_card(tmp_path):
     assert card == before
     assert neural.OnnxModel(str(models / MODEL)).measured_curves(1 / 16) == {"qpsk": {0.0: 20.5}, "16qam": {0.0: 17.0}}
     assert "qpsk: 0 dB 20.50" in (models / "README.md").read_text()
+
+
+HUE_FLOOR_DEG = 15.0  # kodim23 error-free: bitsemcom-16qam-cpp16 8.3 degrees, the AMP-SC models 28.2
+
+
+def error_free_hue_error(name, image):
+    codec = registry.get(name)
+    h, w = image.shape[:2]
+    enc = codec.encode(image, LinkConfig("16qam", "none"), h * w // 16)
+    llrs = np.where(enc.bits > 0, 30.0, -30.0).astype(np.float32)
+    return metrics.hue_error(image, codec.decode(Received(enc.bits, llrs, True, {"height": h, "width": w,
+                                                                               **enc.meta})).image)
+
+
+def test_bitsemcom_keeps_the_parrots_hues_error_free(image):
+    assert error_free_hue_error("bitsemcom-16qam-cpp16", image) < HUE_FLOOR_DEG
+
+
+@pytest.mark.xfail(strict=True, reason="the trained AMP-SC networks turn the red parrot orange, not the "
+                   "pre- or postprocessing (research/ampsc_colour.py); a better model makes this pass")
+@pytest.mark.parametrize("name", ["ampsc-b4-16qam-cpp16", "ampsc-b2-16qam-cpp16"])
+def test_ampsc_keeps_the_parrots_hues_error_free(name, image):
+    assert error_free_hue_error(name, image) < HUE_FLOOR_DEG

@@ -20,6 +20,8 @@ Rate matching: K is the largest count whose worst case (every kept index sent) f
 a second encoder pass uses what the FIM and the similarity rule saved for more kept positions.
 Below ``MIN_KEEP_FRACTION`` of N the image is downscaled by sqrt(2) steps (the scale index says
 which). Lost or uncertain indices (best codeword posterior <= 0.5) are decoded as masked patches.
+The receiver hides the tile seams: near each seam it cross-fades to the same indices decoded on
+the grid shifted by half a tile (``MaskedVQModel.run_decoder``); the bitstream is the same.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ..phy.framing import CODEC_ID, MODEL, MODEL_HASH
 from ..phy.link import LinkConfig
 from .base import Codec, Decoded, Encoded, Received, placeholder
 from .onnx_model import (OnnxModel, check_budget, check_model_frame, codec_id_for, crop_back, pad_to_multiple,
-                         posterior, tiles)
+                         posterior, tiles, to_uint8)
 
 CODEC = "mvqvae"  # the training method (``methods``) of the models this codec runs
 SCALE_BITS, KEEP_BITS, CRC_BITS = 4, 12, 16
@@ -171,25 +173,62 @@ class MaskedVQModel(OnnxModel):
         index, send, copy, weight = (np.concatenate([o[i] for o in outs]) for i in range(4))
         return index.astype(np.int64), send > 0.5, copy > 0.5, weight
 
-    def run_decoder(self, p1: np.ndarray) -> np.ndarray:
-        """(index bits, H/patch, W/patch) P(b=1) -> uint8 (H, W, 3); above DECODER_TILES tiles, in
-        windows of tiles with one tile of context around each kept core (the refinement crosses seams)."""
+    def run_decoder(self, p1: np.ndarray, blend: bool = True) -> np.ndarray:
+        """(index bits, H/patch, W/patch) P(b=1) -> uint8 (H, W, 3). The tiles are decoded on their
+        own grid and (``blend``) on the grids shifted by half a tile down, right and both; within
+        ``BLEND_PX`` of a seam the result cross-fades linearly to the shifted grids, whose tiles are
+        whole there."""
+        g, t = self.tile // self.patch, self.tile
+        rows, cols = p1.shape[1] // g, p1.shape[2] // g
+        img = self.decode_grid(p1)
+        if not blend:
+            return to_uint8(img)
+        fade_y, fade_x = seam_fade(rows, t)[:, None, None], seam_fade(cols, t)[None, :, None]
+        img *= fade_y * fade_x
+        for dy, dx in ((1, 0), (0, 1), (1, 1)):
+            if (dy and rows < 2) or (dx and cols < 2):
+                continue
+            y0, x0 = dy * t // 2, dx * t // 2
+            shifted = self.decode_grid(p1[:, dy * g // 2:dy * g // 2 + (rows - dy) * g,
+                                          dx * g // 2:dx * g // 2 + (cols - dx) * g])
+            h, w = shifted.shape[:2]
+            weight = ((1 - fade_y) if dy else fade_y)[y0:y0 + h] * ((1 - fade_x) if dx else fade_x)[:, x0:x0 + w]
+            img[y0:y0 + h, x0:x0 + w] += weight * shifted
+        return to_uint8(img)
+
+    def decode_grid(self, p1: np.ndarray) -> np.ndarray:
+        """(index bits, H/patch, W/patch) P(b=1) -> float32 (H, W, 3), the tiles on p1's own grid;
+        above DECODER_TILES tiles, in windows of tiles with one tile of context around each kept
+        core (the refinement crosses seams)."""
         g, p = self.tile // self.patch, self.patch
         rows, cols = p1.shape[1] // g, p1.shape[2] // g
         session = self.session("decoder")
-        img = np.empty((rows * self.tile, cols * self.tile, 3), np.uint8)
+        img = np.empty((rows * self.tile, cols * self.tile, 3), np.float32)
         for (r0, r1, c0, c1), (rs, cs) in tiles(rows, cols, WINDOW_TILES, 1, DECODER_TILES):
             out, = session.run(["image"], {"p1": np.ascontiguousarray(p1[None, :, r0 * g:r1 * g, c0 * g:c1 * g],
                                                                        np.float32)})
-            core = out[0][:, rs.start * g * p:rs.stop * g * p, cs.start * g * p:cs.stop * g * p].transpose(1, 2, 0)
             t = self.tile
             img[(r0 + rs.start) * t:(r0 + rs.stop) * t, (c0 + cs.start) * t:(c0 + cs.stop) * t] = \
-                (np.clip(core, 0, 1) * 255 + 0.5).astype(np.uint8)
+                out[0][:, rs.start * g * p:rs.stop * g * p, cs.start * g * p:cs.stop * g * p].transpose(1, 2, 0)
         return img
+
+
+def seam_fade(tiles: int, tile: int, width: float | None = None) -> np.ndarray:
+    """Weight of the unshifted grid along one axis of ``tiles`` tiles: 1 farther than ``width`` px
+    (None: BLEND_PX; at most half a tile, where the shifted grids begin) from every inner seam,
+    falling linearly to 0 at the seam."""
+    width = min(BLEND_PX if width is None else width, tile / 2)
+    x = np.arange(tiles * tile) + 0.5
+    seams = np.arange(1, tiles) * tile
+    if not len(seams):
+        return np.ones(len(x), np.float32)
+    distance = np.abs(x[:, None] - seams[None]).min(1)
+    return np.clip(distance / width, 0, 1).astype(np.float32)
 
 
 DECODER_TILES = 64  # tiles decoded in one piece at most (1 MP at 128-px tiles)
 WINDOW_TILES = 6  # kept core of a decoder window, in tiles per side
+BLEND_PX = 8  # px either side of a tile seam over which the shifted grids take over
 
 
 class MaskedVQCodec(Codec):
@@ -200,8 +239,8 @@ class MaskedVQCodec(Codec):
     model_class = MaskedVQModel
 
     def __init__(self, model: MaskedVQModel, hard: bool = False, delta: float = 0.98,
-                 fim_threshold: float | None = None, snr_db: float | None = None):
-        self.model, self.hard = model, hard
+                 fim_threshold: float | None = None, snr_db: float | None = None, blend: bool = True):
+        self.model, self.hard, self.blend = model, hard, bool(blend)  # blend: hide the tile seams (run_decoder)
         self.delta, self.fim_threshold, self.snr_db = float(delta), fim_threshold, snr_db
         model.verify()
         self.name = model.name + ("-hard" if hard else "")
@@ -352,5 +391,5 @@ class MaskedVQCodec(Codec):
         g = m.tile // m.patch
         planes = per_pos.reshape(plan.rows, plan.cols, g, g, bits).transpose(4, 0, 2, 1, 3)
         planes = planes.reshape(bits, plan.rows * g, plan.cols * g)
-        image = crop_back(m.run_decoder(planes), plan.size)
+        image = crop_back(m.run_decoder(planes, self.blend), plan.size)
         return Decoded(resize(np.ascontiguousarray(image), h, w))

@@ -52,6 +52,11 @@ def posterior(llrs: np.ndarray, hard: bool = False) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-np.clip(llrs, -LLR_CLIP, LLR_CLIP)))).astype(np.float32)
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] (clipped) as uint8, rounded."""
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 class OnnxModel:
     """An encoder/decoder ONNX pair and its card; sessions open on first use."""
 
@@ -289,7 +294,7 @@ class OnnxModel:
             out, = session.run(["image"], {"p1": np.ascontiguousarray(latent[None, :, r0:r1, c0:c1])})
             core = out[0][:, rs.start * s:rs.stop * s, cs.start * s:cs.stop * s].transpose(1, 2, 0)
             img[(r0 + rs.start) * s:(r0 + rs.stop) * s, (c0 + cs.start) * s:(c0 + cs.stop) * s] = \
-                (np.clip(core, 0, 1) * 255 + 0.5).astype(np.uint8)
+                to_uint8(core)
         return np.ascontiguousarray(crop_back(img, (int(height), int(width))))
 
 

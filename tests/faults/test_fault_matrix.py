@@ -67,14 +67,14 @@ def noise(n, rng, snr_db=SNR_DB):
     return channels.awgn(np.zeros(n, np.complex64), snr_db, rng).astype(np.complex64)
 
 
-def receive(stream, expect=None, timeout=120, session=None, key=""):
+def receive(stream, expect=None, timeout=120, session=None, key="", waveform="sc"):
     """stream -> burst_rx -> image_rx; the (meta, image) of every frame out. Waits for ``expect``
     frames (with ``session``: frames of that session that are not lost, so forged or foreign frames
     coming out do not end the wait before the legitimate ones); ``expect`` None: until the receiver
     has taken the whole stream (its seconds in ``rx.seconds``)."""
     tb = gr.top_block()
     src = blocks.vector_source_c(stream)
-    rx = burst_rx("sc", frame_timeout=0.5, key=key)
+    rx = burst_rx(waveform, frame_timeout=0.5, key=key)
     sink = image_rx()
     tb.connect(src, rx)
     tb.msg_connect(rx, "out", sink, "in")
@@ -395,23 +395,24 @@ def test_impulsive_noise(legit, fault_matrix):
 IMPULSE_SNR_DB = 40.0  # noise far below the impulses: the conditions impulses were seen to drop frames in
 
 
-def test_impulsive_noise_loses_no_single_burst_frame(legit, fault_matrix):
+@pytest.mark.parametrize("waveform", ["sc", "ofdm"])
+def test_impulsive_noise_loses_no_single_burst_frame(legit, waveform, fault_matrix):
     """24 single-burst frames at 40 dB, twice per density, unit-amplitude impulses on a share of the
     samples before the last frame: none is lost at 1e-4 and 1e-3, at most 1 in 50 at 1e-2, and
     at every density (1e-1 included) the frames the impulses missed arrive intact, the last one
     included (the receiver goes on). Throughput against the clean stream is printed."""
-    framer = burst.BurstFramer("qpsk", "none", "sc")  # one burst per frame
+    framer = burst.BurstFramer("qpsk", "none", waveform)  # one burst per frame
     runs, report = 2, []
     clean, _ = recording(legit, framer, np.random.default_rng(37), IMPULSE_SNR_DB)
-    receive(clean)  # the codec's first use is slower
+    receive(clean, waveform=waveform)  # the codec's first use is slower
     for density in (1e-4, 1e-3, 1e-2, 1e-1):
         lost, seconds, intact_ok = 0, 0.0, True
-        clean_seconds = receive(clean)[1].seconds
+        clean_seconds = receive(clean, waveform=waveform)[1].seconds
         for run in range(runs):
             rng = np.random.default_rng([37, run, int(density * 1e4)])
             stream, spans = recording(legit, framer, rng, IMPULSE_SNR_DB)
             spots = add_impulses(stream, density, rng, stop=spans[-1][0])
-            got, rx = receive(stream)
+            got, rx = receive(stream, waveform=waveform)
             seconds += rx.seconds
             arrived = {int(m["frame"]) for m, _ in got if int(m.get("session", -1)) == framer.session
                        and not m.get("lost") and not m.get("bursts_lost")}
@@ -419,8 +420,9 @@ def test_impulsive_noise_loses_no_single_burst_frame(legit, fault_matrix):
             intact_ok &= missed(spans, spots) <= intact(got, legit, framer.session)
         frames = runs * len(legit)
         ok = intact_ok and (density > 1e-2 or 50 * lost <= (frames if density == 1e-2 else 0))
-        fault_matrix.record("impulsive noise", f"density {density:g}, {frames} single-burst frames at 40 dB", ok)
-        report.append(f"density {density:g}: {lost}/{frames} lost, throughput "
+        fault_matrix.record("impulsive noise", f"{waveform}, density {density:g}, {frames} single-burst frames "
+                            "at 40 dB", ok)
+        report.append(f"{waveform}, density {density:g}: {lost}/{frames} lost, throughput "
                       f"{runs * clean_seconds / seconds:.2f}x the clean stream's")
         assert ok, (density, lost, frames, rx.drops())
     print("\n".join(report))

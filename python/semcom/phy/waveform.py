@@ -419,11 +419,7 @@ class SingleCarrier(Waveform):
         phase = np.interp(np.arange(n * sps) / sps, centres, track_phase(corr))
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
-        # the normal equations column by column: numpy's matmul hands them to OpenBLAS threads (see _solve)
-        columns = range(fit.shape[1])
-        gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
-        c = _solve(gram, np.array([np.vdot(fit[:, i], z[rows]) for i in columns]))
-        noise = _residual_noise(z[rows], fit, c)
+        c, noise = _fit_without_impulses(z[rows], fit, _least_squares(fit, z[rows]))
         return (c, noise, *self._mmse(c, noise))
 
     def _fit_problem(self, known: np.ndarray):
@@ -461,8 +457,7 @@ class SingleCarrier(Waveform):
     def _fit_channel(self, z: np.ndarray):
         """Least-squares sample-spaced channel behind the matched filter, over the preamble
         (``z``: matched-filter samples from preamble symbol 0 on): (taps, noise variance)."""
-        c = self.fit_pinv @ z[self.fit_rows]
-        return c, _residual_noise(z[self.fit_rows], self.fit_matrix, c)
+        return _fit_without_impulses(z[self.fit_rows], self.fit_matrix, self.fit_pinv @ z[self.fit_rows])
 
     def _pulse(self, c: np.ndarray) -> np.ndarray:
         """The matched filter's output for one symbol through channel ``c``, per sample; lag 0 (the
@@ -487,6 +482,25 @@ class SingleCarrier(Waveform):
         w = _solve(h @ h.conj().T + noise * (corr + NOISE_LOADING * np.eye(len(offsets))), target)
         mu = float(np.real(np.vdot(w, target)))
         return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+
+def _least_squares(fit: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """c minimising |y - fit @ c|, by the normal equations column by column: numpy's matmul hands
+    them to OpenBLAS threads (see _solve)."""
+    columns = range(fit.shape[1])
+    gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
+    return _solve(gram, np.array([np.vdot(fit[:, i], y) for i in columns]))
+
+
+def _fit_without_impulses(y: np.ndarray, fit: np.ndarray, c: np.ndarray):
+    """The least-squares fit ``fit @ c`` of ``y`` made again without the samples an impulse hit
+    (residual power above ``OUTLIER_FACTOR`` times the median-based noise level): (c, noise variance)."""
+    power = np.abs(y - fit @ c) ** 2
+    kept = power <= OUTLIER_FACTOR * np.median(power) / np.log(2)  # median / ln 2: the mean, for noise
+    if not kept.all() and np.count_nonzero(kept) > 2 * len(c):
+        y, fit = y[kept], fit[kept]
+        c = _least_squares(fit, y)
+    return c, _residual_noise(y, fit, c)
 
 
 def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:

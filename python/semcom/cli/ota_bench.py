@@ -10,7 +10,8 @@
   noise       noise only (channels' fastnoise_source) through burst_rx for --noise-minutes
               at --rate: detector tags, acquisitions tried, headers passed, frames out.
   impulses    the throughput recording with unit-amplitude impulses on --spike-densities of
-              its samples, through burst_rx alone: Msps against --rate, images out.
+              its samples, through burst_rx alone: Msps against --rate and against the clean
+              recording's, images out, and those with no burst lost.
   erasures    BitSemCom's PSNR when k of an image's bursts are lost (LLR 0), error-free
               otherwise (SSCC loses the image).
   soak        --soak-images images from tx_image.py to rx_image.py over ZeroMQ (PUSH/PULL)
@@ -60,7 +61,8 @@ def record_stream(images, snr_db, waveform, gap):
 
 
 def replay(stream, waveform, decode, rate=0.0, expect=0):
-    """Runs stream -> burst_rx [-> image_rx]; returns (seconds, frames out, arrival times, metas, t0)."""
+    """Runs stream -> burst_rx [-> image_rx]; returns (seconds, frames out, arrival times, metas, t0)
+    (without ``decode``, the metas of the frames burst_rx put out)."""
     import pmt
     from gnuradio import blocks, gr
     from ..blocks.burst_rx import burst_rx
@@ -93,9 +95,9 @@ def replay(stream, waveform, decode, rate=0.0, expect=0):
             metas.append(meta)
     tb.wait()
     elapsed = time.perf_counter() - t0
-    frames = len(arrivals) if decode else sink.num_messages()
-    del pmt
-    return elapsed, frames, arrivals, metas, t0
+    if not decode:
+        metas = [pmt.to_python(pmt.car(sink.get_message(i))) for i in range(sink.num_messages())]
+    return elapsed, len(metas), arrivals, metas, t0
 
 
 def image_paths(args) -> list[str]:
@@ -176,26 +178,31 @@ def bench_noise(args, report):
 
 def bench_impulses(args, report):
     """The packed recording with unit-amplitude impulses (random phase) on a share of its samples,
-    replayed through burst_rx alone: throughput against the radio rate, and images out."""
+    replayed through burst_rx alone: throughput against the radio rate and against the clean
+    recording's (same process), images out, and images whole (no burst lost)."""
     import numpy as np
     from ..imageio import load_image
     images = [load_image(p) for p in image_paths(args)]
     images = (images * (args.frames // len(images) + 1))[:args.frames]
     for waveform in args.waveforms:
         clean = record_stream(images, args.snr, waveform, 4096)
+        clean_sec = statistics.median(replay(clean, waveform, False)[0] for _ in range(args.runs))
         for density in args.spike_densities:
             rng = np.random.default_rng(int(density * 1e6))
             stream = clean.copy()
             k = int(round(density * len(stream)))
             spots = rng.choice(len(stream), k, replace=False)
             stream[spots] += np.exp(2j * np.pi * rng.random(k)).astype(np.complex64)
-            runs = [replay(stream, waveform, False)[:2] for _ in range(args.runs)]
+            runs = [replay(stream, waveform, False) for _ in range(args.runs)]
             sec = statistics.median(r[0] for r in runs)
+            whole = min(sum(1 for m in r[3] if not m.get("bursts_lost")) for r in runs)
             row = {"waveform": waveform, "spike_density": density, "samples": len(stream), "images": len(images),
-                   "images_out": min(r[1] for r in runs), "msps": round(len(stream) / sec / 1e6, 2),
-                   "x_radio_rate": round(len(stream) / sec / args.rate, 2), "rate_sps": args.rate}
-            print(f"  impulses {waveform} {density:g}: {row['msps']} Msps ({row['x_radio_rate']}x the radio rate), "
-                  f"{row['images_out']}/{len(images)} images", file=sys.stderr, flush=True)
+                   "images_out": min(r[1] for r in runs), "images_whole": whole,
+                   "msps": round(len(stream) / sec / 1e6, 2), "x_radio_rate": round(len(stream) / sec / args.rate, 2),
+                   "x_clean": round(clean_sec / sec, 2), "rate_sps": args.rate, "snr_db": args.snr}
+            print(f"  impulses {waveform} {density:g}: {row['msps']} Msps ({row['x_radio_rate']}x the radio rate, "
+                  f"{row['x_clean']}x the clean recording's), {row['images_out']}/{len(images)} images, "
+                  f"{whole} whole", file=sys.stderr, flush=True)
             report["impulses"].append(row)
 
 
@@ -328,11 +335,14 @@ def markdown(report) -> str:
     if report.get("impulses"):
         rate = report["impulses"][0]["rate_sps"] / 1e6
         lines += [f"Impulsive noise: unit-amplitude spikes on a share of the samples of the packed recording, "
-                  f"`burst_rx` alone, unthrottled; real time is {rate:g} Msps.", "",
-                  "| waveform | spike density | Msps | × radio rate | images |", "|---|---|---|---|---|"]
+                  f"`burst_rx` alone, unthrottled; real time is {rate:g} Msps. × clean: against the recording "
+                  f"without spikes, same process. Whole: images with no burst lost.", "",
+                  "| waveform | SNR, dB | spike density | Msps | × radio rate | × clean | images | whole |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in report["impulses"]:
-            lines.append(f"| {r['waveform']} | {r['spike_density']:g} | {r['msps']} | {r['x_radio_rate']} | "
-                         f"{r['images_out']}/{r['images']} |")
+            lines.append(f"| {r['waveform']} | {r.get('snr_db', '')} | {r['spike_density']:g} | {r['msps']} | "
+                         f"{r['x_radio_rate']} | {r.get('x_clean', '')} | {r['images_out']}/{r['images']} | "
+                         f"{r.get('images_whole', '')} |")
         lines.append("")
     if report.get("erasures"):
         rows = report["erasures"]

@@ -45,6 +45,7 @@ KNOWN_LLR = 50.0
 MIN_PREAMBLE_QUALITY = 0.12  # normalised repetition correlation: 0.2 at Es/N0 -3 dB (sc), ~0.09 on noise
 MIN_TEMPLATE_CORRELATION = 0.2  # normalised correlation with the preamble: ~0.45 at -3 dB, ~0.06 on noise
 MAX_BURST_SYMBOLS = 1 << 16  # data symbols a header may announce (bounds receive buffers)
+OUTLIER_FACTOR = 8.0  # one symbol's squared error counts as at most this many noise variances
 
 
 def zadoff_chu(length: int = ZC_LEN, root: int = ZC_ROOT) -> np.ndarray:
@@ -116,7 +117,7 @@ class Demodulated:
     snr_db: float  # estimated from the preamble
     cfo: float  # estimated carrier offset, cycles per sample
     start: float  # burst start in the window (samples, fractional)
-    pilot_error: float  # mean squared pilot error over the expected noise (about 1 for a good burst)
+    pilot_error: float  # pilots' squared error over the expected noise (``_pilot_error``; about 1 when good)
     channel: tuple = ()  # the estimates from the preamble alone, reusable for a longer window of this burst
 
 
@@ -154,6 +155,31 @@ def _blend(pilot_error: float, n_training: int, n_pilots: int) -> float:
     """Noise-variance correction: the training estimate and the pilots' (``pilot_error`` times
     it) averaged by sample count. Pilots see what training cannot: phase tracking, drift."""
     return (n_training + n_pilots * pilot_error) / (n_training + n_pilots)
+
+
+def pilot_phase(pilots: np.ndarray, reference: np.ndarray, noise, phase_at, smooth: int = 5):
+    """``track_phase`` over groups of received ``pilots`` (one row per group, ``reference`` the
+    pilots sent), then again without the pilots an impulse hit: those whose squared error is above
+    ``OUTLIER_FACTOR`` times ``noise`` (their expected error; scalar or per column).
+    ``phase_at(phase)``: the phase at each pilot, from the phase per group. Returns (phase per
+    group, each pilot's squared error over ``noise``)."""
+    corr = pilots * np.conj(reference)
+    phase = track_phase(np.sum(corr, axis=1), smooth)
+    errors = np.abs(pilots * _unit(-phase_at(phase)) - reference) ** 2 / noise
+    hit = errors > OUTLIER_FACTOR
+    if hit.any():
+        phase = track_phase(np.sum(np.where(hit, 0, corr), axis=1), smooth)
+        errors = np.abs(pilots * _unit(-phase_at(phase)) - reference) ** 2 / noise
+    return phase, errors
+
+
+def _pilot_error(errors: np.ndarray, reach) -> float:
+    """Mean of the pilots' squared ``errors`` over their expected value, each at most
+    ``OUTLIER_FACTOR``; a pilot above it but below ``reach`` (a quarter of its power over the
+    expected error: an impulse hit it, yet it is there) counts as an average one. Impulses spoil
+    a few pilots and add little; a burst cut short or overlapped loses many, each at the cap."""
+    lost = np.where(errors < reach, 1.0, OUTLIER_FACTOR)
+    return float(np.mean(np.where(errors > OUTLIER_FACTOR, lost, errors)))
 
 
 def _parabolic(y_m1: float, y0: float, y_p1: float) -> float:
@@ -365,13 +391,12 @@ class SingleCarrier(Waveform):
         eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n_sym, self.sps)
         stream = eq[len(self.pre_symbols):]
         # phase tracking: per pilot group, unwrapped and interpolated
-        groups = stream[pilot_pos].reshape(-1, PILOT_GROUP)
-        phase = track_phase(np.sum(groups * np.conj(self.pilots), axis=1), PILOT_SMOOTH)
         centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
-        data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         nv = (1 - mu) / mu
-        pilots = stream[pilot_pos] * _unit(-np.interp(pilot_pos, centres, phase))
-        error = float(np.mean(np.abs(pilots - np.tile(self.pilots, len(centres))) ** 2) / nv)
+        phase, errors = pilot_phase(stream[pilot_pos].reshape(-1, PILOT_GROUP), self.pilots, nv,
+                                    lambda p: np.interp(pilot_pos, centres, p).reshape(-1, PILOT_GROUP), PILOT_SMOOTH)
+        data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
+        error = _pilot_error(errors, 1 / (4 * nv))  # unit-power pilots
         nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
         signal = float(np.sum(np.abs(self._pulse(c)[self.pulse_zero % self.sps::self.sps]) ** 2))
         return Demodulated(data, np.full(count, nv, np.float32), float(10 * np.log10(signal / noise)), cfo, start,
@@ -394,11 +419,7 @@ class SingleCarrier(Waveform):
         phase = np.interp(np.arange(n * sps) / sps, centres, track_phase(corr))
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
-        # the normal equations column by column: numpy's matmul hands them to OpenBLAS threads (see _solve)
-        columns = range(fit.shape[1])
-        gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
-        c = _solve(gram, np.array([np.vdot(fit[:, i], z[rows]) for i in columns]))
-        noise = _residual_noise(z[rows], fit, c)
+        c, noise = _fit_without_impulses(z[rows], fit, _least_squares(fit, z[rows]))
         return (c, noise, *self._mmse(c, noise))
 
     def _fit_problem(self, known: np.ndarray):
@@ -436,8 +457,7 @@ class SingleCarrier(Waveform):
     def _fit_channel(self, z: np.ndarray):
         """Least-squares sample-spaced channel behind the matched filter, over the preamble
         (``z``: matched-filter samples from preamble symbol 0 on): (taps, noise variance)."""
-        c = self.fit_pinv @ z[self.fit_rows]
-        return c, _residual_noise(z[self.fit_rows], self.fit_matrix, c)
+        return _fit_without_impulses(z[self.fit_rows], self.fit_matrix, self.fit_pinv @ z[self.fit_rows])
 
     def _pulse(self, c: np.ndarray) -> np.ndarray:
         """The matched filter's output for one symbol through channel ``c``, per sample; lag 0 (the
@@ -462,6 +482,25 @@ class SingleCarrier(Waveform):
         w = _solve(h @ h.conj().T + noise * (corr + NOISE_LOADING * np.eye(len(offsets))), target)
         mu = float(np.real(np.vdot(w, target)))
         return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+
+def _least_squares(fit: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """c minimising |y - fit @ c|, by the normal equations column by column: numpy's matmul hands
+    them to OpenBLAS threads (see _solve)."""
+    columns = range(fit.shape[1])
+    gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
+    return _solve(gram, np.array([np.vdot(fit[:, i], y) for i in columns]))
+
+
+def _fit_without_impulses(y: np.ndarray, fit: np.ndarray, c: np.ndarray):
+    """The least-squares fit ``fit @ c`` of ``y`` made again without the samples an impulse hit
+    (residual power above ``OUTLIER_FACTOR`` times the median-based noise level): (c, noise variance)."""
+    power = np.abs(y - fit @ c) ** 2
+    kept = power <= OUTLIER_FACTOR * np.median(power) / np.log(2)  # median / ln 2: the mean, for noise
+    if not kept.all() and np.count_nonzero(kept) > 2 * len(c):
+        y, fit = y[kept], fit[kept]
+        c = _least_squares(fit, y)
+    return c, _residual_noise(y, fit, c)
 
 
 def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:
@@ -570,11 +609,16 @@ class Ofdm(Waveform):
         blocks = derotate(x[data_at:need], cfo, data_at, sym).reshape(n_sym, sym)[:, self.cp:]
         y = self._freq(blocks)[:, used] / h
         nd = len(self.data_carriers)
-        cpe = track_phase(np.sum(y[:, nd:] * np.conj(self.pilot_values), axis=1))
-        rotated = y * np.exp(-1j * cpe)[:, None]
-        data = rotated[:, :nd].ravel()[:count]
-        nv = np.tile(noise / np.abs(h[:nd]) ** 2, n_sym)[:count]
-        error = float(np.mean(np.abs(rotated[:, nd:] - self.pilot_values) ** 2 * np.abs(h[nd:]) ** 2) / noise)
+        cpe, errors = pilot_phase(y[:, nd:], self.pilot_values, noise / np.abs(h[nd:]) ** 2, lambda p: p[:, None])
+        data = (y[:, :nd] * np.exp(-1j * cpe)[:, None]).ravel()[:count]
+        # an impulse spreads over all subcarriers of one OFDM symbol: a symbol whose pilots are off by
+        # more than OUTLIER_FACTOR noise variances but less than a quarter of their power has the
+        # noise its pilots show; one they show lost counts against the burst
+        shown = errors.mean(axis=1)
+        reach = np.mean(np.abs(h[nd:]) ** 2) / (4 * noise)
+        symbol_noise = np.where((shown > OUTLIER_FACTOR) & (shown < reach), shown, 1.0)
+        nv = (symbol_noise[:, None] * (noise / np.abs(h[:nd]) ** 2)).ravel()[:count]
+        error = _pilot_error(errors / symbol_noise[:, None], reach)
         scale = _blend(error, len(used), n_sym * len(self.pilot_carriers))
         snr = float(10 * np.log10(np.mean(np.abs(h) ** 2) / (noise * scale)))
         return Demodulated(data.astype(np.complex64), (nv * scale).astype(np.float32), snr, cfo, start, error,

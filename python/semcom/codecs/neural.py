@@ -244,11 +244,13 @@ def _register_folder(folder: str) -> None:
 
 
 def _open_folder(folder: str, **options) -> Codec | None:
-    """A model folder given by path (``--codec PATH``): registered, then opened; None if not one."""
+    """A model folder given by path (``--codec PATH``): opened, and registered under its name
+    unless an installed model has that name (which it never shadows); None if not a model folder."""
     if not os.path.isfile(os.path.join(folder, ENCODER_FILE)):
         return None
     codec = open_model(folder, **options)
-    _register_folder(folder)
+    if os.path.basename(os.path.normpath(folder)) not in registry.available():
+        _register_folder(folder)
     return codec
 
 

@@ -42,7 +42,7 @@ test-fast: install
 	$(RUN_ENV) $(PYTHON) -m pytest -q -m "not slow" tests research/tests
 
 grc: install
-	$(RUN_ENV) $(VENV)/bin/semcom-grc
+	$(VENV)/bin/semcom-grc
 
 demo: install
 	@mkdir -p out

@@ -105,6 +105,15 @@ fi
 if [ -f "$VENV/bin/activate.fish" ] && ! grep -qF "$MARK" "$VENV/bin/activate.fish"; then
     printf '\n%s\nset -gx GRC_BLOCKS_PATH "%s" $GRC_BLOCKS_PATH\n' "$MARK" "$BLOCKS" >>"$VENV/bin/activate.fish"
 fi
+# .venv/bin/grcc: GNU Radio's grcc with the block path set, so that it never drops the [Semcom]
+# blocks silently, with or without the venv activated
+GRCC=$(command -v grcc || true)
+case "$GRCC" in "$VENV"/*) GRCC=/usr/bin/grcc ;; esac
+if [ -n "$GRCC" ] && [ -x "$GRCC" ]; then
+    printf '#!/bin/sh\n# gr-semcom (scripts/bootstrap.sh): grcc that finds the [Semcom] blocks\nGRC_BLOCKS_PATH="%s${GRC_BLOCKS_PATH:+:$GRC_BLOCKS_PATH}" exec "%s" "$@"\n' \
+        "$BLOCKS" "$GRCC" >"$VENV/bin/grcc"
+    chmod +x "$VENV/bin/grcc"
+fi
 grep -qi '^include-system-site-packages *= *true' "$VENV/pyvenv.cfg" 2>/dev/null ||
     die "$VENV was not created with --system-site-packages, so it cannot import GNU Radio; remove it and run this script again"
 

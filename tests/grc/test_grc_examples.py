@@ -10,6 +10,7 @@ import glob
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -350,3 +351,19 @@ def test_headless_example_runs_to_completion_without_a_terminal(build_dir, tmp_p
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=grc_env())
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(f for f in os.listdir(out) if f.endswith(".json")) == ["frame000000.json"]
+
+
+@pytest.mark.parametrize("grc", sorted(glob.glob(os.path.join(EXAMPLES, "*.grc"))), ids=os.path.basename)
+def test_every_example_compiles_with_no_block_missing(grc, tmp_path):
+    """grcc drops a block it cannot find and still exits 0: every enabled block of the example
+    must be in the generated program."""
+    import yaml
+    with open(grc) as f:
+        blocks = yaml.safe_load(f)["blocks"]
+    path = grcc(grc, tmp_path)
+    with open(path) as f:
+        program = f.read()
+    missing = [f"{b['id']} ({b['name']})" for b in blocks
+               if b.get("states", {}).get("state", "enabled") == "enabled" and b["id"] not in ("import", "note")
+               and not re.search(rf"\bself\.{re.escape(b['name'])}\b", program)]
+    assert not missing, f"grcc dropped {', '.join(missing)} from {os.path.basename(grc)}"

@@ -21,8 +21,11 @@ def blocks_dir() -> str:
 
 
 def environment(env=None) -> dict:
-    """``env`` (default: os.environ) with this installation's GRC block folder on GRC_BLOCKS_PATH."""
+    """``env`` (default: os.environ) with this installation's GRC block folder on GRC_BLOCKS_PATH,
+    and without QT_QPA_PLATFORM=offscreen (GUI flowgraphs started with F6 must show their windows)."""
     env = dict(os.environ if env is None else env)
+    if env.get("QT_QPA_PLATFORM") == "offscreen":
+        del env["QT_QPA_PLATFORM"]
     paths = [p for p in env.get("GRC_BLOCKS_PATH", "").split(os.pathsep) if p]
     if blocks_dir() not in paths:
         paths.insert(0, blocks_dir())

@@ -14,12 +14,14 @@ Plain Python (no GNU Radio, no torch).
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import options
 from ..errors import SemcomError
 from ..phy.link import LinkConfig, channel_use_budget
 from . import neural
@@ -28,8 +30,8 @@ from .sscc import HEADER_BYTES
 AUTO_CODEC = "auto"  # the --codec value that picks per image
 PROFILE_FILE = "sscc_profile.json"
 PROFILE_ENV = "SEMCOM_SSCC_PROFILE"  # another conventional rate profile to use instead of the shipped one
-MARGIN_DB = 0.5  # a conventional link is picked only where it holds this far below the SNR
-HYSTERESIS_DB = 1.0  # closed loop: another pick must win at SNR minus this to replace the current one
+MARGIN_DB = options.default("auto_margin")  # a conventional link is picked only where it holds this far below the SNR
+HYSTERESIS_DB = options.default("hysteresis")  # closed loop: another pick must win this far lower to replace the current
 LEARNED, CONVENTIONAL = "learned", "conventional"
 
 
@@ -128,6 +130,14 @@ class RateTable:
         if not self.candidates:
             raise SemcomError("--codec auto has nothing to pick from: no installed learned model has measured "
                               f"curves at cpp {cpp:g} and there is no conventional rate profile")
+
+    def restricted(self, fits) -> "RateTable":
+        """This table with only the candidates whose link ``fits(LinkConfig)``."""
+        out = copy.copy(self)
+        out.candidates = [c for c in self.candidates if fits(LinkConfig.parse(c.link))]
+        if not out.candidates:
+            raise SemcomError("--codec auto has nothing to pick from: no candidate's link fits")
+        return out
 
     @classmethod
     def installed(cls, cpp: float, margin_db: float = MARGIN_DB, profile: str | None = None) -> "RateTable":

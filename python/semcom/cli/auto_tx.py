@@ -103,6 +103,14 @@ def send(args, images) -> int:
         picker.close()
 
 
+def _sent_record(choice, candidate, note: str) -> dict:
+    """The image record's ``auto`` part: the pick, or the fallback that sent it and why."""
+    record = choice.record()
+    if candidate != choice.candidate:
+        record.update(codec=candidate.codec, link=candidate.link, family=candidate.family, fallback=note)
+    return record
+
+
 def _report(args, record: dict) -> None:
     if args.json:
         print(json.dumps(record), flush=True)
@@ -141,11 +149,8 @@ def _send_simulated(args, images, picker, steps) -> int:
             candidate, result, note = encode_first(choice, transmit)
             picker.current = candidate
             save_image(args.rx_output, result.image)
-            auto = choice.record() | {"codec": candidate.codec, "link": candidate.link}
-            if note:
-                auto["fallback"] = note
             _report(args, {"index": n, "image": path, "received": args.rx_output, "channel_snr_db": snr_db,
-                           "auto": auto, "lost": result.lost, "reason": result.reason,
+                           "auto": _sent_record(choice, candidate, note), "lost": result.lost, "reason": result.reason,
                            "psnr_db": round(metrics.psnr(image, result.image), 2),
                            "ms_ssim": round(metrics.ms_ssim(image, result.image), 4),
                            "payload_bits": result.payload_bits, "channel_uses": result.channel_uses})
@@ -174,10 +179,8 @@ def _send_to_radio(args, images, picker, steps, table) -> int:
             candidate, (meta, bits), note = encode_first(
                 choice, lambda c: tx.send(image, {"path": path}, c.codec, c.link))
             picker.current, frame, queued = candidate, int(meta["frame"]), queued + 1
-            auto = choice.record() | {"codec": candidate.codec, "link": candidate.link}
-            if note:
-                auto["fallback"] = note
-            record = {"index": n, "image": path, "frame": frame, "bits": int(bits), "auto": auto, "radio": args.radio}
+            record = {"index": n, "image": path, "frame": frame, "bits": int(bits),
+                      "auto": _sent_record(choice, candidate, note), "radio": args.radio}
             if steps:
                 record["channel_snr_db"] = channel_snr(args, steps, n)
             _report(args, record)

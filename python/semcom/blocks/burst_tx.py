@@ -32,7 +32,32 @@ def payload_chain(modulation, fec_code, waveform, burst_symbols, key, constellat
     return chain + [symbol_mapper(obj)], definition
 
 
-class burst_tx(gr.hier_block2):
+class SentCounts:
+    """``idle`` and the sent counts of a transmitter of ``chains`` (payload chains, see
+    ``payload_chain``) into one ``modulator``, ``posted`` frames given to it."""
+
+    @property
+    def idle(self) -> bool:
+        """True when every frame given to ``send`` has left the block (or was dropped on the way)."""
+        segmenters = [chain[0] for chain in self.chains.values()]
+        lost = sum(chain[-1].dropped for chain in self.chains.values()) + self.modulator.dropped
+        return sum(s.frames_in + s.dropped for s in segmenters) >= self.posted and self.modulator.idle \
+            and sum(s.bursts_out for s in segmenters) <= self.modulator.bursts_sent + lost
+
+    @property
+    def frames_sent(self) -> int:
+        return self.modulator.frames_sent
+
+    @property
+    def bursts_sent(self) -> int:
+        return self.modulator.bursts_sent
+
+    @property
+    def samples_sent(self) -> int:
+        return self.modulator.samples_sent
+
+
+class burst_tx(SentCounts, gr.hier_block2):
     """Frame bits PDU (one bit per byte; metadata codec_id, height, width, frame) in, burst
     samples out: ``burst_segmenter`` -> gr-fec ``async_encoder`` (LDPC; none when uncoded) ->
     ``symbol_mapper`` -> ``burst_modulator``.
@@ -60,11 +85,12 @@ class burst_tx(gr.hier_block2):
         self.posted = 0
         chain, definition = payload_chain(modulation, fec_code, waveform, burst_symbols, key, constellation, encoder)
         self.segmenter, self.mapper = chain[0], chain[-1]
+        self.chains = {self.segmenter.link.describe(): chain}
         if definition is not None:
             self.encoder, self.encoder_object = chain[1], definition
         self.modulator = burst_modulator(waveform, amplitude)
         self.msg_connect(self, "in", self.segmenter, "in")
-        for a, b in zip(chain + [self.modulator], chain[1:] + [self.modulator]):
+        for a, b in zip(chain, chain[1:] + [self.modulator]):
             self.msg_connect(a, "out", b, "in")
         self.connect(self.modulator, self)
 
@@ -74,30 +100,11 @@ class burst_tx(gr.hier_block2):
         self.segmenter.to_basic_block()._post(IN, make_pdu(meta, np.asarray(bits, np.uint8)))
 
     @property
-    def idle(self) -> bool:
-        """True when every frame given to ``send`` has left the block (or was dropped on the way)."""
-        lost = self.mapper.dropped + self.modulator.dropped
-        return self.segmenter.frames_in + self.segmenter.dropped >= self.posted and self.modulator.idle \
-            and self.segmenter.bursts_out <= self.modulator.bursts_sent + lost
-
-    @property
-    def frames_sent(self) -> int:
-        return self.modulator.frames_sent
-
-    @property
-    def bursts_sent(self) -> int:
-        return self.modulator.bursts_sent
-
-    @property
-    def samples_sent(self) -> int:
-        return self.modulator.samples_sent
-
-    @property
     def dropped(self) -> int:
         return self.segmenter.dropped + self.mapper.dropped + self.modulator.dropped
 
 
-class multi_link_burst_tx(gr.hier_block2):
+class multi_link_burst_tx(SentCounts, gr.hier_block2):
     """``burst_tx`` for several links at once: one payload chain per link (segmenter, encoder,
     mapper; one transmitter session for all) into one ``burst_modulator``, so a transmitter picks
     the link frame by frame (``send``). ``links``: LinkConfig texts ('qpsk', '16qam/ldpc-1/2')."""
@@ -128,22 +135,3 @@ class multi_link_burst_tx(gr.hier_block2):
         self.posted += 1
         self.chains[link][0].to_basic_block()._post(IN, make_pdu(meta, np.asarray(bits, np.uint8)))
 
-    @property
-    def idle(self) -> bool:
-        """True when every frame given to ``send`` has left the block (or was dropped on the way)."""
-        segmenters = [c[0] for c in self.chains.values()]
-        lost = sum(c[-1].dropped for c in self.chains.values()) + self.modulator.dropped
-        return sum(s.frames_in + s.dropped for s in segmenters) >= self.posted and self.modulator.idle \
-            and sum(s.bursts_out for s in segmenters) <= self.modulator.bursts_sent + lost
-
-    @property
-    def frames_sent(self) -> int:
-        return self.modulator.frames_sent
-
-    @property
-    def bursts_sent(self) -> int:
-        return self.modulator.bursts_sent
-
-    @property
-    def samples_sent(self) -> int:
-        return self.modulator.samples_sent

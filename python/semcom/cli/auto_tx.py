@@ -86,7 +86,8 @@ def encode_first(choice, send):
     raise SemcomError("--codec auto: no candidate can send this image: " + "; ".join(errors))
 
 
-def send(args, images) -> int:
+def send(args, images, check_sent) -> int:
+    """Sends ``images`` picking per image; ``check_sent(args, sent, queued, samples)`` checks a radio's count."""
     from ..codecs.auto import RateTable
     table = RateTable.installed(args.cpp, args.auto_margin)
     if args.radio != "sim" or args.waveform != "ideal":  # bursts carry whole FEC blocks
@@ -98,7 +99,7 @@ def send(args, images) -> int:
     try:
         if args.radio == "sim":
             return _send_simulated(args, images, picker, steps)
-        return _send_to_radio(args, images, picker, steps, table)
+        return _send_to_radio(args, images, picker, steps, table, check_sent)
     finally:
         picker.close()
 
@@ -160,10 +161,9 @@ def _send_simulated(args, images, picker, steps) -> int:
     return 0
 
 
-def _send_to_radio(args, images, picker, steps, table) -> int:
+def _send_to_radio(args, images, picker, steps, table, check_sent) -> int:
     from . import common as cli
     from ..flowgraphs.adaptive import AdaptiveTransmitter
-    from .tx_image import check_sent
     links = sorted({c.link for c in table.candidates})
     tx = AdaptiveTransmitter(cli.radio_config(args), links, args.cpp, cli.air_options(args),
                              throttle=args.radio == "zmq",

@@ -55,7 +55,7 @@ def main():
         for _, image in images:
             options.image_output(args.rx_output, *image.shape[:2], "--rx-output")
     if args.codec == AUTO_CODEC:
-        return auto_tx.send(args, images)
+        return auto_tx.send(args, images, check_sent)
     args.auto_pick = ""
     if args.modulation == options.AUTO_MODULATION:
         args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])

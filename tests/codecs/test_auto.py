@@ -58,6 +58,24 @@ def test_hysteresis_keeps_the_current_pick_until_another_wins_that_much_lower():
     assert t.choose(3.5, PIXELS, current=learned, hysteresis_db=1.0).candidate == qpsk
 
 
+def test_the_kept_pick_is_sent_first_and_a_pick_that_cannot_fit_falls_back():
+    auto_tx = module("cli.auto_tx")
+    t = table()
+    qpsk = t.choose(10, PIXELS).candidate
+    kept = t.choose(13.0, PIXELS, current=qpsk, hysteresis_db=1.0)
+    assert kept.ranked[0][0] != qpsk  # 64-QAM ranks first at 13 dB, the hysteresis keeps QPSK
+    assert auto_tx.encode_first(kept, lambda c: c.link) == (qpsk, "qpsk/ldpc-1/2", "")
+
+    def no_conventional(c):
+        if c.family != "learned":
+            raise errors.SemcomError("budget too small")
+        return "sent"
+    candidate, result, note = auto_tx.encode_first(t.choose(20, PIXELS), no_conventional)
+    assert (candidate.codec, result) == ("m", "sent") and "avif 64qam/ldpc-1/2 cannot send it" in note
+    with pytest.raises(errors.SemcomError, match="no candidate can send this image"):
+        auto_tx.encode_first(t.choose(-6, PIXELS), lambda c: no_conventional(auto.Candidate("x", "qpsk", "x")))
+
+
 def test_small_budgets_and_broken_profiles():
     t = table()
     # 64x64 at cpp 1/16: 256 channel uses carry no whole 1800-bit codeword: conventional is no candidate

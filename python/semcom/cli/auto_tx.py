@@ -65,9 +65,9 @@ class Picker:
         return channel_db, "the simulated channel's"
 
     def pick(self, snr: float, source: str, pixels: int):
+        """The table's choice; with feedback (closed loop) the previous pick is held by the hysteresis."""
         current = self.current if self.feedback is not None else None
-        choice = self.table.choose(snr, pixels, current, self.args.hysteresis, source)
-        return choice
+        return self.table.choose(snr, pixels, current, self.args.hysteresis, source)
 
     def close(self):
         if self.feedback is not None:
@@ -75,10 +75,10 @@ class Picker:
 
 
 def encode_first(choice, send):
-    """``send(candidate)`` for the pick, else the next ranked candidates (a conventional codec may not
-    fit a tiny budget); (candidate, its result, note)."""
+    """``send(candidate)`` for the pick, else the ranked candidates after it (a conventional codec may
+    not fit a tiny budget); (candidate, its result, note)."""
     errors = []
-    for candidate, _ in choice.ranked:
+    for candidate in [choice.candidate] + [c for c, _ in choice.ranked if c != choice.candidate]:
         try:
             return candidate, send(candidate), "; ".join(errors)
         except SemcomError as err:

@@ -74,3 +74,42 @@ def test_closed_loop_over_zeromq_follows_snr_steps(tmp_path):
     by_frame = {r["frame"]: r for r in received}
     for i in (1, 3, 5, 7):  # picked for the step's SNR: delivered
         assert not by_frame[sent[i]["frame"]]["lost"]
+
+
+def test_feedback_takes_the_latest_valid_estimate_and_drops_malformed_ones(tmp_path):
+    import threading
+    import time
+
+    import zmq
+    small = tmp_path / "small.png"
+    save_image(str(small), resize(load_image(SAMPLE), 128, 192))
+    address = f"tcp://127.0.0.1:{free_port()}"
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.bind(address)
+    stop = threading.Event()
+
+    def publish():  # a receiver's estimate among forged messages, again and again
+        while not stop.is_set():
+            for message in (b'{"frame": 0, "snr_est_db": 20.0}', b"\xff\xfe", b'{"snr_est_db": "high"}'):
+                sock.send(message)
+            time.sleep(0.05)
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    try:
+        r = run_app("tx_image.py", "--codec", "auto", "--waveform", "ideal", "--snr", 20, "--feedback", address,
+                    "--json", "--rx-output", tmp_path / "rx.png", small, small)
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "warning: ignored a feedback message" in r.stderr
+    second = records(r.stdout)[1]["auto"]
+    assert (second["for_snr_db"], second["family"], second["link"]) == (20, "conventional", "64qam/ldpc-1/2")
+    assert "receiver's estimate of frame 0" in second["why"]
+
+
+def test_rx_feedback_needs_a_radio():
+    r = run_app("rx_image.py", "--reference", SAMPLE, "--feedback", "tcp://127.0.0.1:1")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --feedback reports to a transmitter in another process: use it with --radio zmq, file, uhd or soapy"]

@@ -54,6 +54,9 @@ def main():
     from ..errors import SemcomError
     from ..imageio import load_image
     reference = load_image(args.reference, "--reference") if args.reference else None
+    if args.radio == "sim" and args.feedback:
+        raise SemcomError("--feedback reports to a transmitter in another process: use it with --radio zmq, file, "
+                          "uhd or soapy")
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):

@@ -92,7 +92,7 @@ def test_the_shipped_table_picks_learned_at_minus_6_and_conventional_at_20_db():
     t = auto.RateTable.installed(1 / 16)
     low, high = t.choose(-6, PIXELS), t.choose(20, PIXELS)
     assert low.candidate.family == "learned" and low.candidate.codec.startswith("bitsemcom")
-    assert high.candidate.family == "conventional" and high.candidate.link == "64qam/ldpc-1/2"
+    assert high.candidate.family == "conventional" and high.candidate.link.startswith(("16qam", "64qam"))
     assert high.predicted_db > low.predicted_db + 5
 
 

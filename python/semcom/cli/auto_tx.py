@@ -22,7 +22,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
         options.add(g, name)
     g.add_argument("--snr-steps", default="", metavar="DB,DB,...",
                    help="the simulated channel's SNR changes along the images (--radio sim, or --add-channel): "
-                        "e.g. 15,0,-3,15, --step-images images each")
+                        "e.g. 15,0,-3,15, --step-images images each (a first step below 0 dB: --snr-steps=-6,0)")
     g.add_argument("--step-images", type=options.argparse_type(options.OPTIONS["repeat"]), default=1,
                    help="images sent at each --snr-steps value")
 

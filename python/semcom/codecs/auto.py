@@ -163,10 +163,11 @@ class RateTable:
 
     def ranked(self, snr_db: float, pixels: int, among=None) -> list[tuple[Candidate, float]]:
         """Deliverable candidates (of ``among``, default all) by predicted PSNR, best first; a tie
-        goes to the learned one, then by name."""
+        goes to the learned one, then to the link that holds from the lowest SNR, then by name."""
         scored = [(c, self.predicted(c, snr_db, pixels)) for c in (self.candidates if among is None else among)]
         return sorted(((c, p) for c, p in scored if p is not None),
-                      key=lambda cp: (-cp[1], cp[0].family != LEARNED, cp[0]))
+                      key=lambda cp: (-cp[1], cp[0].family != LEARNED,
+                                      self.profile.thresholds[cp[0].link] if cp[0].family != LEARNED else 0.0, cp[0]))
 
     def choose(self, snr_db: float, pixels: int, current: Candidate | None = None,
                hysteresis_db: float = HYSTERESIS_DB, source: str = "given") -> Choice:

@@ -76,9 +76,11 @@ def rate_points(rows, cpp: float) -> dict:
 
 
 def write_profile(path: str, rows, cpp: float, links, codewords: int = CODEWORDS, seed: int = 0) -> dict:
-    """Measures ``links``' thresholds, takes the codecs' PSNR per bpp from ``rows`` and writes the
-    profile to ``path`` (checked by loading it back); returns it."""
+    """Measures the thresholds of ``links`` and of the conventional links ``rows`` hold, takes the
+    codecs' PSNR per bpp from ``rows`` and writes the profile to ``path`` (checked by loading it
+    back); returns it."""
     codecs = rate_points(rows, cpp)
+    links = list(dict.fromkeys([*links, *sorted({r["link"] for r in rows if r.get("family") == CONVENTIONAL})]))
     if not codecs:
         raise SemcomError("no conventional row where the frame arrived: run semcom-eval with conventional codecs first")
     profile = {"source": "semcom-eval rows (mean PSNR where the frame arrived, per codec and bits per pixel of "

@@ -87,7 +87,7 @@ soak: install
 	$(RUN_ENV) $(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --out $(RESULTS)/soak.json
 	$(PYTHON) scripts/update_docs.py zmq_soak=$(RESULTS)/soak.md
 
-# --codec auto's conventional rate profile (models/sscc_profile.json, about 2 min) from the rows of the
+# --codec auto's conventional rate profile (models/sscc_profile.json, about 5 min) from the rows of the
 # envelope sweep (every BitSemCom model x modulation and the SSCC codecs x links on the test set), then
 # that folder's tables again with the auto series (findings.md: auto against the envelopes).
 SSCC_PROFILE := models/sscc_profile.json

@@ -11,6 +11,7 @@
 #   make bench     throughput benchmark
 #   make results   regenerate docs/results (eval + bench) and the tables in docs/
 #   make docs      redraw docs/images/grid.jpg and copy the result tables into the pages (no new sweeps)
+#   make sscc-profile  --codec auto's conventional rate profile, and the auto series in docs/results/envelope
 #   make faults    the fault-injection suite's matrix into docs/results/faults.md
 #   make clean     remove build/ and out/
 #
@@ -28,7 +29,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results faults soak docs clean
+.PHONY: all install bootstrap test test-fast grc demo eval bench results sscc-profile faults soak docs clean
 
 all: install
 
@@ -85,6 +86,15 @@ SOAK_MINUTES ?= 10
 soak: install
 	$(RUN_ENV) $(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --out $(RESULTS)/soak.json
 	$(PYTHON) scripts/update_docs.py zmq_soak=$(RESULTS)/soak.md
+
+# --codec auto's conventional rate profile (models/sscc_profile.json, about 5 min) from the rows of the
+# envelope sweep (every BitSemCom model x modulation and the SSCC codecs x links on the test set), then
+# that folder's tables again with the auto series (findings.md: auto against the envelopes).
+SSCC_PROFILE := models/sscc_profile.json
+sscc-profile: install
+	$(RUN_ENV) $(PYTHON) apps/semcom-eval --out $(RESULTS)/envelope --sscc-profile $(SSCC_PROFILE)
+	$(RUN_ENV) SEMCOM_SSCC_PROFILE=$(SSCC_PROFILE) $(PYTHON) apps/semcom-eval --out $(RESULTS)/envelope \
+		--per-link --rebuild
 
 # The fault-injection suite's matrix: cases tried and behaving, per class (under a minute).
 faults: install

@@ -172,6 +172,12 @@ _ALL = (
     Option("target_snr", None, "with --modulation auto: the Es/N0 (dB) the receiver is expected to see, at which "
            "the BitSemCom cards' measured curves pick the model and modulation (default with --radio sim: --snr)",
            kind=float, low=-30, high=60),
+    Option("auto_margin", 0.5, "--codec auto: a conventional codec x link is picked only where its LDPC code holds "
+           "at the SNR minus this many dB (its cliff)", kind=float, low=0, high=20),
+    Option("hysteresis", 1.0, "--codec auto with --feedback: the current pick is kept unless another predicts more "
+           "PSNR at the estimate minus this many dB, or the current one no longer holds", kind=float, low=0, high=20),
+    Option("feedback_wait", 5.0, "--codec auto with --feedback: seconds to wait for the receiver's estimate of the "
+           "image just sent before picking the next (then the latest one)", kind=float, low=0, high=3600),
     Option("cfo", 0.0, "carrier offset, cycles per sample (0.005 = 1%% of the sc symbol rate)",
            kind=float, low=-0.5, high=0.5, low_open=True, high_open=True),
     Option("timing_offset", 0.0, "fractional timing offset in samples [0, 1)", kind=float, low=0, high=1,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from gnuradio import channels, filter as gr_filter, gr
+from gnuradio import blocks, channels, filter as gr_filter, gr
 
 from .. import options
 from ..errors import SemcomError
@@ -32,14 +32,22 @@ class air_channel(gr.hier_block2):
             raise SemcomError(f"fractional timing offset must be in [0, 1) samples, got {delay}")
         taps = taps / np.linalg.norm(taps)
         self.resampler = gr_filter.mmse_resampler_cc(float(delay), 1.0 + float(clock_ppm) * 1e-6)
-        self.model = channels.channel_model(noise_voltage(snr_db), float(cfo), 1.0, taps.tolist(),
+        # the noise is added at 0 dB to the signal scaled by the SNR's amplitude, and the sum scaled
+        # back: channel_model's noise source runs ahead of the signal, so changing its voltage would
+        # reach only samples after the noise it already made; the gains apply to the next sample
+        self.model = channels.channel_model(noise_voltage(0.0), float(cfo), 1.0, taps.tolist(),
                                             int(seed) or 1, False)
+        self.boost, self.unboost = blocks.multiply_const_cc(1.0), blocks.multiply_const_cc(1.0)
+        self.set_snr(snr_db)
         chain = [self, self.resampler]
         if rayleigh:
             self.fading = channels.fading_model(8, float(doppler), False, 4.0, int(seed) + 1)
             chain.append(self.fading)
-        chain += [self.model, self]
+        chain += [self.boost, self.model, self.unboost, self]
         self.connect(*chain)
 
     def set_snr(self, snr_db: float):
-        self.model.set_noise_voltage(noise_voltage(snr_db))
+        """Es/N0 from the next sample on."""
+        gain = 1.0 / noise_voltage(snr_db)
+        self.boost.set_k(complex(gain))
+        self.unboost.set_k(complex(1.0 / gain))

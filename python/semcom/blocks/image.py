@@ -78,7 +78,8 @@ class image_tx(pdu_block):
         """Encodes one image; returns the bits PDU (also what ``send`` publishes)."""
         h, w = image.shape[:2]
         image_size(h, w, "image")  # what a burst header carries
-        digest = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + bytes(str(image.shape), "ascii")
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + bytes(
+            f"{image.shape} {self.codec.name} {self.link.describe()}", "ascii")
         if self._last[0] == digest:
             enc = self._last[1]
         else:

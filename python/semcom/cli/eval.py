@@ -21,7 +21,13 @@ each SNR) and one column per SNR of the first channel, captioned with PSNR / MS-
 channel, image, SNR) this run does not evaluate, so a new codec or SNR joins
 an earlier comparison without re-running it.
 
+--sscc-profile PATH evaluates nothing: it writes the conventional codecs' rate profile that
+tx_image.py --codec auto reads (models/sscc_profile.json) from --out/results.csv and a Monte
+Carlo of every --links entry's LDPC codewords; findings.md then compares the auto series (the
+codec x link that profile and the learned models' cards pick per image) with the envelopes.
+
 Examples:
+  semcom-eval --out docs/results/envelope --sscc-profile models/sscc_profile.json
   semcom-eval --images examples/images --snr 0 3 6 10 15 20 --out results
   semcom-eval --codecs bitsemcom bitsemcom-hard --append --out results
   semcom-eval --codecs bitsemcom-qpsk-cpp16 avif --snr -3 0 3 10 --grid out/grid.jpg --out out/grid
@@ -71,7 +77,18 @@ def main():
     p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--rebuild", action="store_true",
                    help="evaluate nothing: rewrite --out's tables, findings and plot from its results.csv")
+    p.add_argument("--sscc-profile", metavar="PATH", help="evaluate nothing: write the conventional rate "
+                   "profile of --codec auto to PATH from --out/results.csv and the --links' LDPC thresholds")
     args = p.parse_args()
+    if args.sscc_profile:
+        from ..evaluation import sweep as evaluate
+        from ..evaluation.sscc_profile import write_profile
+        profile = write_profile(args.sscc_profile, evaluate.read_rows(os.path.join(args.out, "results.csv")),
+                                args.cpp, args.links, seed=args.seed)
+        for link, d in profile["links"].items():
+            print(f"{link}: every codeword decodes from {d['threshold_db']:g} dB")
+        print(f"wrote {args.sscc_profile}")
+        return 0
     if args.list_codecs:
         print("\n".join(codecs.available()))
         return 0

@@ -37,6 +37,9 @@ def main():
                    f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
     options.add(g, "count")
     options.add(g, "idle_exit")
+    g.add_argument("--feedback", default="", metavar="ADDR",
+                   help="publish each image's per-burst SNR estimates on this ZeroMQ address (bound here) for "
+                        "tx_image.py --codec auto --feedback ADDR")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
     g.add_argument("--decoder", choices=("float32", "int8"), default="",
                    help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
@@ -51,6 +54,9 @@ def main():
     from ..errors import SemcomError
     from ..imageio import load_image
     reference = load_image(args.reference, "--reference") if args.reference else None
+    if args.radio == "sim" and args.feedback:
+        raise SemcomError("--feedback reports to a transmitter in another process: use it with --radio zmq, file, "
+                          "uhd or soapy")
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
@@ -137,6 +143,10 @@ def drop_text(drops: dict) -> str:
 
 def receive_from_radio(args, reference):
     from ..flowgraphs.air import AirReceiver
+    feedback = None
+    if args.feedback:
+        from .feedback import FeedbackPublisher
+        feedback = FeedbackPublisher(args.feedback)
     codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
     rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir).start()
     print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)
@@ -152,12 +162,17 @@ def receive_from_radio(args, reference):
                     break
                 continue
             last = time.monotonic()
-            print(log_line(record(args, meta, image, reference, received, rx.drops()), received), flush=True)
+            rec = record(args, meta, image, reference, received, rx.drops())
+            print(log_line(rec, received), flush=True)
+            if feedback is not None:
+                feedback.publish(rec)
             received += 1
     except KeyboardInterrupt:
         pass
     finally:
         rx.close()
+        if feedback is not None:
+            feedback.close()
     stats = rx.bursts.receiver
     failed = rx.image.write_failures
     where = (f"all written to {args.output_dir}" if not failed else

@@ -16,13 +16,17 @@ Examples:
   tx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 60 photo.png
   tx_image.py --modulation auto --snr 0 photo.png                           # model and QAM for 0 dB
   tx_image.py --radio zmq --modulation auto --target-snr 6 photo.png        # for a receiver at 6 dB
+  tx_image.py --codec auto --snr-steps 15,0,-3,15 a.png b.png               # codec x link per image
+  tx_image.py --radio zmq --codec auto --feedback tcp://127.0.0.1:5556 --add-channel --snr-steps 15,0 a.png
+                                                        # closed loop with rx_image.py --feedback tcp://*:5556
 """
 import json
 import os
 import time
 
-from . import common as cli
+from . import auto_tx, common as cli
 from .. import options
+from ..codecs.auto import AUTO_CODEC
 
 
 def main():
@@ -31,6 +35,7 @@ def main():
                    f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
     cli.add_radio_options(p)
     cli.add_link_options(p, auto=True)
+    auto_tx.add_options(p)
     g = p.add_argument_group("output")
     g.add_argument("--rx-output", default="out/rx.png", help="--radio sim: where the received image is written "
                    f"({', '.join(e for e in options.IMAGE_OUTPUTS if e)})")
@@ -49,6 +54,8 @@ def main():
     if args.radio == "sim":
         for _, image in images:
             options.image_output(args.rx_output, *image.shape[:2], "--rx-output")
+    if args.codec == AUTO_CODEC:
+        return auto_tx.send(args, images, check_sent)
     args.auto_pick = ""
     if args.modulation == options.AUTO_MODULATION:
         args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])

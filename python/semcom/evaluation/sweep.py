@@ -22,6 +22,7 @@ CAPACITY = "avif+capacity"  # AVIF at the channel's capacity, error-free
 ENVELOPE = "sscc-envelope"
 LEARNED_ENVELOPE = "learned-envelope"  # per image and SNR the best learned model x modulation
 AUTO = "bitsemcom@auto"  # at each SNR the model and modulation the cards' measured curves pick
+CODEC_AUTO = "auto"  # per image and SNR the codec x link the rate table picks (tx_image.py --codec auto)
 ENVELOPES = {CONVENTIONAL: ENVELOPE, LEARNED: LEARNED_ENVELOPE}
 PICKED = "picked"  # the family of AUTO's rows: copies of learned rows, not measurements of their own
 FIELDS = ["image", "codec", "family", "link", "channel", "snr_db", "psnr_db", "ms_ssim", "lost", "reason",
@@ -114,7 +115,7 @@ def series(rows, per_link=False):
     for r in rows:
         if np.isnan(r["psnr_db"]):
             continue
-        own = f"{r['codec']} {r['link']}" if per_link and r["codec"] not in (CAPACITY, AUTO) else r["codec"]
+        own = f"{r['codec']} {r['link']}" if per_link and r["codec"] not in (CAPACITY, AUTO, CODEC_AUTO) else r["codec"]
         names = {own} | ({ENVELOPES[r["family"]]} if r.get("family") in ENVELOPES else set())
         for name in names:
             key = (r["channel"], name, r["snr_db"], r["image"])
@@ -220,7 +221,7 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    measured, rows = rows, rows + auto_rows(rows, cpp)
+    measured, rows = rows, rows + auto_rows(rows, cpp) + codec_auto_rows(rows, cpp)
     summary = series(rows, per_link)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"cpp": cpp, "images": n_images, "rows": measured,
@@ -273,6 +274,58 @@ def auto_rows(rows, cpp, curves=None) -> list[dict]:
         if picks[r["snr_db"]] == key:
             out.append({**r, "codec": AUTO, "family": PICKED, "link": "@".join(key)})
     return out
+
+
+def codec_auto_rows(rows, cpp, table=None) -> list[dict]:
+    """The ``CODEC_AUTO`` series: per channel, image and SNR, a copy of the row of the candidate
+    ``table`` (``codecs.auto.RateTable``, by default the installed one at ``cpp``) ranks first
+    among the (codec, link) pairs ``rows`` hold; [] without a table. The rows name the pick as
+    their link."""
+    from ..codecs import auto
+    measured = [r for r in rows if r.get("family") in (LEARNED, CONVENTIONAL)]
+    if table is None:
+        try:
+            table = auto.RateTable.installed(cpp)
+        except SemcomError:  # no profile or no curves: no auto series
+            return []
+    held = {(r["codec"], r["link"]) for r in measured}
+    among = [c for c in table.candidates if (c.codec, c.link) in held]
+    by_point = {(r["codec"], r["link"], r["channel"], r["image"], r["snr_db"]): r for r in measured}
+    pixels = defaultdict(int)
+    for r in measured:
+        pixels[r["image"]] = max(pixels[r["image"]], round(r["channel_uses"] / cpp))
+    out = []
+    for channel, image, snr in sorted({(r["channel"], r["image"], r["snr_db"]) for r in measured}):
+        ranked = table.ranked(snr, pixels[image], among) if pixels[image] else []
+        row = next((by_point[k] for k in ((c.codec, c.link, channel, image, snr) for c, _ in ranked)
+                    if k in by_point), None)
+        if row is not None:
+            out.append({**row, "codec": CODEC_AUTO, "family": PICKED, "link": f"{row['codec']}@{row['link']}"})
+    return out
+
+
+def auto_table(rows, channel) -> list[str]:
+    """Markdown lines: ``CODEC_AUTO`` against the better of the learned and SSCC envelopes (means
+    over the images), with what it picked how often."""
+    summary = series(rows)
+    auto = summary.get((channel, CODEC_AUTO))
+    if not auto:
+        return []
+    learned, sscc = summary.get((channel, LEARNED_ENVELOPE), {}), summary.get((channel, ENVELOPE), {})
+    lines = [f"**{channel}**: `{CODEC_AUTO}` (per image the codec x link the rate table predicts best, "
+             "`tx_image.py --codec auto`) against the better of the learned and SSCC envelopes, mean PSNR dB\n",
+             "| SNR dB | learned envelope | SSCC envelope | better | auto | auto - better | picks |", "|---" * 7 + "|"]
+    for snr, (psnr, _) in auto.items():
+        envs = [d[snr][0] for d in (learned, sscc) if snr in d]
+        best = max(envs) if envs else float("nan")
+        picks = defaultdict(int)
+        for r in rows:
+            if r["channel"] == channel and r["codec"] == CODEC_AUTO and r["snr_db"] == snr:
+                picks[r["link"]] += 1
+        cell = lambda d: f"{d[snr][0]:.2f}" if snr in d else "-"  # noqa: E731
+        lines.append(f"| {snr:g} | {cell(learned)} | {cell(sscc)} | {best:.2f} | {psnr:.2f} | {psnr - best:+.2f} | "
+                     + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
+    return lines + [""]
 
 
 def link_series(rows) -> dict:
@@ -356,6 +409,7 @@ def findings(rows, learned) -> str:
         if env and names:
             lines += gains_table(rows, channel, names + [LEARNED_ENVELOPE, ENVELOPE], summary, covered)
         lines += envelope_table(rows, channel)
+        lines += auto_table(rows, channel)
     return "\n".join(lines)
 
 

@@ -79,12 +79,13 @@ class AirTransmitter(FlowgraphOwner):
 
     def __init__(self, radio: radios.RadioConfig, codec=opt("codec"), modulation=opt("modulation"),
                  fec_code=opt("fec"), cpp=opt("cpp"), options: AirOptions | None = None, throttle: bool = False,
-                 impairments: Impairments | None = None):
+                 impairments: Impairments | None = None, bursts=None):
+        """``bursts``: the burst source to send through instead of a ``burst_tx`` for this link."""
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_tx")
         self.image = image_tx(codec, modulation, fec_code, cpp)
-        self.bursts = burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols, opts.amplitude,
-                               key=opts.key)
+        self.bursts = bursts or burst_tx(modulation, self.image.link.fec, opts.waveform, opts.burst_symbols,
+                                         opts.amplitude, key=opts.key)
         self.radio = radio
         self.impairments = impairments
         self.sink = radios.tx_sink(radio)
@@ -97,7 +98,8 @@ class AirTransmitter(FlowgraphOwner):
             self.throttle = blocks.throttle(gr.sizeof_gr_complex, radio.rate, True)
             chain.append(self.throttle)
         self.tb.connect(*chain, self.sink)
-        self.tb.msg_connect(self.image, "out", self.bursts, "in")
+        if bursts is None:
+            self.tb.msg_connect(self.image, "out", self.bursts, "in")
 
     def send(self, image: np.ndarray, meta: dict | None = None):
         """Encodes and queues one image; returns (frame metadata, payload bits)."""

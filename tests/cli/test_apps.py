@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -353,3 +354,14 @@ def test_bench_latency_runs_each_model_over_its_own_modulation_unless_told(tmp_p
     r = app("semcom-bench", "--latency", "bitsemcom-qpsk-cpp16", "--runs", 1, "--modulation", "16qam",
             "--out", tmp_path / "all")
     assert r.returncode == 0 and "| bitsemcom-qpsk-cpp16 | 16qam/none |" in (tmp_path / "all" / "latency.md").read_text()
+
+
+def test_list_codecs_says_what_each_is_its_rate_and_where_it_leads():
+    r = app("semcom-eval", "--list-codecs")
+    assert r.returncode == 0, r.stderr
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert "bitsemcom-qpsk-cpp16" in lines and "avif" in lines and len(lines) == len(r.stdout.splitlines())
+    assert "learned bitsemcom model for qpsk; 0.125 bpp; leads at -6 to" in lines["bitsemcom-qpsk-cpp16"]
+    high = re.search(r"leads at (-?[\d.]+) to 25 dB", lines["avif"])  # the conventional codec above the cliff
+    assert high and float(high.group(1)) < 5, lines["avif"]
+    assert "hard-decision receiver" in lines["bitsemcom-qpsk-cpp16-hard"]

@@ -73,7 +73,8 @@ def main():
     p.add_argument("--grid", metavar="PATH", help="picture of the received images of the first image "
                    "(codecs x SNRs; .png or .jpg)")
     p.add_argument("--save-images", metavar="DIR", help="write every received image into DIR")
-    p.add_argument("--list-codecs", action="store_true", help="print the registered codecs and exit")
+    p.add_argument("--list-codecs", action="store_true", help="print the registered codecs (what each is, its "
+                   "bits per pixel, and the SNRs where it leads on the measured profile at --cpp) and exit")
     p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--rebuild", action="store_true",
                    help="evaluate nothing: rewrite --out's tables, findings and plot from its results.csv")
@@ -90,7 +91,7 @@ def main():
         print(f"wrote {args.sscc_profile}")
         return 0
     if args.list_codecs:
-        print("\n".join(codecs.available()))
+        print("\n".join(codec_lines(args.cpp)))
         return 0
     if args.rebuild:
         from ..evaluation import sweep as evaluate
@@ -133,6 +134,46 @@ def main():
     print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
     print(f"wrote {args.out}/results.csv, results.json, summary.md, {', '.join(evaluate.METRICS)}")
     return 0
+
+
+LISTING_PIXELS = 768 * 512  # the image size the "leads" column is predicted for
+LISTING_SNRS = [x / 2 for x in range(-12, 51)]  # -6 .. 25 dB
+
+
+def codec_lines(cpp: float) -> list[str]:
+    """One line per registered codec: what it is, its bits per pixel, and where the measured rate
+    table (--codec auto's) predicts it best for a 768x512 image."""
+    from ..codecs import auto, neural, registry, sscc
+    try:
+        table = auto.RateTable.installed(cpp)
+    except SemcomError:
+        table = None
+    leads = {}
+    for snr in LISTING_SNRS if table else []:
+        ranked = table.ranked(snr, LISTING_PIXELS)
+        if ranked:
+            leads.setdefault(ranked[0][0].codec, []).append(snr)
+    folders = {os.path.basename(os.path.normpath(d)): d for d in neural.model_dirs()}
+    width = max(len(n) for n in registry.available())
+    lines = []
+    for name in registry.available():
+        base = name[:-5] if name.endswith("-hard") else name
+        hard = " (hard-decision receiver)" if base != name else ""
+        if base in folders:
+            model = neural.OnnxModel(folders[base])
+            what = (f"learned {model.card.get('variant') or model.card.get('codec')} model for "
+                    f"{model.card.get('modulation', '?')}{hard}")
+            bpp = f"{model.bits_per_image(512, 768) / LISTING_PIXELS:.3g} bpp"
+        elif base == neural.FAMILY:
+            what, bpp = f"the BitSemCom model the cards predict best for the budget{hard}", "any bpp (rate-matched)"
+        elif base == "sscc":
+            what, bpp = "the best of AVIF, JPEG 2000, WebP and JPEG over LDPC", "the link's payload"
+        else:
+            what, bpp = f"{sscc.FORMATS[base].pil} over LDPC (conventional)", "the link's payload"
+        snrs = leads.get(base) if not hard else None
+        where = f"leads at {min(snrs):g} to {max(snrs):g} dB" if snrs else "leads nowhere on the measured profile"
+        lines.append(f"{name:<{width}}  {what}; {bpp}; {where}")
+    return lines
 
 
 def run():

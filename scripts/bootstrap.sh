@@ -128,7 +128,7 @@ STAMP="$VENV/.semcom-requirements.sha256"
 req_sum=$(cat "$REQ" requirements.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$req_sum" ]; then
     note "pip install -r $REQ"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$PY" -m pip install -q -r "$REQ" ||
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$PY" -m pip install -q --retries 1 -r "$REQ" ||
         die "pip install -r $REQ failed (see pip's message above)"
     echo "$req_sum" >"$STAMP"
 fi

@@ -50,6 +50,33 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
+def positive_int(text) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
+
+
+def output_folder(path: str, flag: str = "--out") -> str:
+    """``path`` made (with its parents) and checked writable before any work starts; SemcomError
+    (one line naming ``flag``) when it is a file, lies under one, or cannot be written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise SemcomError(f"{flag} {path} is a file, not a folder") from None
+    except OSError as err:
+        raise SemcomError(f"{flag} {path}: cannot make this folder ({err.strerror})") from None
+    if not os.path.isdir(path):
+        raise SemcomError(f"{flag} {path} is a file, not a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SemcomError(f"{flag} {path}: cannot write into this folder (read-only)")
+    return path
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = Parser(description=description, formatter_class=Formatter)
     p.add_argument("--version", action="version", version=f"gr-semcom {__version__}")

@@ -92,6 +92,7 @@ def main():
     if args.list_codecs:
         print("\n".join(codecs.available()))
         return 0
+    cli.output_folder(args.out)
     if args.rebuild:
         from ..evaluation import sweep as evaluate
         rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))
@@ -117,6 +118,8 @@ def main():
     reference = not args.no_reference
     per_point = sum(len(evaluate.links_for(c, args.links, args.learned_links)) for c in args.codecs) + reference
     total = len(images) * len(args.snr) * len(args.channels) * per_point
+    if args.save_images:
+        cli.output_folder(args.save_images, "--save-images")
     kept = evaluate.ReceivedImages(args.save_images) if args.grid or args.save_images else None
     with tqdm(total=total, unit="pt", desc="semcom-eval", file=sys.stderr) as bar:
         rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,

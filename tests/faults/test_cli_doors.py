@@ -151,3 +151,88 @@ def test_resume_from_a_checkpoint_damaged_after_kill_9_names_the_file(tmp_path):
     line = refused(run_app("semcom-train", SMOKE, "--out", run, "--resume", "--no-progress"),
                    "cannot resume", str(latest), "truncated or damaged")
     assert "miniz" not in line
+
+
+# ---------------------------------------------------------------- signals
+
+SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
+
+
+class Started:
+    """An app in a subprocess whose stdout lines are collected as they come."""
+
+    def __init__(self, name: str, *args):
+        import threading
+        self.proc = subprocess.Popen([sys.executable, os.path.join(REPO, "apps", name), *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 120):
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.proc.poll() is None and time.monotonic() < deadline, (text, self.lines)
+            time.sleep(0.05)
+
+    def stop(self, number: int) -> tuple[float, str]:
+        """Sends signal ``number``; (seconds until the app exited, its stderr)."""
+        assert self.proc.poll() is None, self.lines
+        start = time.monotonic()
+        self.proc.send_signal(number)
+        try:
+            self.proc.wait(timeout=20)
+        finally:
+            self.proc.kill()
+        return time.monotonic() - start, self.proc.stderr.read()
+
+
+def tx_sim(tmp_path):
+    return "tx_image.py", "--rx-output", tmp_path / "rx.png", "--repeat", 100, SAMPLE
+
+
+def tx_zmq_nobody_listening(tmp_path):
+    from plain import free_port
+    return ("tx_image.py", "--radio", "zmq", "--zmq-pattern", "pushpull", "--address",
+            f"tcp://127.0.0.1:{free_port()}", "--repeat", 100, SAMPLE)
+
+
+def rx_zmq(tmp_path):
+    from plain import free_port
+    return "rx_image.py", "--radio", "zmq", "--address", f"tcp://127.0.0.1:{free_port()}", "--output-dir", tmp_path
+
+
+# (app, what to wait for: seconds after the start or a line on stdout); the state the signal finds
+MOMENTS = {"tx loading modules": (tx_sim, 0.3), "tx loading the model": (tx_sim, 2.0),
+           "tx encoding the next image": (tx_sim, "PSNR"), "tx sending, zmq": (tx_zmq_nobody_listening, "frame 0"),
+           "rx loading modules": (rx_zmq, 0.3), "rx waiting for bursts, zmq": (rx_zmq, "listening on")}
+
+
+@pytest.mark.parametrize("number, status, line", [(signal.SIGINT, 130, "interrupted"),
+                                                  (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_apps_exit_promptly_on_a_signal_in_every_state(moment, number, status, line, tmp_path):
+    make, wait = MOMENTS[moment]
+    app = Started(*make(tmp_path))
+    if isinstance(wait, str):
+        app.wait_for(wait)
+    time.sleep(wait if isinstance(wait, float) else 0.3)
+    seconds, stderr = app.stop(number)
+    assert seconds < 3
+    if wait == "listening on" and number == signal.SIGINT:  # Ctrl-C is how a listening receiver ends
+        assert app.proc.returncode == 0 and not stderr and app.lines[-1].startswith("stopped after 0 images"), stderr
+    else:
+        assert app.proc.returncode == status and stderr.strip() == line, stderr
+
+
+@pytest.mark.parametrize("number, status", [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
+def test_rx_keeps_what_it_wrote_when_stopped_by_a_signal(number, status, tmp_path):
+    """Ctrl-C is how a receiver running without --count ends: its summary and status 0."""
+    app = Started("rx_image.py", "--reference", SAMPLE, "--output-dir", tmp_path, "--codec", "webp")
+    app.wait_for("image 1:")
+    seconds, stderr = app.stop(number)
+    assert app.proc.returncode == status and "Traceback" not in stderr and seconds < 3, stderr
+    if number == signal.SIGINT:
+        assert app.lines[-1].startswith("stopped after") and not stderr, stderr
+    assert all((tmp_path / f"frame00000{i}.{ext}").stat().st_size for i in (0, 1) for ext in ("png", "json"))
+    assert json.loads((tmp_path / "frame000001.json").read_text())["psnr_db"] > 20
+    assert not list(tmp_path.glob("*.tmp"))

@@ -206,8 +206,8 @@ def writable_home() -> str:
 
 
 def run_main(main) -> None:
-    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130;
-    SIGTERM -> exit 143."""
+    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> 'interrupted',
+    exit 130; SIGTERM -> 'terminated', exit 143."""
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops cleanly even when the app was started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -226,6 +226,7 @@ def run_main(main) -> None:
               file=sys.stderr)
         sys.exit(2)
     except Terminated:
+        print("terminated", file=sys.stderr)
         status = 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -135,6 +135,12 @@ def test_eval_refuses_a_damaged_results_csv(content, mode, tmp_path):
     assert (tmp_path / "results.csv").read_bytes() == content
 
 
+def test_eval_rebuild_refuses_a_results_csv_without_rows(tmp_path):
+    (tmp_path / "results.csv").write_text("image,codec,family,link,channel,snr_db,psnr_db,ms_ssim,lost,reason,"
+                                          "payload_bits,channel_uses\n")
+    refused(run_app("semcom-eval", "--out", tmp_path, "--rebuild"), "results.csv", "no rows")
+
+
 def test_resume_from_a_checkpoint_damaged_after_kill_9_names_the_file(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, os.path.join(REPO, "apps", "semcom-train"), SMOKE, "--out", str(run), "--no-progress"]

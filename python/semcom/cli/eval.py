@@ -93,9 +93,12 @@ def main():
         print("\n".join(codecs.available()))
         return 0
     cli.output_folder(args.out)
+    from ..errors import SemcomError
     if args.rebuild:
         from ..evaluation import sweep as evaluate
         rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))
+        if not rows:
+            raise SemcomError(f"{os.path.join(args.out, 'results.csv')} holds no rows: nothing to rebuild")
         print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
         return 0
     previous = os.path.join(args.out, "results.csv")

@@ -1,4 +1,5 @@
-"""Frame metadata keys (the one place each is named), shared by transmitter, channel and receiver; padding."""
+"""Frame metadata keys (the one place each is named), shared by transmitter, channel and receiver, and
+the ranges of their numbers (``check_metadata``); padding."""
 from __future__ import annotations
 
 import math

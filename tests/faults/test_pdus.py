@@ -135,3 +135,17 @@ def test_image_display_drops_bad_metadata_and_shows_the_next_image():
     assert r.returncode == 0, r.stderr[-2000:]
     shown = json.loads(r.stdout.strip().splitlines()[-1])
     assert shown == {"shown": 1, "dropped": 5, "caption": "frame 3 \u00b7 bursts lost 0/2", "size": [24, 16]}, shown
+
+
+def test_burst_modulator_drops_bad_metadata_and_modulates_the_next_burst():
+    """The stream block's message handler, called as GNU Radio calls it."""
+    from gnuradio.semcom.blocks.burst_modulator import burst_modulator
+    from gnuradio.semcom.blocks.symbol_mapper import symbol_mapper
+    _, segment = BLOCKS["symbol_mapper"]
+    (symbols,) = symbol_mapper("qpsk").process(*split_pdu(segment, np.uint8))
+    block = burst_modulator("sc")
+    for pdu in hostile_variants(symbols, np.complex64):
+        block.handle(pdu)
+    assert block.bursts_in == 0 and block.dropped == len(hostile_variants(symbols, np.complex64)) > 0
+    block.handle(symbols)
+    assert block.bursts_in == 1 and len(block.queue) == 1

@@ -61,19 +61,22 @@ def positive_int(text) -> int:
     return value
 
 
-def output_folder(path: str, flag: str = "--out") -> str:
-    """``path`` made (with its parents) and checked writable before any work starts; SemcomError
-    (one line naming ``flag``) when it is a file, lies under one, or cannot be written."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except FileExistsError:
-        raise SemcomError(f"{flag} {path} is a file, not a folder") from None
-    except OSError as err:
-        raise SemcomError(f"{flag} {path}: cannot make this folder ({err.strerror})") from None
-    if not os.path.isdir(path):
-        raise SemcomError(f"{flag} {path} is a file, not a folder")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise SemcomError(f"{flag} {path}: cannot write into this folder (read-only)")
+def output_folder(path: str, flag: str = "--out", make: bool = True) -> str:
+    """``path`` checked before any work starts, and made with its parents when ``make``; SemcomError
+    (one line naming ``flag``) when it or a folder above it is a file, or it cannot be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    where = f"{flag} {path}" + (f": {existing}" if existing != os.path.abspath(path) else "")
+    if not os.path.isdir(existing):
+        raise SemcomError(f"{where} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SemcomError(f"{where} cannot be written (read-only)")
+    if make:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as err:
+            raise SemcomError(f"{flag} {path}: cannot make this folder ({err.strerror})") from None
     return path
 
 

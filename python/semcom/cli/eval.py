@@ -93,7 +93,6 @@ def main():
         print("\n".join(codecs.available()))
         return 0
     cli.output_folder(args.out)
-    from ..errors import SemcomError
     if args.rebuild:
         from ..evaluation import sweep as evaluate
         rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))

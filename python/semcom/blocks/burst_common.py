@@ -83,9 +83,9 @@ def frame_meta(received: burst.ReceivedFrame) -> dict:
     bursts = received.bursts
     meta = {**registry.frame_meta(f.codec_id), CODEC_ID: f.codec_id, HEIGHT: f.height, WIDTH: f.width,
             framing.FRAME: f.frame, framing.PAYLOAD_BITS: f.payload_bits, framing.FEC_OK: received.fec_ok,
-            "modulation": f.modulation_name, "fec": f.fec_name, "bursts": f.segments,
+            "modulation": f.modulation_name, "fec": f.fec_name, framing.BURSTS: f.segments,
             "channel_uses": burst.frame_channel_uses(f), "session": f.session,
-            "bursts_lost": f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
+            framing.BURSTS_LOST: f.bursts_lost, "bursts_fec_failed": sum(not b.fec_ok for b in bursts),
             "snr_est_db": round(received.snr_db, 2),
             "snr_est_db_min": round(min((b.snr_db for b in bursts), default=float("nan")), 2),
             "snr_est_db_bursts": ",".join(f"{b.header.segment}:{b.snr_db:.1f}" for b in bursts),

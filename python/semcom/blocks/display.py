@@ -59,7 +59,7 @@ def caption(meta: dict | None) -> str:
 def _int(value):
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return value
 
 
@@ -186,7 +186,7 @@ def pdu_image(pdu) -> tuple[dict, np.ndarray]:
     meta, data = split_pdu(pdu, np.uint8)
     try:
         h, w = int(meta[HEIGHT]), int(meta[WIDTH])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise ValueError("image PDU metadata lacks integer height and width") from None
     if h <= 0 or w <= 0 or data.size != h * w * 3:
         raise ValueError(f"image PDU has {data.size} bytes, metadata says {h}x{w}x3")

@@ -11,6 +11,8 @@ import struct
 import numpy as np
 import pmt
 
+from ..phy.framing import check_metadata
+
 _UNIFORM_VECTOR = 0x0A
 # pmt's uniform-vector type codes, in order, as numpy big-endian types
 _TYPES = (">u1", ">i1", ">u2", ">i2", ">u4", ">i4", ">u8", ">i8", ">f4", ">f8", ">c8", ">c16")
@@ -55,7 +57,8 @@ def meta_to_pmt(meta: dict):
 
 
 def split_pdu(msg, dtype):
-    """(meta dict, numpy array) from a PDU; raises ValueError if it is not one of ``dtype``."""
+    """(meta dict, numpy array) from a PDU; raises ValueError if it is not one of ``dtype``, or
+    ``framing.BadMetadata`` (a ValueError) when its metadata holds a number no block can use."""
     if not pmt.is_pair(msg):
         raise ValueError("message is not a PDU (expected a (metadata . vector) pair)")
     meta, vec = pmt.car(msg), pmt.cdr(msg)
@@ -69,4 +72,4 @@ def split_pdu(msg, dtype):
         items = pmt.to_python(meta) or {}
         for key, value in items.items():
             out[str(key)] = np.asarray(value) if isinstance(value, (list, tuple, np.ndarray)) else value
-    return out, data
+    return check_metadata(out), data

@@ -50,6 +50,36 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
+def positive_int(text) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
+
+
+def output_folder(path: str, flag: str = "--out", make: bool = True) -> str:
+    """``path`` checked before any work starts, and made with its parents when ``make``; SemcomError
+    (one line naming ``flag``) when it or a folder above it is a file, or it cannot be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    where = f"{flag} {path}" + (f": {existing}" if existing != os.path.abspath(path) else "")
+    if not os.path.isdir(existing):
+        raise SemcomError(f"{where} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SemcomError(f"{where} cannot be written (read-only)")
+    if make:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as err:
+            raise SemcomError(f"{flag} {path}: cannot make this folder ({err.strerror})") from None
+    return path
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = Parser(description=description, formatter_class=Formatter)
     p.add_argument("--version", action="version", version=f"gr-semcom {__version__}")
@@ -179,8 +209,8 @@ def writable_home() -> str:
 
 
 def run_main(main) -> None:
-    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> exit 130;
-    SIGTERM -> exit 143."""
+    """Runs ``main(args)``: SemcomError -> one line on stderr and exit 2; Ctrl-C -> 'interrupted',
+    exit 130; SIGTERM -> 'terminated', exit 143."""
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops cleanly even when the app was started with SIGINT ignored (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -199,6 +229,7 @@ def run_main(main) -> None:
               file=sys.stderr)
         sys.exit(2)
     except Terminated:
+        print("terminated", file=sys.stderr)
         status = 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

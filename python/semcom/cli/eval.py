@@ -93,9 +93,12 @@ def main():
     if args.list_codecs:
         print("\n".join(codec_lines(args.cpp)))
         return 0
+    cli.output_folder(args.out)
     if args.rebuild:
         from ..evaluation import sweep as evaluate
         rows = evaluate.read_rows(os.path.join(args.out, "results.csv"))
+        if not rows:
+            raise SemcomError(f"{os.path.join(args.out, 'results.csv')} holds no rows: nothing to rebuild")
         print(evaluate.write_outputs(rows, args.out, args.cpp, len({r["image"] for r in rows}), args.per_link))
         return 0
     previous = os.path.join(args.out, "results.csv")
@@ -118,6 +121,8 @@ def main():
     reference = not args.no_reference
     per_point = sum(len(evaluate.links_for(c, args.links, args.learned_links)) for c in args.codecs) + reference
     total = len(images) * len(args.snr) * len(args.channels) * per_point
+    if args.save_images:
+        cli.output_folder(args.save_images, "--save-images")
     kept = evaluate.ReceivedImages(args.save_images) if args.grid or args.save_images else None
     with tqdm(total=total, unit="pt", desc="semcom-eval", file=sys.stderr) as bar:
         rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,

@@ -34,6 +34,7 @@ def main():
     from ..errors import SemcomError
     if not os.path.isfile(args.model):
         raise SemcomError(f"model file {args.model} does not exist; train one with semcom-train")
+    cli.output_folder(args.out, make=False)  # export makes it once the model loads
     from ..training import export
     try:
         card = export.export_file(args.model, args.out, args.model_id, args.opset, fp16=not args.fp32,

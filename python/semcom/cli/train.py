@@ -38,7 +38,7 @@ def main():
                         "its checkpoints are gone; a fresh optimizer and step count")
     p.add_argument("--folder", help="train on every image in this folder instead of the data cache")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--steps", type=int, help="stop after this many more steps (the schedule stays the config's)")
+    p.add_argument("--steps", type=cli.positive_int, help="stop after this many more steps (the schedule stays the config's)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: the config's, 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args()
@@ -46,14 +46,14 @@ def main():
     from ..errors import SemcomError
     from ..training import trainer
     overrides = {}
-    if args.folder:
-        if not os.path.isdir(args.folder):
-            raise SemcomError(f"--folder {args.folder} is not a directory")
-        overrides["data"] = {"folder": args.folder}
+    if args.folder is not None:
+        from ..imageio import list_images
+        list_images(args.folder)  # SemcomError for no folder or one without images
+        overrides["data"] = {"folder": args.folder, "synthetic": 0}
     if args.threads:
         overrides["threads"] = args.threads
     cfg = trainer.load_config(args.config, overrides)
-    run_dir = args.out or os.path.join("runs", cfg["name"])
+    run_dir = cli.output_folder(args.out or os.path.join("runs", cfg["name"]))
     if not args.resume and trainer.latest_checkpoint(run_dir):
         raise SemcomError(f"{run_dir} already has checkpoints; pass --resume to continue or choose another --out")
     t = trainer.Trainer(cfg, run_dir, device=args.device, progress=not args.no_progress)

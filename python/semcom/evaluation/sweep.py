@@ -491,12 +491,20 @@ def read_rows(path: str) -> list[dict]:
             rows = list(csv.DictReader(f))
     except OSError as err:
         raise SemcomError(f"cannot read {path} ({err.strerror})") from None
-    for r in rows:
-        for key in ("snr_db", "psnr_db", "ms_ssim"):
-            r[key] = float(r[key])
-        for key in ("payload_bits", "channel_uses"):
-            r[key] = int(r[key])
-        r["lost"] = r["lost"] == "True"
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise SemcomError(f"{path} is not a semcom-eval results.csv ({err})") from None
+    for line, r in enumerate(rows, start=2):
+        try:
+            for key in ("snr_db", "psnr_db", "ms_ssim"):
+                r[key] = float(r[key])
+            for key in ("payload_bits", "channel_uses"):
+                r[key] = int(r[key])
+            if None in r or not all(isinstance(r[key], str) for key in ("codec", "link", "channel", "image")):
+                raise ValueError("the row has the wrong number of columns")
+            r["lost"] = r["lost"] == "True"
+        except (KeyError, TypeError, ValueError) as err:
+            raise SemcomError(f"{path} line {line} is not a semcom-eval results row ({type(err).__name__}: "
+                              f"{err}); delete the file or fix the line") from None
         r.setdefault("family", REFERENCE if r["codec"] == CAPACITY else CONVENTIONAL)
     return rows
 

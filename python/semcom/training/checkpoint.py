@@ -65,7 +65,7 @@ def _refusal(err: Exception) -> str:
     """Why torch refused a file, on one short line (its weights-only advice left out)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     detail = [line for line in lines if not line.startswith(_BOILERPLATE)]
-    first = (detail or lines or [type(err).__name__])[0][:160]
+    first = (detail or lines or [type(err).__name__])[0].split(". ")[0][:160]
     if len(detail) < len(lines):
         return f"it holds code or objects other than tensors and plain values: {first}"
     return f"unreadable, truncated or damaged: {type(err).__name__}: {first}"

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from .. import methods
+from ..errors import SemcomError
 from . import registry
 from .onnx_io import fast_upsampling_file, initializers_not_inputs, store_fp16, write_card
 
@@ -87,6 +88,20 @@ def lineage(card: dict) -> dict:
             "cumulative_steps": int(card.get("cumulative_steps", card.get("train_steps", 0))),
             "cumulative_train_hours": round(float(card.get("cumulative_train_hours",
                                                            float(card.get("train_wall_s", 0.0)) / 3600)), 3)}
+
+
+def read_lineage(folder_or_card: str) -> dict:
+    """``lineage`` of the model folder (or its card.json) ``folder_or_card``; SemcomError (one line)
+    when the card is missing, not JSON or not a model card."""
+    path = folder_or_card if os.path.isfile(folder_or_card) else os.path.join(folder_or_card, "card.json")
+    try:
+        with open(path) as f:
+            card = json.load(f)
+        if not isinstance(card, dict):
+            raise ValueError(f"a JSON {type(card).__name__}, not an object")
+        return lineage(card)
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise SemcomError(f"--continued-from {folder_or_card}: {path} is not a readable model card ({err})") from None
 
 
 def model_card(saved: dict, model_id: str | None = None, backbone: dict | None = None) -> dict:
@@ -258,8 +273,7 @@ def export_file(checkpoint: str, out_dir: str, model_id: str | None = None, opse
     from .models import load_model
     model, saved = load_model(checkpoint)
     if continued_from:
-        with open(continued_from if os.path.isfile(continued_from) else os.path.join(continued_from, "card.json")) as f:
-            saved["continued_from"] = lineage(json.load(f))
+        saved["continued_from"] = read_lineage(continued_from)
     return export(model, saved, out_dir, model_id, opset, fp16=fp16)
 
 
@@ -295,7 +309,6 @@ def load_onnx_weights(model, folder: str) -> dict:
     import torch
     from onnx import numpy_helper
 
-    from ..errors import SemcomError
     card = None
     state = {}
     method = registry.of_model(model)

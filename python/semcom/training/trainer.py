@@ -89,7 +89,10 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     cfg = _merge(DEFAULTS, user)
     if overrides:
         cfg = _merge(cfg, overrides)
-    _check_numbers(cfg)
+    config_file.check_numbers(cfg)
+    crop = int(cfg["data"]["crop"])
+    if crop % models.STRIDE:
+        raise SemcomError(f"config data.crop = {crop} must be a multiple of {models.STRIDE}")
     k = tch.Modem(cfg["modulation"]).bits_per_symbol
     method = registry.of_config(cfg["model"])
     try:
@@ -134,39 +137,6 @@ def air_slots(cfg: dict):
     if layout is None:
         return None
     return lambda n: layout.air_slots(np.arange(n), (c, n // c, 1))
-
-
-# (path, kind, low, high): numbers a config must hold, each checked with one line naming it
-NUMBERS = [("lr", float, 0, 1), ("threads", int, 1, 1024), ("seed", int, 0, 2**31 - 1),
-           ("checkpoint_every", int, 1, None), ("keep_checkpoints", int, 1, None), ("log_every", int, 1, None),
-           ("val.every", int, 1, None), ("data.batch", int, 1, 4096), ("data.crop", int, 16, 4096),
-           ("data.val_crop", int, 16, 8192), ("data.val_images", int, 0, None), ("data.workers", int, 0, 256),
-           ("data.synthetic", int, 0, 100000), ("data.prepared_scale", float, 0.05, 1), ("ema", float, 0, 0.99999)]
-
-
-def _check_numbers(cfg: dict) -> None:
-    import math as _m
-    for path, kind, low, high in NUMBERS:
-        node = cfg
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
-            continue
-        try:
-            value = kind(node) if not isinstance(node, bool) else None
-        except (TypeError, ValueError):
-            value = None
-        if value is None or (kind is float and not _m.isfinite(value)) or (kind is int and value != node):
-            raise SemcomError(f"config {path} must be {'a whole number' if kind is int else 'a number'}, "
-                              f"got {node!r}")
-        if value < low or (high is not None and value > high):
-            raise SemcomError(f"config {path} = {node} is out of range ({low} .. {high if high is not None else 'any'})")
-    crop = int(cfg["data"]["crop"])
-    if crop % models.STRIDE:
-        raise SemcomError(f"config data.crop = {crop} must be a multiple of {models.STRIDE}")
-    snrs = cfg["val"].get("snrs") or []
-    if not isinstance(snrs, list) or not all(isinstance(v, (int, float)) and _m.isfinite(v) for v in snrs):
-        raise SemcomError(f"config val.snrs must be a list of numbers (dB), got {snrs!r}")
 
 
 def scale_to_steps(cfg: dict, n: int) -> dict:
@@ -276,11 +246,26 @@ def hardware() -> str:
 
 def training_device(device: str | None = None) -> torch.device:
     """``device`` (default: CUDA when there is one, else the CPU); a CUDA device always with an index
-    (LOCAL_RANK's GPU when none is given), which torch.cuda.set_device needs."""
-    d = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    (LOCAL_RANK's GPU when none is given), which torch.cuda.set_device needs. SemcomError for a
+    name that is neither the CPU nor a CUDA device."""
+    try:
+        d = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        d = None
+    if d is None or d.type not in ("cpu", "cuda"):
+        raise SemcomError(f"--device {device}: not a device; use cpu, cuda or cuda:N")
     if d.type == "cuda" and d.index is None:
         d = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return d
+
+
+def check_present(device: torch.device, name: str | None = None) -> None:
+    """SemcomError unless this machine has ``device`` (``name``: as the user gave it)."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SemcomError(f"--device {name or device}: this torch sees no CUDA device; use --device cpu")
+    if device.type == "cuda" and device.index >= torch.cuda.device_count():
+        raise SemcomError(f"--device {name or device}: there is no CUDA device {device.index} "
+                          f"({torch.cuda.device_count()} here)")
 
 
 def autocast(device: torch.device, precision: str):
@@ -343,6 +328,7 @@ class Trainer:
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.device = training_device(device)
+        check_present(self.device, device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         torch.set_num_threads(int(cfg.get("threads", 2)))
@@ -400,11 +386,17 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str) -> None:
+        """The run's state from checkpoint ``path``; SemcomError (one line naming it) when the file is
+        damaged or belongs to another model."""
         ck = checkpoint.load(path, self.device)
-        self.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
+        try:
+            self.model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["optimizer"])
+            self.step, self.wall_s, self.val_psnr = int(ck["step"]), float(ck["wall_s"]), dict(ck["val_psnr"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            raise SemcomError(f"{path} is not a checkpoint of this run's model ({detail})") from None
         self.ema = ck.get("ema")
-        self.step, self.wall_s, self.val_psnr = int(ck["step"]), float(ck["wall_s"]), dict(ck["val_psnr"])
         self.train_s = float(ck.get("train_s", self.wall_s))
         self.precision = ck.get("precision", self.precision)
         self.continued_from = ck.get("continued_from")
@@ -583,7 +575,10 @@ class Trainer:
         self.sampler = self._sampler()
         ck = latest_checkpoint(self.run_dir) if resume else None
         if ck:
-            self.load_checkpoint(ck)
+            try:
+                self.load_checkpoint(ck)
+            except SemcomError as err:
+                raise SemcomError(f"cannot resume: {err}; remove {ck} to resume from an earlier checkpoint") from None
         elif init_from and init_from.endswith(".pt"):
             self.continued_from = self.load_snapshot(init_from)
         elif init_from:

@@ -191,6 +191,8 @@ _ALL = (
     Option("count", 0, "stop after this many images (0 = until Ctrl-C)", kind=int, low=0, high=10**12),
     Option("idle_exit", 0.0, "stop after this many seconds without an image (0 = never)", kind=float, low=0,
            high=86400 * 366),
+    Option("status", 5.0, "with a radio: a status line (images, drops by stage, the last SNR estimate) at most "
+           "this often in seconds, when something changed (0 = none)", kind=float, low=0, high=86400),
     # radio hardware
     Option("radio", "sim", "sim: both ends in this process through GNU Radio's channel_model; zmq: ZeroMQ "
            "to/from another process; file: SigMF recording; uhd: USRP; soapy: SoapySDR device", choices=RADIOS),

@@ -47,3 +47,11 @@ def test_a_frame_for_a_model_the_receiver_lacks_is_counted_and_named(my_model, t
     assert "stopped after 0 images" in r.stdout
     codec_id = 0x100 + __import__("zlib").crc32(b"my-model") % 0xFF00  # onnx_model.codec_id_for
     assert f"frame for unknown codec id {codec_id:#06x}" in r.stdout and r.stdout.rstrip().endswith(") 1"), r.stdout
+
+
+def test_the_receivers_status_line_names_drops_by_stage_and_the_last_snr():
+    from gnuradio.semcom.cli.rx_image import status_line
+    drops = {"radio": {"multipart message": 2, "message too large": 1}, "burst_reassembler": {"replayed": 4}}
+    assert status_line(7, drops, 9.84) == ("status: 7 images; dropped: radio 3, burst_reassembler 4; "
+                                           "last SNR estimate 9.8 dB")
+    assert status_line(0, {}, None) == "status: 0 images; dropped: nothing"

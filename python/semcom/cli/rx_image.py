@@ -40,6 +40,7 @@ def main():
     g.add_argument("--feedback", default="", metavar="ADDR",
                    help="publish each image's per-burst SNR estimates on this ZeroMQ address (bound here) for "
                         "tx_image.py --codec auto --feedback ADDR")
+    options.add(g, "status")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
     g.add_argument("--decoder", choices=("float32", "int8"), default="",
                    help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
@@ -141,6 +142,13 @@ def drop_text(drops: dict) -> str:
     return "; dropped: " + "; ".join(parts) if parts else "; nothing dropped"
 
 
+def status_line(images: int, drops: dict, snr_db) -> str:
+    """'status: N images; dropped: stage n, ...; last SNR estimate x dB' (a live line while receiving)."""
+    parts = [f"{stage} {sum(counts.values())}" for stage, counts in drops.items()]
+    snr = f"; last SNR estimate {snr_db:.1f} dB" if isinstance(snr_db, (int, float)) else ""
+    return f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}"
+
+
 def receive_from_radio(args, reference):
     from ..flowgraphs.air import AirReceiver
     feedback = None
@@ -151,8 +159,15 @@ def receive_from_radio(args, reference):
     rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir).start()
     print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)
     received, last = 0, time.monotonic()
+    shown, next_status, snr = None, time.monotonic() + args.status, None
     try:
         while args.count == 0 or received < args.count:
+            if args.status and time.monotonic() >= next_status:
+                line = status_line(rx.image.count, rx.drops(), snr)
+                if line != shown:
+                    print(line, flush=True)
+                    shown = line
+                next_status = time.monotonic() + args.status
             try:
                 meta, image = rx.received.get(timeout=0.2)
             except queue.Empty:
@@ -163,6 +178,7 @@ def receive_from_radio(args, reference):
                 continue
             last = time.monotonic()
             rec = record(args, meta, image, reference, received, rx.drops())
+            snr = rec.get("snr_est_db", snr)
             print(log_line(rec, received), flush=True)
             if feedback is not None:
                 feedback.publish(rec)

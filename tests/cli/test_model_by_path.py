@@ -55,3 +55,21 @@ def test_the_receivers_status_line_names_drops_by_stage_and_the_last_snr():
     assert status_line(7, drops, 9.84) == ("status: 7 images; dropped: radio 3, burst_reassembler 4; "
                                            "last SNR estimate 9.8 dB")
     assert status_line(0, {}, None) == "status: 0 images; dropped: nothing"
+
+
+def test_a_model_goes_over_its_cards_modulation_unless_told_otherwise(tmp_path):
+    small = tmp_path / "small.png"
+    from gnuradio.semcom.imageio import load_image, save_image
+    save_image(str(small), load_image(SAMPLE)[:128, :192])
+    common = ("--radio", "sim", "--snr", "20", "--codec", "bitsemcom-16qam-cpp16", "--json", "--rx-output",
+              tmp_path / "rx.png", small)
+    r = run_app("tx_image.py", *common)
+    assert r.returncode == 0 and r.stderr == "", r.stderr[-1500:]
+    assert json.loads(r.stdout.splitlines()[-1])["link"].startswith("16qam")
+    r = run_app("tx_image.py", "--modulation", "qpsk", *common)
+    assert r.returncode == 0
+    assert json.loads(r.stdout.splitlines()[-1])["link"].startswith("qpsk")
+    warning, = r.stderr.strip().splitlines()
+    assert warning == ("warning: bitsemcom-16qam-cpp16 was trained for 16qam; over qpsk it sends 50% of its latent "
+                       "(punctured by its rate profile): expect a lower PSNR than over 16qam (leave out --modulation "
+                       "to use 16qam)")

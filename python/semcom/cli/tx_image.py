@@ -22,6 +22,7 @@ Examples:
 """
 import json
 import os
+import sys
 import time
 
 from . import auto_tx, common as cli
@@ -57,6 +58,7 @@ def main():
     if args.codec == AUTO_CODEC:
         return auto_tx.send(args, images, check_sent)
     args.auto_pick = ""
+    card_link(args, explicit=any(a.split("=")[0] == "--modulation" for a in sys.argv[1:]))
     if args.modulation == options.AUTO_MODULATION:
         args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])
         if not args.json:
@@ -64,6 +66,25 @@ def main():
     if args.radio == "sim":
         return send_simulated(args, images)
     return send_to_radio(args, images)
+
+
+def card_link(args, explicit: bool) -> None:
+    """A model goes over the modulation its card was trained for unless --modulation names
+    another; then one warning line says what that costs."""
+    from .. import codecs
+    model = getattr(codecs.get(args.codec), "model", None)
+    trained = (model.card.get("modulation") if model is not None else None) or args.modulation
+    if trained == args.modulation or args.modulation == options.AUTO_MODULATION:
+        return
+    if not explicit:
+        args.modulation = trained
+        return
+    from ..phy.constellations import constellation
+    ratio = constellation(args.modulation).bits_per_symbol / constellation(trained).bits_per_symbol
+    cost = (f"sends {ratio:.0%} of its latent (punctured by its rate profile)" if ratio < 1 else
+            f"repeats its latent {ratio:g} times at the same channel uses")
+    print(f"warning: {model.name} was trained for {trained}; over {args.modulation} it {cost}: expect a lower "
+          f"PSNR than over {trained} (leave out --modulation to use {trained})", file=sys.stderr, flush=True)
 
 
 def pick_auto_link(args, height: int, width: int) -> str:

@@ -142,10 +142,10 @@ def test_file_missing_truncated_or_bad_meta(tmp_path):
     with pytest.raises(SemcomError) as err:
         rx_source(RadioConfig("file", path=str(bad)))
     assert "cut.sigmf-meta is not valid SigMF metadata" in one_line(err)
-    (tmp_path / "cut.sigmf-meta").write_text(json.dumps({"global": {"core:datatype": "ci16_le"}}))
+    (tmp_path / "cut.sigmf-meta").write_text(json.dumps({"global": {"core:datatype": "ri16_le"}}))
     with pytest.raises(SemcomError) as err:
         rx_source(RadioConfig("file", path=str(bad)))
-    assert "holds 'ci16_le' samples; only cf32_le" in one_line(err)
+    assert "holds 'ri16_le' samples; only cf32_le" in one_line(err)
 
 
 

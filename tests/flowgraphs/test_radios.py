@@ -106,6 +106,7 @@ def test_file_round_trip_with_sigmf(tmp_path):
     assert (g["core:datatype"], g["core:sample_rate"], g["core:version"], g["core:description"]) == \
         ("cf32_le", 2e6, "1.0.0", "unit test")
     assert "core:dataset" not in g
+    assert meta["captures"][0].pop("core:datetime").endswith("Z")  # UTC, ISO 8601
     assert meta["captures"] == [{"core:sample_start": 0, "core:frequency": 433.92e6}]
     assert meta["annotations"] == []
     info = read_sigmf(data)

@@ -110,6 +110,10 @@ def test_recording_at_twice_the_rate_is_resampled_to_rate_or_refused(recording):
     path = folder / "twice.sigmf-data"
     write_recording(path, (2 * np.fft.ifft(wide)).astype(np.complex64), "cf32_le", rate=2 * RATE)
     assert abs(replay(folder / "out-twice", image, path, "--rate", RATE) - psnr) <= 0.1
+    r = run_app("rx_image.py", "--radio", "file", "--file", path, "--output-dir", folder / "as-is", "--waveform", "sc")
+    assert r.returncode == 0 and "stopped after 0 images" in r.stdout, r.stdout + r.stderr
+    assert "the recording is at 2e+06 samples/s: if the transmitter ran at another rate, give that rate with --rate" \
+        in r.stdout
     odd = folder / "odd.sigmf-data"
     write_recording(odd, samples(path), "cf32_le", rate=2 * RATE + 1)
     r = run_app("rx_image.py", "--radio", "file", "--file", odd, "--rate", RATE, "--output-dir", folder / "no")

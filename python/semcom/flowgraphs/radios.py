@@ -381,7 +381,8 @@ def _file(cfg: RadioConfig, is_tx: bool):
                           "are supported")
     item = SAMPLE_BYTES[datatype]
     if size == 0 or size % item:
-        raise SemcomError(f"recording {data} has {size} bytes, not a whole positive number of {datatype} samples "
+        what = "complex64" if datatype == "cf32_le" else datatype
+        raise SemcomError(f"recording {data} has {size} bytes, not a whole positive number of {what} samples "
                           f"({item} bytes each): truncated, or not {datatype}")
     rate = cfg.rate
     if info:

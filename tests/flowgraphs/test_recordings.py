@@ -5,6 +5,7 @@ import json
 import os
 import re
 import stat
+import tarfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ pytest.importorskip("gnuradio.semcom.flowgraphs.radios")
 sigmf = pytest.importorskip("sigmf")
 from sigmf.validate import validate  # noqa: E402
 
+from gnuradio.semcom.errors import SemcomError  # noqa: E402
+from gnuradio.semcom.flowgraphs import radios  # noqa: E402
 from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from plain import REPO, run_app  # noqa: E402
 
@@ -134,3 +137,24 @@ def test_receiver_record_keeps_an_annotated_recording_that_replays(recording):
     assert [b["semcom:segment"] for b in bursts] == list(range(len(bursts)))
     assert bursts[-1]["core:sample_start"] + bursts[-1]["core:sample_count"] <= len(samples(kept))
     assert abs(replay(folder / "out-kept", image, kept) - psnr) <= 0.1
+
+
+def test_bad_archives_and_undeclared_extensions_are_refused_in_one_line(recording):
+    folder, _, data, _ = recording
+    cases = {"not a tar": "cannot read SigMF archive", "compressed": "cannot read SigMF archive",
+             "two recordings": "holds 2 recordings; one is supported"}
+    for case, words in cases.items():
+        path = folder / f"{case.replace(' ', '-')}.sigmf"
+        if case == "not a tar":
+            path.write_bytes(b"not a tar archive " * 100)
+        else:
+            with tarfile.open(path, "w:gz" if case == "compressed" else "w") as tar:
+                for name in (["a", "b"] if case == "two recordings" else ["a"]):
+                    tar.add(str(data), f"rec/{name}.sigmf-data")
+                    tar.add(str(data)[:-len("data")] + "meta", f"rec/{name}.sigmf-meta")
+        r = run_app("rx_image.py", "--radio", "file", "--file", path, "--output-dir", folder / "bad")
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, (case, r.stderr)
+    with pytest.raises(SemcomError) as err:
+        radios.write_sigmf(str(folder / "x.sigmf-data"), RATE, 1e9, annotations=[{"core:sample_start": 0,
+                                                                                  "other:snr": 1.0}])
+    assert "fails validation: Found undeclared extensions in use: other" in str(err.value)

@@ -229,7 +229,7 @@ def validate_sigmf(meta: dict) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # an undeclared extension is an error here
             validate(meta)
-    except (ValidationError, UserWarning) as err:
+    except (ValidationError, Warning) as err:
         raise SemcomError(f"SigMF metadata fails validation: {_one_line(getattr(err, 'message', err))}") from None
 
 
@@ -319,7 +319,8 @@ def _archive(path: str) -> tuple[dict, int, int]:
                 raise SemcomError(f"SigMF archive {path}: metadata of {metas[0].size} bytes is too large")
             info = _parse_sigmf(tar.extractfile(metas[0]).read(), f"{path}:{metas[0].name}")
     except (tarfile.TarError, OSError) as err:
-        raise SemcomError(f"cannot read SigMF archive {path} (an uncompressed tar): {_one_line(err)}") from None
+        raise SemcomError(f"cannot read SigMF archive {path}: {_one_line(err)} "
+                          "(radio 'file' reads uncompressed tar archives)") from None
     return info, datas[0].offset_data, datas[0].size
 
 

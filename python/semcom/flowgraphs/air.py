@@ -188,8 +188,9 @@ class AirReceiver(FlowgraphOwner):
         if self.recorder is not None:
             self.recorder.block.close()
             cfg = self.recorder.cfg
+            started = radios.read_sigmf(cfg.path)["sigmf"]["captures"][0]["core:datetime"]
             radios.write_sigmf(cfg.path, cfg.rate, cfg.freq, cfg.description, cfg.hw,
-                               radios.burst_annotations(self.bursts.receiver.synced))
+                               radios.burst_annotations(self.bursts.receiver.synced), started)
 
 
 class AirLink(FlowgraphOwner):

@@ -197,9 +197,9 @@ def sigmf_paths(path: str) -> tuple[str, str]:
 
 
 def sigmf_metadata(rate: float, freq: float, description: str = "", hw: str = "", dataset: str = "",
-                   annotations: list | None = None) -> dict:
-    """The SigMF metadata of a cf32_le recording starting now, checked against the SigMF schema;
-    ``annotations``: SigMF annotations (their ``semcom:`` fields declare the namespace)."""
+                   annotations: list | None = None, started: str = "") -> dict:
+    """The SigMF metadata of a cf32_le recording started at ``started`` (ISO 8601 UTC; '': now), checked
+    against the SigMF schema; ``annotations``: SigMF annotations (their ``semcom:`` fields declare the namespace)."""
     from .. import __version__
 
     glob = {"core:datatype": "cf32_le", "core:sample_rate": float(rate), "core:version": SIGMF_VERSION,
@@ -210,9 +210,9 @@ def sigmf_metadata(rate: float, freq: float, description: str = "", hw: str = ""
     annotations = annotations or []
     if any(key.startswith("semcom:") for a in annotations for key in a):
         glob["core:extensions"] = [{"name": "semcom", "version": __version__, "optional": True}]
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started = started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     meta = {"global": glob, "captures": [{"core:sample_start": 0, "core:frequency": float(freq),
-                                          "core:datetime": now}],
+                                          "core:datetime": started}],
             "annotations": annotations}
     validate_sigmf(meta)
     return meta
@@ -234,11 +234,11 @@ def validate_sigmf(meta: dict) -> None:
 
 
 def write_sigmf(path: str, rate: float, freq: float, description: str = "", hw: str = "",
-                annotations: list | None = None) -> str:
+                annotations: list | None = None, started: str = "") -> str:
     """Writes the validated SigMF metadata of the cf32_le recording ``path`` atomically; returns its path."""
     data, meta_path = sigmf_paths(path)
     dataset = "" if data.endswith(SIGMF_DATA) else os.path.basename(data)
-    meta = sigmf_metadata(rate, freq, description, hw, dataset, annotations)
+    meta = sigmf_metadata(rate, freq, description, hw, dataset, annotations, started)
     folder = os.path.dirname(os.path.abspath(meta_path))
     tmp = os.path.join(folder, f".tmp-{secrets.token_hex(4)}-{os.path.basename(meta_path)}")
     try:  # open's mode 0666 less the umask, as any file the user writes (mkstemp's is 0600)

@@ -106,6 +106,7 @@ def test_file_round_trip_with_sigmf(tmp_path):
     assert (g["core:datatype"], g["core:sample_rate"], g["core:version"], g["core:description"]) == \
         ("cf32_le", 2e6, "1.0.0", "unit test")
     assert "core:dataset" not in g
+    assert meta["captures"][0].pop("core:datetime").endswith("Z")  # UTC, ISO 8601
     assert meta["captures"] == [{"core:sample_start": 0, "core:frequency": 433.92e6}]
     assert meta["annotations"] == []
     info = read_sigmf(data)
@@ -142,10 +143,10 @@ def test_file_missing_truncated_or_bad_meta(tmp_path):
     with pytest.raises(SemcomError) as err:
         rx_source(RadioConfig("file", path=str(bad)))
     assert "cut.sigmf-meta is not valid SigMF metadata" in one_line(err)
-    (tmp_path / "cut.sigmf-meta").write_text(json.dumps({"global": {"core:datatype": "ci16_le"}}))
+    (tmp_path / "cut.sigmf-meta").write_text(json.dumps({"global": {"core:datatype": "ri16_le"}}))
     with pytest.raises(SemcomError) as err:
         rx_source(RadioConfig("file", path=str(bad)))
-    assert "holds 'ci16_le' samples; only cf32_le" in one_line(err)
+    assert "holds 'ri16_le' samples; only cf32_le" in one_line(err)
 
 
 

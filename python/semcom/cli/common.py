@@ -101,8 +101,14 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
     options.add(s, "seed")
     h = p.add_argument_group("radio hardware (--radio zmq/file/uhd/soapy)")
     h.add_argument("--args", default="", help="device arguments: uhd 'type=b200,serial=...', soapy 'driver=...'")
-    for name in ("freq", "rate", "gain"):
-        options.add(h, name)
+    options.add(h, "freq")
+    if receiver:  # None: a recording's own rate
+        options.add(h, "rate", default=None, help=options.OPTIONS["rate"].help + " (default "
+                    f"{options.default('rate'):g}); --radio file: the waveform's rate, to which a recording at "
+                    "another core:sample_rate is resampled (default: the recording's rate)")
+    else:
+        options.add(h, "rate")
+    options.add(h, "gain")
     h.add_argument("--antenna", default="", help="antenna port (e.g. TX/RX, RX2); empty: the device default")
     options.add(h, "address")
     h.add_argument("--zmq-pattern", choices=ZMQ_PATTERNS, default="pubsub",
@@ -110,7 +116,8 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
                         "received: it says sent); pushpull: lossless, waits for the receiver; reqrep: the receiver "
                         "asks (with these two, a transmitter whose samples no receiver takes for "
                         f"{STALL_SECONDS:g} s stops with an error)")
-    h.add_argument("--file", default="", help="IQ recording (complex64, SigMF metadata next to it)")
+    h.add_argument("--file", default="", help="SigMF recording: x.sigmf-data (TX writes cf32_le; RX reads cf32_le, "
+                   "ci16_le, ci8 or cu8) beside x.sigmf-meta, or (RX) a .sigmf archive")
     for name in (("threshold", "frame_timeout") if receiver else ("amplitude",)):
         options.add(h, name)
     options.add(h, "key")
@@ -123,8 +130,10 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
 def radio_config(args):
     """The RadioConfig of a non-sim --radio."""
     from ..flowgraphs.radios import RadioConfig
-    return RadioConfig(args.radio, args=args.args, freq=args.freq, rate=args.rate, gain=args.gain,
-                       antenna=args.antenna, address=args.address, path=args.file, zmq_pattern=args.zmq_pattern)
+    rate = options.default("rate") if args.rate is None else args.rate
+    return RadioConfig(args.radio, args=args.args, freq=args.freq, rate=rate, gain=args.gain,
+                       antenna=args.antenna, address=args.address, path=args.file, zmq_pattern=args.zmq_pattern,
+                       resample=args.rate is not None)
 
 
 def air_options(args):

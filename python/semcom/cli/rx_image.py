@@ -42,6 +42,10 @@ def main():
                         "tx_image.py --codec auto --feedback ADDR")
     options.add(g, "status")
     g.add_argument("--output-dir", default="out/rx", help="received images and JSON records go here")
+    g.add_argument("--record", default="", metavar="FILE.sigmf-data",
+                   help="keep the received samples (cf32_le, at --rate) in this SigMF recording, with one "
+                        "annotation per burst (sample span, semcom:snr_db, semcom:cfo, semcom:frame) written at "
+                        "the end; replays with --radio file --file FILE.sigmf-data")
     g.add_argument("--decoder", choices=("float32", "int8"), default="",
                    help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
                         "twice as fast (default: $SEMCOM_DECODER, else float32)")
@@ -58,6 +62,8 @@ def main():
     if args.radio == "sim" and args.feedback:
         raise SemcomError("--feedback reports to a transmitter in another process: use it with --radio zmq, file, "
                           "uhd or soapy")
+    if args.radio == "sim" and args.record:
+        raise SemcomError("--record keeps the samples a radio received: use it with --radio zmq, file, uhd or soapy")
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
@@ -156,7 +162,7 @@ def receive_from_radio(args, reference):
         from .feedback import FeedbackPublisher
         feedback = FeedbackPublisher(args.feedback)
     codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
-    rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir).start()
+    rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir, args.record).start()
     print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)
     received, last = 0, time.monotonic()
     shown, next_status, snr = None, time.monotonic() + args.status, None
@@ -196,6 +202,9 @@ def receive_from_radio(args, reference):
     unlogged = rx.image.count - received  # written, but the console's queue kept only the newest
     behind = f", {unlogged} of them written without a log line (the console fell behind)" if unlogged > 0 else ""
     print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}")
+    if args.radio == "file" and not rx.image.count and args.rate is None:
+        print(f"the recording is at {rx.source.cfg.rate:g} samples/s: if the transmitter ran at another rate, "
+              "give that rate with --rate to resample the recording to it")
     return 1 if failed else 0
 
 

@@ -135,9 +135,12 @@ class AirTransmitter(FlowgraphOwner):
 
 
 class AirReceiver(FlowgraphOwner):
-    """Receives bursts from a radio and decodes images; ``received`` is image_rx's queue."""
+    """Receives bursts from a radio and decodes images; ``received`` is image_rx's queue.
+    ``record``: a SigMF data file that keeps the samples burst_rx sees; ``close`` writes its
+    metadata with one annotation per synchronised burst."""
 
-    def __init__(self, radio: radios.RadioConfig, options: AirOptions | None = None, codec="", output_dir=""):
+    def __init__(self, radio: radios.RadioConfig, options: AirOptions | None = None, codec="", output_dir="",
+                 record=""):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_rx")
         self.source = radios.rx_source(radio)
@@ -148,6 +151,14 @@ class AirReceiver(FlowgraphOwner):
         self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")
+        self.recorder = None
+        if record:
+            received = self.source.cfg
+            self.recorder = radios.tx_sink(radios.RadioConfig(
+                "file", path=record, rate=received.rate, freq=received.freq, hw=radios.recording_hw(received),
+                description="gr-semcom receiver recording"))
+            self.tb.connect(self.source, self.recorder)
+            self.bursts.receiver.synced = []
 
     @property
     def received(self) -> "queue.Queue[tuple[dict, np.ndarray]]":
@@ -174,6 +185,12 @@ class AirReceiver(FlowgraphOwner):
     def close(self):
         self.tb.stop()
         self._waiter.join(timeout=10)
+        if self.recorder is not None:
+            self.recorder.block.close()
+            cfg = self.recorder.cfg
+            started = radios.read_sigmf(cfg.path)["sigmf"]["captures"][0]["core:datetime"]
+            radios.write_sigmf(cfg.path, cfg.rate, cfg.freq, cfg.description, cfg.hw,
+                               radios.burst_annotations(self.bursts.receiver.synced), started)
 
 
 class AirLink(FlowgraphOwner):

@@ -13,9 +13,12 @@ Kinds and the options they use (``RadioConfig`` fields):
   (``pubsub``: broadcast, drops while nobody listens; ``pushpull``: lossless,
   blocks while nobody listens; ``reqrep``: the receiver asks for samples),
   timeout_ms, pass_tags. freq and rate are only carried along.
-- ``file``:  path of complex64 samples (SigMF ``cf32_le``); TX writes a
-  ``.sigmf-meta`` next to it with rate, freq and description, RX reads them
-  back; repeat loops the recording. Runs as fast as the flowgraph allows.
+- ``file``:  path of a SigMF recording; TX writes ``cf32_le`` samples and a
+  validated ``.sigmf-meta`` next to them (rate, freq, description, datetime,
+  hw); RX reads ``cf32_le``, ``ci16_le``, ``ci8`` or ``cu8`` samples, or a
+  ``.sigmf`` archive, as complex floats, takes rate and freq from the metadata
+  and, with resample, resamples the recording to ``rate``; repeat loops the
+  recording. Runs as fast as the flowgraph allows.
 - ``uhd``:   args (UHD device args, e.g. ``type=b200``), freq, rate, gain,
   antenna, len_tag (TX burst length tag). Fails with one line when no USRP
   matches the args.
@@ -30,7 +33,10 @@ import json
 import math
 import os
 import secrets
+import tarfile
+import time
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from ..errors import SemcomError
 from .. import options
@@ -38,9 +44,10 @@ from ..options import HARDWARE_RADIOS, zmq_address
 
 KINDS = HARDWARE_RADIOS
 ZMQ_PATTERNS = ("pubsub", "pushpull", "reqrep")
-SIGMF_DATA, SIGMF_META = ".sigmf-data", ".sigmf-meta"
+SIGMF_DATA, SIGMF_META, SIGMF_ARCHIVE = ".sigmf-data", ".sigmf-meta", ".sigmf"
 SIGMF_VERSION = "1.0.0"
-SAMPLE_BYTES = 8  # complex64
+SAMPLE_BYTES = {"cf32_le": 8, "ci16_le": 4, "ci8": 2, "cu8": 2}  # SigMF datatypes RX reads: bytes per sample
+MAX_RESAMPLE_TERM = 64  # largest interpolation or decimation the file receiver resamples by
 STALL_SECONDS = 30.0  # a transmitter whose radio takes no samples this long reports it and stops
 
 
@@ -62,6 +69,8 @@ class RadioConfig:
     len_tag: str = ""
     repeat: bool = False
     description: str = ""
+    resample: bool = False  # file RX: resample the recording from its own rate to ``rate``
+    hw: str = ""  # SigMF core:hw of what the samples came from
 
     def stall_hint(self, seconds: float) -> str:
         """The line a transmitter prints when this radio took no samples for ``seconds``."""
@@ -87,7 +96,7 @@ class RadioConfig:
             raise SemcomError(f"gain must be a number in dB, got '{self.gain}'") from None
         if not math.isfinite(self.gain):
             raise SemcomError(f"gain must be a finite number in dB, got {self.gain}")
-        for name in ("args", "antenna", "address", "path", "len_tag", "description"):
+        for name in ("args", "antenna", "address", "path", "len_tag", "description", "hw"):
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise SemcomError(f"radio {name} must be a string, got {value!r}")
@@ -124,36 +133,37 @@ def _one_line(err: BaseException) -> str:
 def tx_sink(cfg: RadioConfig):
     """A hier block with one gr_complex input that sends to the radio ``cfg`` describes."""
     block, cfg = _BUILDERS[cfg.kind](cfg, True)
-    return _wrap(block, cfg, True)
+    return _wrap([block], cfg, True)
 
 
 def rx_source(cfg: RadioConfig):
     """A hier block with one gr_complex output that receives from the radio ``cfg`` describes.
     Keep a reference to it while the flowgraph runs (it may hold a Python block)."""
-    block, cfg = _BUILDERS[cfg.kind](cfg, False)
-    return _wrap(block, cfg, False)
+    chain, cfg = _BUILDERS[cfg.kind](cfg, False)
+    return _wrap(chain if isinstance(chain, list) else [chain], cfg, False)
 
 
 _ENDPOINT = None
 
 
-def _wrap(block, cfg: RadioConfig, is_tx: bool):
+def _wrap(chain: list, cfg: RadioConfig, is_tx: bool):
     global _ENDPOINT
     from gnuradio import gr
 
     if _ENDPOINT is None:
         class radio_endpoint(gr.hier_block2):
-            """One complex stream port around a stock block (``.block``); ``.cfg`` is the config in effect."""
+            """One complex stream port around a chain of stock blocks (``.block``: the radio's own, first);
+            ``.cfg`` is the config in effect."""
 
-            def __init__(self, block, cfg, is_tx):
+            def __init__(self, chain, cfg, is_tx):
                 port, none = gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0)
                 gr.hier_block2.__init__(self, f"semcom_radio_{cfg.kind}_{'tx' if is_tx else 'rx'}",
                                         port if is_tx else none, none if is_tx else port)
-                self.block, self.cfg = block, cfg
-                self.connect(self, block) if is_tx else self.connect(block, self)
+                self.block, self.chain, self.cfg = chain[0], chain, cfg
+                self.connect(self, *chain) if is_tx else self.connect(*chain, self)
 
         _ENDPOINT = radio_endpoint
-    return _ENDPOINT(block, cfg, is_tx)
+    return _ENDPOINT(chain, cfg, is_tx)
 
 
 def _zmq(cfg: RadioConfig, is_tx: bool):
@@ -186,18 +196,49 @@ def sigmf_paths(path: str) -> tuple[str, str]:
     return path, base + SIGMF_META
 
 
-def write_sigmf(path: str, rate: float, freq: float, description: str = "") -> str:
-    """Writes the SigMF metadata of the cf32_le recording ``path`` atomically; returns its path."""
+def sigmf_metadata(rate: float, freq: float, description: str = "", hw: str = "", dataset: str = "",
+                   annotations: list | None = None, started: str = "") -> dict:
+    """The SigMF metadata of a cf32_le recording started at ``started`` (ISO 8601 UTC; '': now), checked
+    against the SigMF schema; ``annotations``: SigMF annotations (their ``semcom:`` fields declare the namespace)."""
     from .. import __version__
 
-    data, meta_path = sigmf_paths(path)
     glob = {"core:datatype": "cf32_le", "core:sample_rate": float(rate), "core:version": SIGMF_VERSION,
             "core:description": description or "gr-semcom complex baseband recording",
-            "core:recorder": f"gr-semcom {__version__}"}
-    if not data.endswith(SIGMF_DATA):  # a non-conforming dataset name must be named in the metadata
-        glob["core:dataset"] = os.path.basename(data)
-    meta = {"global": glob, "captures": [{"core:sample_start": 0, "core:frequency": float(freq)}],
-            "annotations": []}
+            "core:recorder": f"gr-semcom {__version__}", "core:hw": hw or "gr-semcom file radio (no hardware)"}
+    if dataset:  # a non-conforming dataset name must be named in the metadata
+        glob["core:dataset"] = dataset
+    annotations = annotations or []
+    if any(key.startswith("semcom:") for a in annotations for key in a):
+        glob["core:extensions"] = [{"name": "semcom", "version": __version__, "optional": True}]
+    started = started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    meta = {"global": glob, "captures": [{"core:sample_start": 0, "core:frequency": float(freq),
+                                          "core:datetime": started}],
+            "annotations": annotations}
+    validate_sigmf(meta)
+    return meta
+
+
+def validate_sigmf(meta: dict) -> None:
+    """SemcomError (one line) unless ``meta`` passes the sigmf library's validator."""
+    import warnings
+
+    from sigmf.validate import validate
+    from jsonschema.exceptions import ValidationError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an undeclared extension is an error here
+            validate(meta)
+    except (ValidationError, Warning) as err:
+        raise SemcomError(f"SigMF metadata fails validation: {_one_line(getattr(err, 'message', err))}") from None
+
+
+def write_sigmf(path: str, rate: float, freq: float, description: str = "", hw: str = "",
+                annotations: list | None = None, started: str = "") -> str:
+    """Writes the validated SigMF metadata of the cf32_le recording ``path`` atomically; returns its path."""
+    data, meta_path = sigmf_paths(path)
+    dataset = "" if data.endswith(SIGMF_DATA) else os.path.basename(data)
+    meta = sigmf_metadata(rate, freq, description, hw, dataset, annotations, started)
     folder = os.path.dirname(os.path.abspath(meta_path))
     tmp = os.path.join(folder, f".tmp-{secrets.token_hex(4)}-{os.path.basename(meta_path)}")
     try:  # open's mode 0666 less the umask, as any file the user writes (mkstemp's is 0600)
@@ -212,15 +253,25 @@ def write_sigmf(path: str, rate: float, freq: float, description: str = "") -> s
     return meta_path
 
 
-def read_sigmf(path: str) -> dict:
-    """Reads the SigMF metadata of ``path`` (data or meta file name).
+def burst_annotations(bursts) -> list[dict]:
+    """SigMF annotations of received bursts (``BurstInfo``), in sample order."""
+    return [{"core:sample_start": int(b.position), "core:sample_count": max(1, int(b.samples)),
+             "core:label": f"frame {b.header.frame} burst {b.header.segment}",
+             "semcom:snr_db": round(float(b.snr_db), 2), "semcom:cfo": round(float(b.cfo), 8),
+             "semcom:frame": int(b.header.frame), "semcom:segment": int(b.header.segment),
+             "semcom:fec_ok": bool(b.fec_ok)}
+            for b in sorted(bursts, key=lambda b: b.position)]
 
-    Returns {'rate': Hz or None, 'freq': Hz or None, 'datatype', 'description',
-    'meta_path', 'sigmf': the whole JSON}.
-    """
-    _, meta_path = sigmf_paths(path)
+
+def recording_hw(cfg: RadioConfig) -> str:
+    """SigMF core:hw for samples received from the radio ``cfg``."""
+    where = {"zmq": cfg.address, "file": cfg.path}.get(cfg.kind, cfg.args)
+    return f"gr-semcom {cfg.kind} radio{f' {where}' if where else ''}"
+
+
+def _parse_sigmf(text, meta_path: str) -> dict:
     try:
-        meta = json.loads(options.read_small(meta_path, f"SigMF metadata {meta_path}"))
+        meta = json.loads(text)
         glob = meta["global"]
         captures = meta.get("captures") or [{}]
         out = {"rate": glob.get("core:sample_rate"), "freq": captures[0].get("core:frequency"),
@@ -229,13 +280,76 @@ def read_sigmf(path: str) -> dict:
         for key in ("rate", "freq"):
             if out[key] is not None:
                 out[key] = float(out[key])
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        raise SemcomError(f"{meta_path} is not valid SigMF metadata ({type(err).__name__}: {_one_line(err)})") from None
+    return out
+
+
+def read_sigmf(path: str) -> dict:
+    """Reads the SigMF metadata of ``path`` (data or meta file name).
+
+    Returns {'rate': Hz or None, 'freq': Hz or None, 'datatype', 'description',
+    'meta_path', 'sigmf': the whole JSON}.
+    """
+    _, meta_path = sigmf_paths(path)
+    try:
+        text = options.read_small(meta_path, f"SigMF metadata {meta_path}")
     except SemcomError:
         if not os.path.lexists(meta_path):
             raise SemcomError(f"no SigMF metadata file {meta_path}") from None
         raise
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+    except OSError as err:
         raise SemcomError(f"{meta_path} is not valid SigMF metadata ({type(err).__name__}: {_one_line(err)})") from None
-    return out
+    return _parse_sigmf(text, meta_path)
+
+
+def _archive(path: str) -> tuple[dict, int, int]:
+    """(metadata, byte offset, byte count) of the one recording in the SigMF archive ``path`` (a tar)."""
+    try:
+        with tarfile.open(path, "r:") as tar:  # samples are read in place: an uncompressed tar
+            members = [m for m in tar.getmembers() if m.isfile()]
+            metas = [m for m in members if m.name.endswith(SIGMF_META)]
+            if len(metas) != 1:
+                raise SemcomError(f"SigMF archive {path} holds {len(metas)} recordings; one is supported")
+            data_name = metas[0].name[:-len(SIGMF_META)] + SIGMF_DATA
+            datas = [m for m in members if m.name == data_name]
+            if not datas:
+                raise SemcomError(f"SigMF archive {path} has no {data_name} beside its metadata")
+            if metas[0].size > options.MAX_METADATA_BYTES:
+                raise SemcomError(f"SigMF archive {path}: metadata of {metas[0].size} bytes is too large")
+            info = _parse_sigmf(tar.extractfile(metas[0]).read(), f"{path}:{metas[0].name}")
+    except (tarfile.TarError, OSError) as err:
+        raise SemcomError(f"cannot read SigMF archive {path}: {_one_line(err)} "
+                          "(radio 'file' reads uncompressed tar archives)") from None
+    return info, datas[0].offset_data, datas[0].size
+
+
+def _converter(datatype: str) -> list:
+    """Stock blocks from the datatype's items to gr_complex in [-1, 1] (nothing for cf32_le)."""
+    from gnuradio import blocks
+
+    if datatype == "ci16_le":
+        return [blocks.interleaved_short_to_complex(False, False, 32768.0)]
+    if datatype == "ci8":
+        return [blocks.interleaved_char_to_complex(False, 128.0)]
+    if datatype == "cu8":  # interleaved floats have gr_complex's layout: pairs of them are complex samples
+        return [blocks.uchar_to_float(), blocks.add_const_ff(-127.5), blocks.multiply_const_ff(1 / 127.5),
+                blocks.stream_to_vector(4, 2)]
+    return []
+
+
+def _resampler(data: str, recorded: float, wanted: float) -> list:
+    """A rational resampler from ``recorded`` to ``wanted`` samples/s (nothing when they are equal)."""
+    ratio = Fraction(wanted) / Fraction(recorded)
+    if ratio == 1:
+        return []
+    if max(ratio.numerator, ratio.denominator) > MAX_RESAMPLE_TERM:
+        raise SemcomError(f"recording {data} is at {recorded:g} samples/s and --rate is {wanted:g}: their ratio "
+                          f"{ratio.numerator}/{ratio.denominator} has terms above {MAX_RESAMPLE_TERM}; "
+                          "resample the recording to a rate closer to a small multiple of --rate")
+    from gnuradio import filter as gr_filter
+
+    return [gr_filter.rational_resampler_ccc(ratio.numerator, ratio.denominator)]
 
 
 def _file(cfg: RadioConfig, is_tx: bool):
@@ -247,26 +361,45 @@ def _file(cfg: RadioConfig, is_tx: bool):
             os.makedirs(os.path.dirname(os.path.abspath(data)), exist_ok=True)
             sink = blocks.file_sink(gr.sizeof_gr_complex, data, False)
             sink.set_unbuffered(False)
-            write_sigmf(data, cfg.rate, cfg.freq, cfg.description)
+            write_sigmf(data, cfg.rate, cfg.freq, cfg.description, cfg.hw)
         except (OSError, RuntimeError) as err:
             raise SemcomError(f"cannot write recording {data}: {_one_line(err)}") from None
         return sink, replace(cfg, path=data)
-    if not os.path.isfile(data):
-        raise SemcomError(f"no recording {data} (radio 'file' reads complex64 samples written by radio 'file')")
-    size = os.path.getsize(data)
-    if size == 0 or size % SAMPLE_BYTES:
-        raise SemcomError(f"recording {data} has {size} bytes, not a whole positive number of complex64 samples "
-                          f"({SAMPLE_BYTES} bytes each): truncated, or not cf32")
-    if os.path.exists(meta_path):
-        info = read_sigmf(meta_path)
-        if info["datatype"] != "cf32_le":
-            raise SemcomError(f"recording {data} holds '{info['datatype']}' samples; only cf32_le is supported")
-        cfg = replace(cfg, path=data, rate=info["rate"] or cfg.rate, freq=info["freq"] or cfg.freq,
+    info, offset, size = None, 0, 0
+    if cfg.path.endswith(SIGMF_ARCHIVE) and os.path.isfile(cfg.path):
+        data = cfg.path
+        info, offset, size = _archive(data)
+    elif not os.path.isfile(data):
+        raise SemcomError(f"no recording {data} (radio 'file' reads SigMF recordings: x.sigmf-data beside "
+                          "x.sigmf-meta, or a .sigmf archive)")
+    else:
+        size = os.path.getsize(data)
+        if os.path.exists(meta_path):
+            info = read_sigmf(meta_path)
+    datatype = info["datatype"] if info else "cf32_le"
+    if datatype not in SAMPLE_BYTES:
+        raise SemcomError(f"recording {data} holds '{datatype}' samples; only {', '.join(SAMPLE_BYTES)} "
+                          "are supported")
+    item = SAMPLE_BYTES[datatype]
+    if size == 0 or size % item:
+        what = "complex64" if datatype == "cf32_le" else datatype
+        raise SemcomError(f"recording {data} has {size} bytes, not a whole positive number of {what} samples "
+                          f"({item} bytes each): truncated, or not {datatype}")
+    rate = cfg.rate
+    if info:
+        cfg = replace(cfg, rate=info["rate"] or cfg.rate, freq=info["freq"] or cfg.freq,
                       description=info["description"] or cfg.description)
-    try:
-        return blocks.file_source(gr.sizeof_gr_complex, data, cfg.repeat), cfg
+    cfg = replace(cfg, path=data)
+    read = item if datatype == "cf32_le" else item // 2  # converters take I and Q as separate items
+    try:  # an archive's samples: the data member's bytes (tar members start on 512-byte blocks)
+        source = blocks.file_source(read, data, cfg.repeat, offset // read, size // read if offset else 0)
     except RuntimeError as err:
         raise SemcomError(f"cannot read recording {data}: {_one_line(err)}") from None
+    chain = [source] + _converter(datatype)
+    if cfg.resample:
+        chain += _resampler(data, cfg.rate, rate)
+        cfg = replace(cfg, rate=rate)
+    return chain, cfg
 
 
 # ---------------------------------------------------------------- UHD

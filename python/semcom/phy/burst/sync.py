@@ -34,6 +34,7 @@ class BurstInfo:
     snr_db: float
     cfo: float  # cycles per sample
     fec_ok: bool = True
+    samples: int = 0  # from the preamble start to the end of the burst
 
 
 @dataclass
@@ -110,6 +111,7 @@ class BurstSynchroniser:
         self.detections: list[int] = []
         self.skip_until = 0
         self.head = None  # (window start, sync, header) of the detection being waited on
+        self.synced: list[BurstInfo] | None = None  # a list: every synchronised burst is appended to it
         self.last_seen: dict[tuple[int, int, int], int] = {}  # stream position of each pending frame's last burst
         self.frame_timeout, self.clock = float(frame_timeout), clock
         self.last_feed = clock()
@@ -226,7 +228,8 @@ class BurstSynchroniser:
             self.head = None
             self.detections.pop(0)
             try:
-                events.append(self._synced(wave.demodulate(x, n_data, sync, channel), header, start))
+                events.append(self._synced(wave.demodulate(x, n_data, sync, channel), header, start,
+                                           stop - wave.guard - start))
             except (SemcomError, ValueError) as err:  # cut short or corrupted: what follows may be a burst
                 self.dropped += 1
                 self.last_error = f"burst {header.segment} of frame {header.frame}: {err}"
@@ -237,15 +240,17 @@ class BurstSynchroniser:
                 bisect.insort(self.detections, stop + wave.guard)
         return events
 
-    def _synced(self, demod: wf_mod.Demodulated, header: Header, start: int) -> SyncedBurst:
+    def _synced(self, demod: wf_mod.Demodulated, header: Header, start: int, samples: int) -> SyncedBurst:
         if demod.pilot_error > MAX_PILOT_ERROR:
             raise SemcomError(f"pilots off by {demod.pilot_error:.1f}x the noise estimate (burst cut short "
                               "or corrupted); segment lost")
         self.bursts += 1
         self.last_seen[frame_key(header)] = self.end
         h = wf_mod.HEADER_SYMBOLS
-        return SyncedBurst(BurstInfo(header, int(start), demod.snr_db, demod.cfo),
-                           demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32))
+        info = BurstInfo(header, int(start), demod.snr_db, demod.cfo, samples=int(samples))
+        if self.synced is not None:
+            self.synced.append(info)
+        return SyncedBurst(info, demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32))
 
     def _trim(self):
         keep_from = self.end - self.acquire_span

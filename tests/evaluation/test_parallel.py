@@ -1,5 +1,6 @@
 """parallel.run: results in the order of the units, here or in worker processes."""
 import operator
+import os
 
 import pytest
 
@@ -23,6 +24,11 @@ def test_bad_worker_counts_are_one_line(jobs, scheduler, message):
     pytest.importorskip("dask.distributed") if scheduler else None
     with pytest.raises(SemcomError, match=message):
         parallel.run(operator.neg, [1, 2], jobs=jobs, scheduler=scheduler)
+
+
+def test_a_worker_that_dies_is_one_line():
+    with pytest.raises(SemcomError, match="a worker process died"):
+        parallel.run(os._exit, [3, 3], jobs=2)
 
 
 def test_a_point_seed_depends_on_the_point_and_the_seed_only():

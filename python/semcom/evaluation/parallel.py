@@ -10,6 +10,7 @@ import contextlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import SemcomError
 
@@ -49,7 +50,10 @@ def run(function, units: list, jobs: int = 1, scheduler: str | None = None, prog
     with single_thread_environment(), ProcessPoolExecutor(min(jobs, len(units)),
                                                           mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(function, unit): i for i, unit in enumerate(units)}
-        return _collect(futures, as_completed(futures), progress)
+        try:
+            return _collect(futures, as_completed(futures), progress)
+        except BrokenProcessPool:
+            raise SemcomError("a worker process died (out of memory, or killed); rerun with fewer --jobs") from None
 
 
 def _collect(futures: dict, completed, progress) -> list:

@@ -38,8 +38,12 @@ class sim_channel(pdu_block):
         if channel not in CHANNELS and channels.mimo_shape(channel) is None:
             raise SemcomError(f"unknown channel '{channel}'; choose one of {', '.join(CHANNELS)} (or mimoNTxNR)")
         self.channel, self.block_len = channel, int(block_len)
-        self.rng = np.random.default_rng(seed)
+        self.reseed(seed)
         self.set_snr(snr_db)
+
+    def reseed(self, seed: int):
+        """Restart the noise and fading from ``seed``."""
+        self.rng = np.random.default_rng(seed)
 
     def set_snr(self, snr_db: float):
         self.snr_db = float(snr_db)

@@ -17,6 +17,10 @@ envelope against the SSCC envelope and its switch points.
 each SNR) and one column per SNR of the first channel, captioned with PSNR / MS-SSIM;
 --save-images DIR writes every received image.
 
+--jobs N runs the points in N worker processes (default: every core); --scheduler sends them to a
+Dask cluster (tcp://HOST:8786, or local:N). Each point's channel seed comes from --seed and the
+point itself, so the results do not depend on --jobs or --scheduler.
+
 --append keeps the rows already in --out/results.csv for points (codec, link,
 channel, image, SNR) this run does not evaluate, so a new codec or SNR joins
 an earlier comparison without re-running it.
@@ -30,6 +34,7 @@ Examples:
   semcom-eval --out docs/results/envelope --sscc-profile models/sscc_profile.json
   semcom-eval --images examples/images --snr 0 3 6 10 15 20 --out results
   semcom-eval --codecs bitsemcom bitsemcom-hard --append --out results
+  semcom-eval --scheduler tcp://head:8786 --images /shared/photos --out results
   semcom-eval --codecs bitsemcom-qpsk-cpp16 avif --snr -3 0 3 10 --grid out/grid.jpg --out out/grid
 """
 import os
@@ -70,6 +75,10 @@ def main():
     p.add_argument("--cpp", type=cli.cpp_value, default=1 / 16, help="channel uses per pixel")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="worker processes on this machine (default: every core); the rows do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the points on a Dask cluster instead: "
+                   "tcp://HOST:8786 (a running 'dask scheduler'), or local:N for N worker processes here")
     p.add_argument("--grid", metavar="PATH", help="picture of the received images of the first image "
                    "(codecs x SNRs; .png or .jpg)")
     p.add_argument("--save-images", metavar="DIR", help="write every received image into DIR")
@@ -128,7 +137,7 @@ def main():
         rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,
                                    progress=bar.update, seed=args.seed, learned_links=args.learned_links,
                                    reference=reference, waveform=args.waveform, impaired=args.impaired,
-                                   received=kept))
+                                   received=kept, jobs=args.jobs, scheduler=args.scheduler))
     if args.grid:
         kept.grid(args.grid, images[0], args.codecs, evaluate.channel_label(args.channels[0], args.waveform,
                                                                            args.impaired), args.snr)

@@ -3,9 +3,11 @@ the GNU Radio chain, and write CSV, JSON, a Markdown summary and a PSNR-vs-SNR p
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,42 +63,96 @@ def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="idea
     return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform))
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One image through one codec x link x channel at every SNR: the plain description a worker
+    process (or a Dask worker on another machine) runs with ``run_unit``."""
+    image: str  # path, readable where the unit runs
+    codec: str
+    link: str
+    channel: str
+    snrs: tuple
+    cpp: float
+    seed: int
+    ldpc_backend: str = "minsum"
+    waveform: str = "ideal"
+    impaired: bool = False
+    keep_images: bool = False
+
+
+def point_seed(seed: int, *identity) -> int:
+    """The channel seed of one point, from ``seed`` and the point's identity (image, codec, link,
+    channel, SNR): the same whatever order, process or machine the points run in."""
+    digest = hashlib.sha256(repr((int(seed),) + identity).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def run_unit(unit: Unit) -> list[tuple[dict, np.ndarray | None]]:
+    """(row, received image or None) per SNR of ``unit``; a point whose budget is too small for
+    the link gives a lost row with the reason."""
+    name, image = os.path.basename(unit.image), load_image(unit.image)
+    fam, link = family(unit.codec), LinkConfig.parse(unit.link)
+    channel = channel_label(unit.channel, unit.waveform, unit.impaired)
+    out, sim = [], None
+    try:
+        for snr in unit.snrs:
+            seed = point_seed(unit.seed, name, unit.codec, unit.link, channel, float(snr))
+            if sim is None or unit.waveform != "ideal":  # the burst waveform's channel takes its seed when built
+                sim and sim.close()
+                sim = open_link(unit.codec, link, unit.cpp, unit.channel, snr, seed, unit.ldpc_backend,
+                                unit.waveform, unit.impaired)
+            else:
+                sim.reseed(seed)
+            sim.set_snr(snr)
+            row = {"image": name, "codec": unit.codec, "family": fam, "link": unit.link, "channel": channel,
+                   "snr_db": snr}
+            try:
+                r = sim.transmit(image)
+            except SemcomError as err:  # budget too small for this link: skip the point
+                out.append(({**row, "psnr_db": float("nan"), "ms_ssim": float("nan"), "lost": True,
+                             "reason": str(err), "payload_bits": 0, "channel_uses": 0}, None))
+                continue
+            out.append(({**row, "psnr_db": metrics.psnr(image, r.image), "ms_ssim": metrics.ms_ssim(image, r.image),
+                         "lost": r.lost, "reason": r.reason, "payload_bits": r.payload_bits,
+                         "channel_uses": r.channel_uses}, r.image if unit.keep_images else None))
+    finally:
+        sim and sim.close()
+    return out
+
+
+def units(images, codecs, links, channels, snrs, cpp, seed=0, ldpc_backend="minsum", learned_links=("qpsk",),
+          waveform="ideal", impaired=False, keep_images=False) -> list[Unit]:
+    """The sweep's units, channel by channel, codec by codec, link by link, image by image."""
+    return [Unit(path, codec, link_text, channel, tuple(snrs), cpp, seed, ldpc_backend, waveform, impaired, keep_images)
+            for channel in channels for codec in codecs for link_text in links_for(codec, links, learned_links)
+            for path in images]
+
+
 def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum",
-          learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False, received=None):
+          learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False, received=None, jobs=1,
+          scheduler=None):
     """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference.
     Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``.
     ``waveform`` sc/ofdm sends bursts through channel_model (``impaired``: the acceptance CFO,
     timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'.
-    ``received(row, image)``, when given, gets every received image with its row."""
-    loaded = [(os.path.basename(p), load_image(p)) for p in images]
+    ``received(row, image)``, when given, gets every received image with its row.
+    ``jobs`` worker processes (``parallel.run``), or ``scheduler`` a Dask cluster, run the units;
+    each point's seed comes from ``seed`` and its identity, so the rows do not depend on either."""
+    from . import parallel
+    todo = units(images, codecs, links, channels, snrs, cpp, seed, ldpc_backend, learned_links, waveform, impaired,
+                 received is not None)
+    done = parallel.run(run_unit, todo, jobs, scheduler, progress=progress and (lambda result: progress(len(result))))
+    loaded = [(os.path.basename(p), load_image(p)) for p in images] if reference else []
     for channel_name in channels:
         channel = channel_label(channel_name, waveform, impaired)
-        for codec in codecs:
-            fam = family(codec)
-            for link_text in links_for(codec, links, learned_links):
-                link = LinkConfig.parse(link_text)
-                with open_link(codec, link, cpp, channel_name, snrs[0], seed, ldpc_backend, waveform,
-                               impaired) as sim:
-                    for name, image in loaded:
-                        for snr in snrs:
-                            sim.set_snr(snr)
-                            try:
-                                r = sim.transmit(image)
-                            except SemcomError as err:  # budget too small for this link: skip the point
-                                yield {"image": name, "codec": codec, "family": fam, "link": link_text,
-                                       "channel": channel,
-                                       "snr_db": snr, "psnr_db": float("nan"), "ms_ssim": float("nan"),
-                                       "lost": True, "reason": str(err), "payload_bits": 0, "channel_uses": 0}
-                                progress and progress(1)
-                                continue
-                            row = {"image": name, "codec": codec, "family": fam, "link": link_text,
-                                   "channel": channel, "snr_db": snr, "psnr_db": metrics.psnr(image, r.image),
-                                   "ms_ssim": metrics.ms_ssim(image, r.image), "lost": r.lost, "reason": r.reason,
-                                   "payload_bits": r.payload_bits, "channel_uses": r.channel_uses}
-                            received and received(row, r.image)
-                            yield row
-                            progress and progress(1)
-        for name, image in loaded if reference and channel_name in ("awgn", "rayleigh") else ():  # no MIMO formula
+        for unit, result in zip(todo, done):
+            if unit.channel != channel_name:
+                continue
+            for row, image in result:
+                if received and image is not None:
+                    received(row, image)
+                yield row
+        for name, image in loaded if channel_name in ("awgn", "rayleigh") else ():  # no MIMO formula
             h, w = image.shape[:2]
             cu = channel_use_budget(cpp, h, w)
             for snr in snrs:

@@ -99,3 +99,7 @@ class IdealLink(FlowgraphOwner):
     def set_snr(self, snr_db: float):
         self.channel.set_snr(snr_db)
 
+    def reseed(self, seed: int):
+        """Restart the channel's noise and fading from ``seed``."""
+        self.channel.reseed(seed)
+

@@ -28,6 +28,7 @@ def burst_llr(modulation=opt("modulation"), constellation=None):
     block = semcom_python.burst_llr(k, LLR_CLIP)
     block.input_scale = None
     if constellation is not None:
+        constellation = modem.normalised(constellation)
         if modem.modulation_of(constellation) != modulation:
             raise SemcomError(f"constellation does not have the {modulation} number of points")
         block.input_scale = modem.install_stream_table(constellation)

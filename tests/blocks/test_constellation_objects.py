@@ -36,10 +36,11 @@ def test_stock_objects_keep_their_labels_at_unit_energy():
     qpsk = digital.constellation_qpsk()  # points at +-1.41: Es = 4
     symbols = phy_tx(qpsk, "none").modulate(np.array([0, 0, 0, 1, 1, 0, 1, 1], np.uint8), {})
     np.testing.assert_allclose(symbols, np.array(qpsk.points()) / 2, atol=1e-6)
-    dqpsk = digital.constellation_dqpsk()  # applies its pre-diff code: point i carries label code[i]
-    by_label = modem.plain(modem.normalised(dqpsk)).points
-    code = list(dqpsk.pre_diff_code())
-    np.testing.assert_allclose(by_label[code], np.array(dqpsk.points()) / 2, atol=1e-6)
+    gray = digital.constellation_calcdist(np.exp(1j * np.pi * np.arange(8) / 4), [0, 1, 3, 2, 7, 6, 4, 5], 8, 1,
+                                          digital.constellation.POWER_NORMALIZATION)  # label s on point code[s]
+    assert gray.apply_pre_diff_code()
+    by_label = modem.plain(modem.normalised(gray)).points
+    np.testing.assert_allclose(by_label, np.exp(1j * np.pi * np.array([0, 1, 3, 2, 7, 6, 4, 5]) / 4), atol=1e-6)
 
 
 @pytest.mark.parametrize("demapper", ["lut", "exact"])

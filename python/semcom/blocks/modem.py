@@ -21,7 +21,7 @@ from gnuradio import digital, fec, gr
 
 from ..errors import SemcomError
 from ..phy import ldpc, soft_lut
-from ..phy.constellations import MAX_BITS, Constellation, constellation, labelled
+from ..phy.constellations import MAX_BITS, MODULATIONS, Constellation, constellation, labelled
 from ..phy.link import LLR_CLIP, LinkConfig
 from ..options import check
 from .stream_run import run_chain
@@ -51,9 +51,9 @@ def as_constellation(obj) -> digital.constellation:
 
 def normalised(obj) -> digital.constellation:
     """A ``digital.constellation`` as a GRC user makes it, made usable: its points scaled to unit
-    average energy and ordered by label (point ``i`` carries label ``pre_diff_code[i]`` when the
-    object applies its pre-diff code, else ``i``), so that label = index for the whole stack.
-    Modulation names give the project's constellation."""
+    average energy and ordered by label (label ``s`` on point ``pre_diff_code[s]`` when the object
+    applies its pre-diff code, as gr-digital's ``generic_mod`` maps it, else on point ``s``), so
+    that label = index for the whole stack. Modulation names give the project's constellation."""
     obj = as_constellation(obj)
     const = _labelled(obj)
     current = np.array([complex(obj.map_to_points_v(label)[0]) for label in range(len(const.points))])
@@ -66,7 +66,7 @@ def normalised(obj) -> digital.constellation:
 def _labelled(obj) -> Constellation:
     if obj.dimensionality() != 1:
         raise SemcomError("constellation must be one-dimensional (complex points)")
-    code = list(obj.pre_diff_code()) if obj.apply_pre_diff_code() else None
+    code = np.argsort(obj.pre_diff_code()) if obj.apply_pre_diff_code() else None  # label of each point
     return labelled([complex(p) for p in obj.points()], code)
 
 
@@ -102,6 +102,15 @@ def resolve(modulation, given=None) -> tuple[digital.constellation, str]:
         raise SemcomError(f"constellation has {1 << obj.bits_per_symbol()} points; {modulation} has "
                           f"{1 << constellation(modulation).bits_per_symbol}")
     return obj, name
+
+
+def burst_modulation(modulation) -> str:
+    """The name a burst header carries for ``modulation`` (a name or a ``digital.constellation``)."""
+    name = resolve(modulation)[1]
+    if name not in MODULATIONS:
+        raise SemcomError(f"burst headers carry {', '.join(MODULATIONS)}; this constellation has "
+                          f"{len(constellation(name).points)} points (the ideal link takes it)")
+    return name
 
 
 def labels(bits: np.ndarray, k: int) -> np.ndarray:
@@ -143,7 +152,8 @@ def install_stream_table(obj) -> float:
     """Loads the noise-free max-log table into ``obj`` (once per object); returns the input scale
     that maps symbols onto the table's [-1, 1) square."""
     obj = as_constellation(obj)
-    const = plain(obj)
+    plain(obj)  # the soft decoder's table covers the object's own points: unit energy checked
+    const = plain(normalised(obj))
     with _STREAM_LOCK:
         key = id(obj)
         if key not in _STREAM_TABLES or _STREAM_TABLES[key][0] is not obj:

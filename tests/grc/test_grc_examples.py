@@ -136,6 +136,17 @@ def arrived(folder):
     return lambda: os.path.exists(os.path.join(str(folder), "frame000000.json"))
 
 
+def run_until_first_image(tb, folder, name: str) -> tuple[dict, np.ndarray]:
+    """Runs ``tb`` until it writes its first image to ``folder`` (fails after RUN_TIMEOUT)."""
+    tb.start()
+    try:
+        ok = wait_for(arrived(folder), RUN_TIMEOUT)
+    finally:
+        stop(tb)
+    assert ok, f"no image from {name} within {RUN_TIMEOUT:.0f} s"
+    return first_image(folder)
+
+
 # ---------------------------------------------------------------- compile
 
 def test_examples_found():
@@ -165,13 +176,7 @@ def test_air_loopback_decodes_through_impaired_channel(example, tmp_path, name, 
     out = tmp_path / "rx"
     channel = {**IMPAIRED, "snr_db": 15} if name.startswith("air_chain") else IMPAIRED
     tb = example(name)(image=SAMPLE, output_dir=str(out), waveform=waveform, **channel)
-    tb.start()
-    try:
-        ok = wait_for(arrived(out), RUN_TIMEOUT)
-    finally:
-        stop(tb)
-    assert ok, f"no image from {name} within {RUN_TIMEOUT:.0f} s"
-    record, image = first_image(out)
+    record, image = run_until_first_image(tb, out, name)
     assert record["lost"] is False and record["bursts_lost"] == 0, record
     assert abs(record["snr_est_db"] - channel["snr_db"]) < 2, record
     assert abs(record["cfo_est"] - IMPAIRED["cfo"]) < 5e-4, record
@@ -191,13 +196,7 @@ def test_air_chain_takes_its_modulation_from_one_variable(tmp_path):
     out = tmp_path / "rx"
     tb = top_block_class(grcc(str(grc), tmp_path), "air_chain")(image=SAMPLE, output_dir=str(out), waveform="sc",
                                                                   **{**IMPAIRED, "snr_db": 15})
-    tb.start()
-    try:
-        ok = wait_for(arrived(out), RUN_TIMEOUT)
-    finally:
-        stop(tb)
-    assert ok, f"no image from air_chain with QPSK within {RUN_TIMEOUT:.0f} s"
-    record, image = first_image(out)
+    record, image = run_until_first_image(tb, out, "air_chain with QPSK")
     assert record["modulation"] == "qpsk" and record["lost"] is False and record["bursts_lost"] == 0, record
     assert psnr(load_image(SAMPLE), image) > 20
 

@@ -342,6 +342,16 @@ def test_user_ldpc_code_over_a_recording(small_image, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "missing.alist': cannot read it" in r.stderr
 
 
+def test_alist_gnu_radios_encoder_cannot_take_is_refused_in_one_line(small_image, tmp_path):
+    """Parity part singular: no gap makes gr-fec's encoder work, nor does a systematic form exist."""
+    alist = tmp_path / "singular.alist"
+    alist.write_text("4 2\n2 4\n2 2 2 2\n4 4\n1 2\n1 2\n1 2\n1 2\n1 2 3 4\n1 2 3 4\n")
+    r = app("tx_image.py", "--radio", "file", "--file", tmp_path / "cap.sigmf-data", "--codec", "sscc", "--fec",
+            f"alist:{alist}", small_image)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "parity part is singular" in r.stderr, r.stderr
+
+
 def test_bench_latency_runs_each_model_over_its_own_modulation_unless_told(tmp_path):
     r = app("semcom-bench", "--latency", "bitsemcom-qpsk-cpp16", "bitsemcom-16qam-cpp16", "--runs", 1,
             "--out", tmp_path / "own")

@@ -74,13 +74,18 @@ def example(build_dir):
             path = os.path.join(str(build_dir), name + ".py")
             if not os.path.isfile(path):
                 path = grcc(os.path.join(EXAMPLES, name + ".grc"), build_dir)
-            spec = importlib.util.spec_from_file_location(f"semcom_example_{name}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            classes[name] = getattr(module, name)
+            classes[name] = top_block_class(path, name)
         return classes[name]
 
     return load
+
+
+def top_block_class(path: str, name: str):
+    """The top block class ``name`` of a Python file grcc wrote."""
+    spec = importlib.util.spec_from_file_location(f"semcom_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
 
 
 QT_APPLICATION = []  # held until the process ends: a widget destroyed after its QApplication crashes
@@ -131,6 +136,17 @@ def arrived(folder):
     return lambda: os.path.exists(os.path.join(str(folder), "frame000000.json"))
 
 
+def run_until_first_image(tb, folder, name: str) -> tuple[dict, np.ndarray]:
+    """Runs ``tb`` until it writes its first image to ``folder`` (fails after RUN_TIMEOUT)."""
+    tb.start()
+    try:
+        ok = wait_for(arrived(folder), RUN_TIMEOUT)
+    finally:
+        stop(tb)
+    assert ok, f"no image from {name} within {RUN_TIMEOUT:.0f} s"
+    return first_image(folder)
+
+
 # ---------------------------------------------------------------- compile
 
 def test_examples_found():
@@ -160,13 +176,7 @@ def test_air_loopback_decodes_through_impaired_channel(example, tmp_path, name, 
     out = tmp_path / "rx"
     channel = {**IMPAIRED, "snr_db": 15} if name.startswith("air_chain") else IMPAIRED
     tb = example(name)(image=SAMPLE, output_dir=str(out), waveform=waveform, **channel)
-    tb.start()
-    try:
-        ok = wait_for(arrived(out), RUN_TIMEOUT)
-    finally:
-        stop(tb)
-    assert ok, f"no image from {name} within {RUN_TIMEOUT:.0f} s"
-    record, image = first_image(out)
+    record, image = run_until_first_image(tb, out, name)
     assert record["lost"] is False and record["bursts_lost"] == 0, record
     assert abs(record["snr_est_db"] - channel["snr_db"]) < 2, record
     assert abs(record["cfo_est"] - IMPAIRED["cfo"]) < 5e-4, record
@@ -174,6 +184,21 @@ def test_air_loopback_decodes_through_impaired_channel(example, tmp_path, name, 
     assert psnr(load_image(SAMPLE), image) > 20
     if name == "air_chain_alist":
         assert record["fec"] == "alist:/usr/share/gnuradio/fec/ldpc/n_0300_k_0152_gap_03.alist", record
+
+
+def test_air_chain_takes_its_modulation_from_one_variable(tmp_path):
+    """air_chain with its Constellation Object turned into a Gray QPSK (the points and symbol map
+    it lists): every block follows that one variable."""
+    text = open(os.path.join(EXAMPLES, "air_chain.grc")).read()
+    assert text.count("type: 16qam}") == 1
+    grc = tmp_path / "air_chain.grc"
+    grc.write_text(text.replace("type: 16qam}", "type: calcdist}"))
+    out = tmp_path / "rx"
+    tb = top_block_class(grcc(str(grc), tmp_path), "air_chain")(image=SAMPLE, output_dir=str(out), waveform="sc",
+                                                                  **{**IMPAIRED, "snr_db": 15})
+    record, image = run_until_first_image(tb, out, "air_chain with QPSK")
+    assert record["modulation"] == "qpsk" and record["lost"] is False and record["bursts_lost"] == 0, record
+    assert psnr(load_image(SAMPLE), image) > 20
 
 
 def test_air_loopback_gui_shows_image_offscreen(example, qapp, tmp_path):

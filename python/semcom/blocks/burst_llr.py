@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import modem
 from ..errors import SemcomError
-from ..options import check, default as opt
+from ..options import default as opt
 from ..phy import burst
 from ..phy.link import LLR_CLIP
 from .compiled import semcom_python
@@ -24,7 +24,8 @@ def burst_llr(modulation=opt("modulation"), constellation=None):
         constellation: the soft decoder's ``digital.constellation``; given, its noise-free table
             is loaded into it here, and ``.input_scale`` is what its Multiply Const must be.
     """
-    k = burst.constellation(check("modulation", modulation)).bits_per_symbol
+    modulation = modem.burst_modulation(modulation)
+    k = burst.constellation(modulation).bits_per_symbol
     block = semcom_python.burst_llr(k, LLR_CLIP)
     block.input_scale = None
     if constellation is not None:

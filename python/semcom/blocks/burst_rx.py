@@ -69,7 +69,7 @@ class burst_rx(gr.hier_block2):
         self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames, key)
         self.limiter = sample_limiter()
         self.connect(self, self.limiter, self.detector, self.sync)
-        custom = modem.as_constellation(constellation) if constellation is not None else None
+        custom = modem.normalised(constellation) if constellation is not None else None
         self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []
         for port, name in enumerate(MODULATIONS):
             obj = custom if custom is not None and modem.modulation_of(custom) == name else None

@@ -6,6 +6,7 @@ from dataclasses import astuple
 import numpy as np
 
 from .. import options
+from . import modem
 from ..options import check, default as opt
 from .pdu_block import pdu_block
 from .pdu_io import make_pdu
@@ -31,7 +32,7 @@ class burst_segmenter(pdu_block):
     def __init__(self, modulation=opt("modulation"), fec_code=opt("phy_fec"), burst_symbols=opt("burst_symbols"),
                  waveform=opt("waveform"), key=opt("key")):
         pdu_block.__init__(self, "semcom_burst_segmenter")
-        self.framer = burst.BurstFramer(check("modulation", modulation), check("phy_fec", fec_code),
+        self.framer = burst.BurstFramer(modem.burst_modulation(modulation), check("phy_fec", fec_code),
                                       check("waveform", waveform), check("burst_symbols", burst_symbols),
                                       key=options.key_bytes(key))
         self.frames_in = self.bursts_out = 0

@@ -9,7 +9,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import malloc
+from . import malloc, modem
 from ..errors import SemcomError
 from ..options import check, default as opt
 from .pdu_io import make_pdu, meta_to_pmt
@@ -41,7 +41,7 @@ class burst_sync(gr.basic_block):
 
     def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS,
                  display=True, alist=opt("alist")):
-        self.modulations = [check("modulation", m) for m in modulations]
+        self.modulations = [modem.burst_modulation(m) for m in modulations]
         if not self.modulations or len(set(self.modulations)) != len(self.modulations):
             raise SemcomError("burst_sync needs one or more different modulations")
         gr.basic_block.__init__(self, name="semcom_burst_sync", in_sig=[np.complex64],

@@ -21,7 +21,7 @@ def payload_chain(modulation, fec_code, waveform, burst_symbols, key, constellat
     """([burst_segmenter, LDPC async_encoder (not when uncoded), symbol_mapper] of one link, unconnected;
     the encoder's gr-fec definition or None)."""
     segmenter = burst_segmenter(modulation, fec_code, burst_symbols, waveform, key)
-    obj = modem.as_constellation(constellation if constellation is not None else modulation)
+    obj = modem.normalised(constellation if constellation is not None else modulation)
     if modem.modulation_of(obj) != segmenter.link.modulation:
         raise SemcomError(f"constellation has {1 << obj.bits_per_symbol()} points; {modulation} has "
                           f"{1 << segmenter.link.bits_per_symbol}")

@@ -12,7 +12,7 @@ import pmt
 from gnuradio import gr
 
 from .. import codecs
-from . import malloc
+from . import malloc, modem
 from ..codecs import registry
 from ..codecs.base import Received
 from ..errors import SemcomError
@@ -48,7 +48,7 @@ class image_tx(pdu_block):
 
     def __init__(self, codec=opt("codec"), modulation=opt("modulation"), fec_code=opt("fec"), cpp=opt("cpp")):
         pdu_block.__init__(self, "semcom_image_tx")
-        modulation, fec_code = check("modulation", modulation), check("fec", fec_code)
+        modulation, fec_code = modem.resolve(modulation)[1], check("fec", fec_code)
         self.cpp = check("cpp", cpp)
         self.codec = registry.resolve(codec)
         self.link = LinkConfig(modulation, fec_code or self.codec.default_fec)

@@ -21,8 +21,9 @@ from gnuradio import digital, fec, gr
 
 from ..errors import SemcomError
 from ..phy import ldpc, soft_lut
-from ..phy.constellations import MODULATIONS, Constellation, constellation
+from ..phy.constellations import MAX_BITS, MODULATIONS, Constellation, constellation, labelled
 from ..phy.link import LLR_CLIP, LinkConfig
+from ..options import check
 from .stream_run import run_chain
 
 GR_LDPC_SIGMA = 0.5  # fec.ldpc_decoder computes LLR = 2*x/sigma^2 from its input x
@@ -48,27 +49,68 @@ def as_constellation(obj) -> digital.constellation:
     return obj
 
 
+def normalised(obj) -> digital.constellation:
+    """A ``digital.constellation`` as a GRC user makes it, made usable: its points scaled to unit
+    average energy and ordered by label (label ``s`` on point ``pre_diff_code[s]`` when the object
+    applies its pre-diff code, as gr-digital's ``generic_mod`` maps it, else on point ``s``), so
+    that label = index for the whole stack. Modulation names give the project's constellation."""
+    obj = as_constellation(obj)
+    const = _labelled(obj)
+    current = np.array([complex(obj.map_to_points_v(label)[0]) for label in range(len(const.points))])
+    if np.allclose(current, const.points, atol=1e-6):
+        return obj
+    return digital.constellation_calcdist([complex(p) for p in const.points], [], int(obj.rotational_symmetry()), 1,
+                                          digital.constellation.NO_NORMALIZATION)
+
+
+def _labelled(obj) -> Constellation:
+    if obj.dimensionality() != 1:
+        raise SemcomError("constellation must be one-dimensional (complex points)")
+    code = np.argsort(obj.pre_diff_code()) if obj.apply_pre_diff_code() else None  # label of each point
+    return labelled([complex(p) for p in obj.points()], code)
+
+
 def plain(obj) -> Constellation:
     """The points of ``obj`` indexed by the label GNU Radio maps to them (unit energy checked)."""
     obj = as_constellation(obj)
     k = int(obj.bits_per_symbol())
-    if obj.dimensionality() != 1 or not 1 <= k <= 6:
-        raise SemcomError("constellation must be one-dimensional with 2 to 64 points")
+    if obj.dimensionality() != 1 or not 1 <= k <= MAX_BITS:
+        raise SemcomError(f"constellation must be one-dimensional with 2 to {1 << MAX_BITS} points")
     points = np.array([complex(obj.map_to_points_v(label)[0]) for label in range(1 << k)])
     energy = float(np.mean(np.abs(points) ** 2))
     if abs(energy - 1) > 0.01:
         raise SemcomError(f"constellation has average energy {energy:.3f}; give it unit energy "
                           f"(points / {np.sqrt(energy):.4f}) so that SNR = Es/N0 = 1/N0")
-    return Constellation(modulation_of(obj), points)
+    return labelled(points)
 
 
 def modulation_of(obj) -> str:
-    """The project's modulation with as many points (what burst headers carry)."""
-    k = int(as_constellation(obj).bits_per_symbol())
-    for name in MODULATIONS:
-        if constellation(name).bits_per_symbol == k:
-            return name
-    raise SemcomError(f"no modulation of the project has {1 << k} points")
+    """The project's modulation with as many points (what burst headers carry), or the name
+    ``constellations.labelled`` registers for a size no modulation has (ideal link only)."""
+    return plain(normalised(obj)).name
+
+
+def resolve(modulation, given=None) -> tuple[digital.constellation, str]:
+    """(the stack's constellation object, the modulation name the link carries) for a block's
+    ``modulation`` (a name or a ``digital.constellation``) and the ``digital.constellation``
+    ``given`` instead of the project's."""
+    if isinstance(modulation, str):
+        modulation = check("modulation", modulation)
+    obj = normalised(given if given is not None else modulation)
+    name = modulation_of(obj)
+    if isinstance(modulation, str) and name != modulation:
+        raise SemcomError(f"constellation has {1 << obj.bits_per_symbol()} points; {modulation} has "
+                          f"{1 << constellation(modulation).bits_per_symbol}")
+    return obj, name
+
+
+def burst_modulation(modulation) -> str:
+    """The name a burst header carries for ``modulation`` (a name or a ``digital.constellation``)."""
+    name = resolve(modulation)[1]
+    if name not in MODULATIONS:
+        raise SemcomError(f"burst headers carry {', '.join(MODULATIONS)}; this constellation has "
+                          f"{len(constellation(name).points)} points (the ideal link takes it)")
+    return name
 
 
 def labels(bits: np.ndarray, k: int) -> np.ndarray:
@@ -84,7 +126,7 @@ class SymbolMapper:
     emits for the packed labels, as one vector operation on the object's own points."""
 
     def __init__(self, obj):
-        self.obj = as_constellation(obj)
+        self.obj = normalised(obj)
         self.const = plain(self.obj)
 
     @property
@@ -110,7 +152,8 @@ def install_stream_table(obj) -> float:
     """Loads the noise-free max-log table into ``obj`` (once per object); returns the input scale
     that maps symbols onto the table's [-1, 1) square."""
     obj = as_constellation(obj)
-    const = plain(obj)
+    plain(obj)  # the soft decoder's table covers the object's own points: unit energy checked
+    const = plain(normalised(obj))
     with _STREAM_LOCK:
         key = id(obj)
         if key not in _STREAM_TABLES or _STREAM_TABLES[key][0] is not obj:

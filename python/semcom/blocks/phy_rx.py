@@ -49,11 +49,9 @@ class phy_rx(pdu_block):
         pdu_block.__init__(self, "semcom_phy_rx")
         if demapper not in DEMAPPERS:
             raise SemcomError(f"unknown demapper '{demapper}'; choose one of {', '.join(DEMAPPERS)}")
-        self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
-        self.gr_const = modem.as_constellation(constellation if constellation is not None else modulation)
+        self.gr_const, name = modem.resolve(modulation, constellation)
+        self.link = LinkConfig(name, check("phy_fec", fec_code))
         self.const = modem.plain(self.gr_const)
-        if self.const.name != self.link.modulation:
-            raise SemcomError(f"constellation does not have the {self.link.modulation} number of points")
         self.demapper, self.ldpc_backend = demapper, check("ldpc_backend", ldpc_backend)
         self.lut_precision = lut_precision
         self.fec = modem.FecDecoder(self.ldpc_backend, max_iterations)

@@ -9,7 +9,6 @@ from .pdu_block import pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
 from ..phy.link import LinkConfig
-from ..errors import SemcomError
 from ..options import check, default as opt
 from .stream_run import TAIL, run_chain
 
@@ -24,20 +23,19 @@ class phy_tx(pdu_block):
     ``payload_bits`` and ``coded_bits`` so the receiver can strip the padding.
 
     Args:
-        modulation: bpsk, qpsk, 16qam or 64qam (Gray, unit average energy).
+        modulation: bpsk, qpsk, 16qam or 64qam (Gray, unit average energy), or any
+            ``digital.constellation`` (e.g. ``digital.constellation_8psk()``), scaled to unit energy.
         fec_code: 'ldpc-1/2', 'ldpc-2/5', 'ldpc-1/3', 'ldpc-2/3', 'ldpc-3/4', 'ldpc-5/6', 'none', or a user code 'alist:FILE' (any alist).
-        constellation: a ``digital.constellation`` (unit energy, as many points as
-            ``modulation``) instead of the project's.
+        constellation: a ``digital.constellation`` with as many points as ``modulation``,
+            instead of the project's.
     """
 
     in_dtype = np.uint8
 
     def __init__(self, modulation: str = opt("modulation"), fec_code: str = opt("phy_fec"), constellation=None):
         pdu_block.__init__(self, "semcom_phy_tx")
-        self.link = LinkConfig(check("modulation", modulation), check("phy_fec", fec_code))
-        self.constellation = modem.as_constellation(constellation if constellation is not None else modulation)
-        if modem.modulation_of(self.constellation) != self.link.modulation:
-            raise SemcomError(f"constellation does not have the {self.link.modulation} number of points")
+        self.constellation, name = modem.resolve(modulation, constellation)
+        self.link = LinkConfig(name, check("phy_fec", fec_code))
         self.encoder = modem.encoder_object(self.link.fec)
 
     def process(self, meta, bits):

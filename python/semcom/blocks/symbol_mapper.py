@@ -16,8 +16,8 @@ class symbol_mapper(pdu_block):
     ``constellation_encoder_bc``); metadata passes through. Pads to whole symbols.
 
     Args:
-        constellation: a ``digital.constellation`` with unit average energy, or a modulation name
-            (the project's Gray QPSK, 16-QAM, 64-QAM).
+        constellation: a ``digital.constellation`` (scaled to unit average energy, labels kept),
+            or a modulation name (the project's Gray QPSK, 16-QAM, 64-QAM).
     """
 
     in_dtype = np.uint8

@@ -8,6 +8,7 @@ Conventions shared by the whole project (and by GNU Radio's soft decoder):
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +18,8 @@ from ..errors import SemcomError
 
 MODULATIONS = ("bpsk", "qpsk", "16qam", "64qam")
 _BITS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}
+MAX_BITS = 6  # bits per symbol of the largest constellation (64 points)
+_REGISTERED: dict[str, "Constellation"] = {}  # name -> constellation of a size no modulation has
 
 
 def _gray_pam(bits: int) -> np.ndarray:
@@ -80,9 +83,39 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
     return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
 
 
-@lru_cache(maxsize=None)
+def labelled(points, labels=None) -> Constellation:
+    """Any M-point constellation: ``points[i]`` carries label ``labels[i]`` (default ``i``), scaled
+    to unit average energy. Named after the project's modulation with M points, else registered
+    under a name of its own, so that ``constellation(name)`` finds it."""
+    points = np.asarray(points, np.complex128).ravel()
+    m = points.size
+    if m < 2 or m & (m - 1) or m > 1 << MAX_BITS:
+        raise SemcomError(f"a constellation needs 2, 4, 8, ... up to {1 << MAX_BITS} points, got {m}")
+    labels = np.arange(m) if labels is None or len(labels) == 0 else np.asarray(labels, np.int64).ravel()
+    if labels.shape != (m,) or sorted(labels.tolist()) != list(range(m)):
+        raise SemcomError(f"the labels of a {m}-point constellation must be 0..{m - 1}, each once")
+    if len(np.unique(np.round(points, 9))) != m:
+        raise SemcomError("constellation points must be distinct")
+    by_label = np.empty(m, np.complex128)
+    by_label[labels] = points / np.sqrt(np.mean(np.abs(points) ** 2))
+    by_label.setflags(write=False)
+    k = m.bit_length() - 1
+    name = next((n for n in MODULATIONS if _BITS[n] == k), None)
+    if name is None:
+        name = f"{m}-point-{hashlib.sha1(np.round(by_label, 6).tobytes()).hexdigest()[:8]}"
+        _REGISTERED.setdefault(name, Constellation(name, by_label))
+    return Constellation(name, by_label)
+
+
 def constellation(name: str) -> Constellation:
-    """The project's constellation called ``name`` (bpsk, qpsk, 16qam, 64qam)."""
+    """The project's constellation called ``name`` (bpsk, qpsk, 16qam, 64qam), or one that
+    ``labelled`` registered."""
+    registered = _REGISTERED.get(name)
+    return registered if registered is not None else _project(name)
+
+
+@lru_cache(maxsize=None)
+def _project(name: str) -> Constellation:
     key = str(name).lower()
     if key not in _BITS:
         raise SemcomError(f"unknown modulation '{name}'; choose one of {', '.join(MODULATIONS)}")

@@ -201,10 +201,10 @@ def receive_from_radio(args, reference):
              f"{failed} of them could NOT be written to {args.output_dir}")
     unlogged = rx.image.count - received  # written, but the console's queue kept only the newest
     behind = f", {unlogged} of them written without a log line (the console fell behind)" if unlogged > 0 else ""
-    print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}")
     if args.radio == "file" and not rx.image.count and args.rate is None:
         print(f"the recording is at {rx.source.cfg.rate:g} samples/s: if the transmitter ran at another rate, "
               "give that rate with --rate to resample the recording to it")
+    print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}")
     return 1 if failed else 0
 
 

@@ -42,7 +42,8 @@ def test_a_size_no_modulation_has_is_registered_by_name():
     points = np.exp(2j * np.pi * np.arange(8) / 8)
     const = labelled(points, [0, 1, 3, 2, 6, 7, 5, 4])
     assert const.bits_per_symbol == 3 and const.name.startswith("8-point")
-    assert np.array_equal(constellation(const.name).points, const.points)
+    # the name is the points' hash after rounding: an earlier float32 copy of 8-PSK may hold it
+    np.testing.assert_allclose(constellation(const.name).points, const.points, atol=1e-6)
     assert labelled(points * 3, [0, 1, 3, 2, 6, 7, 5, 4]).name == const.name  # the scale does not matter
     assert labelled([1, -1]).name == "bpsk" and labelled(np.arange(4) + 1j).name == "qpsk"
 

@@ -363,7 +363,7 @@ def test_truncated_and_corrupted_recordings(legit, fault, fault_matrix):
         spots = rng.integers(s * 8, e * 8, 40)
         raw[spots] ^= rng.integers(1, 256, 40).astype(np.uint8)
         damaged.add(k)
-    got, _ = receive(raw.view(np.complex64), len(items) - len(damaged), timeout=60, session=framer.session)
+    got, _ = receive(raw.view(np.complex64))  # the whole stream: a damaged frame may come out before the rest
     ok_frames = intact(got, items, framer.session)
     for k in range(len(items)):
         if k not in damaged:

@@ -23,7 +23,7 @@ from gnuradio.semcom.imageio import load_image, save_image  # noqa: E402
 from plain import REPO, free_port, run_app as app  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "examples", "images", "kodim23.png")
-CONNECTION_DROPPED = "connection dropped (a message above max_message_bytes, or the peer went away)"
+from gnuradio.semcom.blocks.zmq_source import CONNECTION_DROPPED  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,25 @@ def test_a_raw_tcp_peer_does_not_deafen_the_receiver(pattern, images, tmp_path):
         rx.kill()
     assert len(records) == 2 and all(intact(r) for r in records), (summary, rx.stderr[-2000:])
     assert records[-1]["receiver_drops"]["radio"][CONNECTION_DROPPED] >= 2, summary
+
+
+def test_a_transmitter_that_ends_is_not_a_dropped_connection(images, tmp_path):
+    """Two transmitters in turn send an image and exit normally: each end is counted as a
+    transmitter that ended, not as a dropped connection, in the summary and the live status line."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    rx = Receiver(tmp_path, address, images["small"], "--status", "0.5")
+    try:
+        for _ in range(2):
+            transmit(address, images["small"])
+            time.sleep(1.5)
+        records, summary = rx.stop()
+    finally:
+        rx.kill()
+    assert len(records) == 2 and all(intact(r) for r in records), (summary, rx.stderr[-2000:])
+    assert all("radio" not in r["receiver_drops"] for r in records), records
+    assert summary.endswith("; transmitters ended 2") and "radio:" not in summary, summary
+    status = [line for line in rx.stdout.splitlines() if line.startswith("status:")]
+    assert status and status[-1].endswith("; transmitters ended 2") and "radio" not in status[-1], status
 
 
 def float64_garbage(address, rng):

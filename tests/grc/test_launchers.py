@@ -29,3 +29,44 @@ def test_venv_grcc_finds_the_blocks_without_the_venv_activated(tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-1500:]
     assert "semcom.image_source(" in (tmp_path / "air_loopback.py").read_text()
+
+
+def git_status(path):
+    r = subprocess.run(["git", "status", "--porcelain", "--ignored", path], cwd=REPO, capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else pytest.skip("not a git checkout")
+
+
+def test_semcom_grc_opens_copies_so_f6_leaves_the_examples_clean(tmp_path):
+    """semcom-grc opens copies in its work folder, with the images they read; GRC generates the
+    Python (F6) next to the copy, so examples/ gains nothing. A copy already there is kept
+    (the user's edits) unless --fresh."""
+    before = git_status("examples")
+    work = tmp_path / "grc"
+    env = dict(os.environ, SEMCOM_GRC_DIR=str(work))
+    launcher = [sys.executable, os.path.join(REPO, "apps", "semcom-grc"), "--print-command"]
+    example = os.path.join(REPO, "examples", "air_loopback_gui.grc")
+    r = subprocess.run([*launcher, example, "zmq_rx"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    copy = work / "air_loopback_gui.grc"
+    assert r.stdout.split()[-2:] == [str(copy), str(work / "zmq_rx.grc")], r.stdout
+    assert copy.read_bytes() == open(example, "rb").read()
+    assert (work / "images" / "kodim23.png").is_file()
+    grcc = os.path.join(sys.prefix, "bin", "grcc")
+    if os.path.isfile(grcc):  # what F6 does first: the Python beside the .grc
+        g = subprocess.run([grcc, str(copy), "-o", str(work)], capture_output=True, text=True, timeout=120,
+                           env=dict(env, GRC_BLOCKS_PATH=os.path.join(sys.prefix, "share", "gnuradio", "grc",
+                                                                      "blocks")))
+        assert g.returncode == 0 and (work / "air_loopback_gui.py").is_file(), g.stderr[-1500:]
+    assert git_status("examples") == before
+    copy.write_text(copy.read_text() + "# edited\n")
+    subprocess.run([*launcher, example], capture_output=True, env=env, timeout=60, check=True)
+    assert copy.read_text().endswith("# edited\n")
+    subprocess.run([*launcher, "--fresh", example], capture_output=True, env=env, timeout=60, check=True)
+    assert copy.read_bytes() == open(example, "rb").read()
+
+
+def test_semcom_grc_names_an_unknown_flowgraph_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(REPO, "apps", "semcom-grc"), "--print-command", "no_such_graph"],
+                       capture_output=True, text=True, env=dict(os.environ, SEMCOM_GRC_DIR=str(tmp_path)), timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith("error: no flowgraph no_such_graph:"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "air_loopback_gui.grc" in r.stderr, r.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+import pmt
 from gnuradio import blocks, digital, gr
 
 from . import modem
@@ -16,11 +17,13 @@ from .burst_sync import burst_sync
 from .fec_decoder import fec_decoder
 from .sample_limiter import sample_limiter
 
+BURSTS = pmt.intern("bursts")  # message output: every burst's LLR PDU
+
 
 class burst_rx(gr.hier_block2):
-    """Complex stream in; reassembled frames (LLR PDUs) out on message port 'out'; with
-    ``symbols_output``, every burst's equalised symbols on a stream output (for a QT GUI
-    Constellation Sink).
+    """Complex stream in; reassembled frames (LLR PDUs) out on message port 'out', and every
+    burst's LLR PDU (metadata: snr_db, cfo, ...) on 'bursts'; with ``symbols_output``, every
+    burst's equalised symbols on a stream output (for a QT GUI Constellation Sink).
 
     The chain: ``sample_limiter`` -> ``digital.corr_est_cc`` -> ``burst_sync`` -> per modulation
     ``multiply_const_cc`` -> ``digital.constellation_soft_decoder_cf`` -> ``burst_llr`` ->
@@ -56,6 +59,7 @@ class burst_rx(gr.hier_block2):
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
         self.message_port_register_hier_out("out")
+        self.message_port_register_hier_out("bursts")
         wave = burst.wf_mod.waveform(check("waveform", waveform))
         self.detector = digital.corr_est_cc(preamble_period(waveform), float(wave.sps), 0,
                                             check("threshold", threshold), digital.THRESHOLD_DYNAMIC)
@@ -82,6 +86,7 @@ class burst_rx(gr.hier_block2):
             self.llrs.append(burst_llr(name, obj))
             self.connect((self.sync, port), self.scalers[-1], self.demappers[-1], self.llrs[-1])
             self.msg_connect(self.llrs[-1], OUT, self.fec, IN)
+            self.msg_connect(self.llrs[-1], OUT, self, BURSTS)
         if symbols_output:
             self.connect((self.sync, len(MODULATIONS)), self)
         self.reassembler.feeder = self.fec

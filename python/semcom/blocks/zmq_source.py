@@ -48,6 +48,8 @@ DRAIN_SAMPLES = 1 << 20  # samples the reader takes off the socket in one go at 
 HELD_SAMPLES = 4 * DRAIN_SAMPLES  # received samples held for work() (32 MiB); beyond, ZeroMQ queues
 GAP_SECONDS = 0.5  # a pause this long in the messages goes out as gap_zeros zero samples
 GAP_ZEROS = TAIL_ZEROS  # for burst_rx: pushes what a peer left unfinished (garbage, a cut burst) through its detector
+RETRY_WAIT_MS = 100  # after a disconnection, how long libzmq's retry event may take to show it connects again
+CONNECTION_DROPPED = "connection dropped (a message above max_message_bytes, or a peer that is not a ZeroMQ transmitter)"
 
 
 class zmq_source(gr.sync_block):
@@ -66,6 +68,10 @@ class zmq_source(gr.sync_block):
                  max_message_bytes: int = MAX_MESSAGE_BYTES, gap_zeros: int = 0):
         gr.sync_block.__init__(self, name="semcom_zmq_source", in_sig=None, out_sig=[np.complex64])
         import zmq
+        from zmq.utils.monitor import recv_monitor_message
+        self.recv_monitor_message = recv_monitor_message
+        self.handshake_failures = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         if pattern not in PATTERNS:
             raise SemcomError(f"unknown ZeroMQ pattern '{pattern}'; choose one of {', '.join(PATTERNS)}")
         self.zmq, self.pattern = zmq, pattern
@@ -75,7 +81,10 @@ class zmq_source(gr.sync_block):
         self.socket = self.monitor = None
         self.monitors = 0  # monitors opened, each at an address of its own
         self.address, self.max_message_bytes = check("address", address), int(max_message_bytes)
-        self._open()  # here, so that a bad address fails at construction; the reader owns it after
+        # opened here so that a bad address fails at construction, and closed until start(): a monitor
+        # nobody reads must not fill up with the retry events of a connection that finds no peer
+        self._open()
+        self._close()
         self.timeout_ms = max(1, int(timeout_ms))
         self.pending: collections.deque = collections.deque()
         self.held = 0  # samples in pending
@@ -90,6 +99,7 @@ class zmq_source(gr.sync_block):
         self.pause_zeros = int(gap_zeros)
         self.gap_zeros = 0  # zeros still to send for the current pause
         self.drops: dict[str, int] = {}
+        self.transmitters_ended = 0  # peers that closed their connection (a transmitter that stopped)
 
     def _open(self):
         """The socket, watched by its monitor of dropped connections, then connected."""
@@ -116,12 +126,15 @@ class zmq_source(gr.sync_block):
             self.socket.setsockopt(zmq.REQ_CORRELATE, 1)
         # ZeroMQ ends a connection on a protocol error (a message above MAXMSGSIZE, a peer that is
         # not ZeroMQ) and libzmq 4.3 then never connects again: the monitor sees it, and the block
-        # opens a new socket. It watches before connecting: a peer can break the first connection
-        # within a millisecond. Its address is new each time: pyzmq's default names it after the
-        # socket's file descriptor, which the next socket may reuse.
+        # opens a new socket. A peer that closed its connection libzmq connects to again by itself
+        # (a retry event follows the disconnection). It watches before connecting: a peer can break
+        # the first connection within a millisecond. Its address is new each time: pyzmq's default
+        # names it after the socket's file descriptor, which the next socket may reuse.
         self.monitors += 1
         self.monitor = self.socket.get_monitor_socket(
-            zmq.EVENT_DISCONNECTED, f"inproc://semcom-zmq-source-{id(self):x}-{self.monitors}")
+            zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED | self.handshake_failures,
+            f"inproc://semcom-zmq-source-{id(self):x}-{self.monitors}")
+        self.handshake_failed = False
         try:
             self.socket.connect(self.address)
         except zmq.ZMQError as err:
@@ -152,17 +165,31 @@ class zmq_source(gr.sync_block):
         self.messages += 1
         return np.frombuffer(data, np.complex64)
 
+    def _event(self, timeout_ms: int = 0):
+        """The next monitor event's number, or None when none comes within ``timeout_ms``."""
+        if not self.monitor.poll(timeout_ms):
+            return None
+        return self.recv_monitor_message(self.monitor)["event"]
+
     def _reconnect_if_dropped(self):
-        """A dropped connection (an oversized message, or the peer went away) is counted and made again."""
+        """Ended connections are counted: a transmitter that closed its connection (libzmq connects
+        again by itself) in ``transmitters_ended``; a connection ZeroMQ dropped (an oversized message,
+        a peer that failed the handshake) in ``drops``, and made again."""
         zmq = self.zmq
         dropped = False
         while True:
-            try:
-                self.monitor.recv_multipart(zmq.NOBLOCK)
-            except zmq.ZMQError:
+            event = self._event()
+            if event is None:
                 break
-            dropped = True
-            self._drop("connection dropped (a message above max_message_bytes, or the peer went away)")
+            if event & self.handshake_failures:
+                self.handshake_failed = True
+            elif event == zmq.EVENT_DISCONNECTED:
+                if self._event(RETRY_WAIT_MS) == zmq.EVENT_CONNECT_RETRIED and not self.handshake_failed:
+                    self.transmitters_ended += 1
+                else:
+                    dropped = True
+                    self._drop(CONNECTION_DROPPED)
+                self.handshake_failed = False
         if dropped:
             self._close()
             self._open()

@@ -5,9 +5,17 @@ GRC runs a flowgraph with the interpreter GRC itself runs on. Started as plain
 `gnuradio-companion` it is /usr/bin/python3, which does not see a venv; started from here it is
 the venv's. GRC_BLOCKS_PATH gains this installation's block folder.
 
+GRC writes the Python it generates (F6) next to the .grc, and the flowgraph runs there (its
+rx_images/ and recordings land there too). So the flowgraphs named here are opened as copies in a
+work folder, $SEMCOM_GRC_DIR, else ~/.cache/gr-semcom/grc (beside the data cache; outside any
+checkout, and there for an installed module too), with the example images they read; a copy
+that exists already is kept (your edits), --fresh replaces it, --in-place opens the files given.
+A name without a folder that is not a file here is a shipped example (air_loopback_gui.grc).
+
 Examples:
-  semcom-grc                                                  # empty canvas
-  semcom-grc share/gr-semcom/examples/air_loopback_gui.grc    # open a shipped example
+  semcom-grc                                        # empty canvas
+  semcom-grc air_loopback_gui.grc                   # a copy of a shipped example, in the work folder
+  semcom-grc --in-place my_flowgraph.grc            # edit (and run) the file itself
 """
 import os
 import shutil
@@ -33,6 +41,51 @@ def environment(env=None) -> dict:
     return env
 
 
+def examples_dir() -> str:
+    return os.path.join(sys.prefix, "share", "gr-semcom", "examples")
+
+
+def work_dir() -> str:
+    """``$SEMCOM_GRC_DIR``, else ``~/.cache/gr-semcom/grc``."""
+    return os.path.abspath(os.path.expanduser(os.environ.get("SEMCOM_GRC_DIR") or "~/.cache/gr-semcom/grc"))
+
+
+def flowgraph_path(name: str) -> str:
+    """``name`` if it is a file, else the shipped example of that name; SemcomError when neither."""
+    from ..errors import SemcomError
+    if os.path.isfile(name):
+        return name
+    shipped = os.path.join(examples_dir(), name if name.endswith(".grc") else name + ".grc")
+    if os.path.dirname(name) == "" and os.path.isfile(shipped):
+        return shipped
+    raise SemcomError(f"no flowgraph {name}: neither a file nor a shipped example "
+                      f"({', '.join(sorted(f for f in os.listdir(examples_dir()) if f.endswith('.grc')))})"
+                      if os.path.isdir(examples_dir()) else f"no flowgraph {name}")
+
+
+def prepare(flowgraphs: list[str], folder: str, fresh: bool = False) -> list[str]:
+    """Copies each flowgraph into ``folder``, with the example images beside (images/), and returns
+    the copies' paths; a copy already there is kept unless ``fresh``."""
+    from ..errors import SemcomError
+    sources = [flowgraph_path(f) for f in flowgraphs]
+    try:
+        os.makedirs(folder, exist_ok=True)
+        images = os.path.join(os.path.dirname(sources[0]) if sources else examples_dir(), "images")
+        if not os.path.isdir(images):
+            images = os.path.join(examples_dir(), "images")
+        if os.path.isdir(images):
+            shutil.copytree(images, os.path.join(folder, "images"), dirs_exist_ok=True)
+        copies = []
+        for source in sources:
+            copy = os.path.join(folder, os.path.basename(source))
+            if fresh or not os.path.exists(copy):
+                shutil.copyfile(source, copy)
+            copies.append(copy)
+    except OSError as err:
+        raise SemcomError(f"cannot prepare the GRC work folder {folder}: {err.strerror or err}") from None
+    return copies
+
+
 def command(args) -> list[str]:
     from ..errors import SemcomError
     companion = shutil.which("gnuradio-companion")
@@ -44,14 +97,25 @@ def command(args) -> list[str]:
 
 def main():
     p = cli.parser(__doc__)
-    p.add_argument("flowgraphs", nargs="*", help=".grc files to open")
-    p.add_argument("--print-command", action="store_true", help="print the command and environment, do not start")
+    p.add_argument("flowgraphs", nargs="*", help=".grc files, or names of shipped examples, to open")
+    p.add_argument("--in-place", action="store_true", help="open the files given, not copies in the work folder")
+    p.add_argument("--fresh", action="store_true", help="replace copies already in the work folder")
+    p.add_argument("--print-command", action="store_true",
+                   help="prepare the work folder, print the command and environment, do not start")
     args = p.parse_args()
-    cmd = command(args.flowgraphs)
+    folder = work_dir()
+    if args.in_place:
+        flowgraphs = [flowgraph_path(f) for f in args.flowgraphs]
+    else:
+        flowgraphs = prepare(args.flowgraphs, folder, args.fresh)
+    cmd = command(flowgraphs)
     env = environment()
     if args.print_command:
         print(f"GRC_BLOCKS_PATH={env['GRC_BLOCKS_PATH']} {' '.join(cmd)}")
         return 0
+    if not args.in_place:
+        print(f"semcom-grc: working in {folder}: F6 writes the generated Python and received images there", flush=True)
+        os.chdir(folder)
     os.execve(cmd[0], cmd, env)
 
 

@@ -14,6 +14,7 @@ simulated channel.
 Examples:
   rx_image.py --radio zmq --output-dir out/rx                           # with tx_image.py --radio zmq
   rx_image.py --radio zmq --reference photo.png --count 10
+  rx_image.py --radio zmq --gui                                        # watch: spectrum, symbols, SNR, image
   rx_image.py --radio file --file out/capture.sigmf-data --output-dir out/rx
   rx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 40
   rx_image.py --reference photo.png --count 5 --snr 2 --impaired        # simulated
@@ -46,6 +47,9 @@ def main():
                    help="keep the received samples (cf32_le, at --rate) in this SigMF recording, with one "
                         "annotation per burst (sample span, semcom:snr_db, semcom:cfo, semcom:frame) written at "
                         "the end; replays with --radio file --file FILE.sigmf-data")
+    g.add_argument("--gui", action="store_true",
+                   help="show the reception in a window: spectrum, equalised symbols, SNR estimate per burst and "
+                        "the last image (needs a display; not with --radio sim)")
     g.add_argument("--decoder", choices=("float32", "int8"), default="",
                    help="learned decoder precision: int8 (decoder.int8.onnx, from semcom-quantize) decodes about "
                         "twice as fast (default: $SEMCOM_DECODER, else float32)")
@@ -64,6 +68,8 @@ def main():
                           "uhd or soapy")
     if args.radio == "sim" and args.record:
         raise SemcomError("--record keeps the samples a radio received: use it with --radio zmq, file, uhd or soapy")
+    if args.radio == "sim" and args.gui:
+        raise SemcomError("--gui shows what a radio receives: use it with --radio zmq, file, uhd or soapy")
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
@@ -148,11 +154,20 @@ def drop_text(drops: dict) -> str:
     return "; dropped: " + "; ".join(parts) if parts else "; nothing dropped"
 
 
-def status_line(images: int, drops: dict, snr_db) -> str:
-    """'status: N images; dropped: stage n, ...; last SNR estimate x dB' (a live line while receiving)."""
+def status_line(images: int, drops: dict, snr_db, transmitters_ended: int = 0) -> str:
+    """'status: N images; dropped: stage n, ...; last SNR estimate x dB; transmitters ended n' (a live
+    line while receiving; the last part only once a transmitter ended)."""
     parts = [f"{stage} {sum(counts.values())}" for stage, counts in drops.items()]
     snr = f"; last SNR estimate {snr_db:.1f} dB" if isinstance(snr_db, (int, float)) else ""
-    return f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}"
+    return f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}{ended_text(transmitters_ended)}"
+
+
+def ended_text(transmitters_ended: int) -> str:
+    """'; transmitters ended n' (empty when none did): transmitters that closed their connection."""
+    return f"; transmitters ended {transmitters_ended}" if transmitters_ended else ""
+
+
+GUI_WAIT_SECONDS = 0.03  # with --gui, the window's events are handled at least this often
 
 
 def receive_from_radio(args, reference):
@@ -162,20 +177,36 @@ def receive_from_radio(args, reference):
         from .feedback import FeedbackPublisher
         feedback = FeedbackPublisher(args.feedback)
     codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
-    rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir, args.record).start()
+    view = None
+    if args.gui:
+        from ..flowgraphs.view import ReceiverView, application
+        app = application()
+    rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir, args.record,
+                     symbols=args.gui)
+    if args.gui:
+        view = ReceiverView(rx, f"rx_image.py: {args.radio} ({args.waveform})")
+    rx.start()
+    if view is not None:
+        view.show()
+        app.processEvents()
     print(f"listening on {args.radio} ({args.waveform}); images go to {args.output_dir}", flush=True)
     received, last = 0, time.monotonic()
     shown, next_status, snr = None, time.monotonic() + args.status, None
+    wait = 0.2 if view is None else GUI_WAIT_SECONDS
     try:
         while args.count == 0 or received < args.count:
+            if view is not None:
+                app.processEvents()
+                if view.closed:
+                    break
             if args.status and time.monotonic() >= next_status:
-                line = status_line(rx.image.count, rx.drops(), snr)
+                line = status_line(rx.image.count, rx.drops(), snr, rx.transmitters_ended)
                 if line != shown:
                     print(line, flush=True)
                     shown = line
                 next_status = time.monotonic() + args.status
             try:
-                meta, image = rx.received.get(timeout=0.2)
+                meta, image = rx.received.get(timeout=wait)
             except queue.Empty:
                 if rx.finished.is_set() and rx.received.empty():
                     break  # a file recording ended
@@ -204,7 +235,8 @@ def receive_from_radio(args, reference):
     if args.radio == "file" and not rx.image.count and args.rate is None:
         print(f"the recording is at {rx.source.cfg.rate:g} samples/s: if the transmitter ran at another rate, "
               "give that rate with --rate to resample the recording to it")
-    print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}")
+    print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}"
+          f"{ended_text(rx.transmitters_ended)}")
     return 1 if failed else 0
 
 

@@ -137,14 +137,15 @@ class AirTransmitter(FlowgraphOwner):
 class AirReceiver(FlowgraphOwner):
     """Receives bursts from a radio and decodes images; ``received`` is image_rx's queue.
     ``record``: a SigMF data file that keeps the samples burst_rx sees; ``close`` writes its
-    metadata with one annotation per synchronised burst."""
+    metadata with one annotation per synchronised burst. ``symbols``: burst_rx's stream of equalised
+    symbols, for a display to connect before ``start``."""
 
     def __init__(self, radio: radios.RadioConfig, options: AirOptions | None = None, codec="", output_dir="",
-                 record=""):
+                 record="", symbols=False):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_rx")
         self.source = radios.rx_source(radio)
-        self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
+        self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout, symbols_output=symbols,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
                                key=opts.key, alist=opts.alist)
         self.image = image_rx(output_dir, codec, opts.max_pixels)
@@ -165,8 +166,16 @@ class AirReceiver(FlowgraphOwner):
         return self.image.received
 
     def receiver_stages(self):
-        return [("radio", getattr(self.source, "block", self.source)), ("burst_rx", self.bursts),
-                ("image_rx", self.image)]
+        return [("radio", self.radio_block), ("burst_rx", self.bursts), ("image_rx", self.image)]
+
+    @property
+    def radio_block(self):
+        return getattr(self.source, "block", self.source)
+
+    @property
+    def transmitters_ended(self) -> int:
+        """Transmitters that closed their connection (a ZeroMQ radio; 0 for the others): not a drop."""
+        return getattr(self.radio_block, "transmitters_ended", 0)
 
     def start(self):
         """Starts the flowgraph; ``finished`` is set when it ends by itself (end of a recording)."""

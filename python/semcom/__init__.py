@@ -21,7 +21,6 @@ else:
     from .blocks.burst_reassembler import burst_reassembler  # noqa: F401
     from .blocks.burst_rx import burst_rx  # noqa: F401
     from .blocks.burst_segmenter import burst_segmenter  # noqa: F401
-    from .blocks.burst_snr import burst_snr  # noqa: F401
     from .blocks.burst_sync import burst_sync  # noqa: F401
     from .blocks.burst_tx import burst_tx  # noqa: F401
     from .blocks.fec_decoder import fec_decoder  # noqa: F401

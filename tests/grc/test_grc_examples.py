@@ -318,6 +318,29 @@ def test_image_display_shows_pdu_from_another_thread(qapp):
     widget.deleteLater()
 
 
+def test_snr_display_shows_the_last_bursts_estimates(qapp):
+    """Burst PDUs from GNU Radio's message thread: the widget keeps the last ``history`` estimates
+    and says the last; a PDU without a finite snr_db is dropped and counted."""
+    import pmt
+    from gnuradio.semcom.blocks.display import snr_display
+    from gnuradio.semcom.blocks.pdu_io import make_pdu
+
+    block = snr_display(history=4)
+    block.widget.show()
+    pdus = [make_pdu({"snr_db": v}, np.zeros(8, np.float32)) for v in (3.0, 7.5, 12.25, 20.0, 15.5)]
+    pdus += [make_pdu({"cfo": 0.1}, np.zeros(8, np.float32)), make_pdu({"snr_db": float("nan")},
+                                                                           np.zeros(8, np.float32)), pmt.PMT_NIL]
+    sender = threading.Thread(target=lambda: [block.handle(p) for p in pdus])
+    sender.start()
+    sender.join(5)
+    assert block.received == 5 and block.dropped == 3
+    assert wait_for(lambda: len(block.widget.values) == 4, 10, qapp.processEvents)
+    assert list(block.widget.values) == [7.5, 12.25, 20.0, 15.5]
+    assert block.widget.title_text.endswith("last 15.5 dB")
+    assert not block.widget.grab().isNull()
+    block.widget.hide()
+
+
 def test_image_display_in_a_flowgraph(qapp):
     from gnuradio import blocks, gr
     from gnuradio.semcom.blocks.display import image_display

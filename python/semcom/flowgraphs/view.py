@@ -2,7 +2,7 @@
 
 ``ReceiverView(rx)`` connects, before ``rx`` starts: the radio's samples to a spectrum (freq
 sink), every burst's equalised symbols to a constellation (const sink), each burst's SNR
-estimate (``burst_snr``) to a time sink and a number sink, and the decoded images to
+estimate to ``snr_display`` (the last bursts), and the decoded images to
 ``image_display``. ``rx`` must be built with ``symbols=True``; a QApplication must exist first
 (``application()``).
 """
@@ -13,15 +13,14 @@ import os
 from gnuradio import fft, qtgui
 from PyQt5 import QtWidgets, sip
 
-from ..blocks.burst_snr import burst_snr
-from ..blocks.display import image_display
+from ..blocks.display import image_display, snr_display
 from ..errors import SemcomError
 from .air import AirReceiver
 
 FFT_SIZE = 1024
 SYMBOLS_SHOWN = 2048
-SNR_HISTORY = 16  # bursts per SNR plot
-SNR_RANGE_DB = (-10.0, 40.0)
+SNR_HISTORY = 32  # bursts in the SNR plot
+SNR_RANGE_DB = (-10.0, 65.0)  # a noise-free link estimates 60 dB
 UPDATE_SECONDS = 0.2
 WINDOW_SIZE = (1200, 800)
 PLATFORMS_WITHOUT_SCREEN = ("offscreen", "minimal", "vnc")
@@ -53,21 +52,12 @@ class ReceiverView:
         self.spectrum = qtgui.freq_sink_c(FFT_SIZE, fft.window.WIN_BLACKMAN_hARRIS, float(cfg.freq or 0.0),
                                           float(cfg.rate), "Spectrum", 1)
         self.symbols = qtgui.const_sink_c(SYMBOLS_SHOWN, "Equalised symbols", 1)
-        self.snr = burst_snr()
-        self.snr_plot = qtgui.time_sink_f(SNR_HISTORY, 1.0, "SNR estimate per burst (dB)", 1)
-        self.snr_plot.set_y_axis(*SNR_RANGE_DB)
-        self.snr_plot.set_y_label("SNR", "dB")
-        self.snr_last = qtgui.number_sink(4, 0, qtgui.NUM_GRAPH_HORIZ, 1)
-        self.snr_last.set_min(0, SNR_RANGE_DB[0])
-        self.snr_last.set_max(0, SNR_RANGE_DB[1])
-        self.snr_last.set_label(0, "last burst SNR (dB)")
+        self.snr = snr_display(SNR_HISTORY, *SNR_RANGE_DB)
         self.image = image_display("Last received image")
-        for sink in (self.spectrum, self.symbols, self.snr_plot, self.snr_last):
+        for sink in (self.spectrum, self.symbols):
             sink.set_update_time(UPDATE_SECONDS)
         rx.tb.connect(rx.source, self.spectrum)
         rx.tb.connect(rx.bursts, self.symbols)
-        rx.tb.connect(self.snr, self.snr_plot)
-        rx.tb.connect(self.snr, self.snr_last)
         rx.tb.msg_connect(rx.bursts, "bursts", self.snr, "in")
         rx.tb.msg_connect(rx.image, "out", self.image, "in")
         self.window = QtWidgets.QWidget()
@@ -75,9 +65,8 @@ class ReceiverView:
         grid = QtWidgets.QGridLayout(self.window)
         grid.addWidget(_widget(self.spectrum), 0, 0)
         grid.addWidget(_widget(self.symbols), 0, 1)
-        grid.addWidget(_widget(self.snr_plot), 1, 0)
-        grid.addWidget(_widget(self.snr_last), 2, 0)
-        grid.addWidget(self.image.qwidget(), 1, 1, 2, 1)
+        grid.addWidget(self.snr.qwidget(), 1, 0)
+        grid.addWidget(self.image.qwidget(), 1, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 3)
         self.window.resize(*WINDOW_SIZE)

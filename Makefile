@@ -5,7 +5,9 @@
 #   make install   bootstrap only
 #   make test      pytest against the module installed in the venv (tests/ and research/tests/)
 #   make test-fast the same without the tests marked slow
-#   make grc       GNU Radio Companion with the [Semcom] blocks, flowgraphs run in the venv
+#   make grc       GNU Radio Companion with the [Semcom] blocks on copies of the GUI examples in
+#                  ~/.cache/gr-semcom/grc (F6 writes there, not into examples/); flowgraphs run in the venv
+#   make screenshots  docs/images/grc_f6.png and rx_gui.png on a virtual screen (xvfb, xdotool, imagemagick)
 #   make demo      send examples/images/kodim23.png with BitSemCom over a simulated, impaired radio link
 #   make eval      codec comparison over examples/images into results/
 #   make bench     throughput benchmark
@@ -29,7 +31,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc demo eval bench results sscc-profile faults soak docs clean
+.PHONY: all install bootstrap test test-fast grc screenshots demo eval bench results sscc-profile faults soak docs clean
 
 all: install
 
@@ -42,8 +44,13 @@ test: install
 test-fast: install
 	$(RUN_ENV) $(PYTHON) -m pytest -q -m "not slow" tests research/tests
 
+GRC_FLOWGRAPHS ?= examples/air_loopback_gui.grc examples/air_chain_gui.grc
 grc: install
-	$(VENV)/bin/semcom-grc
+	$(VENV)/bin/semcom-grc $(GRC_FLOWGRAPHS)
+
+screenshots: install
+	bash scripts/screenshots.sh grc docs/images/grc_f6.png
+	bash scripts/screenshots.sh rx docs/images/rx_gui.png
 
 demo: install
 	@mkdir -p out

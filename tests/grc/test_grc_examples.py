@@ -322,7 +322,7 @@ def test_snr_display_shows_the_last_bursts_estimates(qapp):
     """Burst PDUs from GNU Radio's message thread: the widget keeps the last ``history`` estimates
     and says the last; a PDU without a finite snr_db is dropped and counted."""
     import pmt
-    from gnuradio.semcom.blocks.display import snr_display
+    from gnuradio.semcom.blocks.snr_display import snr_display
     from gnuradio.semcom.blocks.pdu_io import make_pdu
 
     block = snr_display(history=4)

@@ -1,7 +1,8 @@
 """GNU Radio blocks: thin adapters over the plain modules in ``phy`` and ``codecs``, one block per file,
 each mirrored by ``grc/semcom_<block>.block.yml``.
 
-* Images: ``image`` (image_source, semantic_encoder/decoder, image_tx/rx), ``display`` (Qt image sink).
+* Images: ``image`` (image_source, semantic_encoder/decoder, image_tx/rx), ``display`` (Qt image sink),
+  ``snr_display`` (Qt plot of the bursts' SNR estimates).
 * The ideal synchronised PHY: ``phy_tx``, ``phy_rx``, its channel ``sim_channel``.
 * The burst waveform, transmit (``burst_tx`` wires them)::
 

@@ -13,7 +13,8 @@ import os
 from gnuradio import fft, qtgui
 from PyQt5 import QtWidgets, sip
 
-from ..blocks.display import image_display, snr_display
+from ..blocks.display import image_display
+from ..blocks.snr_display import snr_display
 from ..errors import SemcomError
 from .air import AirReceiver
 

@@ -215,6 +215,7 @@ def test_air_loopback_gui_shows_image_offscreen(example, qapp, tmp_path):
     assert ok, f"the GUI loopback showed no image within {RUN_TIMEOUT:.0f} s"
     assert widget.image_size == (768, 512)
     assert "frame 0" in widget.caption_text and "SNR est" in widget.caption_text
+    assert tb.snr_plot.received >= 1 and tb.snr_plot.widget.title_text.endswith(" dB")  # the bursts' SNR estimates
     assert not widget.label.pixmap().isNull()
     record, image = first_image(out)
     assert record["lost"] is False and psnr(load_image(SAMPLE), image) > 20

@@ -493,3 +493,12 @@ def test_bitsemcom_keeps_the_parrots_hues_error_free(image):
 @pytest.mark.parametrize("name", ["ampsc-b4-16qam-cpp16", "ampsc-b2-16qam-cpp16"])
 def test_ampsc_keeps_the_parrots_hues_error_free(name, image):
     assert error_free_hue_error(name, image) < HUE_FLOOR_DEG
+
+
+def test_model_sessions_sleep_instead_of_spinning_and_take_the_thread_count(monkeypatch):
+    monkeypatch.setenv(onnx_model.THREADS_ENV, "1")
+    opts = onnx_model.session_options()
+    assert opts.intra_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    monkeypatch.delenv(onnx_model.THREADS_ENV)
+    assert onnx_model.session_options().intra_op_num_threads == 0  # onnxruntime's choice

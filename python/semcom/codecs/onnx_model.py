@@ -57,6 +57,20 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def session_options():
+    """onnxruntime options of every model session: quiet, $SEMCOM_ORT_THREADS intra-op threads, and
+    worker threads that sleep between operators instead of spinning, so the cores they share with the
+    rest of a flowgraph (and with each other) go to work rather than to waiting."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    threads = options.environment(THREADS_ENV)
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxModel:
     """An encoder/decoder ONNX pair and its card; sessions open on first use."""
 
@@ -91,13 +105,8 @@ class OnnxModel:
         if role not in self._sessions:
             import onnxruntime as ort
             path = self.decoder_path() if role == "decoder" else self.paths[role]
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            threads = options.environment(THREADS_ENV)
-            if threads:
-                opts.intra_op_num_threads = threads
             try:
-                self._sessions[role] = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+                self._sessions[role] = ort.InferenceSession(path, session_options(), providers=["CPUExecutionProvider"])
             except Exception as err:  # noqa: BLE001 (onnxruntime raises its own exception types)
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise SemcomError(f"model {self.name}: cannot load {path} "

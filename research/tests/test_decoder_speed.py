@@ -1,0 +1,41 @@
+"""research/decoder_speed.py: exact FLOP counts from onnxruntime's shapes, one-line errors."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+HERE = os.path.dirname(__file__)
+SCRIPT = os.path.join(HERE, "..", "decoder_speed.py")
+sys.path.insert(0, os.path.join(HERE, ".."))
+import decoder_speed  # noqa: E402
+
+
+def test_flops_count_every_multiply_accumulate_twice(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.random(shape, dtype=np.float32), name) for name, shape in
+               (("w", (4, 3, 3, 3)), ("up", (4, 1, 2, 2)), ("m", (16, 5)))]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),  # (1, 4, 8, 8): 4*8*8 * 3*3*3
+             helper.make_node("ConvTranspose", ["a", "up"], ["b"], group=4, strides=[2, 2]),  # 4*8*8 inputs * 1*2*2
+             helper.make_node("MatMul", ["b", "m"], ["y"])]  # (1, 4, 16, 5) outputs * 16
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    feeds = {"x": np.zeros((1, 3, 8, 8), np.float32)}
+    path = str(tmp_path / "three.onnx")
+    onnx.save(model, path)
+    assert decoder_speed.flops(path, feeds) == 2 * (4 * 8 * 8 * 27 + 4 * 8 * 8 * 4 + 4 * 16 * 5 * 16)
+
+
+@pytest.mark.parametrize("args, message", [(["no/such/model"], "no/such/model/encoder.onnx is missing"),
+                                           (["models/bitsemcom-qpsk-cpp16", "--runs", "0"], "must be at least 1")])
+def test_bad_arguments_get_one_line(args, message):
+    r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120,
+                       cwd=os.path.join(HERE, "..", ".."))
+    assert r.returncode != 0 and "Traceback" not in r.stderr and message in r.stderr.strip().splitlines()[-1]

@@ -15,6 +15,7 @@ commpy runs in its own venv (--xcheck-python): this script starts it with --thei
 commpy and numpy only, and reads the codewords and the matrix from a .npz.
 """
 import argparse
+import datetime
 import json
 import os
 import subprocess
@@ -38,7 +39,8 @@ def theirs(job: dict) -> dict:
 
     rng_seed = job["seed"]
     np.random.seed(rng_seed)  # commpy draws noise from numpy's global generator
-    out = {"uncoded": {}, "coded": {}}
+    from importlib.metadata import version
+    out = {"uncoded": {}, "coded": {}, "version": version("scikit-commpy")}
     for name, order in (("qpsk", 4), ("16qam", 16), ("64qam", 64)):
         modem = QAMModem(order)
         k = modem.num_bits_symbol
@@ -107,10 +109,11 @@ def ours(symbols: int, chunks: int, words_info: np.ndarray, seed: int) -> dict:
     return out, code, words
 
 
-def table(mine: dict, other: dict, code) -> str:
+def table(mine: dict, other: dict, code, bits: int, frames: int) -> str:
     from gnuradio.semcom.phy import theory
 
-    lines = ["Uncoded Gray QAM over AWGN, hard decisions: bit error rate.", "",
+    lines = [f"`research/crosscheck.py` against scikit-commpy {other['version']}, {datetime.date.today()}.", "",
+             f"Uncoded Gray QAM over AWGN, hard decisions: bit error rate ({bits} symbols a point, each side).", "",
              "| modulation | Es/N0 dB | ours | commpy | closed form | ours / closed form | commpy / closed form |",
              "|---|---|---|---|---|---|---|"]
     for name, grid in UNCODED.items():
@@ -120,8 +123,9 @@ def table(mine: dict, other: dict, code) -> str:
             lines.append(f"| {name} | {snr:g} | {a:.3e} | {b:.3e} | {exact:.3e} | {a / exact:.3f} | {b / exact:.3f} |")
     lines += ["", f"LDPC-coded QPSK over AWGN ({code.name}, n = {code.n}, k = {code.k}; the same codewords, each "
               f"side's own noise; at most {ITERATIONS} iterations): info-bit BER and frame error rate. Ours: exact "
-              "LLRs, normalised min-sum (alpha 0.8); commpy: its soft demodulator and sum-product decoder. Closed "
-              "form: uncoded QPSK at the same Es/N0. Codewords satisfy commpy's reading of the parity-check matrix: "
+              f"LLRs, normalised min-sum (alpha 0.8); {frames} codewords a point; commpy: its soft demodulator "
+              "and sum-product decoder. Closed form: uncoded QPSK at the same Es/N0. Codewords satisfy commpy's "
+              "reading of the parity-check matrix: "
               f"{'yes' if other['codewords_valid'] else 'NO'}.", "",
               "| Es/N0 dB | ours BER | commpy BER | ours FER | commpy FER | uncoded QPSK (closed form) |",
               "|---|---|---|---|---|---|"]
@@ -145,6 +149,8 @@ def main() -> int:
     if args.theirs:
         print(json.dumps(theirs(json.loads(args.theirs))))
         return 0
+    if not os.path.isfile(args.xcheck_python):
+        sys.exit(f"crosscheck: no {args.xcheck_python}; make -f research/Makefile crosscheck builds commpy's venv")
     from gnuradio.semcom.phy import ldpc
     info = np.random.default_rng(args.seed + 1).integers(0, 2, (args.frames, ldpc.code("ldpc-1/2").k), dtype=np.uint8)
     mine, code, words = ours(args.symbols, args.chunks, info, args.seed)
@@ -156,7 +162,7 @@ def main() -> int:
                               capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"crosscheck: commpy's side failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    text = table(mine, json.loads(done.stdout), code)
+    text = table(mine, json.loads(done.stdout), code, args.symbols * args.chunks, args.frames)
     print(text, end="")
     if args.md:
         with open(args.md, "w") as f:

@@ -11,10 +11,11 @@ For every decoder file (decoder.onnx, decoder.int8.onnx) of each model folder, o
              two warm-ups each, and whether both give the same image;
   core ms    thread CPU time of a one-thread decode (median of --runs): the work, which the other
              processes of a shared machine slow less than the wall time;
+  floor ms   core ms / the CPU's cores: the decode time were every core busy all along;
   GFLOP/s    GFLOP / core ms, per core, against the core's peak (cpuinfo clock x FLOP per cycle:
              32 float32 (two 256-bit FMA units) and, for int8, 128 with VNNI or 64 without) and, for
              float32, against a one-core float32 matrix product (numpy 2048 x 2048) measured here;
-  PSNR       mean over the --images photos (the data cache's test split), error-free bits.
+  PSNR       mean over the --images photos (the data cache's test split), every latent bit error-free.
 """
 import argparse
 import datetime
@@ -184,7 +185,8 @@ def measure(args) -> int:
             decoder = onnx_model.OnnxModel(folder, precision)
             psnr = np.mean([metrics.psnr(image, decoder.decode(b, *image.shape[:2])) for image, b in zip(images, bits)])
             rows.append(f"| {name} | {file} | {gflop:.1f} | {ms[0]:.0f} | {ms[1]:.0f} | {ms[1] / ms[0]:.2f} | "
-                        f"{'yes' if same else 'no'} | {work:.0f} | {rate:.0f} | {100 * rate / peak:.0f} % | "
+                        f"{'yes' if same else 'no'} | {work:.0f} | {work / os.cpu_count():.0f} | {rate:.0f} | "
+                        f"{100 * rate / peak:.0f} % | "
                         + (f"{100 * rate / matmul:.0f} %" if precision == "float32" else "") + f" | {psnr:.2f} |")
             print(rows[-1], flush=True)
     load = os.getloadavg()[0]
@@ -192,12 +194,13 @@ def measure(args) -> int:
             f"{cpu_summary()}, cpuinfo clock {clock:.2f} GHz; {datetime.date.today()}, load average {load:.1f} at the "
             f"end. ms: wall time, onnxruntime's default session options against the receivers' "
             f"(`codecs/onnx_model.session_options`), medians of {args.runs} alternated runs; same: both give the same "
-            f"image. core ms: thread CPU time of a one-thread decode; GFLOP/s per core = GFLOP / core ms; peak = clock x "
+            f"image. core ms: thread CPU time of a one-thread decode; floor ms: core ms / {os.cpu_count()} cores, "
+            f"the wall time were every core busy all along; GFLOP/s per core = GFLOP / core ms; peak = clock x "
             f"{FLOP_PER_CYCLE['float32']} float32 or {FLOP_PER_CYCLE[int8_key]} {int8_key} operations per cycle; "
             f"matmul = one core's float32 matrix product here, {matmul:.0f} GFLOP/s. PSNR: mean over {len(images)} "
-            "test photos, error-free bits.\n\n"
-            "| model | file | GFLOP | ms default | ms receivers' | ratio | same | core ms | GFLOP/s per core | "
-            "% of peak | % of matmul | PSNR dB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            "test photos, every bit of the encoder's latent received error-free.\n\n"
+            "| model | file | GFLOP | ms default | ms receivers' | ratio | same | core ms | floor ms | "
+            "GFLOP/s per core | % of peak | % of matmul | PSNR dB |\n" + "|---" * 13 + "|\n"
             + "\n".join(rows) + "\n")
     if args.md:
         with open(args.md, "w") as f:

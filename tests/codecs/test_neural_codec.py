@@ -388,8 +388,9 @@ def test_quantize_writes_an_int8_decoder_the_receiver_accepts(tmp_path, image, m
     folder = tmp_path / MODEL
     shutil.copytree(model_folder(), folder)
     os.remove(folder / neural.DECODER_FILES["int8"])
-    info = quantize.quantize_decoder(str(folder), [SAMPLE], snrs_db=(5.0,))
+    info = quantize.quantize_decoder(str(folder), [SAMPLE], snrs_db=(5.0,), calibration_source="the sample photo")
     assert info["calibration_images"] == 1 and info["calibration_snr_db"] == ["error-free", 5.0]
+    assert info["calibration_data"] == "the sample photo"
     report = quantize.compare(str(folder), [SAMPLE], snr_db=3.0, runs=1)
     assert abs(report["int8_minus_float32_db"]["error_free"]) < 0.3, report
     c = int8_codec(monkeypatch, str(folder))  # same card in its metadata: the receiver takes it as this model

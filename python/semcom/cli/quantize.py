@@ -34,9 +34,11 @@ def main():
     for folder in args.models:
         model = OnnxModel(folder)
         print(f"{model.name}: calibrating on {len(calibration)} photos ...", file=sys.stderr, flush=True)
-        info = quantize.quantize_decoder(folder, calibration)
+        info = quantize.quantize_decoder(folder, calibration,
+                                         calibration_source=args.calibration or "the data cache's train split")
         print(f"{model.name}: comparing on {len(images)} photos ...", file=sys.stderr, flush=True)
         info.update(quantize.compare(folder, images, args.snr))
+        info["compared_on"] = args.images or "the data cache's test split"
         update_card(folder, "int8", info)
         d = info["int8_minus_float32_db"]
         print(f"{model.name}: wrote {quantize.DECODER_FILES['int8']}; int8 - float32 PSNR "

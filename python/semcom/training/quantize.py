@@ -37,9 +37,10 @@ def received_posteriors(model: OnnxModel, image: np.ndarray, snr_db: float | Non
     return posterior(qpsk.llr(y, channels.noise_var(snr_db)))
 
 
-def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SNR_DB) -> dict:
+def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SNR_DB,
+                     calibration_source: str = "") -> dict:
     """Writes ``decoder.int8.onnx`` next to ``decoder.onnx`` (same model card in its metadata);
-    returns how it was calibrated."""
+    returns how it was calibrated. ``calibration_source`` names where the calibration photos came from."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -69,6 +70,7 @@ def quantize_decoder(folder: str, calibration: list[str], snrs_db=CALIBRATION_SN
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
         quantized = onnx.load(os.path.join(tmp, "decoder.int8.onnx"))
     info = {"calibration_images": len(calibration), "calibration_snr_db": ["error-free", *snrs_db],
+            "calibration_data": calibration_source or "given photos",
             "weights": "int8 per channel", "activations": "uint8", "format": "QDQ (onnxruntime.quantization)"}
     del quantized.metadata_props[:]
     for entry in onnx.load(source).metadata_props:  # the card, so the receiver accepts it as this model

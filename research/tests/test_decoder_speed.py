@@ -39,3 +39,24 @@ def test_bad_arguments_get_one_line(args, message):
     r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120,
                        cwd=os.path.join(HERE, "..", ".."))
     assert r.returncode != 0 and "Traceback" not in r.stderr and message in r.stderr.strip().splitlines()[-1]
+
+
+def test_session_option_variants_are_timed_against_the_defaults(tmp_path):
+    md = tmp_path / "o.md"
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "ort_options.py"), "models/bitsemcom-16qam-cpp16",
+                        "--runs", "1", "--md", str(md)], capture_output=True, text=True, timeout=600,
+                       cwd=os.path.join(HERE, "..", ".."))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split(" | ") for line in md.read_text().splitlines() if line.startswith("| decoder")]
+    assert len(rows) == 16  # eight variants, float32 and int8
+    for row in rows:
+        if row[1] == "defaults":
+            assert row[3] == "1.00" and row[5] == "1.00" and row[6] == "0.0e+00 |"
+        if row[1].startswith("receivers'"):
+            assert row[6] == "0.0e+00 |"  # the same image
+
+
+def test_session_options_bad_folder_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "ort_options.py"), str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -168,6 +168,7 @@ def measure(args) -> int:
     rows = []
     for folder, model in zip(args.folders, models):
         name = model.name
+        os.environ[onnx_model.DECODER_ENV] = "float32"  # the encoding codec loads the float32 decoder
         codec = registry.get(folder)
         link = LinkConfig(model.card.get("modulation", "qpsk"), "none")
         sent = [codec.encode(image, link, image.shape[0] * image.shape[1] // 8) for image in images]  # cpp 1/8

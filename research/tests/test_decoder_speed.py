@@ -1,5 +1,6 @@
-"""research/decoder_speed.py: exact FLOP counts from onnxruntime's shapes, one-line errors."""
+"""research/decoder_speed.py and ort_options.py: exact FLOP counts, a row per decoder, one-line errors."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -60,3 +61,20 @@ def test_session_options_bad_folder_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "ort_options.py"), str(tmp_path)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_gets_a_row_per_decoder_with_the_same_arithmetic_and_close_psnr(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(os.path.join(HERE, "..", "..", "examples", "images", "kodim23.png"), photos)
+    md = tmp_path / "d.md"
+    r = subprocess.run([sys.executable, SCRIPT, "models/bitsemcom-16qam-cpp16", "--runs", "1", "--images", str(photos),
+                        "--md", str(md)], capture_output=True, text=True, timeout=600,
+                       cwd=os.path.join(HERE, "..", ".."))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split(" | ") for line in md.read_text().splitlines() if line.startswith("| bitsemcom")]
+    assert [row[1] for row in rows] == ["decoder.onnx", "decoder.int8.onnx"]
+    assert rows[0][2] == rows[1][2] and float(rows[0][2]) > 1  # int8 does the same multiply-accumulates
+    assert rows[0][6] == rows[1][6] == "yes"  # the receivers' options give the same image
+    psnr = [float(row[12].rstrip(" |")) for row in rows]
+    assert psnr[0] > 21 and abs(psnr[0] - psnr[1]) < 0.15, psnr

@@ -75,12 +75,11 @@ def equivalent_snr(value, curve) -> float:
     return float(np.interp(value, values, grid))
 
 
-def mmse_bound_db(snr_db: float, taps, rolloff=0.35, n=4096) -> float:
-    """Unbiased SNR of the infinite-length MMSE linear equaliser with a perfect channel: symbol-rate
-    folded spectrum of raised cosine x |C(f)|^2, C the sample-spaced (2 per symbol) taps."""
+def folded_spectrum(taps, rolloff=0.35, n=4096) -> np.ndarray:
+    """|H(f)|^2 at the symbol rate behind the matched filter, per frequency bin: the folded
+    raised-cosine spectrum times |C(f)|^2, C the sample-spaced (2 per symbol) taps, unit energy."""
     taps = np.asarray(taps, complex) / np.linalg.norm(taps)
     f = (np.arange(n) + 0.5) / n - 0.5  # cycles per symbol
-    snr = 10 ** (snr_db / 10)
     folded = np.zeros(n)
     for k in (-1, 0, 1):
         g = f - k
@@ -89,7 +88,17 @@ def mmse_bound_db(snr_db: float, taps, rolloff=0.35, n=4096) -> float:
         rc = np.where(a <= lo, 1.0, np.where(a <= hi, 0.5 * (1 + np.cos(np.pi / rolloff * (a - lo))), 0.0))
         c = np.polyval(taps[::-1], np.exp(-2j * np.pi * g / 2))  # sum c_m e^{-j 2 pi g m / 2}
         folded += rc * np.abs(c) ** 2
-    return float(10 * np.log10(1 / np.mean(1 / (snr * folded + 1)) - 1))
+    return folded
+
+
+def bounds_db(snr_db: float, taps) -> tuple[float, float, float]:
+    """SNR bounds of the channel with perfect knowledge, dB: the unbiased infinite-length linear
+    MMSE equaliser's, the unbiased MMSE-DFE's (Salz: exp(mean log(1 + SNR |H|^2)) - 1) and the
+    matched-filter bound (SNR mean |H|^2)."""
+    spectrum = 10 ** (snr_db / 10) * folded_spectrum(taps)
+    db = lambda v: float(10 * np.log10(v))
+    return (db(1 / np.mean(1 / (spectrum + 1)) - 1), db(np.exp(np.mean(np.log1p(spectrum))) - 1),
+            db(np.mean(spectrum)))
 
 
 def phy(args) -> str:
@@ -104,12 +113,12 @@ def phy(args) -> str:
     lines = [f"Es/N0 {args.snr:g} dB, 16-QAM, sc bursts of 4096 payload symbols, {args.frames} frames of 6 bursts; "
              f"the exact demapper's information on the ideal channel is {args.snr:.2f} dB by construction.", "",
              "| channel | bursts | EVM SNR dB | believed SNR dB | gain dB | phase deg | first 1/8 dB | last 1/8 dB "
-             "| MMSE bound dB | LLR exact dB | LLR max-log dB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| MMSE / MMSE-DFE / MF bound dB | LLR exact dB | LLR max-log dB | LLR receiver dB | trellis bursts |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, imp in CASES.items():
         imp = dict(ACCEPTANCE) if imp is None else imp
         err = []
-        believed, gains, head, tail, ex, ml, sent_bits = [], [], [], [], [], [], []
+        believed, gains, head, tail, ex, ml, rx, sent_bits = [], [], [], [], [], [], [], []
         for frame in range(args.frames):
             payload = rng.integers(0, 2, bits_per_frame).astype(np.uint8)
             pieces, sent = [np.zeros(500, np.complex64)], {}
@@ -135,17 +144,19 @@ def phy(args) -> str:
                 tail.append(np.mean(e[-eighth:]))
                 ex.append(const.llr(y, nv))
                 ml.append(maxlog_llr(const, y, nv))
+                rx.append(ex[-1] if ev.llr is None else ev.llr[:len(s) * 4])
                 sent_bits.append(seg[:len(s) * 4])
         e = np.concatenate(err)
+        trellis_bursts = sum(r is not x for r, x in zip(rx, ex))
         bits = np.concatenate(sent_bits)
         g = np.mean(gains)
         db = lambda v: 10 * np.log10(v)
-        bound = mmse_bound_db(args.snr, imp["taps"]) if "taps" in imp else args.snr
+        bounds = bounds_db(args.snr, imp.get("taps", (1.0,)))
+        llr_db = lambda parts: equivalent_snr(gmi(np.concatenate(parts), bits), curve)
         lines.append(f"| {name} | {len(err)} | {-db(np.mean(e)):.2f} | {-db(np.mean(believed)):.2f} | "
                      f"{20 * np.log10(abs(g)):+.3f} | {np.degrees(np.angle(g)):+.2f} | {-db(np.mean(head)):.2f} | "
-                     f"{-db(np.mean(tail)):.2f} | {bound:.2f} | "
-                     f"{equivalent_snr(gmi(np.concatenate(ex), bits), curve):.2f} | "
-                     f"{equivalent_snr(gmi(np.concatenate(ml), bits), curve):.2f} |")
+                     f"{-db(np.mean(tail)):.2f} | {' / '.join(f'{b:.2f}' for b in bounds)} | "
+                     f"{llr_db(ex):.2f} | {llr_db(ml):.2f} | {llr_db(rx):.2f} | {trellis_bursts} |")
     return "\n".join(lines)
 
 

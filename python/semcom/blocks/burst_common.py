@@ -14,6 +14,9 @@ from ..phy.framing import CODEC_ID, HEIGHT, MODEL_HASH, WIDTH
 HEADER, EXPIRE = "header", "expire"  # burst PDU metadata: the burst header; a frame that expired
 
 
+LLR = "llr"  # burst_sync's message port of the bursts it demodulated to LLRs itself
+
+
 SOB, EOB = pmt.intern("tx_sob"), pmt.intern("tx_eob")
 
 

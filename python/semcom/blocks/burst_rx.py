@@ -10,7 +10,7 @@ from ..options import check, default as opt
 from .pdu_block import IN, OUT
 from ..phy import burst
 from ..phy.constellations import MODULATIONS
-from .burst_common import DETECTOR_ITEMS, EXPIRE, STREAM_BUFFER, preamble_period
+from .burst_common import DETECTOR_ITEMS, EXPIRE, LLR, STREAM_BUFFER, preamble_period
 from .burst_llr import burst_llr
 from .burst_reassembler import burst_reassembler
 from .burst_sync import burst_sync
@@ -90,7 +90,8 @@ class burst_rx(gr.hier_block2):
         if symbols_output:
             self.connect((self.sync, len(MODULATIONS)), self)
         self.reassembler.feeder = self.fec
-        self.fec.upstream_blocks = len(MODULATIONS)  # one burst_llr per modulation
+        self.msg_connect(self.sync, LLR, self.fec, IN)
+        self.fec.upstream_blocks = len(MODULATIONS) + 1  # one burst_llr per modulation, and burst_sync
         self.reassembler.upstream_blocks = 2  # fec_decoder and burst_sync's expire port
         self.msg_connect(self.fec, OUT, self.reassembler, IN)
         self.msg_connect(self.sync, EXPIRE, self.reassembler, EXPIRE)

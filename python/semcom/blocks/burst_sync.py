@@ -16,7 +16,8 @@ from .pdu_io import make_pdu, meta_to_pmt
 from .stream_run import fill_from
 from ..phy import burst, framing, ldpc
 from ..phy.constellations import MODULATIONS
-from .burst_common import BURST_TAG, CORR_START, EXPIRE, EXPIRE_TAG, FLUSH_SYMBOLS, HEADER, MAX_QUEUED_SYMBOLS
+from ..phy.link import LLR_CLIP
+from .burst_common import BURST_TAG, CORR_START, EXPIRE, EXPIRE_TAG, FLUSH_SYMBOLS, HEADER, LLR, MAX_QUEUED_SYMBOLS
 
 
 class burst_sync(gr.basic_block):
@@ -25,7 +26,8 @@ class burst_sync(gr.basic_block):
     symbols, the first tagged ``burst`` with the header, SNR, CFO, position, per-symbol noise
     variance, its number of ``symbols`` and the ``coded_bits`` its segment carries (what
     ``burst_llr`` reads), and last an output of every burst's symbols (for a constellation
-    display). Bursts of another modulation are dropped and counted in ``other_modulation``. A
+    display). A burst whose payload a sequence detector demodulated (16-QAM through multipath)
+    leaves as an LLR PDU on message port ``llr`` instead, like ``burst_llr``'s. Bursts of another modulation are dropped and counted in ``other_modulation``. A
     frame that will get no more bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
     stops for ``frame_timeout`` seconds, on message port ``expire``.
 
@@ -54,6 +56,7 @@ class burst_sync(gr.basic_block):
         self.sync = burst.BurstSynchroniser(check("waveform", waveform), check("frame_timeout", frame_timeout),
                                           codes=(ldpc.given(alist),))
         self.message_port_register_out(pmt.intern(EXPIRE))
+        self.message_port_register_out(pmt.intern(LLR))
         self.lock = threading.Lock()
         self.pending = [collections.deque() for _ in self.modulations]  # (symbols, tag or None) per port
         self.other_modulation = self.errors = 0
@@ -69,6 +72,9 @@ class burst_sync(gr.basic_block):
         return self.sync
 
     def start(self):
+        # bursts demodulated to LLRs here leave on port llr: only when something reads it
+        listeners = self.to_basic_block().message_subscribers(pmt.intern(LLR))
+        self.sync.sequence_detection = pmt.length(listeners) > 0
         self._stop.clear()
         self._timer = threading.Thread(target=self._idle_loop, name="semcom_burst_idle", daemon=True)
         self._timer.start()
@@ -139,10 +145,16 @@ class burst_sync(gr.basic_block):
             meta = {HEADER: list(astuple(h)), "position": info.position, "snr_db": float(info.snr_db),
                     "cfo": float(info.cfo), framing.NOISE_VAR: noise, "symbols": len(event.symbols),
                     "coded_bits": h.link.coded_bits(h.lengths[h.segment])}
-            self.pending[port].append((event.symbols, (BURST_TAG, meta)))
-            self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
             if self.show:
                 self.display.append(event.symbols)
+            if event.llr is not None:  # a sequence detector's LLRs: straight to the FEC decoder
+                del meta["symbols"], meta["coded_bits"]
+                meta[framing.NOISE_VAR] = float(np.mean(nv))
+                llr = np.clip(event.llr[:h.link.coded_bits(h.lengths[h.segment])], -LLR_CLIP, LLR_CLIP)
+                self.message_port_pub(pmt.intern(LLR), make_pdu(meta, llr.astype(np.float32)))
+                continue
+            self.pending[port].append((event.symbols, (BURST_TAG, meta)))
+            self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))
             self.queued += len(event.symbols) + FLUSH_SYMBOLS
 
     def _emit(self, queue, out, port) -> int:

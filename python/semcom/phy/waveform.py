@@ -35,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SemcomError
-from . import burst, ldpc
+from . import burst, ldpc, trellis
 from .constellations import constellation
 
 ZC_LEN, ZC_ROOT, ZC_REPEATS = 32, 5, 4
@@ -119,6 +119,7 @@ class Demodulated:
     start: float  # burst start in the window (samples, fractional)
     pilot_error: float  # pilots' squared error over the expected noise (``_pilot_error``; about 1 when good)
     channel: tuple = ()  # the estimates from the preamble alone, reusable for a longer window of this burst
+    llr: np.ndarray | None = None  # the payload's bit LLRs where a sequence detector made them (``payload_channel``)
 
 
 def _delay_correlate(x: np.ndarray, period: int, span: int):
@@ -300,9 +301,11 @@ class Waveform:
     def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         raise NotImplementedError
 
-    def payload_channel(self, x: np.ndarray, sync, header: burst.Header, demod: Demodulated) -> tuple:
+    def payload_channel(self, x: np.ndarray, sync, header: burst.Header, demod: Demodulated,
+                        sequence: bool = True) -> tuple:
         """The ``channel`` to demodulate the payload of the burst whose header ``demod`` (of window
-        ``x``, ``sync``) decoded to ``header``: the header's own by default."""
+        ``x``, ``sync``) decoded to ``header``: the header's own by default. ``sequence``: a
+        sequence detector may make the payload's LLRs (``Demodulated.llr``)."""
         return demod.channel
 
 
@@ -320,6 +323,10 @@ PILOT_GROUP, PILOT_SPACING = 4, 60  # SC: 4 pilots before every 60 data symbols,
 PILOT_SMOOTH = 9  # SC: pilot groups averaged per phase estimate (the residual CFO taken out first)
 PHASE_BLOCK = 16  # SC: known symbols per phase estimate when the channel is fitted over the header
 NOISE_LOADING = 1e-3  # white noise added to the equaliser's model: the RC-shaped noise has none beyond the band
+TRELLIS_MEMORY = 1  # SC: earlier symbols in the target response of the sequence detector
+TARGET_SCALE = 0.5  # SC: the detector's target response: the MMSE-DFE's, its later lags times this
+SEQUENCE_MODULATIONS = ("16qam",)  # SC: payload modulations a sequence detector may demodulate
+MIN_TRELLIS_ISI = 0.01  # SC: ... the target response's energy after lag 0 (lag 0 is 1) that calls for it
 
 
 class SingleCarrier(Waveform):
@@ -384,8 +391,9 @@ class SingleCarrier(Waveform):
         # every matched-filter sample from e symbols before preamble symbol 0 to e symbols after the last
         z = self._matched_samples(x, first - e * self.sps, cfo, (n_sym + 2 * e) * self.sps, 1)
         if channel:
-            c, noise, w, mu = channel
+            c, noise, w, mu, *detector = channel
         else:
+            detector = ()
             c, noise = self._fit_channel(z[e * self.sps:])
             w, mu = self._mmse(c, noise)
         eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n_sym, self.sps)
@@ -397,15 +405,39 @@ class SingleCarrier(Waveform):
                                     lambda p: np.interp(pilot_pos, centres, p).reshape(-1, PILOT_GROUP), PILOT_SMOOTH)
         data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         error = _pilot_error(errors, 1 / (4 * nv))  # unit-power pilots
-        nv *= _blend(error, len(self.pre_symbols), len(pilot_pos))
+        blend = _blend(error, len(self.pre_symbols), len(pilot_pos))
         signal = float(np.sum(np.abs(self._pulse(c)[self.pulse_zero % self.sps::self.sps]) ** 2))
-        return Demodulated(data, np.full(count, nv, np.float32), float(10 * np.log10(signal / noise)), cfo, start,
-                           error, (c, noise, w, mu))
+        llr = None
+        if detector:
+            llr = self._detect(z, n_sym, count, lambda pos: np.interp(pos, centres, phase), blend, *detector)
+        return Demodulated(data, np.full(count, nv * blend, np.float32), float(10 * np.log10(signal / noise)), cfo,
+                           start, error, (c, noise, w, mu, *detector), llr)
 
-    def payload_channel(self, x, sync, header, demod) -> tuple:
+    def _detect(self, z, n_sym, count, phase_at, blend, ff, response, rest, known, modulation) -> np.ndarray:
+        """Bit LLRs of the payload's data symbols (those after the ``len(known)`` known ones) by
+        sequence detection behind the shortening filter ``ff``: the same phase as the linear
+        equaliser's, the residual variance scaled like its noise variance by the pilots."""
+        data_pos, pilot_pos = self._layout(count)
+        shortened = _weighted_sum(z, np.conj(ff).astype(np.complex64), n_sym, self.sps)[len(self.pre_symbols):]
+        first, memory = data_pos[len(known)], len(response) - 1
+        positions = np.arange(first, len(shortened))
+        y = shortened[first:] * _unit(-phase_at(positions))
+        const = constellation(modulation)
+        points = np.broadcast_to(const.points, (len(y), len(const.points))).copy()
+        is_pilot = np.zeros(len(shortened), bool)
+        is_pilot[pilot_pos] = True
+        pilots = np.tile(self.pilots, len(pilot_pos) // PILOT_GROUP)
+        points[is_pilot[first:]] = pilots[np.searchsorted(pilot_pos, positions[is_pilot[first:]])][:, None]
+        history = self._stream(np.concatenate([known, np.zeros(count - len(known), np.complex64)]))[:first]
+        llr = trellis.detect(y, response, rest * blend, points, history[-memory:], const.label_bits)
+        return llr[~is_pilot[first:]][:count - len(known)].ravel()
+
+    def payload_channel(self, x, sync, header, demod, sequence=True) -> tuple:
         """The channel fitted again over the preamble and the decoded header, whose symbols are
         known now, after removing the phase the header's equalised symbols show; the noise
-        variance from the same fit."""
+        variance from the same fit. With ``sequence``, a 16-QAM payload whose channel leaves
+        enough interference behind the shortening filter (``MIN_TRELLIS_ISI``) gets the sequence
+        detector too."""
         start, cfo = sync[:2]
         data_pos, _ = self._layout(HEADER_SYMBOLS)  # the payload's symbols follow the header's last one
         known = np.concatenate([self.pre_symbols, self._stream(encode_header(header))[:data_pos[-1] + 1]])
@@ -420,7 +452,13 @@ class SingleCarrier(Waveform):
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
         c, noise = _fit_without_impulses(z[rows], fit, _least_squares(fit, z[rows]))
-        return (c, noise, *self._mmse(c, noise))
+        linear = (c, noise, *self._mmse(c, noise))
+        if not sequence or header.link.modulation not in SEQUENCE_MODULATIONS:
+            return linear
+        ff, response, rest = self._shortening(c, noise)
+        if np.sum(np.abs(response[1:]) ** 2) < MIN_TRELLIS_ISI:
+            return linear
+        return (*linear, ff, response, rest, encode_header(header), header.link.modulation)
 
     def _fit_problem(self, known: np.ndarray):
         """The channel fit over the known symbols ``known`` (from preamble symbol 0 on): the
@@ -466,8 +504,18 @@ class SingleCarrier(Waveform):
 
     def _mmse(self, c: np.ndarray, noise: float):
         """Fractionally spaced MMSE equaliser taps (for the matched filter's samples from E symbols
-        before a symbol's instant to E after) and its bias mu (unbiased noise var (1-mu)/mu). The
-        noise behind the matched filter is correlated like its raised-cosine pulse."""
+        before a symbol's instant to E after) and its bias mu (unbiased noise var (1-mu)/mu)."""
+        h, cov, reach = self._equaliser_model(c, noise)
+        target = h[:, reach]
+        w = _solve(cov, target)
+        mu = float(np.real(np.vdot(w, target)))
+        return w, min(max(mu, 1e-3), 1 - 1e-6)
+
+    def _equaliser_model(self, c: np.ndarray, noise: float):
+        """What the equaliser's samples (E symbols before a symbol's instant to E after) hear:
+        (h, their covariance, reach): column ``reach + j`` of h is the response to the symbol j
+        after the equalised one. The noise behind the matched filter is correlated like its
+        raised-cosine pulse."""
         e, sps = self.equaliser_taps, self.sps
         pulse = self._pulse(c)
         zero = self.pulse_zero
@@ -478,10 +526,25 @@ class SingleCarrier(Waveform):
         h = np.where((lag >= 0) & (lag < len(pulse)), pulse[np.clip(lag, 0, len(pulse) - 1)], 0)
         gap = np.abs(offsets[:, None] - offsets[None, :]) + self.rc_centre
         corr = np.where(gap < len(self.rc), self.rc[np.minimum(gap, len(self.rc) - 1)], 0.0)
-        target = h[:, reach]
-        w = _solve(h @ h.conj().T + noise * (corr + NOISE_LOADING * np.eye(len(offsets))), target)
-        mu = float(np.real(np.vdot(w, target)))
-        return w, min(max(mu, 1e-3), 1 - 1e-6)
+        return h, h @ h.conj().T + noise * (corr + NOISE_LOADING * np.eye(len(offsets))), reach
+
+    def _shortening(self, c: np.ndarray, noise: float, memory: int = TRELLIS_MEMORY, scale: float = TARGET_SCALE):
+        """The feedforward filter that shapes the channel into a causal response of ``memory + 1``
+        symbols: (its taps, that response scaled to 1 at lag 0, the variance of everything else
+        at its output, noise and residual interference, on the same scale). The target is the
+        MMSE-DFE's (t minimising the error t^H Q t with t[0] = 1, Q the error covariance of the
+        symbols' joint MMSE estimate) with its later lags times ``scale``."""
+        h, cov, reach = self._equaliser_model(c, noise)
+        cols = reach - np.arange(memory + 1)  # the symbol itself, then the earlier ones
+        heard = h[:, cols]
+        solved = np.stack([_solve(cov, heard[:, j]) for j in range(memory + 1)], axis=1)
+        q = np.eye(memory + 1) - heard.conj().T @ solved
+        t = np.linalg.solve(q, np.eye(memory + 1)[:, 0])
+        w = solved @ np.r_[1.0, scale * t[1:] / t[0]]
+        response = heard.T @ w.conj()  # w^H h per lag
+        rest = float(np.real(np.vdot(w, cov @ w))) - float(np.sum(np.abs(response) ** 2))
+        g0 = response[0]
+        return w / np.conj(g0), response / g0, max(rest, 1e-12) / abs(g0) ** 2
 
 
 def _least_squares(fit: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ class SyncedBurst:
     info: BurstInfo
     symbols: np.ndarray  # complex64, the segment's channel uses
     noise_var: np.ndarray  # float32, per symbol (after equalisation)
+    llr: np.ndarray | None = None  # the payload's bit LLRs where a sequence detector made them
 
     @property
     def header(self) -> Header:
@@ -117,6 +118,7 @@ class BurstSynchroniser:
         self.last_feed = clock()
         self.bursts = self.dropped = self.detections_seen = self.misses = self.bad_samples = 0
         self.last_error = ""
+        self.sequence_detection = True  # a sequence detector may make a burst's LLRs (``SyncedBurst.llr``)
 
     @property
     def end(self) -> int:
@@ -218,7 +220,8 @@ class BurstSynchroniser:
                     self.foreign_code += isinstance(err, ForeignCode)
                     self._drop(str(err), start + len(wave.preamble()))
                     continue
-                self.head = (ws, sync, (header, n_data, wave.payload_channel(x, sync, header, demod)))
+                channel = wave.payload_channel(x, sync, header, demod, self.sequence_detection)
+                self.head = (ws, sync, (header, n_data, channel))
                 continue
             header, n_data, channel = header
             stop = start - wave.guard + wave.burst_samples(n_data)  # end of the trailing guard
@@ -250,7 +253,8 @@ class BurstSynchroniser:
         info = BurstInfo(header, int(start), demod.snr_db, demod.cfo, samples=int(samples))
         if self.synced is not None:
             self.synced.append(info)
-        return SyncedBurst(info, demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32))
+        return SyncedBurst(info, demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32),
+                           demod.llr)
 
     def _trim(self):
         keep_from = self.end - self.acquire_span
@@ -293,7 +297,9 @@ class BurstReceiver:
                 frames += self.collector.expire(event.key)
                 continue
             h = event.header
-            llr = constellation(h.link.modulation).llr(event.symbols, event.noise_var)
+            llr = event.llr
+            if llr is None:
+                llr = constellation(h.link.modulation).llr(event.symbols, event.noise_var)
             payload, failed = h.link.decode(llr, h.lengths[h.segment])
             event.info.fec_ok = failed == 0
             try:

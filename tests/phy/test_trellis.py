@@ -38,7 +38,7 @@ def test_llrs_equal_brute_force_with_a_known_symbol_inside(exact):
     x = np.concatenate([history, sent])
     y = taps[0] * x[1:] + taps[1] * x[:-1] + np.sqrt(noise_var / 2) * (rng.standard_normal(n)
                                                                         + 1j * rng.standard_normal(n))
-    got = trellis.detect(y, taps, noise_var, alphabet, history, QAM16.label_bits, exact)
+    got = trellis.detect_numpy(y, taps, noise_var, alphabet, history, QAM16.label_bits, exact)
     np.testing.assert_allclose(got, _brute_force(y, taps, noise_var, alphabet, history, exact), atol=1e-9)
 
 
@@ -49,7 +49,7 @@ def test_two_symbol_memory_equals_brute_force():
     history = QAM16.points[[1, 9]]
     x = np.concatenate([history, alphabet[np.arange(n), rng.integers(0, 16, n)]])
     y = taps[0] * x[2:] + taps[1] * x[1:-1] + taps[2] * x[:-2] + 0.3 * rng.standard_normal(n)
-    got = trellis.detect(y, taps, noise_var, alphabet, history, QAM16.label_bits)
+    got = trellis.detect_numpy(y, taps, noise_var, alphabet, history, QAM16.label_bits)
     np.testing.assert_allclose(got, _brute_force(y, taps, noise_var, alphabet, history, True), atol=1e-9)
 
 
@@ -83,6 +83,21 @@ def test_sequence_detection_beats_symbol_by_symbol_on_interference():
                               QAM16.label_bits).ravel()
     symbolwise = QAM16.llr(y, noise_var + abs(g) ** 2)
     assert np.mean((sequence > 0) != bits) < 0.02 < 0.05 < np.mean((symbolwise > 0) != bits)
+
+
+@pytest.mark.skipif(trellis.kernels is None, reason="compiled kernels not installed")
+@pytest.mark.parametrize("exact", [True, False])
+def test_compiled_kernel_equals_numpy(exact):
+    rng = np.random.default_rng(7)
+    n, taps, noise_var = 300, np.array([1.0, 0.25 + 0.3j, -0.1j]), 0.1
+    alphabet = np.tile(QAM16.points, (n, 1))
+    alphabet[::20] = QAM16.points[3]  # known symbols
+    history = QAM16.points[[2, 7]]
+    x = np.concatenate([history, alphabet[np.arange(n), rng.integers(0, 16, n)]])
+    y = taps[0] * x[2:] + taps[1] * x[1:-1] + taps[2] * x[:-2] + 0.3 * (rng.standard_normal(n)
+                                                                        + 1j * rng.standard_normal(n))
+    args = (y, taps, noise_var, alphabet, history, QAM16.label_bits, exact)
+    np.testing.assert_allclose(trellis.detect(*args), trellis.detect_numpy(*args), atol=1e-7)
 
 
 def test_too_few_known_symbols_is_an_error():

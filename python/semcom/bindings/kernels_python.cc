@@ -9,8 +9,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "bcjr.h"
 #include "ldpc_decoder.h"
 
+#include <cmath>
+#include <complex>
 #include <tuple>
 
 namespace py = pybind11;
@@ -19,6 +22,8 @@ using gr::semcom::ldpc_decoder;
 namespace {
 using int_rows = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using float_rows = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using complex_array = py::array_t<std::complex<double>, py::array::c_style | py::array::forcecast>;
+using byte_rows = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 
 ldpc_decoder make_ldpc_decoder(int n, const int_rows& check_vars)
 {
@@ -60,6 +65,41 @@ py::tuple decode(const ldpc_decoder& self, const float_rows& llr, int max_iter, 
     }
     return py::make_tuple(posterior, ok, iterations);
 }
+py::array_t<double> bcjr_llrs(const complex_array& y,
+                             const complex_array& taps,
+                             double noise_var,
+                             const complex_array& alphabet,
+                             const complex_array& history,
+                             const byte_rows& label_bits,
+                             bool exact)
+{
+    const auto n = y.size();
+    const int memory = static_cast<int>(taps.size()) - 1;
+    if (y.ndim() != 1 || taps.ndim() != 1 || memory < 1 || history.size() < memory) {
+        throw py::value_error("y and taps must be 1-D, with at least 2 taps and as many known "
+                              "symbols before y as taps after the first");
+    }
+    if (alphabet.ndim() != 2 || alphabet.shape(0) != n || label_bits.ndim() != 2 ||
+        label_bits.shape(0) != alphabet.shape(1)) {
+        throw py::value_error("alphabet must be (len(y), M) and label_bits (M, k)");
+    }
+    const int m = static_cast<int>(alphabet.shape(1));
+    const int k = static_cast<int>(label_bits.shape(1));
+    double states = std::pow(static_cast<double>(m), memory);
+    if (m < 2 || states * m > (1 << 20) || !(noise_var > 0)) {
+        throw py::value_error("a trellis needs 2 or more points, at most 2**20 branches per "
+                              "symbol, and a positive noise variance");
+    }
+    py::array_t<double> llr({ n, static_cast<py::ssize_t>(k) });
+    const auto* known = history.data() + (history.size() - memory);
+    double* out = llr.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gr::semcom::bcjr_llrs(y.data(), static_cast<size_t>(n), taps.data(), memory, noise_var,
+                              alphabet.data(), m, known, label_bits.data(), k, exact, out);
+    }
+    return llr;
+}
 } // namespace
 
 PYBIND11_MODULE(kernels, m)
@@ -82,4 +122,16 @@ PYBIND11_MODULE(kernels, m)
              py::arg("alpha"),
              "llr (codewords, n) -> (posterior LLRs (codewords, n) float32, ok (codewords,) "
              "bool: every check holds, iterations (codewords,) int32)");
+    m.def("bcjr_llrs",
+          &bcjr_llrs,
+          py::arg("y"),
+          py::arg("taps"),
+          py::arg("noise_var"),
+          py::arg("alphabet"),
+          py::arg("history"),
+          py::arg("label_bits"),
+          py::arg("exact"),
+          "Bit LLRs (len(y), k) of the symbols behind y[i] = sum_l taps[l] s[i - l] + noise: "
+          "s[i] one of alphabet[i] (M points), history the symbols before y[0] (oldest first), "
+          "label_bits (M, k); exact log-sum-exp or max-log (phy/trellis.py).");
 }

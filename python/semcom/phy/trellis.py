@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+try:
+    from .. import kernels  # the compiled kernels, installed beside this package (no GNU Radio)
+except ImportError:  # the source tree without a build: numpy only
+    kernels = None
+
 NO_PATH = -1e30  # metric of a transition that cannot happen
 
 
@@ -73,6 +78,18 @@ def bit_llrs(metrics: np.ndarray, label_bits: np.ndarray, exact: bool = True) ->
 
 
 def detect(y, taps, noise_var, alphabet, history, label_bits, exact: bool = True) -> np.ndarray:
-    """Bit LLRs (N, k) of the symbols behind ``y`` (see the module docstring)."""
+    """Bit LLRs (N, k) of the symbols behind ``y`` (see the module docstring): the compiled
+    kernel when installed, else ``detect_numpy``."""
+    if kernels is None:
+        return detect_numpy(y, taps, noise_var, alphabet, history, label_bits, exact)
+    if len(taps) < 2 or len(history) < len(taps) - 1:
+        raise ValueError(f"{len(taps)} taps need at least 2 taps and {len(taps) - 1} known symbols before y")
+    return kernels.bcjr_llrs(np.asarray(y, np.complex128), np.asarray(taps, np.complex128), float(noise_var),
+                             np.asarray(alphabet, np.complex128), np.asarray(history, np.complex128),
+                             np.asarray(label_bits, np.uint8), bool(exact))
+
+
+def detect_numpy(y, taps, noise_var, alphabet, history, label_bits, exact: bool = True) -> np.ndarray:
+    """``detect`` in numpy (the reference of the compiled kernel)."""
     metrics = symbol_metrics(branch_metrics(y, taps, noise_var, alphabet, history), exact)
     return bit_llrs(metrics, label_bits, exact)

@@ -409,27 +409,32 @@ class SingleCarrier(Waveform):
         signal = float(np.sum(np.abs(self._pulse(c)[self.pulse_zero % self.sps::self.sps]) ** 2))
         llr = None
         if detector:
-            llr = self._detect(z, n_sym, count, lambda pos: np.interp(pos, centres, phase), blend, *detector)
+            llr = self._detect(z, n_sym, count, lambda pos: np.interp(pos, centres, phase), *detector)
         return Demodulated(data, np.full(count, nv * blend, np.float32), float(10 * np.log10(signal / noise)), cfo,
                            start, error, (c, noise, w, mu, *detector), llr)
 
-    def _detect(self, z, n_sym, count, phase_at, blend, ff, response, rest, known, modulation) -> np.ndarray:
+    def _detect(self, z, n_sym, count, phase_at, ff, response, rest, known, modulation) -> np.ndarray:
         """Bit LLRs of the payload's data symbols (those after the ``len(known)`` known ones) by
-        sequence detection behind the shortening filter ``ff``: the same phase as the linear
-        equaliser's, the residual variance scaled like its noise variance by the pilots."""
+        sequence detection behind the shortening filter ``ff``, with the linear equaliser's
+        phase; the residual variance corrected by the pilots whose predecessors are pilots too."""
         data_pos, pilot_pos = self._layout(count)
         shortened = _weighted_sum(z, np.conj(ff).astype(np.complex64), n_sym, self.sps)[len(self.pre_symbols):]
         first, memory = data_pos[len(known)], len(response) - 1
-        positions = np.arange(first, len(shortened))
-        y = shortened[first:] * _unit(-phase_at(positions))
-        const = constellation(modulation)
-        points = np.broadcast_to(const.points, (len(y), len(const.points))).copy()
-        is_pilot = np.zeros(len(shortened), bool)
+        y = shortened[first:] * _unit(-phase_at(np.arange(first, len(shortened))))
+        stream = self._stream(np.concatenate([known, np.zeros(count - len(known), np.complex64)]))
+        is_pilot = np.zeros(len(stream), bool)
         is_pilot[pilot_pos] = True
-        pilots = np.tile(self.pilots, len(pilot_pos) // PILOT_GROUP)
-        points[is_pilot[first:]] = pilots[np.searchsorted(pilot_pos, positions[is_pilot[first:]])][:, None]
-        history = self._stream(np.concatenate([known, np.zeros(count - len(known), np.complex64)]))[:first]
-        llr = trellis.detect(y, response, rest * blend, points, history[-memory:], const.label_bits)
+        const = constellation(modulation)
+        points = np.where(is_pilot[first:, None], stream[first:, None], const.points[None, :])
+        whole = is_pilot.copy()  # pilots whose expected value is known
+        for lag in range(1, memory + 1):
+            whole[lag:] &= is_pilot[:-lag]
+        whole[:first] = False
+        at = np.flatnonzero(whole)
+        expected = sum(response[lag] * stream[at - lag] for lag in range(memory + 1))
+        errors = np.abs(y[at - first] - expected) ** 2 / rest
+        noise = rest * _blend(_pilot_error(errors, 1 / (4 * rest)), len(self.pre_symbols), len(at))
+        llr = trellis.detect(y, response, noise, points, stream[first - memory:first], const.label_bits)
         return llr[~is_pilot[first:]][:count - len(known)].ravel()
 
     def payload_channel(self, x, sync, header, demod, sequence=True) -> tuple:

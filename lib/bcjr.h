@@ -22,7 +22,8 @@ namespace semcom {
  * \p taps has \p memory + 1 entries (memory >= 1); s[i] is one of the \p m points
  * alphabet[i * m ... i * m + m - 1] (m equal points: a known symbol); the \p memory symbols
  * before y[0] are \p history (oldest first). \p label_bits (m x k, row-major) are each point's
- * bits. \p exact: log-sum-exp over paths and labels, else max-log. \p llr: n x k, row-major.
+ * bits. \p exact: log-sum-exp over paths and labels (its correction term tabulated, within
+ * 2e-4 per addition), else max-log. \p llr: n x k, row-major.
  */
 void bcjr_llrs(const std::complex<double>* y,
                size_t n,

@@ -10,9 +10,12 @@
 Columns of ``phy``: EVM SNR (Es over the mean squared error of the equalised payload symbols
 against the sent ones), the SNR the receiver believes (1 / its mean noise variance), the complex
 gain left on the symbols (|a| in dB, angle in degrees), the EVM SNR of the first and last eighth of
-each burst (drift), the genie MMSE bound of the channel's multipath, and the LLRs' information
-(GMI, bits per symbol) as an equivalent AWGN SNR: with the exact demapper, and with the stream
-chain's max-log table times 1/N0.
+each burst (drift), the bounds of the channel's multipath with the channel known (the unbiased
+linear MMSE equaliser's, the unbiased MMSE-DFE's by the Salz formula, the matched-filter bound),
+and the LLRs' information (GMI, bits per symbol) as an equivalent AWGN SNR: the linear
+equaliser's symbols with the exact demapper and with the stream chain's max-log table times 1/N0,
+and what the receiver hands the decoder (the sequence detector's LLRs on the bursts it took,
+counted in the last column).
 """
 from __future__ import annotations
 

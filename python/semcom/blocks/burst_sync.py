@@ -26,10 +26,12 @@ class burst_sync(gr.basic_block):
     symbols, the first tagged ``burst`` with the header, SNR, CFO, position, per-symbol noise
     variance, its number of ``symbols`` and the ``coded_bits`` its segment carries (what
     ``burst_llr`` reads), and last an output of every burst's symbols (for a constellation
-    display). A burst whose payload a sequence detector demodulated (16-QAM through multipath)
-    leaves as an LLR PDU on message port ``llr`` instead, like ``burst_llr``'s. Bursts of another modulation are dropped and counted in ``other_modulation``. A
-    frame that will get no more bursts is announced in its stream by one zero symbol tagged ``expire``, or, when the input
-    stops for ``frame_timeout`` seconds, on message port ``expire``.
+    display). While message port ``llr`` is connected, a burst whose payload the sequence
+    detector demodulated (16-QAM through multipath) leaves there as an LLR PDU like
+    ``burst_llr``'s instead, counted in ``sequence_bursts``. Bursts of another modulation are
+    dropped and counted in ``other_modulation``. A frame that will get no more bursts is
+    announced in its stream by one zero symbol tagged ``expire``, or, when the input stops for
+    ``frame_timeout`` seconds, on message port ``expire``.
 
     Args:
         waveform: as at the transmitter ('sc' or 'ofdm').
@@ -59,7 +61,7 @@ class burst_sync(gr.basic_block):
         self.message_port_register_out(pmt.intern(LLR))
         self.lock = threading.Lock()
         self.pending = [collections.deque() for _ in self.modulations]  # (symbols, tag or None) per port
-        self.other_modulation = self.errors = 0
+        self.other_modulation = self.errors = self.sequence_bursts = 0
         self.display: collections.deque = collections.deque()
         self.queued = 0
         self.modulation_of: dict[tuple, int] = {}  # frame key -> port, for its expire marker
@@ -152,6 +154,7 @@ class burst_sync(gr.basic_block):
                 meta[framing.NOISE_VAR] = float(np.mean(nv))
                 llr = np.clip(event.llr[:h.link.coded_bits(h.lengths[h.segment])], -LLR_CLIP, LLR_CLIP)
                 self.message_port_pub(pmt.intern(LLR), make_pdu(meta, llr.astype(np.float32)))
+                self.sequence_bursts += 1
                 continue
             self.pending[port].append((event.symbols, (BURST_TAG, meta)))
             self.pending[port].append((np.zeros(FLUSH_SYMBOLS, np.complex64), None))

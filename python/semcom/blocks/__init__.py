@@ -14,7 +14,8 @@ each mirrored by ``grc/semcom_<block>.block.yml``.
     samples -> sample_limiter -> digital.corr_est_cc -> burst_sync --(one stream per modulation)--> multiply_const_cc
             -> digital.constellation_soft_decoder_cf -> burst_llr -> fec_decoder -> burst_reassembler
             -> frame LLR PDUs (for image_rx); burst_sync's last output: every burst's equalised
-               symbols, for a QT GUI Constellation Sink
+               symbols, for a QT GUI Constellation Sink; its message port llr: the LLR PDUs of
+               the bursts its sequence detector demodulated (16-QAM through multipath), to fec_decoder
 
   ``burst_sync`` stays numpy (GNU Radio 3.10 has no burst-mode synchroniser); the soft decisions are
   gr-digital's, from a noise-free max-log table (``modem.install_stream_table``) that ``burst_llr``

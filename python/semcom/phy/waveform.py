@@ -17,7 +17,8 @@ phase), the channel and the noise variance; known pilots then track the phase.
   equaliser (25 taps, 2 per symbol) undoes multipath and fractional timing; once
   the header is decoded its symbols are known, and the payload's channel and noise
   variance are fitted again over preamble and header; 4 pilots per 60 data
-  symbols track phase.
+  symbols track phase. A 16-QAM payload through multipath gets its LLRs from a
+  BCJR sequence detector (``trellis``) behind a channel-shortening filter too.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
   variance (two different known symbols, so nothing but the ZC repeats); pilots remove the

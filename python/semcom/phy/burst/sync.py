@@ -132,14 +132,14 @@ class BurstSynchroniser:
             self.bad_samples += int(np.count_nonzero(bad))
             samples = np.where(bad, np.complex64(0), samples)
         self.buf = np.concatenate([self.buf, samples])
-        if len(samples):
-            self.last_feed = self.clock()
         for d in detections:
             self.detections_seen += 1
             if d >= self.skip_until and (not self.detections or d > self.detections[-1]):
                 self.detections.append(int(d))
         events = self._process()
         self._trim()
+        if len(samples):  # idle from the end of the work on them: a slow burst is no idle stream
+            self.last_feed = self.clock()
         return events + self.expire()
 
     def expire(self) -> list[Expired]:

@@ -91,6 +91,7 @@ class burst_rx(gr.hier_block2):
             self.connect((self.sync, len(MODULATIONS)), self)
         self.reassembler.feeder = self.fec
         self.msg_connect(self.sync, pmt.intern(LLR), self.fec, IN)
+        self.msg_connect(self.sync, pmt.intern(LLR), self, BURSTS)
         self.fec.upstream_blocks = len(MODULATIONS) + 1  # one burst_llr per modulation, and burst_sync
         self.reassembler.upstream_blocks = 2  # fec_decoder and burst_sync's expire port
         self.msg_connect(self.fec, OUT, self.reassembler, IN)

@@ -187,6 +187,8 @@ _ALL = (
     Option("seed", 0, "noise and fading seed", kind=int, low=0, high=2**31 - 1),
     # apps
     Option("repeat", 1, "send the list of images this many times", kind=int, low=1, high=10**9),
+    Option("fps", 0.0, "frames per second at most (0 = back to back, as fast as they are encoded)", kind=float,
+           low=0, high=1000),
     Option("interval", 0.0, "seconds between images (pace a slow receiver)", kind=float, low=0, high=86400),
     Option("count", 0, "stop after this many images (0 = until Ctrl-C)", kind=int, low=0, high=10**12),
     Option("idle_exit", 0.0, "stop after this many seconds without an image (0 = never)", kind=float, low=0,

@@ -17,7 +17,7 @@ from ..codecs import registry
 from ..codecs.base import Received
 from ..errors import SemcomError
 from ..options import check, default as opt, image_size
-from .pdu_block import DONE, OUT, SYSTEM, pdu_block
+from .pdu_block import DONE, IN, OUT, SYSTEM, pdu_block
 from .pdu_io import make_pdu
 from ..phy import framing
 from ..phy.link import LinkConfig, channel_use_budget
@@ -25,6 +25,7 @@ from ..phy.framing import CODEC, CODEC_ID, HEIGHT, LOST, REASON, WIDTH
 
 
 RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
+STALE = "stale (a newer frame waits)"  # image_rx keep_up: the drop reason of a frame left undecoded
 
 
 def image_pdu(image: np.ndarray, meta: dict | None = None):
@@ -105,13 +106,17 @@ class image_rx(pdu_block):
         codec: decode every frame with this codec (registry name, model folder or Codec); empty:
             the codec the frame names.
         max_pixels: frames announcing a larger image are dropped before decoding.
+        keep_up: live frames: a frame is dropped undecoded (counted as stale) when a newer one
+            already waits, so that a receiver slower than the frames shows the newest.
     """
 
     in_dtype = np.float32
 
-    def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = opt("max_pixels")):
+    def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = opt("max_pixels"),
+                 keep_up: bool = False):
         pdu_block.__init__(self, "semcom_image_rx")
         self.max_pixels = check("max_pixels", max_pixels)
+        self.keep_up = bool(keep_up)
         self.write_failures = 0
         malloc.limit_arenas()  # flat memory when running for days
         self.output_dir = output_dir
@@ -129,11 +134,26 @@ class image_rx(pdu_block):
                 raise ValueError(str(err)) from None
         return self._codecs[name]
 
+    def warm_up(self, name: str) -> None:
+        """Builds codec ``name`` (unless the codec is fixed) and opens its learned decoders now,
+        so that the first frame does not wait for them."""
+        try:
+            codec = self.fixed or self.codec(name)
+        except ValueError as err:
+            raise SemcomError(str(err)) from None
+        models = getattr(codec, "models", None) or {codec.name: getattr(codec, "model", None)}
+        for model in models.values():
+            if hasattr(model, "session"):
+                model.session("decoder")
+
     def process(self, meta, llrs):
         h, w = int(meta[HEIGHT]), int(meta[WIDTH])
         if not (1 <= h and 1 <= w and h * w <= self.max_pixels):
             raise ValueError(f"frame announces a {w}x{h} image; this receiver takes 1 to {self.max_pixels} "
                              "pixels (max_pixels)")
+        if self.keep_up and self.to_basic_block().nmsgs(IN):
+            self._drop(STALE, ValueError(f"frame {meta.get(framing.FRAME)}: a newer frame waits"))
+            return []
         codec = self.fixed or self.codec(str(meta[CODEC]))
         rx = Received(bits=(llrs > 0).astype(np.uint8), llrs=llrs, fec_ok=bool(meta.get(framing.FEC_OK, True)),
                       meta=meta)

@@ -17,7 +17,8 @@ FIELDS = ("frame", "session", "codec", "model", "lost", "bursts", "bursts_lost",
 MAX_MESSAGE_BYTES = 4096
 
 
-def _socket(kind: int, address: str, bind: bool):
+def zmq_socket(kind: int, address: str, bind: bool, flag: str = "--feedback"):
+    """A ZeroMQ socket bound or connected at ``address``; SemcomError (one line naming ``flag``) when it cannot be."""
     import zmq
     sock = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
@@ -25,7 +26,7 @@ def _socket(kind: int, address: str, bind: bool):
         (sock.bind if bind else sock.connect)(address)
     except zmq.ZMQError as err:
         sock.close()
-        raise SemcomError(f"--feedback {address}: cannot {'bind' if bind else 'connect'} ({err}); give a "
+        raise SemcomError(f"{flag} {address}: cannot {'bind' if bind else 'connect'} ({err}); give a "
                           "ZeroMQ address like tcp://127.0.0.1:5556") from None
     return sock
 
@@ -35,7 +36,7 @@ class FeedbackPublisher:
 
     def __init__(self, address: str):
         import zmq
-        self.sock = _socket(zmq.PUB, address, bind=True)
+        self.sock = zmq_socket(zmq.PUB, address, bind=True)
         self.sent = 0
 
     def publish(self, record: dict) -> None:
@@ -69,7 +70,7 @@ class FeedbackSubscriber:
 
     def __init__(self, address: str):
         import zmq
-        self.sock = _socket(zmq.SUB, address, bind=False)
+        self.sock = zmq_socket(zmq.SUB, address, bind=False)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.last: dict | None = None
         self.rejected = 0

@@ -14,6 +14,7 @@ simulated channel.
 Examples:
   rx_image.py --radio zmq --output-dir out/rx                           # with tx_image.py --radio zmq
   rx_image.py --radio zmq --reference photo.png --count 10
+  rx_image.py --radio zmq --timestamps tcp://127.0.0.1:5557 --keep-up --gui  # tx_image.py --frames ...
   rx_image.py --radio zmq --gui                                        # watch: spectrum, symbols, SNR, image
   rx_image.py --radio file --file out/capture.sigmf-data --output-dir out/rx
   rx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 40
@@ -25,7 +26,7 @@ import queue
 import sys
 import time
 
-from . import common as cli
+from . import common as cli, live
 from .. import options
 
 
@@ -33,6 +34,7 @@ def main():
     p = cli.parser(__doc__)
     cli.add_radio_options(p, receiver=True)
     cli.add_link_options(p)
+    live.add_options(p, receiver=True)
     g = p.add_argument_group("receiver")
     g.add_argument("--reference", default="", help="image to score against (and, with --radio sim, to send), at most "
                    f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
@@ -70,6 +72,9 @@ def main():
         raise SemcomError("--record keeps the samples a radio received: use it with --radio zmq, file, uhd or soapy")
     if args.radio == "sim" and args.gui:
         raise SemcomError("--gui shows what a radio receives: use it with --radio zmq, file, uhd or soapy")
+    if args.radio == "sim" and (args.timestamps or args.keep_up or args.video):
+        raise SemcomError("--timestamps, --video and --keep-up are for live frames from a radio: use them with "
+                          "--radio zmq, file, uhd or soapy")
     if args.radio == "sim" and reference is None:
         raise SemcomError("--radio sim needs --reference: the image the simulated transmitter sends")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
@@ -154,12 +159,14 @@ def drop_text(drops: dict) -> str:
     return "; dropped: " + "; ".join(parts) if parts else "; nothing dropped"
 
 
-def status_line(images: int, drops: dict, snr_db, transmitters_ended: int = 0) -> str:
-    """'status: N images; dropped: stage n, ...; last SNR estimate x dB; transmitters ended n' (a live
-    line while receiving; the last part only once a transmitter ended)."""
+def status_line(images: int, drops: dict, snr_db, transmitters_ended: int = 0, rates: str = "") -> str:
+    """'status: N images; dropped: stage n, ...; last SNR estimate x dB; transmitters ended n[; rates]'
+    (a live line while receiving; the ended part only once a transmitter ended; ``rates``:
+    LiveStats.text)."""
     parts = [f"{stage} {sum(counts.values())}" for stage, counts in drops.items()]
     snr = f"; last SNR estimate {snr_db:.1f} dB" if isinstance(snr_db, (int, float)) else ""
-    return f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}{ended_text(transmitters_ended)}"
+    return (f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}{ended_text(transmitters_ended)}"
+            + (f"; {rates}" if rates else ""))
 
 
 def ended_text(transmitters_ended: int) -> str:
@@ -171,18 +178,26 @@ GUI_WAIT_SECONDS = 0.03  # with --gui, the window's events are handled at least 
 
 
 def receive_from_radio(args, reference):
+    from ..errors import SemcomError
     from ..flowgraphs.air import AirReceiver
     feedback = None
     if args.feedback:
         from .feedback import FeedbackPublisher
         feedback = FeedbackPublisher(args.feedback)
     codec = args.codec if args.codec != cli.DEFAULT_CODEC else ""  # default: the codec each frame names
+    stamps = live.StampSubscriber(args.timestamps) if args.timestamps else None
+    timing = live.LiveStats()
+    video = None
+    if args.video:
+        from ..frames import VideoWriter
+        video = VideoWriter(args.video, args.video_fps)
     view = None
     if args.gui:
         from ..flowgraphs.view import ReceiverView, application
         app = application()
     rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir, args.record,
-                     symbols=args.gui)
+                     symbols=args.gui, keep_up=args.keep_up)
+    rx.image.warm_up(args.codec)
     if args.gui:
         view = ReceiverView(rx, f"rx_image.py: {args.radio} ({args.waveform})")
     rx.start()
@@ -200,7 +215,7 @@ def receive_from_radio(args, reference):
                 if view.closed:
                     break
             if args.status and time.monotonic() >= next_status:
-                line = status_line(rx.image.count, rx.drops(), snr, rx.transmitters_ended)
+                line = status_line(rx.image.count, rx.drops(), snr, rx.transmitters_ended, timing.text())
                 if line != shown:
                     print(line, flush=True)
                     shown = line
@@ -214,6 +229,14 @@ def receive_from_radio(args, reference):
                     break
                 continue
             last = time.monotonic()
+            timing.add(time.time(), stamps.times(meta.get("session"), meta.get("frame")) if stamps else None)
+            if video is not None:
+                try:
+                    video.add(image)
+                except SemcomError as err:  # the frames are still written as files
+                    print(f"error: {err}; no more frames go into it", file=sys.stderr, flush=True)
+                    video.close()
+                    video = None
             rec = record(args, meta, image, reference, received, rx.drops())
             snr = rec.get("snr_est_db", snr)
             print(log_line(rec, received), flush=True)
@@ -226,6 +249,11 @@ def receive_from_radio(args, reference):
         rx.close()
         if feedback is not None:
             feedback.close()
+        if stamps is not None:
+            stamps.close()
+        if video is not None:
+            video.close()
+    rates = timing.text(window=None)
     stats = rx.bursts.receiver
     failed = rx.image.write_failures
     where = (f"all written to {args.output_dir}" if not failed else
@@ -236,7 +264,7 @@ def receive_from_radio(args, reference):
         print(f"the recording is at {rx.source.cfg.rate:g} samples/s: if the transmitter ran at another rate, "
               "give that rate with --rate to resample the recording to it")
     print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}"
-          f"{ended_text(rx.transmitters_ended)}")
+          f"{ended_text(rx.transmitters_ended)}" + (f"; {rates}" if rates else ""))
     return 1 if failed else 0
 
 

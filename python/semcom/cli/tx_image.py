@@ -12,6 +12,8 @@ Examples:
   tx_image.py --impaired --waveform ofdm --codec sscc photo.png             # CFO, timing, multipath
   tx_image.py --radio zmq --repeat 10 --interval 0.5 a.png b.png            # to rx_image.py --radio zmq
   tx_image.py --radio zmq --add-channel --snr 15 --impaired photo.png        # noisy, impaired ZeroMQ link
+  tx_image.py --radio zmq --frames clip.mp4 --size 256x256 --timestamps tcp://127.0.0.1:5557
+                                                        # live frames to rx_image.py --radio zmq --timestamps ...
   tx_image.py --radio file --file out/capture.sigmf-data photo.png          # record IQ
   tx_image.py --radio uhd --args type=b200 --freq 2.45e9 --gain 60 photo.png
   tx_image.py --modulation auto --snr 0 photo.png                           # model and QAM for 0 dB
@@ -25,16 +27,17 @@ import os
 import sys
 import time
 
-from . import auto_tx, common as cli
+from . import auto_tx, common as cli, live
 from .. import options
 from ..codecs.auto import AUTO_CODEC
 
 
 def main():
     p = cli.parser(__doc__)
-    p.add_argument("images", nargs="+", help="image files to send (PNG, JPEG, ...), at most "
+    p.add_argument("images", nargs="*", help="image files to send (PNG, JPEG, ...), at most "
                    f"{options.MAX_SIDE} pixels a side and {options.MAX_IMAGE_PIXELS} pixels")
     cli.add_radio_options(p)
+    live.add_options(p)
     cli.add_link_options(p, auto=True)
     auto_tx.add_options(p)
     g = p.add_argument_group("output")
@@ -50,7 +53,17 @@ def main():
     cli.quiet_gnuradio(args.verbose)
     cli.check_radio_options(args)
 
+    from ..errors import SemcomError
     from ..imageio import load_image
+    if bool(args.images) == bool(args.frames):
+        raise SemcomError("give image files or --frames SOURCE (one of them)")
+    if args.frames and (args.radio == "sim" or args.codec == AUTO_CODEC):
+        raise SemcomError("--frames sends to a radio (--radio zmq, file, uhd or soapy) with one codec, "
+                          f"not --radio sim or --codec {AUTO_CODEC}")
+    if args.frames:
+        from ..frames import ffmpeg_reader, source_kind
+        if source_kind(args.frames) != "folder":  # checked before anything starts
+            ffmpeg_reader()
     images = [(path, load_image(path)) for path in args.images]
     if args.radio == "sim":
         for _, image in images:
@@ -60,7 +73,7 @@ def main():
     args.auto_pick = ""
     card_link(args, explicit=any(a.split("=")[0] == "--modulation" for a in sys.argv[1:]))
     if args.modulation == options.AUTO_MODULATION:
-        args.auto_pick = pick_auto_link(args, *images[0][1].shape[:2])
+        args.auto_pick = pick_auto_link(args, *(args.size if args.frames else images[0][1].shape[:2]))
         if not args.json:
             print(f"--modulation {options.AUTO_MODULATION}: {args.auto_pick}", flush=True)
     if args.radio == "sim":
@@ -162,21 +175,29 @@ def send_to_radio(args, images):
     with AirTransmitter(radio, args.codec, args.modulation, args.fec, args.cpp, cli.air_options(args),
                         throttle=args.radio == "zmq",
                         impairments=cli.impairments(args) if args.add_channel else None).start() as tx:
-        for n, (path, image) in enumerate(images * args.repeat):
-            meta, len_bits = tx.send(image, {"path": path})
-            line = {"sent": path, "frame": int(meta["frame"]), "codec": meta["codec"], "model": meta.get("model", ""),
-                    "bits": int(len_bits), "link": tx.image.link.describe(), "radio": args.radio}
-            print(json.dumps(line) if args.json else
-                  f"frame {line['frame']}: {path} -> {args.radio} ({line['codec']}, {line['bits']} bits, "
-                  f"{line['link']}, {args.waveform})", flush=True)
-            tx.wait_sent(timeout=600)
-            if args.interval and n + 1 < len(images) * args.repeat:
-                time.sleep(args.interval)
+        queued, summary = live.send_frames(args, tx) if args.frames else send_images(args, tx, images)
         time.sleep(0.5 if args.radio == "zmq" else 0.1)  # let the last samples leave the socket or device
-        sent, samples, queued = tx.bursts.frames_sent, tx.bursts.samples_sent, len(images) * args.repeat
+        sent, samples = tx.bursts.frames_sent, tx.bursts.samples_sent
     check_sent(args, sent, queued, samples)
-    print(f"sent {sent} images in {tx.bursts.bursts_sent} bursts, {samples} samples", flush=True)
+    print(summary, flush=True)
     return 0
+
+
+def send_images(args, tx, images) -> tuple[int, str]:
+    """The image files, --repeat times, each once the one before has left; (images queued, the line
+    that says what was sent)."""
+    for n, (path, image) in enumerate(images * args.repeat):
+        meta, len_bits = tx.send(image, {"path": path})
+        line = {"sent": path, "frame": int(meta["frame"]), "codec": meta["codec"], "model": meta.get("model", ""),
+                "bits": int(len_bits), "link": tx.image.link.describe(), "radio": args.radio}
+        print(json.dumps(line) if args.json else
+              f"frame {line['frame']}: {path} -> {args.radio} ({line['codec']}, {line['bits']} bits, "
+              f"{line['link']}, {args.waveform})", flush=True)
+        tx.wait_sent(timeout=600)
+        if args.interval and n + 1 < len(images) * args.repeat:
+            time.sleep(args.interval)
+    return len(images) * args.repeat, (f"sent {tx.bursts.frames_sent} images in {tx.bursts.bursts_sent} bursts, "
+                                       f"{tx.bursts.samples_sent} samples")
 
 
 def check_sent(args, sent: int, queued: int, samples: int) -> None:

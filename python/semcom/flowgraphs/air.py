@@ -136,19 +136,20 @@ class AirTransmitter(FlowgraphOwner):
 
 class AirReceiver(FlowgraphOwner):
     """Receives bursts from a radio and decodes images; ``received`` is image_rx's queue.
+    ``keep_up``: image_rx's (live frames: the newest frame is decoded, stale ones dropped).
     ``record``: a SigMF data file that keeps the samples burst_rx sees; ``close`` writes its
     metadata with one annotation per synchronised burst. ``symbols``: burst_rx's stream of equalised
     symbols, for a display to connect before ``start``."""
 
     def __init__(self, radio: radios.RadioConfig, options: AirOptions | None = None, codec="", output_dir="",
-                 record="", symbols=False):
+                 record="", symbols=False, keep_up: bool = False):
         opts = options or AirOptions()
         self.tb = gr.top_block("semcom_air_rx")
         self.source = radios.rx_source(radio)
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout, symbols_output=symbols,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
                                key=opts.key, alist=opts.alist)
-        self.image = image_rx(output_dir, codec, opts.max_pixels)
+        self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up)
         self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")

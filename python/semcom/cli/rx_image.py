@@ -160,13 +160,14 @@ def drop_text(drops: dict) -> str:
 
 
 def status_line(images: int, drops: dict, snr_db, transmitters_ended: int = 0, rates: str = "") -> str:
-    """'status: N images; dropped: stage n, ...; last SNR estimate x dB; transmitters ended n[; rates]'
-    (a live line while receiving; the ended part only once a transmitter ended; ``rates``:
-    LiveStats.text)."""
+    """'status: N images; dropped: stage n, ...; last SNR estimate x dB[; rates]; transmitters ended n'
+    (a live line while receiving; ``rates``: LiveStats.text; the ended part only once a transmitter
+    ended)."""
     parts = [f"{stage} {sum(counts.values())}" for stage, counts in drops.items()]
     snr = f"; last SNR estimate {snr_db:.1f} dB" if isinstance(snr_db, (int, float)) else ""
-    return (f"status: {images} images; dropped: {', '.join(parts) or 'nothing'}{snr}{ended_text(transmitters_ended)}"
-            + (f"; {rates}" if rates else ""))
+    rates = f"; {rates}" if rates else ""
+    dropped = ", ".join(parts) or "nothing"
+    return f"status: {images} images; dropped: {dropped}{snr}{rates}{ended_text(transmitters_ended)}"
 
 
 def ended_text(transmitters_ended: int) -> str:
@@ -264,7 +265,7 @@ def receive_from_radio(args, reference):
         print(f"the recording is at {rx.source.cfg.rate:g} samples/s: if the transmitter ran at another rate, "
               "give that rate with --rate to resample the recording to it")
     print(f"stopped after {rx.image.count} images ({stats.bursts} bursts{behind}); {where}{drop_text(rx.drops())}"
-          f"{ended_text(rx.transmitters_ended)}" + (f"; {rates}" if rates else ""))
+          + (f"; {rates}" if rates else "") + ended_text(rx.transmitters_ended))
     return 1 if failed else 0
 
 

@@ -167,6 +167,20 @@ def test_torch_ms_ssim_matches_numpy_metric():
     assert float(losses.make("l1")(torch.zeros(1, 3), torch.ones(1, 3))) == 1.0
 
 
+
+def test_chroma_weighted_loss_weights_only_the_colour_difference():
+    grey = torch.full((1, 3, 4, 4), 0.5)
+    brighter = grey + 0.1  # a luma difference only: Y 0.1, Cb = Cr = 0
+    greener = grey.clone()
+    greener[:, 1] += 0.1
+    for kind, base in (("l1", abs), ("mse", lambda v: v * v)):
+        plain, weighted = losses.make({"kind": kind, "chroma_weight": 1}), losses.make({"kind": kind, "chroma_weight": 4})
+        assert float(weighted(brighter, grey)) == pytest.approx(float(plain(brighter, grey))) == \
+            pytest.approx(base(0.1) / 3)
+        cb, cr = -0.331264 * 0.1, -0.418688 * 0.1
+        assert float(weighted(greener, grey)) == pytest.approx((base(0.0587) + base(4 * cb) + base(4 * cr)) / 3)
+        assert float(plain(greener, grey)) == pytest.approx((base(0.0587) + base(cb) + base(cr)) / 3)
+
 def test_prepared_folder_roundtrip_and_crop_sampler(tmp_path):
     ims = trainer.synthetic_images(3, size=80, seed=2)
     prepared.write(str(tmp_path), {"train": [(f"t{i}.png", im) for i, im in enumerate(ims)],

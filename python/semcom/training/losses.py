@@ -3,6 +3,10 @@
 ``make(spec)`` takes a name or ``{"kind": "mse+msssim", "msssim_weight": w}``; the combined loss is
 ``(1 - w) * MSE + w * s * (1 - MS-SSIM)``; the scale s (``msssim_scale``, 0.05) brings both terms to
 the same order at 20-30 dB (MSE 0.001-0.01, 1 - MS-SSIM 0.02-0.2).
+
+``{"kind": "mse" or "l1", "chroma_weight": w}`` measures the error in YCbCr (BT.601) with the Cb and
+Cr errors weighted by w (the luma error by 1): a network that learns the luma first is pushed
+towards the colours as well.
 """
 from __future__ import annotations
 
@@ -56,14 +60,27 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor
     return result.mean(dim=1)
 
 
+# BT.601 RGB -> Y, Cb, Cr (offsets drop out of a difference)
+YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+def chroma_weighted(base, weight: float):
+    """``base`` (a loss of two images) on the YCbCr difference, Cb and Cr scaled by ``weight``."""
+    def loss(out, target):
+        m = torch.tensor(YCBCR, device=out.device, dtype=torch.float32)
+        m = m * torch.tensor([1.0, weight, weight], device=out.device)[:, None]
+        diff = torch.einsum("kc,bchw->bkhw", m, out.float() - target.float())
+        return base(diff, torch.zeros_like(diff))
+    return loss
+
+
 def make(spec="mse"):
     """loss(out, target) -> scalar tensor."""
     spec = {"kind": spec} if isinstance(spec, str) else dict(spec)
     kind = spec.get("kind", "mse")
-    if kind == "mse":
-        return F.mse_loss
-    if kind == "l1":
-        return F.l1_loss
+    if kind in ("mse", "l1"):
+        base = F.mse_loss if kind == "mse" else F.l1_loss
+        return chroma_weighted(base, float(spec["chroma_weight"])) if "chroma_weight" in spec else base
     if kind == "mse+msssim":
         weight, scale = float(spec.get("msssim_weight", 0.5)), float(spec.get("msssim_scale", 0.05))
 

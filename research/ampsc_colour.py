@@ -8,9 +8,14 @@
 2. the quantizer: the same with the unrounded latent x~ (soft bits whose expected level is x~);
 3. input range and channel order: flat colours through the chain;
 4. the decoder's reach: on the red parrot (256 px crop), the encoder's latent against the latent
-   that gradient descent finds best for the decoder (what the decoder alone can do).
+   that gradient descent finds best for the decoder (what the decoder alone can do);
+5. the output layer: the sigmoid's input on the red parrot against the input that would give the
+   original colour, how often it saturates, and the last block's main path against its shortcut;
+6. coarse colour: over the test photos (``--photos``), R^2 of the 16x16 cell means in Y, Cb, Cr,
+   decoded against original, and of a linear probe from the rounded latent to the original's.
 """
 import argparse
+import glob
 import os
 import sys
 
@@ -25,6 +30,7 @@ from gnuradio.semcom.training import ampsc, export
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 PARROT = (slice(0, 256), slice(384, 640))  # the red parrot's head
+YCBCR = np.array(((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312)))
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
@@ -41,10 +47,52 @@ def line(label: str, ref: np.ndarray, out: np.ndarray) -> str:
             f"{metrics.hue_error(ref, out):.1f} degrees, PSNR {metrics.psnr(ref, out):.2f} dB")
 
 
+def output_layer(model, image: np.ndarray) -> None:
+    """Item 5: the sigmoid's input (logit) on the saturated red of the parrot."""
+    last = model.decoder.synthesis.net[-1]
+    seen = {}
+    hooks = [last.body.register_forward_hook(lambda m, i, o: seen.__setitem__("main", o)),
+             last.shortcut.register_forward_hook(lambda m, i, o: seen.__setitem__("shortcut", o))]
+    with torch.no_grad():
+        model(to_tensor(image))
+    for h in hooks:
+        h.remove()
+    logit = (seen["main"] + seen["shortcut"])[0].permute(1, 2, 0).numpy()
+    hue, sat = metrics.hue_saturation(image)
+    red = (sat > 0.6) & ((hue < 20) | (hue > 340)) & (image[..., 0] > 120)
+    target = np.clip(image[red] / 255.0, 1e-3, 1 - 1e-3)
+    print(f"5. red parrot ({red.sum()} px): logit R/G/B {np.round(logit[red].mean(0), 2)}, the original's "
+          f"{np.round(np.log(target / (1 - target)).mean(0), 2)}; |logit| > 4 in "
+          f"{100 * (np.abs(logit) > 4).mean():.2f} % of the image's values; main path "
+          f"{np.abs(seen['main'].numpy()).mean():.3f} against shortcut {np.abs(seen['shortcut'].numpy()).mean():.3f} (mean |.|)")
+
+
+def coarse_colour(model, folder: str) -> None:
+    """Item 6: how well the 16x16 cell means come back, per Y/Cb/Cr."""
+    cells, decoded, latents = [], [], []
+    with torch.no_grad():
+        for path in sorted(glob.glob(os.path.join(folder, "*.png"))):
+            image = load_image(path)
+            h, w = image.shape[0] // 16 * 16, image.shape[1] // 16 * 16
+            x = to_tensor(image[:h, :w])
+            q = model.encoder.quantize(model.encoder.analog(x))
+            latents.append(q[0].reshape(q.shape[1], -1).T.numpy())
+            for out, t in ((cells, x), (decoded, model(x))):
+                out.append(t[0].reshape(3, h // 16, 16, w // 16, 16).mean((2, 4)).reshape(3, -1).T.numpy() @ YCBCR.T)
+    cells, decoded, latents = np.concatenate(cells), np.concatenate(decoded), np.concatenate(latents)
+    design = np.c_[latents, np.ones(len(latents))]
+    probe = design @ np.linalg.lstsq(design, cells, rcond=None)[0]
+    r2 = lambda est: np.round(1 - (cells - est).var(0) / cells.var(0), 3)  # noqa: E731
+    print(f"6. 16x16 cell means, {len(cells)} cells: R^2 Y/Cb/Cr decoded {r2(decoded)}, "
+          f"linear probe from the latent {r2(probe)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folder", nargs="?", default=os.path.join(ROOT, "models", "ampsc-b4-16qam-cpp16"))
     p.add_argument("--steps", type=int, default=150, help="gradient steps of the best-latent search")
+    p.add_argument("--photos", default=os.path.expanduser("~/.cache/gr-semcom/data/test"),
+                   help="folder of test photos for item 6")
     args = p.parse_args()
     torch.manual_seed(0)
     onnx_model = OnnxModel(args.folder)
@@ -83,6 +131,8 @@ def main() -> None:
         opt.step()
     with torch.no_grad():
         print(line(f"4. red parrot, best latent ({args.steps} steps)", crop, to_uint8(model.decoder.synthesize(z))))
+    output_layer(model, image)
+    coarse_colour(model, args.photos)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,12 @@ import torch
 from gnuradio.semcom import metrics
 from gnuradio.semcom.codecs.onnx_model import OnnxModel
 from gnuradio.semcom.imageio import load_image
-from gnuradio.semcom.training import ampsc, export
+from gnuradio.semcom.training import ampsc, export, losses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "examples", "images", "kodim23.png")
 PARROT = (slice(0, 256), slice(384, 640))  # the red parrot's head
-YCBCR = np.array(((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312)))
+YCBCR = np.array(losses.YCBCR)
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:

@@ -76,6 +76,9 @@ RESULT_TABLES := results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
 	rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
 	modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md importance=$(RESULTS)/rates/importance.md
 FAULT_TABLES := faults=$(RESULTS)/faults.md
+# the envelope sweep's tables (make sscc-profile), and its per-link table measured with LDPC 1/3 and 1/2 only
+ENVELOPE_TABLES := envelope=$(RESULTS)/envelope/findings.md envelope-summary=$(RESULTS)/envelope/summary.md \
+	envelope-rates-1-2=$(RESULTS)/envelope/summary_rates_1-2.md
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \
@@ -102,6 +105,7 @@ sscc-profile: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --out $(RESULTS)/envelope --sscc-profile $(SSCC_PROFILE)
 	$(RUN_ENV) SEMCOM_SSCC_PROFILE=$(SSCC_PROFILE) $(PYTHON) apps/semcom-eval --out $(RESULTS)/envelope \
 		--per-link --rebuild
+	$(PYTHON) scripts/update_docs.py $(ENVELOPE_TABLES)
 
 # The fault-injection suite's matrix: cases tried and behaving, per class (under a minute).
 faults: install
@@ -115,7 +119,7 @@ GRID_CODECS := bitsemcom-qpsk-cpp16 ampsc-b4-16qam-cpp16 mvqvae-p8-16qam avif
 docs: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images examples/images --codecs $(GRID_CODECS) \
 		--learned-links qpsk 16qam --snr -3 0 3 10 --no-reference --grid $(GRID) --out out/grid
-	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES)
+	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES) $(ENVELOPE_TABLES)
 	$(RUN_ENV) $(PYTHON) scripts/man_pages.py
 
 clean:

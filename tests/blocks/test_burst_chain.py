@@ -32,7 +32,7 @@ def stock_soft_decisions(obj, y: np.ndarray) -> np.ndarray:
     sink = blocks.vector_sink_f()
     tb.connect(src, blocks.multiply_const_cc(scale), digital.constellation_soft_decoder_cf(obj), sink)
     tb.run()
-    return np.asarray(sink.data(), np.float32)[:len(y) * modem.plain(obj).bits_per_symbol]
+    return np.asarray(sink.data(), np.float32)[:len(y) * int(obj.bits_per_symbol())]
 
 
 def burst_llr_pdus(modulation, values, tags):
@@ -54,7 +54,8 @@ def burst_llr_pdus(modulation, values, tags):
     return [split_pdu(sink.get_message(i), np.float32) for i in range(sink.num_messages())]
 
 
-@pytest.mark.parametrize("modulation, snr_db", [("qpsk", 3.0), ("qpsk", 12.0), ("16qam", 8.0), ("64qam", 15.0)])
+@pytest.mark.parametrize("modulation, snr_db", [("qpsk", 3.0), ("qpsk", 12.0), ("16qam", 8.0), ("64qam", 15.0),
+                                                 ("8psk", 12.0)])
 def test_stream_table_and_burst_llr_give_exact_max_log_llrs(modulation, snr_db):
     """The stock decoder's table times each symbol's 1/N0 (burst_llr, per-symbol noise variances
     as OFDM's) is the max-log LLR (exact LLR for QPSK), to table precision."""
@@ -82,6 +83,22 @@ def test_stream_table_and_burst_llr_give_exact_max_log_llrs(modulation, snr_db):
         exact = np.clip(const.llr(y, noise_var).ravel()[:len(llr)], -LLR_CLIP, LLR_CLIP)
         assert np.all(np.abs(llr - exact) <= slope * cell / n0_bits + 1e-3)
     assert np.mean((llr > 0) == (bits[:len(llr)] > 0)) > 0.8
+
+
+@pytest.mark.parametrize("make", [digital.constellation_qpsk, digital.constellation_8psk])
+def test_burst_llr_gives_a_stock_object_the_table_of_its_unit_energy_points(make):
+    """A stock object as GRC users make it (QPSK's points at +-1.41) in burst_llr: its soft
+    decoder gives the max-log distances of the points scaled to unit energy, by their labels."""
+    obj = make()
+    const = modem.plain(modem.normalised(obj))
+    block = semcom.burst_llr(modem.modulation_of(obj), obj)
+    assert block.input_scale == pytest.approx(1 / soft_lut.stream_axis_limit(const))
+    y = const.points[np.random.default_rng(3).integers(0, len(const.points), 400)]
+    y = (y + 0.3 * np.exp(2j * np.pi * np.random.default_rng(4).random(400))).astype(np.complex64)
+    cell = 2 * soft_lut.stream_axis_limit(const) / (1 << soft_lut.STREAM_PRECISION)
+    slope = 4 * np.abs(const.points).max()
+    np.testing.assert_allclose(stock_soft_decisions(obj, y), soft_lut.maxlog_distances(const, y),
+                               atol=slope * cell + 1e-3, rtol=0)
 
 
 def test_burst_llr_drops_cut_bursts_and_bad_tags_and_passes_expire_markers():
@@ -129,6 +146,19 @@ def test_foreign_constellation_and_gr_fec_ldpc_carry_an_image():
     assert btx.encoder is not None  # the stock fec.async_encoder is in the chain
     meta, got = receive(tb, tx, rx, image)
     assert not meta["lost"] and meta["modulation"] == "16qam" and meta["fec"] == "ldpc-1/2"
+    assert psnr(image, got) > 25
+    assert brx.fec.blocks_failed == 0
+
+
+@pytest.mark.parametrize("make", [digital.constellation_8psk, digital.constellation_qpsk])
+def test_stock_psk_carries_an_image(make):
+    """Stock 8-PSK (and QPSK, its points at +-1.41) as the one modulation argument of both ends:
+    the header carries 8psk, the object's own labels map and demap, SSCC arrives intact."""
+    image = load_image(SAMPLE)[:128, :192]
+    obj = make()
+    tb, tx, btx, brx, rx = air_flowgraph("sscc", "sscc", obj, "ldpc-1/2", obj, snr_db=20.0)
+    meta, got = receive(tb, tx, rx, image)
+    assert not meta["lost"] and meta["modulation"] == {3: "8psk", 2: "qpsk"}[obj.bits_per_symbol()]
     assert psnr(image, got) > 25
     assert brx.fec.blocks_failed == 0
 

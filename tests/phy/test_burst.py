@@ -11,7 +11,7 @@ except ImportError:
 SemcomError = burst.SemcomError
 Header = burst.Header
 
-N_MOD = len(burst.MODULATIONS)
+N_MOD = len(burst.BURST_MODULATIONS)
 N_FEC = len(burst.FEC_NAMES)
 
 
@@ -160,7 +160,7 @@ def test_reassemble_in_any_order(llrs, shuffle):
         (7, 64, 96, 3, len(bursts), 1, 3, llrs.size)
     assert f.llrs.dtype == np.float32 and f.complete and f.bursts_lost == 0 and f.received.all()
     np.testing.assert_array_equal(f.llrs, llrs)
-    assert (f.modulation_name, f.fec_name) == (burst.MODULATIONS[1], burst.FEC_NAMES[3])
+    assert (f.modulation_name, f.fec_name) == (burst.BURST_MODULATIONS[1], burst.FEC_NAMES[3])
 
 
 def _check_erased(f, llrs, lost, per_segment):

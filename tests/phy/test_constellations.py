@@ -48,6 +48,14 @@ def test_a_size_no_modulation_has_is_registered_by_name():
     assert labelled([1, -1]).name == "bpsk" and labelled(np.arange(4) + 1j).name == "qpsk"
 
 
+def test_8psk_is_gray_labelled_around_the_circle_at_unit_energy():
+    const = constellation("8psk")
+    np.testing.assert_allclose(np.abs(const.points), 1.0)
+    by_angle = np.argsort(np.angle(const.points) % (2 * np.pi))  # labels in order around the circle
+    np.testing.assert_allclose(np.diff(np.sort(np.angle(const.points) % (2 * np.pi))), np.pi / 4)
+    assert all(bin(int(a) ^ int(b)).count("1") == 1 for a, b in zip(by_angle, np.roll(by_angle, 1)))
+
+
 @pytest.mark.parametrize("points, labels, message", [
     ([1, -1, 1j], None, "2, 4, 8"),
     ([1, -1, 1j, -1j], [0, 1, 1, 2], "each once"),

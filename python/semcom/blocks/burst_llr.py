@@ -20,7 +20,7 @@ def burst_llr(modulation=opt("modulation"), constellation=None):
     interpreter lock took a quarter of the OFDM receiver's time. ``.bursts_out``, ``.dropped``.
 
     Args:
-        modulation: the stream's modulation (bpsk, qpsk, 16qam, 64qam): k bits per symbol.
+        modulation: the stream's modulation (bpsk, qpsk, 16qam, 64qam, 8psk): k bits per symbol.
         constellation: the soft decoder's ``digital.constellation``; given, its noise-free table
             is loaded into it here, and ``.input_scale`` is what its Multiply Const must be.
     """

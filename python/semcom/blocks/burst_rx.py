@@ -9,7 +9,7 @@ from . import modem
 from ..options import check, default as opt
 from .pdu_block import IN, OUT
 from ..phy import burst
-from ..phy.constellations import MODULATIONS
+from ..phy.constellations import BURST_MODULATIONS
 from .burst_common import DETECTOR_ITEMS, EXPIRE, LLR, STREAM_BUFFER, preamble_period
 from .burst_llr import burst_llr
 from .burst_reassembler import burst_reassembler
@@ -75,7 +75,7 @@ class burst_rx(gr.hier_block2):
         self.connect(self, self.limiter, self.detector, self.sync)
         custom = modem.normalised(constellation) if constellation is not None else None
         self.constellations, self.scalers, self.demappers, self.llrs = [], [], [], []
-        for port, name in enumerate(MODULATIONS):
+        for port, name in enumerate(BURST_MODULATIONS):
             obj = custom if custom is not None and modem.modulation_of(custom) == name else None
             if obj is None:
                 obj = modem.stream_constellation(name)
@@ -88,11 +88,11 @@ class burst_rx(gr.hier_block2):
             self.msg_connect(self.llrs[-1], OUT, self.fec, IN)
             self.msg_connect(self.llrs[-1], OUT, self, BURSTS)
         if symbols_output:
-            self.connect((self.sync, len(MODULATIONS)), self)
+            self.connect((self.sync, len(BURST_MODULATIONS)), self)
         self.reassembler.feeder = self.fec
         self.msg_connect(self.sync, pmt.intern(LLR), self.fec, IN)
         self.msg_connect(self.sync, pmt.intern(LLR), self, BURSTS)
-        self.fec.upstream_blocks = len(MODULATIONS) + 1  # one burst_llr per modulation, and burst_sync
+        self.fec.upstream_blocks = len(BURST_MODULATIONS) + 1  # one burst_llr per modulation, and burst_sync
         self.reassembler.upstream_blocks = 2  # fec_decoder and burst_sync's expire port
         self.msg_connect(self.fec, OUT, self.reassembler, IN)
         self.msg_connect(self.sync, EXPIRE, self.reassembler, EXPIRE)

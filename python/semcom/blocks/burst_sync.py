@@ -15,14 +15,14 @@ from ..options import check, default as opt
 from .pdu_io import make_pdu, meta_to_pmt
 from .stream_run import fill_from
 from ..phy import burst, framing, ldpc
-from ..phy.constellations import MODULATIONS
+from ..phy.constellations import BURST_MODULATIONS
 from ..phy.link import LLR_CLIP
 from .burst_common import BURST_TAG, CORR_START, EXPIRE, EXPIRE_TAG, FLUSH_SYMBOLS, HEADER, LLR, MAX_QUEUED_SYMBOLS
 
 
 class burst_sync(gr.basic_block):
     """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
-    (``modulations``, by default bpsk, qpsk, 16qam, 64qam) of each burst's equalised payload
+    (``modulations``, by default bpsk, qpsk, 16qam, 64qam, 8psk) of each burst's equalised payload
     symbols, the first tagged ``burst`` with the header, SNR, CFO, position, per-symbol noise
     variance, its number of ``symbols`` and the ``coded_bits`` its segment carries (what
     ``burst_llr`` reads), and last an output of every burst's symbols (for a constellation
@@ -43,7 +43,7 @@ class burst_sync(gr.basic_block):
             bursts of another user code are dropped, counted in ``receiver.foreign_code``.
     """
 
-    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=MODULATIONS,
+    def __init__(self, waveform=opt("waveform"), frame_timeout=opt("frame_timeout"), modulations=BURST_MODULATIONS,
                  display=True, alist=opt("alist")):
         self.modulations = [modem.burst_modulation(m) for m in modulations]
         if not self.modulations or len(set(self.modulations)) != len(self.modulations):

@@ -21,7 +21,8 @@ from gnuradio import digital, fec, gr
 
 from ..errors import SemcomError
 from ..phy import ldpc, soft_lut
-from ..phy.constellations import MAX_BITS, MODULATIONS, Constellation, constellation, labelled
+from ..phy.constellations import (BURST_MODULATIONS, MAX_BITS, Constellation, burst_modulation_of, constellation,
+                                  labelled)
 from ..phy.link import LLR_CLIP, LinkConfig
 from ..options import check
 from .stream_run import run_chain
@@ -85,9 +86,10 @@ def plain(obj) -> Constellation:
 
 
 def modulation_of(obj) -> str:
-    """The project's modulation with as many points (what burst headers carry), or the name
-    ``constellations.labelled`` registers for a size no modulation has (ideal link only)."""
-    return plain(normalised(obj)).name
+    """The burst modulation with as many points (what burst headers carry), or the name
+    ``constellations.labelled`` registers for a size no burst modulation has (ideal link only)."""
+    const = plain(normalised(obj))
+    return burst_modulation_of(const) or const.name
 
 
 def resolve(modulation, given=None) -> tuple[digital.constellation, str]:
@@ -105,10 +107,13 @@ def resolve(modulation, given=None) -> tuple[digital.constellation, str]:
 
 
 def burst_modulation(modulation) -> str:
-    """The name a burst header carries for ``modulation`` (a name or a ``digital.constellation``)."""
+    """The name a burst header carries for ``modulation`` (one of ``BURST_MODULATIONS`` or a
+    ``digital.constellation``)."""
+    if isinstance(modulation, str) and modulation in BURST_MODULATIONS:
+        return modulation
     name = resolve(modulation)[1]
-    if name not in MODULATIONS:
-        raise SemcomError(f"burst headers carry {', '.join(MODULATIONS)}; this constellation has "
+    if name not in BURST_MODULATIONS:
+        raise SemcomError(f"burst headers carry {', '.join(BURST_MODULATIONS)}; this constellation has "
                           f"{len(constellation(name).points)} points (the ideal link takes it)")
     return name
 
@@ -128,6 +133,7 @@ class SymbolMapper:
     def __init__(self, obj):
         self.obj = normalised(obj)
         self.const = plain(self.obj)
+        self.modulation = modulation_of(self.obj)  # what burst headers of its bursts say
 
     @property
     def bits_per_symbol(self) -> int:
@@ -149,10 +155,10 @@ def load_table(obj, table: np.ndarray, precision: int) -> None:
 
 
 def install_stream_table(obj) -> float:
-    """Loads the noise-free max-log table into ``obj`` (once per object); returns the input scale
-    that maps symbols onto the table's [-1, 1) square."""
+    """Loads the noise-free max-log table of ``obj`` scaled to unit energy into ``obj`` itself (once
+    per object), so a soft decoder made of a stock object reads unit-energy symbols; returns the
+    input scale that maps symbols onto the table's [-1, 1) square."""
     obj = as_constellation(obj)
-    plain(obj)  # the soft decoder's table covers the object's own points: unit energy checked
     const = plain(normalised(obj))
     with _STREAM_LOCK:
         key = id(obj)

@@ -17,7 +17,7 @@ class symbol_mapper(pdu_block):
 
     Args:
         constellation: a ``digital.constellation`` (scaled to unit average energy, labels kept),
-            or a modulation name (the project's Gray QPSK, 16-QAM, 64-QAM).
+            or a modulation name (the project's Gray QPSK, 16-QAM, 64-QAM, 8-PSK).
     """
 
     in_dtype = np.uint8
@@ -31,7 +31,7 @@ class symbol_mapper(pdu_block):
             raise ValueError("bits PDU must hold one bit (0 or 1) per byte")
         if HEADER in meta:
             modulation = header_of(meta).modulation_name
-            if modulation != self.mapper.const.name:
+            if modulation != self.mapper.modulation:
                 raise ValueError(f"burst header says {modulation}, this mapper's constellation is "
-                                 f"{self.mapper.const.name}")
+                                 f"{self.mapper.modulation}")
         return [make_pdu(meta, self.mapper.map(bits))]

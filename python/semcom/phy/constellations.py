@@ -16,8 +16,11 @@ import numpy as np
 
 from ..errors import SemcomError
 
-MODULATIONS = ("bpsk", "qpsk", "16qam", "64qam")
-_BITS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}
+MODULATIONS = ("bpsk", "qpsk", "16qam", "64qam")  # what the codecs, apps and GRC offer
+# what a burst header's modulation field indexes; new ones are only appended, so that a receiver
+# that predates one drops its bursts as an unknown index
+BURST_MODULATIONS = (*MODULATIONS, "8psk")
+_BITS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6, "8psk": 3}
 MAX_BITS = 6  # bits per symbol of the largest constellation (64 points)
 _REGISTERED: dict[str, "Constellation"] = {}  # name -> constellation of a size no modulation has
 
@@ -83,6 +86,11 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
     return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
 
 
+def burst_modulation_of(const: Constellation) -> str | None:
+    """The burst modulation (``BURST_MODULATIONS``) with as many points as ``const``, or None."""
+    return next((n for n in BURST_MODULATIONS if _BITS[n] == const.bits_per_symbol), None)
+
+
 def labelled(points, labels=None) -> Constellation:
     """Any M-point constellation: ``points[i]`` carries label ``labels[i]`` (default ``i``), scaled
     to unit average energy. Named after the project's modulation with M points, else registered
@@ -108,7 +116,7 @@ def labelled(points, labels=None) -> Constellation:
 
 
 def constellation(name: str) -> Constellation:
-    """The project's constellation called ``name`` (bpsk, qpsk, 16qam, 64qam), or one that
+    """The project's constellation called ``name`` (bpsk, qpsk, 16qam, 64qam, 8psk), or one that
     ``labelled`` registered."""
     registered = _REGISTERED.get(name)
     return registered if registered is not None else _project(name)
@@ -118,10 +126,14 @@ def constellation(name: str) -> Constellation:
 def _project(name: str) -> Constellation:
     key = str(name).lower()
     if key not in _BITS:
-        raise SemcomError(f"unknown modulation '{name}'; choose one of {', '.join(MODULATIONS)}")
+        raise SemcomError(f"unknown modulation '{name}'; choose one of {', '.join(BURST_MODULATIONS)}")
     k = _BITS[key]
     if k == 1:
         points = np.array([-1.0, 1.0], dtype=np.complex128)
+    elif key == "8psk":
+        positions = np.arange(1 << k)
+        points = np.empty(1 << k, np.complex128)
+        points[positions ^ (positions >> 1)] = np.exp(2j * np.pi * positions / (1 << k))  # Gray around the circle
     else:
         half = k // 2
         pam = _gray_pam(half)

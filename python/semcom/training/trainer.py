@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from .. import machine
 from ..errors import SemcomError
+from ..phy.constellations import MODULATIONS
 from . import channels as tch
 from . import adversarial, checkpoint, config_file, losses, models, prepared, recipe, registry, schedules
 from .config_file import merge as _merge
@@ -93,6 +94,8 @@ def load_config(path_or_dict, overrides: dict | None = None) -> dict:
     crop = int(cfg["data"]["crop"])
     if crop % models.STRIDE:
         raise SemcomError(f"config data.crop = {crop} must be a multiple of {models.STRIDE}")
+    if cfg["modulation"] not in MODULATIONS:
+        raise SemcomError(f"config modulation {cfg['modulation']!r} must be one of {', '.join(MODULATIONS)}")
     k = tch.Modem(cfg["modulation"]).bits_per_symbol
     method = registry.of_config(cfg["model"])
     try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import SemcomError
 from .. import waveform as wf_mod
-from ..constellations import MODULATIONS
+from ..constellations import BURST_MODULATIONS
 from ..link import FEC_NONE, LinkConfig
 from .header import FRAME_MODULO, Header, fec_index
 from .segments import segment
@@ -60,7 +60,7 @@ class BurstFramer:
         out = []
         for i, seg in enumerate(segments):
             header = Header(int(codec_id), int(height), int(width), int(frame) % FRAME_MODULO, i,
-                                  len(segments), MODULATIONS.index(self.link.modulation),
+                                  len(segments), BURST_MODULATIONS.index(self.link.modulation),
                                   fec_index(self.link.fec), len(bits), self.session, int(fingerprint))
             if self.key:
                 header = header.signed(self.key, seg if self.link.fec != FEC_NONE else None)

@@ -2,7 +2,7 @@
 
 Header on air (``HEADER_BITS`` = 272 bits, every field unsigned, MSB first)::
 
-    bits   0- 15  codec_id       bits  96-103  modulation (index into MODULATIONS)
+    bits   0- 15  codec_id       bits  96-103  modulation (index into BURST_MODULATIONS)
     bits  16- 31  height         bits 104-111  fec (see below)
     bits  32- 47  width          bits 112-143  payload_bits (whole frame)
     bits  48- 63  frame (wraps)  bits 144-175  session (random per transmitter start)
@@ -10,6 +10,8 @@ Header on air (``HEADER_BITS`` = 272 bits, every field unsigned, MSB first)::
     bits  80- 95  segments       bits 224-255  tag (authentication; 0: none)
                                  bits 256-271  CRC-16/CCITT-FALSE of bits 0-255
 
+``modulation``: 0..4 = bpsk, qpsk, 16qam, 64qam, 8psk (``BURST_MODULATIONS``, only ever appended
+to: a receiver older than an index drops those bursts as invalid and keeps the others).
 ``fec``: 0 = none, then the ``ldpc.CODES`` keys in order (1..6); 128 + the code's 7-bit
 ``signature`` for a user code (an alist file both ends were given); 7..127 are invalid. A
 receiver not given that alist cannot even tell the burst's length: it drops the burst,
@@ -38,7 +40,7 @@ from dataclasses import astuple, dataclass, fields, replace
 import numpy as np
 
 from ...errors import SemcomError
-from ..constellations import MODULATIONS
+from ..constellations import BURST_MODULATIONS
 from .. import ldpc
 from ..ldpc import CODES
 from ..link import FEC_NONE, LinkConfig
@@ -195,7 +197,7 @@ class _LinkNames:
 
     @property
     def modulation_name(self) -> str:
-        return MODULATIONS[self.modulation]
+        return BURST_MODULATIONS[self.modulation]
 
     @property
     def fec_name(self) -> str:
@@ -229,7 +231,7 @@ class Header(_LinkNames):
     frame: int
     segment: int
     segments: int
-    modulation: int  # index into MODULATIONS
+    modulation: int  # index into BURST_MODULATIONS
     fec: int  # index into FEC_NAMES, or USER_FEC + a user code's signature
     payload_bits: int
     session: int = 0
@@ -248,8 +250,8 @@ class Header(_LinkNames):
         for field, value, width in zip(fields(self), astuple(self), _WIDTHS):
             if not 0 <= value < (1 << width):
                 return f"header field {field.name}={value} does not fit in {width} unsigned bits"
-        if self.modulation >= len(MODULATIONS):
-            return f"header modulation index {self.modulation} is not one of 0..{len(MODULATIONS) - 1}"
+        if self.modulation >= len(BURST_MODULATIONS):
+            return f"header modulation index {self.modulation} is not one of 0..{len(BURST_MODULATIONS) - 1}"
         why = fec_problem(self.fec)
         if why:
             return why

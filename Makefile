@@ -15,7 +15,9 @@
 #   make docs      redraw docs/images/grid.jpg and copy the result tables into the pages (no new sweeps)
 #   make sscc-profile  --codec auto's conventional rate profile, and the auto series in docs/results/envelope
 #   make faults    the fault-injection suite's matrix into docs/results/faults.md
-#   make clean     remove build/ and out/
+#   make prefix-check  install into a fresh prefix (/tmp/semcom-prefix), run the apps and ctest there on
+#                  Debian's python3 without a venv (RECORD=1: the ctest summary into docs/install.md)
+#   make clean     remove build/, build-prefix/ and out/
 #
 # Studies (training ablations, AMP-SC and masked VQ-VAE reproductions, rate and over-the-air sweeps,
 # model lineage) live in research/: make -f research/Makefile help
@@ -31,7 +33,7 @@ RUN_ENV := PATH="$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" \
 	GRC_BLOCKS_PATH="$(VENV_ABS)/share/gnuradio/grc/blocks" \
 	QT_QPA_PLATFORM=offscreen
 
-.PHONY: all install bootstrap test test-fast grc screenshots demo eval bench results sscc-profile faults soak docs clean
+.PHONY: all install bootstrap test test-fast grc screenshots demo eval bench results sscc-profile faults soak docs prefix-check clean
 
 all: install
 
@@ -122,5 +124,8 @@ docs: install
 	$(PYTHON) scripts/update_docs.py $(RESULT_TABLES) $(FAULT_TABLES) $(ENVELOPE_TABLES)
 	$(RUN_ENV) $(PYTHON) scripts/man_pages.py
 
+prefix-check:
+	bash scripts/prefix_install_check.sh $(if $(RECORD),--record)
+
 clean:
-	rm -rf build out
+	rm -rf build build-prefix out

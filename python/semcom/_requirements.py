@@ -15,5 +15,5 @@ def require_runtime() -> None:
     if missing:
         raise ImportError(
             f"gr-semcom needs the Python package{'s' if len(missing) > 1 else ''} {', '.join(missing)}, which "
-            "this Python cannot import: pip install -r requirements.txt in a venv made with --system-site-packages "
-            "(Debian's python3 refuses system-wide pip, PEP 668; docs/install.md)")
+            "this Python cannot import: pip install -r requirements.txt in a venv made with --system-site-packages, "
+            "or for Debian's python3 with --user --break-system-packages (PEP 668; docs/install.md)")

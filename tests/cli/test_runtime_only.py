@@ -17,7 +17,13 @@ def no_torch(tmp_path):
     fake = tmp_path / "hide" / "torch"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    return hiding(fake.parent)
+
+
+def hiding(folder):
+    """This environment with ``folder``'s packages first on the path (the module may be on it too:
+    an install into a prefix)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
 
 
 def app(name, *args, env):
@@ -51,7 +57,7 @@ def test_apps_name_a_missing_runtime_package_in_one_line(tmp_path, name):
     fake = tmp_path / "hide" / "PIL"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'PIL'\", name='PIL')\n")
-    r = app(name, "--help", env={**os.environ, "PYTHONPATH": str(fake.parent)})
+    r = app(name, "--help", env=hiding(fake.parent))
     assert r.returncode == 1 and r.stdout == ""
     line, = r.stderr.strip().splitlines()
     assert line.startswith("error: gr-semcom needs the Python package pillow, which this Python cannot import: "

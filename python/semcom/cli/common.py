@@ -33,15 +33,25 @@ def app_command(name: str) -> list[str]:
     return [sys.executable, "-m", f"{__package__}.{name}"]
 
 
+def installed(*parts: str) -> str | None:
+    """The path ``parts`` under the prefix this package was installed into (a venv, /usr/local, any
+    CMAKE_INSTALL_PREFIX: sys.prefix or a folder above the package), or None where none has it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    roots = [sys.prefix]
+    while os.path.dirname(here) != here:
+        here = os.path.dirname(here)
+        roots.append(here)
+    return next((os.path.join(r, *parts) for r in roots if os.path.exists(os.path.join(r, *parts))), None)
+
+
 def sample_image() -> str:
     """The bundled sample photo: the installed copy, else the source tree's."""
-    import os
-    here = os.path.dirname(os.path.abspath(__file__))
-    for root in (os.path.join(sys.prefix, "share", "gr-semcom"), os.path.join(here, "..", "..", "..")):
-        path = os.path.join(root, "examples", "images", "kodim23.png")
-        if os.path.isfile(path):
-            return os.path.normpath(path)
-    raise SemcomError("the sample photo examples/images/kodim23.png is not installed; pass an image")
+    photo = ("examples", "images", "kodim23.png")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", *photo)
+    path = installed("share", "gr-semcom", *photo) or (source if os.path.isfile(source) else None)
+    if path is None:
+        raise SemcomError("the sample photo examples/images/kodim23.png is not installed; pass an image")
+    return os.path.normpath(path)
 
 
 class Parser(argparse.ArgumentParser):

@@ -111,10 +111,27 @@ def test_auto_series_and_profile_from_rows(tmp_path):
     assert [(r["snr_db"], r["link"], r["psnr_db"]) for r in picked] == [(-6, "m@qpsk", 19.0),
                                                                        (20, "avif@64qam/ldpc-1/2", 30.0)]
     lines = sweep.auto_table(rows + picked, "awgn")
-    assert "| -6 | 19.00 | 11.50 | 19.00 | 19.00 | +0.00 | m@qpsk x1 |" in lines
-    assert "| 20 | 22.00 | 30.00 | 30.00 | 30.00 | +0.00 | avif@64qam/ldpc-1/2 x1 |" in lines
+    assert "| -6 | 19.00 | 11.50 | 19.00 | 19.00 | +0.00 | 19.00 (m@qpsk) | +0.00 | m@qpsk x1 |" in lines
+    assert ("| 20 | 22.00 | 30.00 | 30.00 | 30.00 | +0.00 | 30.00 (avif@64qam/ldpc-1/2) | +0.00 | "
+            "avif@64qam/ldpc-1/2 x1 |") in lines
     points = profile_mod.rate_points(rows, 1 / 16)
     assert points["avif"]["psnr_db"] == [30.0] and points["avif"]["bpp"] == [round((81 * 902 - 64) / PIXELS, 6)]
+
+
+def test_auto_table_sets_the_envelope_apart_from_the_best_single_link():
+    """Two links that each decode one of two images: the envelope takes both decodes (an oracle of
+    the noise), the best single link only one."""
+    sweep = module("evaluation.sweep")
+    rows = []
+    for image, decoded in (("a.png", "16qam/ldpc-2/3"), ("b.png", "16qam/ldpc-3/4")):
+        for link in ("16qam/ldpc-2/3", "16qam/ldpc-3/4"):
+            rows.append({"image": image, "codec": "avif", "family": "conventional", "link": link, "channel": "awgn",
+                         "snr_db": 10, "psnr_db": 30.0 if link == decoded else 10.0, "ms_ssim": 0.9,
+                         "lost": link != decoded, "reason": "", "payload_bits": 1, "channel_uses": 1})
+        rows.append({**rows[-2], "codec": "auto", "family": "picked", "link": "avif@16qam/ldpc-2/3"})
+    lines = sweep.auto_table(rows, "awgn")
+    assert "| 10 | - | 30.00 | 30.00 | 20.00 | -10.00 | 20.00 (avif@16qam/ldpc-3/4) | +0.00 | " \
+           "avif@16qam/ldpc-2/3 x2 |" in lines
 
 
 def test_link_threshold_is_where_every_codeword_decodes():

@@ -362,25 +362,32 @@ def codec_auto_rows(rows, cpp, table=None) -> list[dict]:
 
 def auto_table(rows, channel) -> list[str]:
     """Markdown lines: ``CODEC_AUTO`` against the better of the learned and SSCC envelopes (means
-    over the images), with what it picked how often."""
+    over the images), against the best single codec x link (the best mean over the images: a choice
+    made without knowing which frames the noise lets through), with what it picked how often."""
     summary = series(rows)
     auto = summary.get((channel, CODEC_AUTO))
     if not auto:
         return []
     learned, sscc = summary.get((channel, LEARNED_ENVELOPE), {}), summary.get((channel, ENVELOPE), {})
+    singles = {(codec, link): d for (ch, codec, link), d in
+               link_series([r for r in rows if r.get("family") in ENVELOPES]).items() if ch == channel}
     lines = [f"**{channel}**: `{CODEC_AUTO}` (per image the codec x link the rate table predicts best, "
-             "`tx_image.py --codec auto`) against the better of the learned and SSCC envelopes, mean PSNR dB\n",
-             "| SNR dB | learned envelope | SSCC envelope | better | auto | auto - better | picks |", "|---" * 7 + "|"]
+             "`tx_image.py --codec auto`) against the better of the learned and SSCC envelopes (per image the "
+             "best series), and against the best single codec x link (per SNR the best mean), mean PSNR dB\n",
+             "| SNR dB | learned envelope | SSCC envelope | better | auto | auto - better | best single | "
+             "auto - best single | picks |", "|---" * 9 + "|"]
     for snr, (psnr, _) in auto.items():
         envs = [d[snr][0] for d in (learned, sscc) if snr in d]
         best = max(envs) if envs else float("nan")
+        single, name = max(((d[snr][0], "@".join(k)) for k, d in singles.items() if snr in d),
+                           default=(float("nan"), "-"))
         picks = defaultdict(int)
         for r in rows:
             if r["channel"] == channel and r["codec"] == CODEC_AUTO and r["snr_db"] == snr:
                 picks[r["link"]] += 1
         cell = lambda d: f"{d[snr][0]:.2f}" if snr in d else "-"  # noqa: E731
         lines.append(f"| {snr:g} | {cell(learned)} | {cell(sscc)} | {best:.2f} | {psnr:.2f} | {psnr - best:+.2f} | "
-                     + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
+                     f"{single:.2f} ({name}) | {psnr - single:+.2f} | " + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
     return lines + [""]
 
 

@@ -98,6 +98,11 @@ class burst_rx(gr.hier_block2):
         self.msg_connect(self.sync, EXPIRE, self.reassembler, EXPIRE)
         self.msg_connect(self.reassembler, OUT, self, OUT)
 
+    def hold_while(self, congested):
+        """Back-pressure from a stage downstream: no samples are taken while ``congested()`` is True,
+        so a faster stream waits (a recording) or overflows at the radio instead of filling memory."""
+        self.sync.hold = congested
+
     @property
     def receiver(self) -> burst.BurstSynchroniser:
         return self.sync.sync

@@ -19,6 +19,8 @@ from ..phy.constellations import BURST_MODULATIONS
 from ..phy.link import LLR_CLIP
 from .burst_common import BURST_TAG, CORR_START, EXPIRE, EXPIRE_TAG, FLUSH_SYMBOLS, HEADER, LLR, MAX_QUEUED_SYMBOLS
 
+HOLD_WAIT = 0.005  # seconds a work call waits while ``hold`` says the stages downstream are full
+
 
 class burst_sync(gr.basic_block):
     """Samples (with ``corr_est_cc``'s ``corr_start`` tags) in; out, one stream per modulation
@@ -66,6 +68,8 @@ class burst_sync(gr.basic_block):
         self.queued = 0
         self.modulation_of: dict[tuple, int] = {}  # frame key -> port, for its expire marker
         self._reported = 0
+        self.hold = None  # a callable: while it returns True, no samples are taken (a stage downstream is full)
+        self.held = 0  # work calls that took no samples because of ``hold``
         self._stop = threading.Event()
         self._timer = None
 
@@ -108,7 +112,7 @@ class burst_sync(gr.basic_block):
         samples = input_items[0]
         with self.lock:
             taken = 0
-            if self.queued < MAX_QUEUED_SYMBOLS and len(samples):
+            if self.queued < MAX_QUEUED_SYMBOLS and len(samples) and not self._held():
                 tags = self.get_tags_in_window(0, 0, len(samples), CORR_START)
                 taken = len(samples)
                 try:
@@ -126,6 +130,14 @@ class burst_sync(gr.basic_block):
             if self.show:
                 self.produce(len(self.pending), self._emit_display(output_items[-1]))
         return gr.WORK_CALLED_PRODUCE
+
+    def _held(self) -> bool:
+        """``hold`` says wait: waits a little (the scheduler calls again at once) and says so."""
+        if self.hold is None or not self.hold():
+            return False
+        self.held += 1
+        self._stop.wait(HOLD_WAIT)
+        return True
 
     def _queue(self, events):
         for event in events:

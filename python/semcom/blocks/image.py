@@ -12,6 +12,7 @@ import pmt
 from gnuradio import gr
 
 from .. import codecs
+from ..pipeline import Stage
 from . import malloc, modem
 from ..codecs import registry
 from ..codecs.base import Received
@@ -26,6 +27,7 @@ from ..phy.framing import CODEC, CODEC_ID, HEIGHT, LOST, REASON, WIDTH
 
 RECEIVED_KEPT = 64  # images image_rx.received holds for a reader
 STALE = "stale (a newer frame waits)"  # image_rx keep_up: the drop reason of a frame left undecoded
+DECODE_QUEUE = 2  # frames waiting for image_rx's decode workers; beyond that its message handler waits
 
 
 def image_pdu(image: np.ndarray, meta: dict | None = None):
@@ -108,12 +110,15 @@ class image_rx(pdu_block):
         max_pixels: frames announcing a larger image are dropped before decoding.
         keep_up: live frames: a frame is dropped undecoded (counted as stale) when a newer one
             already waits, so that a receiver slower than the frames shows the newest.
+        workers: 0 decodes in the message handler; N > 0 in N worker threads fed through a queue of
+            ``DECODE_QUEUE`` frames (images still come out in order); while it is full the handler
+            waits, and ``congested`` tells a stream stage upstream to wait too (``burst_rx.hold_while``).
     """
 
     in_dtype = np.float32
 
     def __init__(self, output_dir: str = "", codec: str = "", max_pixels: int = opt("max_pixels"),
-                 keep_up: bool = False):
+                 keep_up: bool = False, workers: int = 0):
         pdu_block.__init__(self, "semcom_image_rx")
         self.max_pixels = check("max_pixels", max_pixels)
         self.keep_up = bool(keep_up)
@@ -125,6 +130,8 @@ class image_rx(pdu_block):
         self._codecs = {}
         self.fixed = registry.resolve(codec) if codec else None
         self.count = 0  # images out so far; names the files (frame numbers restart with a transmitter)
+        self.stage = Stage(self._decode, self._publish, lambda frame, err: self.reject(err), DECODE_QUEUE,
+                           int(workers), "semcom_decode") if workers else None
 
     def codec(self, name: str):
         if name not in self._codecs:
@@ -154,10 +161,23 @@ class image_rx(pdu_block):
         if self.keep_up and self.to_basic_block().nmsgs(IN):
             self._drop(STALE, ValueError(f"frame {meta.get(framing.FRAME)}: a newer frame waits"))
             return []
-        codec = self.fixed or self.codec(str(meta[CODEC]))
-        rx = Received(bits=(llrs > 0).astype(np.uint8), llrs=llrs, fec_ok=bool(meta.get(framing.FEC_OK, True)),
-                      meta=meta)
-        dec = codec.decode(rx)
+        frame = (self.fixed or self.codec(str(meta[CODEC])), meta, llrs)
+        if self.stage is not None:
+            self.stage.put(frame)  # waits while the workers are behind
+            return []
+        return [self._output(meta, self._decode(frame))]
+
+    @staticmethod
+    def _decode(frame):
+        codec, meta, llrs = frame
+        return codec.decode(Received(bits=(llrs > 0).astype(np.uint8), llrs=llrs,
+                                     fec_ok=bool(meta.get(framing.FEC_OK, True)), meta=meta))
+
+    def _publish(self, frame, dec):
+        self.message_port_pub(OUT, self._output(frame[1], dec))
+
+    def _output(self, meta, dec):
+        """Writes and queues the decoded image; its PDU."""
         meta.update({LOST: dec.lost, REASON: dec.reason})
         if dec.lost:
             self.logger.warn(f"frame {meta.get(framing.FRAME)}: image lost ({dec.reason}); wrote placeholder")
@@ -177,7 +197,27 @@ class image_rx(pdu_block):
                     self.received.get_nowait()
                 except queue.Empty:
                     pass
-        return [image_pdu(dec.image, meta)]
+        return image_pdu(dec.image, meta)
+
+    @property
+    def congested(self) -> bool:
+        """The decode queue is full and frames wait behind it: upstream should wait."""
+        return self.stage is not None and self.stage.full and self.to_basic_block().nmsgs(IN) > 0
+
+    @property
+    def activity(self) -> tuple[int, bool]:
+        handled, busy = pdu_block.activity.fget(self)
+        return handled, busy or (self.stage is not None and self.stage.backlog > 0)
+
+    def drain(self) -> int:
+        count = pdu_block.drain(self)
+        if self.stage is not None:
+            self.stage.join()
+        return count
+
+    def end_of_stream(self):
+        if self.stage is not None:
+            self.stage.join()
 
     def write(self, meta: dict, image: np.ndarray):
         """The PNG, then its JSON record, each atomically; on failure neither stays, nor a temp file."""

@@ -76,16 +76,20 @@ class pdu_block(gr.basic_block):
         try:
             meta, data = split_pdu(msg, self.in_dtype)
             outputs = self.process(meta, data)
-        except (ValueError, KeyError, TypeError, SemcomError) as err:
-            self._drop(getattr(err, "reason", "malformed PDU"), err)  # an error may name its own reason
-            return
         except Exception as err:  # noqa: BLE001 (an OSError, MemoryError, onnxruntime error: never a dead block)
-            self._drop(type(err).__name__, err)
+            self.reject(err)
             return
         finally:
             self._completed += 1
         for pdu in outputs:
             self.message_port_pub(OUT, pdu)
+
+    def reject(self, err: Exception):
+        """Drops the unit that raised ``err``, counted under the reason it names, else its kind."""
+        if isinstance(err, (ValueError, KeyError, TypeError, SemcomError)):
+            self._drop(getattr(err, "reason", "malformed PDU"), err)  # an error may name its own reason
+        else:
+            self._drop(type(err).__name__, err)
 
     @property
     def activity(self) -> tuple[int, bool]:

@@ -60,13 +60,15 @@ def record_stream(images, snr_db, waveform, gap):
     return np.asarray(sink.data(), np.complex64)
 
 
-def replay(stream, waveform, decode, rate=0.0, expect=0):
-    """Runs stream -> burst_rx [-> image_rx]; returns (seconds, frames out, arrival times, metas, t0)
-    (without ``decode``, the metas of the frames burst_rx put out)."""
+def replay(stream, waveform, decode, rate=0.0, expect=0, output_dir=""):
+    """Runs stream -> burst_rx [-> image_rx, writing the images to ``output_dir`` when given]; returns
+    (seconds, frames out, arrival times, metas, t0) (without ``decode``, the metas of the frames
+    burst_rx put out)."""
     import pmt
     from gnuradio import blocks, gr
     from ..blocks.burst_rx import burst_rx
     from ..blocks.image import image_rx
+    from ..flowgraphs.air import DECODE_WORKERS
 
     tb = gr.top_block()
     src = blocks.vector_source_c(stream)
@@ -77,8 +79,9 @@ def replay(stream, waveform, decode, rate=0.0, expect=0):
     tb.connect(*chain, rx)
     arrivals, metas = [], []
     if decode:
-        sink = image_rx("", "bitsemcom")
+        sink = image_rx(output_dir, "bitsemcom", workers=DECODE_WORKERS)  # as rx_image.py receives
         sink.upstream_blocks = 1  # it finishes with burst_rx, not after an idle grace period
+        rx.hold_while(lambda: sink.congested)
         tb.msg_connect(rx, "out", sink, "in")
     else:
         sink = blocks.message_debug()

@@ -65,6 +65,7 @@ class Impairments:
 # The acceptance channel: CFO 1% of the SC symbol rate (2 samples/symbol), a fractional
 # timing offset, a 10 ppm clock offset and a 3-tap multipath channel.
 ACCEPTANCE = dict(cfo=0.005, delay=0.37, clock_ppm=10.0, taps=(1.0, 0.4j, 0.2))
+DECODE_WORKERS = 2  # image_rx's decode threads in a receiver: both cores decode while the stream stages wait
 CHANNEL_HELD = 64  # samples a simulated channel (resampler and multipath filter) may hold back at most
 
 
@@ -149,8 +150,11 @@ class AirReceiver(FlowgraphOwner):
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout, symbols_output=symbols,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
                                key=opts.key, alist=opts.alist)
-        self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up)
+        # keep_up (live frames) drops stale frames in the handler: no decode queue, no hold on the stream
+        self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up, 0 if keep_up else DECODE_WORKERS)
         self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
+        if not keep_up:
+            self.bursts.hold_while(lambda: self.image.congested)
         self.tb.connect(self.source, self.bursts)
         self.tb.msg_connect(self.bursts, "out", self.image, "in")
         self.recorder = None

@@ -556,25 +556,40 @@ class SingleCarrier(Waveform):
 def _least_squares(fit: np.ndarray, y: np.ndarray) -> np.ndarray:
     """c minimising |y - fit @ c|, by the normal equations column by column: numpy's matmul hands
     them to OpenBLAS threads (see _solve)."""
-    columns = range(fit.shape[1])
-    gram = np.array([[np.vdot(fit[:, i], fit[:, j]) for j in columns] for i in columns])
-    return _solve(gram, np.array([np.vdot(fit[:, i], y) for i in columns]))
+    n = fit.shape[1]
+    gram = np.empty((n, n), complex)
+    for i in range(n):
+        for j in range(i, n):
+            gram[i, j] = np.vdot(fit[:, i], fit[:, j])
+            gram[j, i] = np.conj(gram[i, j])
+    return _solve(gram, np.array([np.vdot(fit[:, i], y) for i in range(n)]))
+
+
+def _apply(fit: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """fit @ c, column by column: ``fit`` is often a reversed sliding-window view, whose columns are
+    contiguous but which matmul would walk element by element."""
+    out = fit[:, 0] * c[0]
+    for j in range(1, fit.shape[1]):
+        out += fit[:, j] * c[j]
+    return out
 
 
 def _fit_without_impulses(y: np.ndarray, fit: np.ndarray, c: np.ndarray):
     """The least-squares fit ``fit @ c`` of ``y`` made again without the samples an impulse hit
     (residual power above ``OUTLIER_FACTOR`` times the median-based noise level): (c, noise variance)."""
-    power = np.abs(y - fit @ c) ** 2
+    power = np.abs(y - _apply(fit, c)) ** 2
     kept = power <= OUTLIER_FACTOR * np.median(power) / np.log(2)  # median / ln 2: the mean, for noise
     if not kept.all() and np.count_nonzero(kept) > 2 * len(c):
         y, fit = y[kept], fit[kept]
         c = _least_squares(fit, y)
-    return c, _residual_noise(y, fit, c)
+        power = np.abs(y - _apply(fit, c)) ** 2
+    return c, _residual_noise(power, len(c))
 
 
-def _residual_noise(z: np.ndarray, fit: np.ndarray, c: np.ndarray) -> float:
-    """Noise variance left by the least-squares fit ``fit @ c`` of ``z`` (at least 1e-6)."""
-    return max(float(np.sum(np.abs(z - fit @ c) ** 2) / max(1, len(z) - len(c))), 1e-6)
+def _residual_noise(power: np.ndarray, unknowns: int) -> float:
+    """Noise variance left by a least-squares fit of ``unknowns`` values whose residual powers are
+    ``power`` (at least 1e-6)."""
+    return max(float(np.sum(power) / max(1, len(power) - unknowns)), 1e-6)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ def recording():
 def receive(stream, workers, slow=0.0):
     """The packed recording through burst_rx -> image_rx; (frames out as (meta, image), burst_rx)."""
     tb = gr.top_block()
-    rx = burst_rx("sc")
+    rx = burst_rx("sc", frame_timeout=0.5)
     sink = image_rx("", "bitsemcom", workers=workers) if workers else image_rx("", "bitsemcom")
     sink.upstream_blocks = 1
     if workers:
@@ -59,10 +59,11 @@ def test_workers_give_the_images_decoding_in_the_handler_gives(recording):
 
 def test_a_slow_decoder_holds_the_stream_back(recording):
     """Decoding slower than the recording comes: burst_sync waits (back-pressure) rather than
-    queueing frames, and every image still comes out, in order."""
+    queueing frames, longer than frame_timeout, and every image still comes out whole, in order."""
     _, stream = recording
-    got, rx, sink = receive(stream, 1, slow=0.25)
+    got, rx, sink = receive(stream, 1, slow=0.8)
     assert [int(m["frame"]) for m, _ in got] == list(range(FRAMES))
+    assert not any(m["bursts_lost"] or m["lost"] for m, _ in got), [m["bursts_lost"] for m, _ in got]
     assert rx.sync.held > 0 and sink.stage.capacity == DECODE_QUEUE
 
 

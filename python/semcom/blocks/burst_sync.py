@@ -136,6 +136,7 @@ class burst_sync(gr.basic_block):
         if self.hold is None or not self.hold():
             return False
         self.held += 1
+        self.sync.waiting()
         self._stop.wait(HOLD_WAIT)
         return True
 

@@ -142,6 +142,11 @@ class BurstSynchroniser:
             self.last_feed = self.clock()
         return events + self.expire()
 
+    def waiting(self):
+        """Samples are waiting to be fed (held back while a stage downstream is full): the input
+        is not idle, so no frame expires for want of samples."""
+        self.last_feed = self.clock()
+
     def expire(self) -> list[Expired]:
         """Pending frames that will get no more bursts: the stream has been idle for
         ``frame_timeout`` seconds (a transmitter stopped), or ``FRAME_GAP_BURSTS`` bursts' worth

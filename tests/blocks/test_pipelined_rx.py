@@ -22,7 +22,7 @@ GAP = 60000  # noise samples after each image: a work call of burst_sync sees ab
 @pytest.fixture(scope="module")
 def recording():
     image = load_image(cli.sample_image())
-    images = [np.ascontiguousarray(image[32 * i:32 * i + 64, :96]) for i in range(FRAMES)]
+    images = [np.ascontiguousarray(image[48 * i:48 * i + 128]) for i in range(FRAMES)]  # 2 bursts each
     return images, record_stream(images, 15.0, "sc", GAP)
 
 

@@ -13,7 +13,7 @@ the same images through the acceptance impairments at 15 dB (each tree's transmi
 
 The table gives medians; machines here are shared, so only ratios within one run mean much.
 
-  .venv/bin/python research/compare_receivers.py --old 4e959f3 --out docs/results/ota/pipeline
+  .venv/bin/python research/compare_receivers.py --old f34a20b --out docs/results/ota/pipeline
 """
 import argparse
 import json

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
 import sys
 
@@ -164,23 +165,24 @@ def phy(args) -> str:
 
 
 def images(args) -> str:
-    """Per model: mean PSNR on the ideal link and over the impaired burst link, the loss, and the
-    per-photo loss range (rows of semcom-eval's results.csv)."""
+    """Per model and receiver (linear equaliser, sequence detector): mean PSNR on the ideal link and
+    over the impaired burst link, the loss, and the per-photo loss range (rows of semcom-eval's
+    results.csv)."""
     with open(os.path.join(args.results, "results.csv")) as f:
         rows = list(csv.DictReader(f))
     table = {}
     for r in rows:
         table.setdefault(r["codec"], {}).setdefault(r["channel"], {})[r["image"]] = float(r["psnr_db"])
-    lines = ["| model | photos | ideal PSNR dB | impaired PSNR dB | loss dB | per-photo loss min / max dB |",
-             "|---|---|---|---|---|---|"]
-    for codec, by_channel in sorted(table.items()):
-        ideal = by_channel.get("awgn", {})
-        air = by_channel.get("awgn/sc+impaired", {})
+    lines = ["| model | receiver | photos | ideal PSNR dB | impaired PSNR dB | loss dB | per-photo loss min / max dB |",
+             "|---|---|---|---|---|---|---|"]
+    receivers = {"awgn/sc+impaired": "linear", "awgn/sc+impaired+sequence": "sequence detector"}
+    for (codec, by_channel), (label, receiver) in itertools.product(sorted(table.items()), receivers.items()):
+        ideal, air = by_channel.get("awgn", {}), by_channel.get(label, {})
         common = sorted(set(ideal) & set(air))
         if not common:
             continue
         loss = np.array([ideal[i] - air[i] for i in common])
-        lines.append(f"| {codec} | {len(common)} | {np.mean([ideal[i] for i in common]):.2f} | "
+        lines.append(f"| {codec} | {receiver} | {len(common)} | {np.mean([ideal[i] for i in common]):.2f} | "
                      f"{np.mean([air[i] for i in common]):.2f} | {loss.mean():.2f} | {loss.min():.2f} / {loss.max():.2f} |")
     return "\n".join(lines)
 

@@ -154,6 +154,9 @@ _ALL = (
            kind=float, low=0, high=1, low_open=True, high_open=True),
     Option("frame_timeout", 2.0, "seconds without samples before a pending frame's missing bursts count as lost "
            "(while samples flow: 16 bursts' worth of samples)", kind=float, low=0, high=3600, low_open=True),
+    Option("sequence_detector", False, "sc receiver: a 16-QAM burst through multipath gets its LLRs from a BCJR "
+           "sequence detector behind a channel-shortening filter (a little more effective SNR than the linear "
+           "equaliser, several times its CPU per burst; docs/over-the-air.md)", kind=bool),
     Option("max_pixels", 8192 * 8192, "receiver limit: frames announcing larger images are dropped before "
            "decoding", kind=int, low=1, high=MAX_SIDE * MAX_SIDE),
     Option("max_frame_bits", MAX_FRAME_BITS, "receiver limit: frames announcing more payload bits are dropped "
@@ -245,6 +248,9 @@ def add(group, name: str, **overrides):
     """Adds option ``name`` to an argparse parser or group (``overrides``: help, default, ...)."""
     option = OPTIONS[name]
     kwargs = {"default": option.default, "help": option.help}
+    if option.kind is bool:  # a switch: given means True
+        kwargs.update(action="store_true", **overrides)
+        return group.add_argument(option.flag, **kwargs)
     if option.choices is not None:
         kwargs["choices"] = option.choices
         if "" in option.choices:  # '' (automatic) is the default, not something to type

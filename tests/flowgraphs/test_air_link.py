@@ -88,14 +88,18 @@ def test_impaired_link_keeps_16qam_close_to_the_ideal_one(image):
     assert metrics.psnr(image, r.image) > ideal - 1.0
 
 
-def test_16qam_bursts_through_multipath_reach_the_decoder_as_sequence_detector_llrs(image):
-    """burst_rx connects burst_sync's llr port: every 16-QAM burst through the acceptance channel
-    is demodulated by the sequence detector, and the image arrives whole."""
-    with AirLink("ampsc-b2-16qam-cpp16", "16qam", "none", 1 / 16, Impairments(10.0, seed=3, **ACCEPTANCE)) as link:
+@pytest.mark.parametrize("on", [True, False])
+def test_16qam_bursts_through_multipath_take_the_sequence_detector_when_asked(image, on):
+    """With sequence_detector, burst_rx connects burst_sync's llr port: every 16-QAM burst through
+    the acceptance channel is demodulated by the sequence detector; by default none is. The image
+    arrives whole either way."""
+    with AirLink("ampsc-b2-16qam-cpp16", "16qam", "none", 1 / 16, Impairments(10.0, seed=3, **ACCEPTANCE),
+                 AirOptions(sequence_detector=on)) as link:
         r = link.transmit(image)
         sync = link.bursts_rx.sync
     assert not r.lost and r.meta["bursts_lost"] == 0
-    assert sync.sequence_bursts == sync.receiver.bursts > 0
+    assert sync.receiver.bursts > 0
+    assert sync.sequence_bursts == (sync.receiver.bursts if on else 0)
 
 
 def test_impaired_link_carries_sscc_exactly(image):

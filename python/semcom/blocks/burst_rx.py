@@ -49,12 +49,14 @@ class burst_rx(gr.hier_block2):
             decodes besides the named ones ('' none); bursts of any other user code are dropped and
             counted (``drops``).
         decoder: a gr-fec LDPC decoder definition for the ``alist`` code ('gnuradio' backend).
+        sequence_detector: sc 16-QAM bursts through multipath take ``burst_sync``'s sequence
+            detector (its ``llr`` port, wired to ``fec_decoder``) instead of the linear path.
     """
 
     def __init__(self, waveform=opt("waveform"), threshold=opt("threshold"), frame_timeout=opt("frame_timeout"),
                  ldpc_backend=opt("ldpc_backend"), constellation=None, symbols_output=False,
                  max_frame_bits=opt("max_frame_bits"), max_pending_frames=opt("max_pending_frames"), key=opt("key"),
-                 alist=opt("alist"), decoder=None):
+                 alist=opt("alist"), decoder=None, sequence_detector=opt("sequence_detector")):
         outputs = 1 if symbols_output else 0
         gr.hier_block2.__init__(self, "semcom_burst_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(outputs, outputs, gr.sizeof_gr_complex))
@@ -90,9 +92,11 @@ class burst_rx(gr.hier_block2):
         if symbols_output:
             self.connect((self.sync, len(BURST_MODULATIONS)), self)
         self.reassembler.feeder = self.fec
-        self.msg_connect(self.sync, pmt.intern(LLR), self.fec, IN)
-        self.msg_connect(self.sync, pmt.intern(LLR), self, BURSTS)
-        self.fec.upstream_blocks = len(BURST_MODULATIONS) + 1  # one burst_llr per modulation, and burst_sync
+        if sequence_detector:  # burst_sync sends the detector's LLRs while its llr port is connected
+            self.msg_connect(self.sync, pmt.intern(LLR), self.fec, IN)
+            self.msg_connect(self.sync, pmt.intern(LLR), self, BURSTS)
+        # one burst_llr per modulation, and burst_sync's llr port
+        self.fec.upstream_blocks = len(BURST_MODULATIONS) + bool(sequence_detector)
         self.reassembler.upstream_blocks = 2  # fec_decoder and burst_sync's expire port
         self.msg_connect(self.fec, OUT, self.reassembler, IN)
         self.msg_connect(self.sync, EXPIRE, self.reassembler, EXPIRE)

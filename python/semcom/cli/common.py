@@ -128,7 +128,7 @@ def add_radio_options(p: argparse.ArgumentParser, receiver: bool = False):
                         f"{STALL_SECONDS:g} s stops with an error)")
     h.add_argument("--file", default="", help="SigMF recording: x.sigmf-data (TX writes cf32_le; RX reads cf32_le, "
                    "ci16_le, ci8 or cu8) beside x.sigmf-meta, or (RX) a .sigmf archive")
-    for name in (("threshold", "frame_timeout") if receiver else ("amplitude",)):
+    for name in (("threshold", "frame_timeout", "sequence_detector") if receiver else ("amplitude",)):
         options.add(h, name)
     options.add(h, "key")
     if receiver:
@@ -151,7 +151,8 @@ def air_options(args):
     from ..phy.ldpc import is_user_code
     amplitude = getattr(args, "amplitude", 0.0) or (0.5 if args.radio in ("uhd", "soapy") else 1.0)
     given = {name: getattr(args, name) for name in ("threshold", "frame_timeout", "max_pixels", "max_frame_bits",
-                                                    "max_pending_frames", "key") if hasattr(args, name)}
+                                                    "max_pending_frames", "key", "sequence_detector")
+             if hasattr(args, name)}
     if is_user_code(getattr(args, "fec", "")):  # receivers decode the user code --fec alist:FILE names
         given["alist"] = args.fec
     return AirOptions(args.waveform, args.burst_symbols, amplitude, **given)

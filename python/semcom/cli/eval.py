@@ -41,6 +41,7 @@ import os
 import sys
 
 from ..errors import SemcomError
+from .. import options
 from . import common as cli
 
 # the SSCC envelope's staircase: about one step every 2-3 dB from -3 to 20 dB
@@ -71,6 +72,7 @@ def main():
                         "the receiver estimating timing, CFO, channel and noise")
     p.add_argument("--impaired", action="store_true",
                    help="with sc/ofdm: CFO 0.005/sample, timing offset 0.37, clock 10 ppm, taps 1,0.4j,0.2")
+    options.add(p, "sequence_detector")
     p.add_argument("--snr", nargs="+", type=cli.snr_value, default=[0, 3, 6, 10, 15, 20], help="Es/N0 points in dB")
     p.add_argument("--cpp", type=cli.cpp_value, default=1 / 16, help="channel uses per pixel")
     p.add_argument("--seed", type=int, default=0)
@@ -137,10 +139,12 @@ def main():
         rows = list(evaluate.sweep(images, args.codecs, args.links, args.channels, args.snr, args.cpp,
                                    progress=bar.update, seed=args.seed, learned_links=args.learned_links,
                                    reference=reference, waveform=args.waveform, impaired=args.impaired,
-                                   received=kept, jobs=args.jobs, scheduler=args.scheduler))
+                                   received=kept, jobs=args.jobs, scheduler=args.scheduler,
+                                   sequence=args.sequence_detector))
     if args.grid:
         kept.grid(args.grid, images[0], args.codecs, evaluate.channel_label(args.channels[0], args.waveform,
-                                                                           args.impaired), args.snr)
+                                                                           args.impaired, args.sequence_detector),
+                   args.snr)
         print(f"wrote {args.grid}")
     rows = evaluate.merge_rows(old, rows)
     if not rows:

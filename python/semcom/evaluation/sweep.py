@@ -46,21 +46,22 @@ def links_for(codec: str, links, learned_links):
     return [m if "/" in m or fec == FEC_NONE else f"{m}/{fec}" for m in learned_links]
 
 
-def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False) -> str:
-    """'awgn' for the ideal synchronised link; 'awgn/sc+impaired' etc. over the burst waveform."""
+def channel_label(channel: str, waveform: str = "ideal", impaired: bool = False, sequence: bool = False) -> str:
+    """'awgn' for the ideal synchronised link; 'awgn/sc+impaired' etc. over the burst waveform,
+    '+sequence' where the receiver's sequence detector was on."""
     if waveform == "ideal":
         return channel
-    return f"{channel}/{waveform}" + ("+impaired" if impaired else "")
+    return f"{channel}/{waveform}" + ("+impaired" if impaired else "") + ("+sequence" if sequence else "")
 
 
-def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="ideal", impaired=False):
+def open_link(codec, link, cpp, channel, snr, seed, ldpc_backend, waveform="ideal", impaired=False, sequence=False):
     """IdealLink (ideal, synchronised symbols) or AirLink (burst waveform through channel_model)."""
     if waveform == "ideal":
         from ..flowgraphs.ideal import IdealLink
         return IdealLink(codec, link.modulation, link.fec, cpp, channel, snr, seed=seed, ldpc_backend=ldpc_backend)
     from ..flowgraphs.air import ACCEPTANCE, AirLink, AirOptions, Impairments
     imp = Impairments(snr, rayleigh=channel == "rayleigh", seed=seed, **(ACCEPTANCE if impaired else {}))
-    return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform))
+    return AirLink(codec, link.modulation, link.fec, cpp, imp, AirOptions(waveform, sequence_detector=sequence))
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Unit:
     waveform: str = "ideal"
     impaired: bool = False
     keep_images: bool = False
+    sequence: bool = False  # the sc receiver's sequence detector (``AirOptions.sequence_detector``)
 
 
 def point_seed(seed: int, *identity) -> int:
@@ -92,7 +94,7 @@ def run_unit(unit: Unit) -> list[tuple[dict, np.ndarray | None]]:
     the link gives a lost row with the reason."""
     name, image = os.path.basename(unit.image), load_image(unit.image)
     fam, link = family(unit.codec), LinkConfig.parse(unit.link)
-    channel = channel_label(unit.channel, unit.waveform, unit.impaired)
+    channel = channel_label(unit.channel, unit.waveform, unit.impaired, unit.sequence)
     out, sim = [], None
     try:
         for snr in unit.snrs:
@@ -100,7 +102,7 @@ def run_unit(unit: Unit) -> list[tuple[dict, np.ndarray | None]]:
             if sim is None or unit.waveform != "ideal":  # the burst waveform's channel takes its seed when built
                 sim and sim.close()
                 sim = open_link(unit.codec, link, unit.cpp, unit.channel, snr, seed, unit.ldpc_backend,
-                                unit.waveform, unit.impaired)
+                                unit.waveform, unit.impaired, unit.sequence)
             else:
                 sim.reseed(seed)
             sim.set_snr(snr)
@@ -121,30 +123,32 @@ def run_unit(unit: Unit) -> list[tuple[dict, np.ndarray | None]]:
 
 
 def units(images, codecs, links, channels, snrs, cpp, seed=0, ldpc_backend="minsum", learned_links=("qpsk",),
-          waveform="ideal", impaired=False, keep_images=False) -> list[Unit]:
+          waveform="ideal", impaired=False, keep_images=False, sequence=False) -> list[Unit]:
     """The sweep's units, channel by channel, codec by codec, link by link, image by image."""
-    return [Unit(path, codec, link_text, channel, tuple(snrs), cpp, seed, ldpc_backend, waveform, impaired, keep_images)
+    return [Unit(path, codec, link_text, channel, tuple(snrs), cpp, seed, ldpc_backend, waveform, impaired, keep_images,
+                 sequence)
             for channel in channels for codec in codecs for link_text in links_for(codec, links, learned_links)
             for path in images]
 
 
 def sweep(images, codecs, links, channels, snrs, cpp, progress=None, seed=0, ldpc_backend="minsum",
           learned_links=("qpsk",), reference=True, waveform="ideal", impaired=False, received=None, jobs=1,
-          scheduler=None):
+          scheduler=None, sequence=False):
     """Yields one row dict per (image, codec, link, channel, snr), plus the capacity reference.
     Conventional codecs run over ``links`` (modulation/LDPC), learned ones over ``learned_links``.
     ``waveform`` sc/ofdm sends bursts through channel_model (``impaired``: the acceptance CFO,
-    timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'.
+    timing offset and multipath); rows then name the channel like 'awgn/sc+impaired'; ``sequence``:
+    the receiver's sequence detector on ('+sequence').
     ``received(row, image)``, when given, gets every received image with its row.
     ``jobs`` worker processes (``parallel.run``), or ``scheduler`` a Dask cluster, run the units;
     each point's seed comes from ``seed`` and its identity, so the rows do not depend on either."""
     from . import parallel
     todo = units(images, codecs, links, channels, snrs, cpp, seed, ldpc_backend, learned_links, waveform, impaired,
-                 received is not None)
+                 received is not None, sequence)
     done = parallel.run(run_unit, todo, jobs, scheduler, progress=progress and (lambda result: progress(len(result))))
     loaded = [(os.path.basename(p), load_image(p)) for p in images] if reference else []
     for channel_name in channels:
-        channel = channel_label(channel_name, waveform, impaired)
+        channel = channel_label(channel_name, waveform, impaired, sequence)
         for unit, result in zip(todo, done):
             if unit.channel != channel_name:
                 continue

@@ -43,6 +43,7 @@ class AirOptions:
     max_pending_frames: int = opt("max_pending_frames")
     key: str = opt("key")  # authentication key (options.key_bytes); both ends must agree
     alist: str = opt("alist")  # a user LDPC code (alist file) the receiver decodes; the transmitter's fec alist:FILE
+    sequence_detector: bool = opt("sequence_detector")  # sc, 16-QAM through multipath: BCJR instead of linear
 
 
 @dataclass
@@ -149,7 +150,7 @@ class AirReceiver(FlowgraphOwner):
         self.source = radios.rx_source(radio)
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout, symbols_output=symbols,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
-                               key=opts.key, alist=opts.alist)
+                               key=opts.key, alist=opts.alist, sequence_detector=opts.sequence_detector)
         # keep_up (live frames) drops stale frames in the handler: no decode queue, no hold on the stream
         self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up, 0 if keep_up else DECODE_WORKERS)
         self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
@@ -221,7 +222,8 @@ class AirLink(FlowgraphOwner):
         self.channel = self.impairments.block()
         fec = self.tx.link.fec
         self.bursts_rx = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout,
-                                  key=opts.key, alist=opts.alist or (fec if ldpc.is_user_code(fec) else ""))
+                                  key=opts.key, alist=opts.alist or (fec if ldpc.is_user_code(fec) else ""),
+                                  sequence_detector=opts.sequence_detector)
         self.rx = image_rx(output_dir, self.tx.codec)
         self.frame_timeout = opts.frame_timeout
         self.tb.connect(self.bursts_tx, self.channel, self.bursts_rx)

@@ -89,7 +89,11 @@ fi
 ########################################################################
 note "ctest (the pytest suite in parts; minutes)"
 CTEST_OUT=$WORK/ctest.txt
-if (cd "$BUILD_DIR" && ctest --output-on-failure) >"$CTEST_OUT" 2>&1; then status=0; else status=$?; fi
+# a HOME of its own: GRC's block cache (~/.cache/grc_gnuradio) trusts entries newer than a file's
+# mtime, and cmake install keeps the source's mtime, so an earlier install at this prefix could shadow this one
+CTEST_HOME=$(mktemp -d)
+if (cd "$BUILD_DIR" && HOME=$CTEST_HOME ctest --output-on-failure) >"$CTEST_OUT" 2>&1; then status=0; else status=$?; fi
+rm -rf "$CTEST_HOME"
 {
     echo "Installed to a fresh prefix and tested with \`make prefix-check\` (\`scripts/prefix_install_check.sh\`):"
     echo "GNU Radio $("$SYSTEM_PYTHON" -c 'from gnuradio import gr; print(gr.version())'), $("$SYSTEM_PYTHON" -V) ($SYSTEM_PYTHON,"

@@ -25,7 +25,10 @@ from . import common as cli
 
 
 def blocks_dir() -> str:
-    return os.path.join(sys.prefix, "share", "gnuradio", "grc", "blocks")
+    """The GRC block folder of the prefix this package was installed into."""
+    parts = ("share", "gnuradio", "grc", "blocks")
+    ours = cli.installed(*parts, "semcom_burst_rx.block.yml")  # sys.prefix may hold GNU Radio's own only
+    return os.path.dirname(ours) if ours else os.path.join(sys.prefix, *parts)
 
 
 def environment(env=None) -> dict:
@@ -42,7 +45,9 @@ def environment(env=None) -> dict:
 
 
 def examples_dir() -> str:
-    return os.path.join(sys.prefix, "share", "gr-semcom", "examples")
+    """The shipped examples of the prefix this package was installed into."""
+    parts = ("share", "gr-semcom", "examples")
+    return cli.installed(*parts) or os.path.join(sys.prefix, *parts)
 
 
 def work_dir() -> str:

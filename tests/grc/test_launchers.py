@@ -1,6 +1,7 @@
 """How users start GRC and grcc: semcom-grc shows the flowgraphs' windows, .venv/bin/grcc finds
 the [Semcom] blocks without the venv activated."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -51,11 +52,11 @@ def test_semcom_grc_opens_copies_so_f6_leaves_the_examples_clean(tmp_path):
     assert r.stdout.split()[-2:] == [str(copy), str(work / "zmq_rx.grc")], r.stdout
     assert copy.read_bytes() == open(example, "rb").read()
     assert (work / "images" / "kodim23.png").is_file()
-    grcc = os.path.join(sys.prefix, "bin", "grcc")
-    if os.path.isfile(grcc):  # what F6 does first: the Python beside the .grc
+    from gnuradio.semcom.cli import grc
+    grcc = shutil.which("grcc", path=os.path.join(sys.prefix, "bin") + os.pathsep + os.environ.get("PATH", ""))
+    if grcc:  # what F6 does first: the Python beside the .grc, with this installation's blocks
         g = subprocess.run([grcc, str(copy), "-o", str(work)], capture_output=True, text=True, timeout=120,
-                           env=dict(env, GRC_BLOCKS_PATH=os.path.join(sys.prefix, "share", "gnuradio", "grc",
-                                                                      "blocks")))
+                           env=dict(env, GRC_BLOCKS_PATH=grc.blocks_dir()))
         assert g.returncode == 0 and (work / "air_loopback_gui.py").is_file(), g.stderr[-1500:]
     assert git_status("examples") == before
     copy.write_text(copy.read_text() + "# edited\n")

@@ -133,6 +133,7 @@ def phy(args) -> str:
             pieces.append(np.zeros(5000, np.complex64))
             stream = through_air(np.concatenate(pieces), args.snr, args.seed + 100 * frame + 1, **imp)
             sync = burst.BurstSynchroniser("sc")
+            sync.sequence_detection = True
             events = sync.feed(stream, range(0, len(stream), 150))
             for ev in events:
                 if not isinstance(ev, burst.SyncedBurst):

@@ -118,7 +118,7 @@ class BurstSynchroniser:
         self.last_feed = clock()
         self.bursts = self.dropped = self.detections_seen = self.misses = self.bad_samples = 0
         self.last_error = ""
-        self.sequence_detection = True  # a sequence detector may make a burst's LLRs (``SyncedBurst.llr``)
+        self.sequence_detection = False  # a sequence detector may make a burst's LLRs (as the option: off)
 
     @property
     def end(self) -> int:

@@ -391,7 +391,8 @@ def auto_table(rows, channel) -> list[str]:
                 picks[r["link"]] += 1
         cell = lambda d: f"{d[snr][0]:.2f}" if snr in d else "-"  # noqa: E731
         lines.append(f"| {snr:g} | {cell(learned)} | {cell(sscc)} | {best:.2f} | {psnr:.2f} | {psnr - best:+.2f} | "
-                     f"{single:.2f} ({name}) | {psnr - single:+.2f} | " + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
+                     f"{single:.2f} ({name}) | {psnr - single:+.2f} | "
+                     + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
     return lines + [""]
 
 

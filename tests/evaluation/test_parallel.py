@@ -1,6 +1,7 @@
 """parallel.run: results in the order of the units, here or in worker processes."""
 import operator
 import os
+import time
 
 import pytest
 
@@ -36,3 +37,17 @@ def test_a_point_seed_depends_on_the_point_and_the_seed_only():
     assert a == sweep.point_seed(0, "a.png", "webp", "qpsk/ldpc-1/2", "awgn", 3.0)
     assert a != sweep.point_seed(1, "a.png", "webp", "qpsk/ldpc-1/2", "awgn", 3.0)
     assert a != sweep.point_seed(0, "b.png", "webp", "qpsk/ldpc-1/2", "awgn", 3.0)
+
+
+def test_a_failing_unit_stops_the_others_at_once():
+    """The error comes back without waiting for the units still running or queued."""
+    start = time.monotonic()
+    with pytest.raises(TypeError):
+        parallel.run(time.sleep, ["not a number", 30, 30, 30], jobs=2)
+    assert time.monotonic() - start < 15
+
+
+def test_workers_run_one_thread_each_and_the_caller_keeps_its_environment():
+    before = os.environ.get("OMP_NUM_THREADS")
+    assert parallel.run(os.getenv, ["SEMCOM_ORT_THREADS", "OMP_NUM_THREADS"], jobs=2) == ["1", "1"]
+    assert os.environ.get("OMP_NUM_THREADS") == before

@@ -243,3 +243,35 @@ def test_rx_keeps_what_it_wrote_when_stopped_by_a_signal(number, status, tmp_pat
     assert all((tmp_path / f"frame00000{i}.{ext}").stat().st_size for i in (0, 1) for ext in ("png", "json"))
     assert json.loads((tmp_path / "frame000001.json").read_text())["psnr_db"] > 20
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def worker_processes(pid: int) -> list[int]:
+    """The pids of the multiprocessing workers that process ``pid`` spawned."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry))
+    return found
+
+
+def test_a_terminated_sweep_takes_its_worker_processes_with_it(tmp_path):
+    """SIGTERM to semcom-eval --jobs 2: exit 143 at once, and no worker goes on with the queue."""
+    app = Started("semcom-eval", "--images", os.path.dirname(SAMPLE), "--codecs", "webp", "bitsemcom-qpsk-cpp16",
+                  "--snr", *map(str, range(-6, 21)), "--no-reference", "--jobs", "2", "--out", tmp_path)
+    deadline = time.monotonic() + 120
+    while len(workers := worker_processes(app.proc.pid)) < 2:
+        assert app.proc.poll() is None and time.monotonic() < deadline, app.lines
+        time.sleep(0.1)
+    time.sleep(1.0)
+    seconds, stderr = app.stop(signal.SIGTERM)
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("semcom-eval:")]
+    assert app.proc.returncode == 143 and lines == ["terminated"] and seconds < 10, stderr  # no leak warning
+    time.sleep(0.5)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]

@@ -209,6 +209,8 @@ def _terminate(*_):
 def _leave(status: int) -> None:
     """Exits now, once the app's own cleanup (its finally blocks) ran: the interpreter's shutdown
     can deadlock with GNU Radio threads still inside Python (a flowgraph that was running)."""
+    if "multiprocessing.util" in sys.modules:  # what exit would do for worker pools: release their semaphores
+        sys.modules["multiprocessing.util"]._run_finalizers(0)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -47,13 +47,29 @@ def run(function, units: list, jobs: int = 1, scheduler: str | None = None, prog
             results.append(function(unit))
             progress and progress(results[-1])
         return results
-    with single_thread_environment(), ProcessPoolExecutor(min(jobs, len(units)),
-                                                          mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(function, unit): i for i, unit in enumerate(units)}
-        try:
-            return _collect(futures, as_completed(futures), progress)
-        except BrokenProcessPool:
+    pool = ProcessPoolExecutor(min(jobs, len(units)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        with single_thread_environment():  # workers start on submit
+            futures = {pool.submit(function, unit): i for i, unit in enumerate(units)}
+        results = _collect(futures, as_completed(futures), progress)
+    except BaseException as err:  # a signal or an error: the workers stop with the app, not after their queue
+        _stop_workers(pool)
+        if isinstance(err, BrokenProcessPool):
             raise SemcomError("a worker process died (out of memory, or killed); rerun with fewer --jobs") from None
+        raise
+    pool.shutdown()
+    return results
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancels the queued units and terminates the running ones."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(5)
+    pool.shutdown()  # releases the pool's queues and their semaphores
 
 
 def _collect(futures: dict, completed, progress) -> list:

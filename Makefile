@@ -80,7 +80,7 @@ RESULT_TABLES := results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
 FAULT_TABLES := faults=$(RESULTS)/faults.md
 # the envelope sweep's tables (make sscc-profile), and its per-link table measured with LDPC 1/3 and 1/2 only
 ENVELOPE_TABLES := envelope=$(RESULTS)/envelope/findings.md envelope-summary=$(RESULTS)/envelope/summary.md \
-	envelope-rates-1-2=$(RESULTS)/envelope/summary_rates_1-2.md
+	envelope-rates-1-2=$(RESULTS)/envelope/summary_rates_1-2.md codec-choice=$(RESULTS)/envelope/choice.md
 results: install
 	$(RUN_ENV) $(PYTHON) apps/semcom-data fetch --only test
 	$(RUN_ENV) $(PYTHON) apps/semcom-eval --force --images $(TEST_IMAGES) --codecs $(LEARNED) $(CONVENTIONAL) \

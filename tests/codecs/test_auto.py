@@ -114,6 +114,10 @@ def test_auto_series_and_profile_from_rows(tmp_path):
     assert "| -6 | 19.00 | 11.50 | 19.00 | 19.00 | +0.00 | 19.00 (m@qpsk) | +0.00 | m@qpsk x1 |" in lines
     assert ("| 20 | 22.00 | 30.00 | 30.00 | 30.00 | +0.00 | 30.00 (avif@64qam/ldpc-1/2) | +0.00 | "
             "avif@64qam/ldpc-1/2 x1 |") in lines
+    choice = sweep.choice_table(rows + picked, "awgn")
+    assert "| -6 dB | m qpsk (19.00) | avif 64qam/ldpc-1/2 (11.50) | m qpsk (19.00) |" in choice
+    assert "| 20 dB | m qpsk (22.00) | avif 64qam/ldpc-1/2 (30.00) | avif 64qam/ldpc-1/2 (30.00) |" in choice
+    assert sweep.choice_table(rows, "awgn") == []  # no auto rows, no table
     points = profile_mod.rate_points(rows, 1 / 16)
     assert points["avif"]["psnr_db"] == [30.0] and points["avif"]["bpp"] == [round((81 * 902 - 64) / PIXELS, 6)]
 

@@ -295,6 +295,10 @@ def write_outputs(rows, out_dir, cpp, n_images, per_link=False):
     families = {r["codec"]: r.get("family") for r in rows}
     with open(os.path.join(out_dir, "findings.md"), "w") as f:
         f.write(findings(rows, [c for c, fam in sorted(families.items()) if fam in (LEARNED, PICKED)]))
+    choice = choice_table(rows, "awgn")
+    if choice:
+        with open(os.path.join(out_dir, "choice.md"), "w") as f:
+            f.write("\n".join(choice))
     if any("/" in r["channel"] for r in rows):  # over-the-air rows: compare with the ideal channel
         with open(os.path.join(out_dir, "waveforms.md"), "w") as f:
             f.write(waveform_table(rows) + "\n")
@@ -393,6 +397,31 @@ def auto_table(rows, channel) -> list[str]:
         lines.append(f"| {snr:g} | {cell(learned)} | {cell(sscc)} | {best:.2f} | {psnr:.2f} | {psnr - best:+.2f} | "
                      f"{single:.2f} ({name}) | {psnr - single:+.2f} | "
                      + ", ".join(f"{k} x{n}" for k, n in sorted(picks.items())) + " |")
+    return lines + [""]
+
+
+def choice_table(rows, channel) -> list[str]:
+    """Markdown lines, one per SNR: the best learned and the best conventional codec x link (best
+    mean PSNR over the images), and what ``CODEC_AUTO`` sent most; empty without ``CODEC_AUTO`` rows."""
+    auto = series(rows).get((channel, CODEC_AUTO))
+    if not auto:
+        return []
+    singles = link_series([r for r in rows if r.get("family") in ENVELOPES])
+    lines = ["| Es/N0 | best learned (mean PSNR dB) | best conventional (mean PSNR dB) | `--codec auto` sends |",
+             "|---|---|---|---|"]
+    for snr, (psnr, _) in auto.items():
+        best = {}
+        for (ch, codec, link), d in singles.items():
+            family = next(r["family"] for r in rows if r["codec"] == codec)
+            if ch == channel and snr in d and d[snr][0] > best.get(family, (-np.inf,))[0]:
+                best[family] = (d[snr][0], f"{codec} {link}")
+        picks = defaultdict(int)
+        for r in rows:
+            if r["channel"] == channel and r["codec"] == CODEC_AUTO and r["snr_db"] == snr:
+                picks[r["link"].replace("@", " ")] += 1
+        cell = lambda f: f"{best[f][1]} ({best[f][0]:.2f})" if f in best else "-"  # noqa: E731
+        sent = max(picks, key=picks.get) if picks else "-"
+        lines.append(f"| {snr:g} dB | {cell(LEARNED)} | {cell(CONVENTIONAL)} | {sent} ({psnr:.2f}) |")
     return lines + [""]
 
 

@@ -239,6 +239,16 @@ def test_training_continues_from_an_exported_model(smoke_run, tmp_path):
     assert child["cumulative_train_hours"] >= parent["cumulative_train_hours"]
 
 
+def test_a_lineage_keeps_every_ancestor():
+    grandparent = {"model_id": "a", "cumulative_steps": 10, "train_wall_s": 3600}
+    parent = {"model_id": "b", "cumulative_steps": 30, "cumulative_train_hours": 2.5,
+              "continued_from": export.lineage(grandparent)}
+    line = export.lineage(parent)
+    assert (line["model_id"], line["cumulative_steps"], line["cumulative_train_hours"]) == ("b", 30, 2.5)
+    assert line["continued_from"]["model_id"] == "a" and line["continued_from"]["cumulative_train_hours"] == 1.0
+    assert "continued_from" not in export.lineage(grandparent)
+
+
 def test_a_qpsk_model_widens_into_a_16qam_model_that_computes_the_same_image():
     """--init-from a model with fewer latent channels: the old channels keep their weights and
     the wider model decodes any bits on them as the old one did, whatever the new bits are."""

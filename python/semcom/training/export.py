@@ -81,8 +81,10 @@ def _recipe_facts(cfg: dict) -> dict:
 
 def lineage(card: dict) -> dict:
     """What a run continued from a shipped model records of it: its id, fingerprint of the card's
-    facts, and its cumulative steps and training hours (its own plus its ancestors')."""
+    facts, its cumulative steps and training hours (its own plus its ancestors'), and its own
+    ``continued_from``, so the whole line of ancestors stays on the card."""
     return {"model_id": card.get("model_id", "?"), "exported": card.get("exported", ""),
+            **({"continued_from": card["continued_from"]} if card.get("continued_from") else {}),
             "latent_channels": card.get("latent_channels"),  # fewer than the run's: it was widened
             "backbone_channels": (card.get("backbone") or {}).get("channels"),  # likewise
             "cumulative_steps": int(card.get("cumulative_steps", card.get("train_steps", 0))),

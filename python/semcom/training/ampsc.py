@@ -252,6 +252,8 @@ def card_facts(cfg: dict) -> dict:
                           "plain binary (eq. 2)",
             "receiver": "DA conversion = expected level under the bit posteriors (eq. 5 for hard 0/1 input), "
                         "then IRSNet, then the decoder",
+            **({"extra_loss": "in the bit-channel stages, IRSNet's L1 distance to the rounded latent (eqs. 17, 21)"}
+               if cfg["model"].get("irsnet", True) else {}),
             "recipe_template": cfg.get("recipe_template"), "deviations_from_paper": amp.DEVIATIONS}
 
 

@@ -71,7 +71,8 @@ def _recipe_facts(cfg: dict) -> dict:
     return {
         "recipe": [{"name": s.get("name", ""), "steps": int(s["steps"]), "channel": s["channel"]["kind"],
                     **({"snr_range_db": list(s["channel"]["snr_range"])} if "snr_range" in s["channel"] else {}),
-                    **({"train": s["train"]} if s.get("train") else {})} for s in stages],
+                    **({"train": s["train"]} if s.get("train") else {}), "loss": s.get("loss", cfg.get("loss", "mse"))}
+                   for s in stages],
         "stage1_steps": sum(int(s["steps"]) for s in stages if s["channel"]["kind"] == "error-free"),
         "stage2_steps": sum(int(s["steps"]) for s in noisy),
         "train_channel": last["kind"],
@@ -136,7 +137,7 @@ def model_card(saved: dict, model_id: str | None = None, backbone: dict | None =
         "cpp": str(cfg["cpp"]),
         **_recipe_facts(cfg),
         "backbone": backbone or _backbone(cfg["model"]),
-        "loss": cfg.get("loss", "mse"),
+        "loss": ", ".join(dict.fromkeys(s.get("loss", cfg.get("loss", "mse")) for s in (cfg.get("recipe") or [{}]))),
         "train_steps": int(saved.get("step", 0)),
         "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
         "continued_from": parent,

@@ -17,7 +17,9 @@ phase), the channel and the noise variance; known pilots then track the phase.
   equaliser (25 taps, 2 per symbol) undoes multipath and fractional timing; once
   the header is decoded its symbols are known, and the payload's channel and noise
   variance are fitted again over preamble and header; 4 pilots per 60 data
-  symbols track phase. A 16-QAM payload through multipath gets its LLRs from a
+  symbols track phase. A sample-clock offset is measured over the whole burst
+  (the timing error of every symbol against its posterior mean) and the burst
+  resampled to it. A 16-QAM payload through multipath gets its LLRs from a
   BCJR sequence detector (``trellis``) behind a channel-shortening filter too.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
@@ -121,6 +123,7 @@ class Demodulated:
     pilot_error: float  # pilots' squared error over the expected noise (``_pilot_error``; about 1 when good)
     channel: tuple = ()  # the estimates from the preamble alone, reusable for a longer window of this burst
     llr: np.ndarray | None = None  # the payload's bit LLRs where a sequence detector made them (``payload_channel``)
+    clock: float = 0.0  # SC: how much faster our sample clock runs than the sender's (relative), as corrected; 0: not
 
 
 def _delay_correlate(x: np.ndarray, period: int, span: int):
@@ -328,6 +331,10 @@ TRELLIS_MEMORY = 1  # SC: earlier symbols in the target response of the sequence
 TARGET_SCALE = 0.5  # SC: the detector's target response: the MMSE-DFE's, its later lags times this
 SEQUENCE_MODULATIONS = ("16qam",)  # SC: payload modulations a sequence detector may demodulate
 MIN_TRELLIS_ISI = 0.01  # SC: ... the target response's energy after lag 0 (lag 0 is 1) that calls for it
+MIN_CLOCK_DRIFT = 0.02  # SC: samples the estimated clock offset moves a burst's end by, below which it is not corrected
+CLOCK_ERRORS = 2.0  # SC: ... nor when it is within this many of its standard errors of 0
+MAX_CLOCK_SHRINK = 0.75  # SC: ... the share of a clock offset its measure may miss (the secant's bound)
+DIFFERENTIATOR_REACH = 10  # SC: samples each side of the timing-error detector's differentiator
 
 
 class SingleCarrier(Waveform):
@@ -390,20 +397,32 @@ class SingleCarrier(Waveform):
         if need > len(x) + len(self.rrc):
             raise SemcomError(f"burst needs {need} samples, window has {len(x)}")
         # every matched-filter sample from e symbols before preamble symbol 0 to e symbols after the last
-        z = self._matched_samples(x, first - e * self.sps, cfo, (n_sym + 2 * e) * self.sps, 1)
+        matched = lambda rate=0.0, anchor=0.0: self._matched_samples(x, first - e * self.sps, cfo,
+                                                                     (n_sym + 2 * e) * self.sps, 1, rate, anchor)
+        z = matched()
         if channel:
-            c, noise, w, mu, *detector = channel
+            c, noise, w, mu, fitted, points, *detector = channel
         else:
-            detector = ()
+            detector, points = (), np.zeros(0, complex)  # the payload's points: not known yet
             c, noise = self._fit_channel(z[e * self.sps:])
             w, mu = self._mmse(c, noise)
-        eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n_sym, self.sps)
-        stream = eq[len(self.pre_symbols):]
-        # phase tracking: per pilot group, unwrapped and interpolated
-        centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
+            fitted = len(self.pre_symbols)
+        taps = np.conj(w).astype(np.complex64) / np.float32(mu)
         nv = (1 - mu) / mu
-        phase, errors = pilot_phase(stream[pilot_pos].reshape(-1, PILOT_GROUP), self.pilots, nv,
-                                    lambda p: np.interp(pilot_pos, centres, p).reshape(-1, PILOT_GROUP), PILOT_SMOOTH)
+        stream, phase, errors = self._equalise(z, taps, n_sym, count, nv)
+        rate = 0.0
+        if count > HEADER_SYMBOLS:  # the header alone is too short to show a clock offset
+            anchor = (e + fitted / 2) * self.sps  # the sample of z at the middle of the channel's fit
+            measure = lambda z, stream, phase: self._clock_rate(z, taps, stream, phase, count, anchor, nv, points)
+            seen, uncertainty = measure(z, stream, phase)
+            if abs(seen) > max(MIN_CLOCK_DRIFT / (n_sym * self.sps), CLOCK_ERRORS * uncertainty):
+                # the measure is consistent but shrunk: a secant step through a second one, after resampling
+                z = matched(seen, anchor)
+                left = measure(z, *self._equalise(z, taps, n_sym, count, nv)[:2])[0]
+                rate = seen / (1 - np.clip(left / seen, 0.0, MAX_CLOCK_SHRINK))
+                z = matched(rate, anchor)
+                stream, phase, errors = self._equalise(z, taps, n_sym, count, nv)
+        centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
         data = stream[data_pos] * _unit(-np.interp(data_pos, centres, phase))
         error = _pilot_error(errors, 1 / (4 * nv))  # unit-power pilots
         blend = _blend(error, len(self.pre_symbols), len(pilot_pos))
@@ -412,7 +431,54 @@ class SingleCarrier(Waveform):
         if detector:
             llr = self._detect(z, n_sym, count, lambda pos: np.interp(pos, centres, phase), *detector)
         return Demodulated(data, np.full(count, nv * blend, np.float32), float(10 * np.log10(signal / noise)), cfo,
-                           start, error, (c, noise, w, mu, *detector), llr)
+                           start, error, (c, noise, w, mu, fitted, points, *detector), llr, rate)
+
+    def _equalise(self, z, taps, n_sym, count, nv):
+        """The linear equaliser's output after the preamble (per symbol) from the matched-filter
+        samples ``z``, the phase its pilots show per pilot group and their squared errors over the
+        noise variance ``nv``."""
+        _, pilot_pos = self._layout(count)
+        stream = _weighted_sum(z, taps, n_sym, self.sps)[len(self.pre_symbols):]
+        centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
+        phase, errors = pilot_phase(stream[pilot_pos].reshape(-1, PILOT_GROUP), self.pilots, nv,
+                                    lambda p: np.interp(pilot_pos, centres, p).reshape(-1, PILOT_GROUP), PILOT_SMOOTH)
+        return stream, phase, errors
+
+    def _clock_rate(self, z, taps, stream, phase, count, anchor, nv, points) -> tuple[float, float]:
+        """How much faster our sample clock runs than the sender's (relative: 1e-5 is 10 ppm) and the
+        standard error of that: the slope of a line fitted in time to the symbols' timing errors,
+        each symbol's error from its posterior mean (pilots known, the header BPSK, the payload's
+        ``points`` if any; noise variance ``nv``) along the derivative of the equaliser's
+        output, over the information that direction carries. ``anchor``: the sample of ``z`` where
+        the channel estimate holds."""
+        data_pos, pilot_pos = self._layout(count)
+        header = min(count, HEADER_SYMBOLS)
+        sent_pilots = np.tile(self.pilots, len(pilot_pos) // PILOT_GROUP)[:, None]  # one known point each
+        parts = [(pilot_pos, sent_pilots), (data_pos[:header], constellation("bpsk").points)]
+        if len(points):
+            parts.append((data_pos[header:], points))
+        at = np.concatenate([positions for positions, _ in parts])
+        centres = pilot_pos.reshape(-1, PILOT_GROUP).mean(axis=1)
+        rotation = _unit(-np.interp(at, centres, phase))
+        y = stream[at] * rotation
+        symbol = len(self.pre_symbols) + at  # from preamble symbol 0
+        # the derivative of each equalised symbol: the equaliser over the differentiated samples
+        d = _weighted_sum(np.convolve(z, _differentiator(), "same"), taps, symbol.max() + 1, self.sps)[symbol] * rotation
+        score, weight, first = [], [], 0
+        for positions, alphabet in parts:
+            part = slice(first, first + len(positions))
+            first = part.stop
+            mean, (rr, ri, ii) = _posterior(y[part], alphabet, nv)
+            dr, di = d[part].real, d[part].imag
+            score.append(-(dr * (y[part].real - mean.real) + di * (y[part].imag - mean.imag)))
+            weight.append(dr * dr + di * di - (dr * dr * rr + 2 * dr * di * ri + di * di * ii) / (nv / 2))
+        score, weight = np.concatenate(score), np.concatenate(weight)
+        t = symbol * self.sps + self.equaliser_taps * self.sps - anchor
+        a = np.array([[np.sum(weight), np.sum(weight * t)], [np.sum(weight * t), np.sum(weight * t * t)]])
+        b = np.array([np.sum(score), np.sum(score * t)])
+        if not np.all(np.isfinite(a)) or np.linalg.det(a) <= 0:
+            return 0.0, np.inf
+        return float(np.linalg.solve(a, b)[1]), float(np.sqrt(nv / 2 * np.linalg.inv(a)[1, 1]))
 
     def _detect(self, z, n_sym, count, phase_at, ff, response, rest, known, modulation) -> np.ndarray:
         """Bit LLRs of the payload's data symbols (those after the ``len(known)`` known ones) by
@@ -449,7 +515,7 @@ class SingleCarrier(Waveform):
         known = np.concatenate([self.pre_symbols, self._stream(encode_header(header))[:data_pos[-1] + 1]])
         e, sps, n = self.equaliser_taps, self.sps, len(known)
         z = self._matched_samples(x, start + len(self.rrc) - 1 - e * sps, cfo, (n + 2 * e) * sps, 1)
-        _, _, w, mu = demod.channel
+        w, mu = demod.channel[2:4]
         eq = _weighted_sum(z, np.conj(w).astype(np.complex64) / np.float32(mu), n, sps)
         blocks = n // PHASE_BLOCK
         corr = np.sum((eq * np.conj(known))[:blocks * PHASE_BLOCK].reshape(blocks, PHASE_BLOCK), axis=1)
@@ -458,7 +524,7 @@ class SingleCarrier(Waveform):
         z = z[e * sps:(n + e) * sps] * _unit(-phase)
         rows, fit = self._fit_problem(known)
         c, noise = _fit_without_impulses(z[rows], fit, _least_squares(fit, z[rows]))
-        linear = (c, noise, *self._mmse(c, noise))
+        linear = (c, noise, *self._mmse(c, noise), n, constellation(header.link.modulation).points)
         if not sequence or header.link.modulation not in SEQUENCE_MODULATIONS:
             return linear
         ff, response, rest = self._shortening(c, noise)
@@ -480,22 +546,27 @@ class SingleCarrier(Waveform):
         windows = np.lib.stride_tricks.sliding_window_view(train, hi - lo + 1)
         return rows, windows[rows[0] + self.rc_centre - hi:rows[-1] + 1 + self.rc_centre - hi, ::-1]
 
-    def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int, step: int) -> np.ndarray:
+    def _matched_samples(self, x: np.ndarray, first: float, cfo: float, count: int, step: int,
+                         rate: float = 0.0, anchor: float = 0.0) -> np.ndarray:
         """The derotated, matched-filtered ``x`` at ``first``, ``first + step``, ... (``count``
         outputs; cubic Lagrange interpolation for the fractional delay; zeros beyond ``x``). The
-        filter and the interpolator are one filter, computed at those instants only."""
+        filter and the interpolator are one filter, computed at those instants only. ``rate``: our
+        sample clock runs that much faster than the sender's (relative); ``x`` is resampled to the
+        sender's clock first, output ``anchor`` (counted in steps from ``first``) staying where it is."""
         i0 = int(np.floor(first))
-        mu = first - i0
-        lagrange = np.array([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
-                             -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6])
-        taps = np.convolve(lagrange[::-1], self.rrc).astype(np.float32)
+        taps = np.convolve(_lagrange(first - i0)[::-1], self.rrc).astype(np.float32)
         # output m is sum_u taps[u] x[i0 + 2 + step m - u]: the samples from lo on, zero outside x
         lo = i0 + 2 - (len(taps) - 1)
         span = len(taps) - 1 + step * (count - 1) + 1
-        seg = np.zeros(span, np.complex64)
-        a, b = max(lo, 0), min(lo + span, len(x))
+        margin = 2 + int(abs(rate) * (2 * span + abs(anchor) * step))  # the resampling's reach beyond the span
+        seg = np.zeros(span + 2 * margin, np.complex64)
+        a, b = max(lo - margin, 0), min(lo + span + margin, len(x))
         if b > a:
-            seg[a - lo:b - lo] = derotate(x[a:b], cfo, a)
+            seg[a - lo + margin:b - lo + margin] = derotate(x[a:b], cfo, a)
+        if rate:
+            seg = _resample(seg, margin + rate * (np.arange(span) + lo - first - anchor * step))
+        else:
+            seg = seg[margin:margin + span]
         return _weighted_sum(seg, taps[::-1], count, step)
 
     def _fit_channel(self, z: np.ndarray):
@@ -551,6 +622,46 @@ class SingleCarrier(Waveform):
         rest = float(np.real(np.vdot(w, cov @ w))) - float(np.sum(np.abs(response) ** 2))
         g0 = response[0]
         return w / np.conj(g0), response / g0, max(rest, 1e-12) / abs(g0) ** 2
+
+
+def _lagrange(mu):
+    """Cubic Lagrange interpolation weights of the samples at -1, 0, 1, 2 for the value at ``mu``
+    (a scalar: shape (4,); an array: one row each)."""
+    mu = np.asarray(mu, np.float64)[..., None]
+    return np.concatenate([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
+                           -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6], axis=-1)
+
+
+def _resample(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """x at the instants u + shift[u], u = 0, 1, ... (cubic Lagrange), complex64; ``shift`` keeps them
+    a sample inside x."""
+    at = np.arange(len(shift)) + shift
+    i = np.floor(at).astype(np.int64)
+    rows = np.take(x, i[:, None] + np.arange(-1, 3)[None, :], mode="clip")
+    return np.einsum("ij,ij->i", rows, _lagrange(at - i).astype(np.float32)).astype(np.complex64)
+
+
+@lru_cache(maxsize=None)
+def _differentiator() -> np.ndarray:
+    """FIR taps of d/dt for band-limited samples (the ideal (-1)^n / n, Blackman-windowed, centre tap 0)."""
+    n = np.arange(-DIFFERENTIATOR_REACH, DIFFERENTIATOR_REACH + 1)
+    ideal = np.where(n == 0, 0.0, (-1.0) ** n / np.where(n == 0, 1, n))
+    return (ideal * np.blackman(len(n) + 2)[1:-1]).astype(np.complex64)
+
+
+def _posterior(y: np.ndarray, points: np.ndarray, nv: float):
+    """Each symbol's posterior mean given ``y`` (equally likely ``points``: one row per symbol, or
+    one row for all; complex Gaussian noise of variance ``nv``) and the covariance of its real and
+    imaginary parts (rr, ri, ii)."""
+    y, points = np.asarray(y, np.complex64), np.asarray(points, np.complex64)
+    gap = y[:, None] - points
+    metric = (gap.real ** 2 + gap.imag ** 2) * np.float32(-1 / nv)
+    p = np.exp(metric - metric.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    moment = lambda v: np.sum(p * v, axis=1)
+    mean = moment(points.real) + 1j * moment(points.imag)
+    return mean, (moment(points.real ** 2) - mean.real ** 2, moment(points.real * points.imag) - mean.real * mean.imag,
+                  moment(points.imag ** 2) - mean.imag ** 2)
 
 
 def _least_squares(fit: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ class BurstInfo:
     cfo: float  # cycles per sample
     fec_ok: bool = True
     samples: int = 0  # from the preamble start to the end of the burst
+    clock: float = 0.0  # how much faster our sample clock ran than the sender's (relative), as corrected
 
 
 @dataclass
@@ -255,7 +256,7 @@ class BurstSynchroniser:
         self.bursts += 1
         self.last_seen[frame_key(header)] = self.end
         h = wf_mod.HEADER_SYMBOLS
-        info = BurstInfo(header, int(start), demod.snr_db, demod.cfo, samples=int(samples))
+        info = BurstInfo(header, int(start), demod.snr_db, demod.cfo, samples=int(samples), clock=demod.clock)
         if self.synced is not None:
             self.synced.append(info)
         return SyncedBurst(info, demod.symbols[h:].astype(np.complex64), demod.noise_var[h:].astype(np.float32),

@@ -332,7 +332,7 @@ TARGET_SCALE = 0.5  # SC: the detector's target response: the MMSE-DFE's, its la
 SEQUENCE_MODULATIONS = ("16qam",)  # SC: payload modulations a sequence detector may demodulate
 MIN_TRELLIS_ISI = 0.01  # SC: ... the target response's energy after lag 0 (lag 0 is 1) that calls for it
 MIN_CLOCK_DRIFT = 0.02  # SC: samples the estimated clock offset moves a burst's end by, below which it is not corrected
-CLOCK_ERRORS = 2.0  # SC: ... nor when it is within this many of its standard errors of 0
+CLOCK_ERRORS = 1.5  # SC: ... nor when it is within this many of its standard errors of 0
 MAX_CLOCK_SHRINK = 0.75  # SC: ... the share of a clock offset its measure may miss (the secant's bound)
 DIFFERENTIATOR_REACH = 10  # SC: samples each side of the timing-error detector's differentiator
 

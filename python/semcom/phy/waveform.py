@@ -334,6 +334,7 @@ MIN_TRELLIS_ISI = 0.01  # SC: ... the target response's energy after lag 0 (lag 
 MIN_CLOCK_DRIFT = 0.02  # SC: samples the estimated clock offset moves a burst's end by, below which it is not corrected
 CLOCK_ERRORS = 1.5  # SC: ... nor when it is within this many of its standard errors of 0
 MAX_CLOCK_SHRINK = 0.75  # SC: ... the share of a clock offset its measure may miss (the secant's bound)
+RESAMPLE_POINTS = 8  # SC: samples the resampling to the sender's clock interpolates from
 DIFFERENTIATOR_REACH = 10  # SC: samples each side of the timing-error detector's differentiator
 
 
@@ -558,7 +559,7 @@ class SingleCarrier(Waveform):
         # output m is sum_u taps[u] x[i0 + 2 + step m - u]: the samples from lo on, zero outside x
         lo = i0 + 2 - (len(taps) - 1)
         span = len(taps) - 1 + step * (count - 1) + 1
-        margin = 2 + int(abs(rate) * (2 * span + abs(anchor) * step))  # the resampling's reach beyond the span
+        margin = RESAMPLE_POINTS // 2 + int(abs(rate) * (2 * span + abs(anchor) * step))  # the resampling's reach
         seg = np.zeros(span + 2 * margin, np.complex64)
         a, b = max(lo - margin, 0), min(lo + span + margin, len(x))
         if b > a:
@@ -624,21 +625,25 @@ class SingleCarrier(Waveform):
         return w / np.conj(g0), response / g0, max(rest, 1e-12) / abs(g0) ** 2
 
 
-def _lagrange(mu):
-    """Cubic Lagrange interpolation weights of the samples at -1, 0, 1, 2 for the value at ``mu``
-    (a scalar: shape (4,); an array: one row each)."""
+def _lagrange(mu, points: int = 4):
+    """Lagrange interpolation weights of the samples at 1 - points / 2, ..., points / 2 for the value at
+    ``mu`` (a scalar: shape (points,); an array: one row each)."""
     mu = np.asarray(mu, np.float64)[..., None]
-    return np.concatenate([-mu * (mu - 1) * (mu - 2) / 6, (mu + 1) * (mu - 1) * (mu - 2) / 2,
-                           -(mu + 1) * mu * (mu - 2) / 2, (mu + 1) * mu * (mu - 1) / 6], axis=-1)
+    at = np.arange(1 - points // 2, points // 2 + 1)
+    weights = []
+    for k in at:
+        others = at[at != k]
+        weights.append(np.prod(mu - others, axis=-1) / np.prod(k - others))
+    return np.stack(weights, axis=-1)
 
 
 def _resample(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """x at the instants u + shift[u], u = 0, 1, ... (cubic Lagrange), complex64; ``shift`` keeps them
-    a sample inside x."""
+    """x at the instants u + shift[u], u = 0, 1, ... (Lagrange, ``RESAMPLE_POINTS`` samples), complex64;
+    ``shift`` keeps them ``RESAMPLE_POINTS`` / 2 samples inside x."""
     at = np.arange(len(shift)) + shift
     i = np.floor(at).astype(np.int64)
-    rows = np.take(x, i[:, None] + np.arange(-1, 3)[None, :], mode="clip")
-    return np.einsum("ij,ij->i", rows, _lagrange(at - i).astype(np.float32)).astype(np.complex64)
+    rows = np.take(x, i[:, None] + np.arange(1 - RESAMPLE_POINTS // 2, RESAMPLE_POINTS // 2 + 1)[None, :], mode="clip")
+    return np.einsum("ij,ij->i", rows, _lagrange(at - i, RESAMPLE_POINTS).astype(np.float32)).astype(np.complex64)
 
 
 @lru_cache(maxsize=None)

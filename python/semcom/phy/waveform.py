@@ -464,7 +464,8 @@ class SingleCarrier(Waveform):
         y = stream[at] * rotation
         symbol = len(self.pre_symbols) + at  # from preamble symbol 0
         # the derivative of each equalised symbol: the equaliser over the differentiated samples
-        d = _weighted_sum(np.convolve(z, _differentiator(), "same"), taps, symbol.max() + 1, self.sps)[symbol] * rotation
+        slope = np.convolve(z, _differentiator(), "same")
+        d = _weighted_sum(slope, taps, symbol.max() + 1, self.sps)[symbol] * rotation
         score, weight, first = [], [], 0
         for positions, alphabet in parts:
             part = slice(first, first + len(positions))
@@ -475,11 +476,11 @@ class SingleCarrier(Waveform):
             weight.append(dr * dr + di * di - (dr * dr * rr + 2 * dr * di * ri + di * di * ii) / (nv / 2))
         score, weight = np.concatenate(score), np.concatenate(weight)
         t = symbol * self.sps + self.equaliser_taps * self.sps - anchor
-        a = np.array([[np.sum(weight), np.sum(weight * t)], [np.sum(weight * t), np.sum(weight * t * t)]])
-        b = np.array([np.sum(score), np.sum(score * t)])
-        if not np.all(np.isfinite(a)) or np.linalg.det(a) <= 0:
+        w0, w1, w2 = np.sum(weight), np.sum(weight * t), np.sum(weight * t * t)
+        det = w0 * w2 - w1 * w1  # the weighted least-squares line's normal equations, solved in closed form
+        if not (np.isfinite(det) and det > 0 and w0 > 0):
             return 0.0, np.inf
-        return float(np.linalg.solve(a, b)[1]), float(np.sqrt(nv / 2 * np.linalg.inv(a)[1, 1]))
+        return float((w0 * np.sum(score * t) - w1 * np.sum(score)) / det), float(np.sqrt(nv / 2 * w0 / det))
 
     def _detect(self, z, n_sym, count, phase_at, ff, response, rest, known, modulation) -> np.ndarray:
         """Bit LLRs of the payload's data symbols (those after the ``len(known)`` known ones) by

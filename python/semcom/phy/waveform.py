@@ -335,6 +335,7 @@ MIN_CLOCK_DRIFT = 0.02  # SC: samples the estimated clock offset moves a burst's
 CLOCK_ERRORS = 1.5  # SC: ... nor when it is within this many of its standard errors of 0
 MAX_CLOCK_SHRINK = 0.75  # SC: ... the share of a clock offset its measure may miss (the secant's bound)
 RESAMPLE_POINTS = 8  # SC: samples the resampling to the sender's clock interpolates from
+RESAMPLE_PHASES = 1024  # SC: ... and the steps of a sample its instants are rounded to
 DIFFERENTIATOR_REACH = 10  # SC: samples each side of the timing-error detector's differentiator
 
 
@@ -639,12 +640,22 @@ def _lagrange(mu, points: int = 4):
 
 
 def _resample(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """x at the instants u + shift[u], u = 0, 1, ... (Lagrange, ``RESAMPLE_POINTS`` samples), complex64;
-    ``shift`` keeps them ``RESAMPLE_POINTS`` / 2 samples inside x."""
+    """x at the instants u + shift[u], u = 0, 1, ... (Lagrange, ``RESAMPLE_POINTS`` samples, the
+    fraction rounded to ``RESAMPLE_PHASES`` steps), complex64; ``shift`` keeps them
+    ``RESAMPLE_POINTS`` / 2 samples inside x."""
     at = np.arange(len(shift)) + shift
     i = np.floor(at).astype(np.int64)
     rows = np.take(x, i[:, None] + np.arange(1 - RESAMPLE_POINTS // 2, RESAMPLE_POINTS // 2 + 1)[None, :], mode="clip")
-    return np.einsum("ij,ij->i", rows, _lagrange(at - i, RESAMPLE_POINTS).astype(np.float32)).astype(np.complex64)
+    weights = _resample_weights()[np.rint((at - i) * RESAMPLE_PHASES).astype(np.int64)]
+    return np.einsum("ij,ij->i", rows, weights).astype(np.complex64)
+
+
+@lru_cache(maxsize=None)
+def _resample_weights() -> np.ndarray:
+    """``_resample``'s Lagrange weights at fractions 0, 1 / RESAMPLE_PHASES, ..., 1 (float32, read-only)."""
+    table = _lagrange(np.arange(RESAMPLE_PHASES + 1) / RESAMPLE_PHASES, RESAMPLE_POINTS).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 @lru_cache(maxsize=None)

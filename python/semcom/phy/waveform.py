@@ -450,9 +450,9 @@ class SingleCarrier(Waveform):
         """How much faster our sample clock runs than the sender's (relative: 1e-5 is 10 ppm) and the
         standard error of that: the slope of a line fitted in time to the symbols' timing errors,
         each symbol's error from its posterior mean (pilots known, the header BPSK, the payload's
-        ``points`` if any; noise variance ``nv``) along the derivative of the equaliser's
-        output, over the information that direction carries. ``anchor``: the sample of ``z`` where
-        the channel estimate holds."""
+        ``points`` if any; noise variance ``nv``; those off by over ``OUTLIER_FACTOR`` of it left
+        out) along the derivative of the equaliser's output, over the information that direction
+        carries. ``anchor``: the sample of ``z`` where the channel estimate holds."""
         data_pos, pilot_pos = self._layout(count)
         header = min(count, HEADER_SYMBOLS)
         sent_pilots = np.tile(self.pilots, len(pilot_pos) // PILOT_GROUP)[:, None]  # one known point each
@@ -472,9 +472,12 @@ class SingleCarrier(Waveform):
             part = slice(first, first + len(positions))
             first = part.stop
             mean, (rr, ri, ii) = _posterior(y[part], alphabet, nv)
+            error = y[part] - mean
             dr, di = d[part].real, d[part].imag
-            score.append(-(dr * (y[part].real - mean.real) + di * (y[part].imag - mean.imag)))
-            weight.append(dr * dr + di * di - (dr * dr * rr + 2 * dr * di * ri + di * di * ii) / (nv / 2))
+            kept = error.real ** 2 + error.imag ** 2 <= OUTLIER_FACTOR * nv  # not an impulse
+            score.append(np.where(kept, -(dr * error.real + di * error.imag), 0))
+            spread = (dr * dr * rr + 2 * dr * di * ri + di * di * ii) / (nv / 2)  # what the posterior follows
+            weight.append(np.where(kept, dr * dr + di * di - spread, 0))
         score, weight = np.concatenate(score), np.concatenate(weight)
         t = symbol * self.sps + self.equaliser_taps * self.sps - anchor
         w0, w1, w2 = np.sum(weight), np.sum(weight * t), np.sum(weight * t * t)

@@ -390,7 +390,21 @@ def test_clock_offset_costs_the_end_of_a_burst_no_more_than_its_start(monkeypatc
     assert untracked[-1] - untracked[0] > 0.3
 
 
-@pytest.mark.parametrize("modulation", ["16qam", "qpsk"])
+def test_qpsk_bursts_are_not_measured_for_a_clock_offset(monkeypatch):
+    """QPSK payloads skip the measure (its cost per burst): with 20 ppm their symbols are those of
+    the receiver without the tracking."""
+    rng = np.random.default_rng(24)
+    _, samples = long_bursts("qpsk", 2, rng)
+    stream = channel(samples, 10.0, rng, cfo=0.005, delay=0.37, clock_ppm=20.0, lead=0)
+    tracked = synchronised(stream)
+    monkeypatch.setattr(waveform, "CLOCK_ERRORS", np.inf)
+    untracked = synchronised(stream)
+    assert len(tracked) == len(untracked) == 2 and all(b.info.clock == 0 for b in tracked)
+    for a, b in zip(tracked, untracked):
+        np.testing.assert_array_equal(a.symbols, b.symbols)
+
+
+@pytest.mark.parametrize("modulation", ["16qam"])
 def test_bursts_without_clock_offset_are_left_alone(monkeypatch, modulation):
     """Without a clock offset (CFO, fractional timing, multipath at 10 dB), most bursts measure none
     beyond their standard errors and are demodulated exactly as without the tracking; the EVM of

@@ -17,10 +17,11 @@ phase), the channel and the noise variance; known pilots then track the phase.
   equaliser (25 taps, 2 per symbol) undoes multipath and fractional timing; once
   the header is decoded its symbols are known, and the payload's channel and noise
   variance are fitted again over preamble and header; 4 pilots per 60 data
-  symbols track phase. A sample-clock offset is measured over the whole burst
-  (the timing error of every symbol against its posterior mean) and the burst
-  resampled to it. A 16-QAM payload through multipath gets its LLRs from a
-  BCJR sequence detector (``trellis``) behind a channel-shortening filter too.
+  symbols track phase. For payloads denser than QPSK, a sample-clock offset is
+  measured over the whole burst (the timing error of every symbol against its
+  posterior mean) and the burst resampled to it. A 16-QAM payload through
+  multipath gets its LLRs from a BCJR sequence detector (``trellis``) behind a
+  channel-shortening filter too.
 * ``Ofdm``: 64-point FFT, cyclic prefix 16, 48 data + 4 pilot subcarriers (the
   802.11a layout); two long training symbols give H per subcarrier and the noise
   variance (two different known symbols, so nothing but the ZC repeats); pilots remove the
@@ -38,12 +39,13 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SemcomError
-from . import burst, ldpc, trellis
+from . import ldpc, trellis
+from .burst.header import HEADER_BITS, Header
 from .constellations import constellation
 
 ZC_LEN, ZC_ROOT, ZC_REPEATS = 32, 5, 4
 HEADER_CODE = "n_1100_k_0442_gap_24.alist"  # shortened: 272 header bits + 170 known zeros
-HEADER_SYMBOLS = 1100 - (442 - burst.HEADER_BITS)  # 930 BPSK symbols
+HEADER_SYMBOLS = 1100 - (442 - HEADER_BITS)  # 930 BPSK symbols
 KNOWN_LLR = 50.0
 MIN_PREAMBLE_QUALITY = 0.12  # normalised repetition correlation: 0.2 at Es/N0 -3 dB (sc), ~0.09 on noise
 MIN_TEMPLATE_CORRELATION = 0.2  # normalised correlation with the preamble: ~0.45 at -3 dB, ~0.06 on noise
@@ -79,7 +81,7 @@ def _header_code() -> ldpc.LdpcCode:
 
 # header bits are XORed with this fixed pseudo-random sequence before LDPC: zero fields (session,
 # fingerprint) would otherwise send long runs of one BPSK symbol, which repeat like the preamble
-HEADER_WHITENING = np.random.default_rng(0x5E4C0).integers(0, 2, burst.HEADER_BITS).astype(np.uint8)
+HEADER_WHITENING = np.random.default_rng(0x5E4C0).integers(0, 2, HEADER_BITS).astype(np.uint8)
 
 
 @lru_cache(maxsize=None)
@@ -87,11 +89,11 @@ def _header_parities() -> np.ndarray:
     """The header code's parity bits of each header bit alone (the others and the shortening
     zeros 0), packed: a header's parity bits are the XOR of its one bits' rows."""
     code = _header_code()
-    units = np.eye(burst.HEADER_BITS, code.k, dtype=np.uint8)
+    units = np.eye(HEADER_BITS, code.k, dtype=np.uint8)
     return np.packbits(code.encode(units)[:, :code.m], axis=1)
 
 
-def encode_header(header: burst.Header) -> np.ndarray:
+def encode_header(header: Header) -> np.ndarray:
     """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent):
     the codeword's parity bits, then the header's."""
     code = _header_code()
@@ -101,7 +103,7 @@ def encode_header(header: burst.Header) -> np.ndarray:
     return constellation("bpsk").modulate(word[:HEADER_SYMBOLS])
 
 
-def decode_header(symbols: np.ndarray, noise_var) -> burst.Header:
+def decode_header(symbols: np.ndarray, noise_var) -> Header:
     """Equalised header symbols -> Header; SemcomError when LDPC or CRC fail."""
     code = _header_code()
     llr = np.full(code.n, -KNOWN_LLR, np.float32)
@@ -109,7 +111,7 @@ def decode_header(symbols: np.ndarray, noise_var) -> burst.Header:
     bits, ok, _ = code.decode(llr[None], max_iter=30)
     if not ok[0]:
         raise SemcomError("burst header failed LDPC decoding")
-    return burst.Header.unpack(bits[0, code.m:code.m + burst.HEADER_BITS] ^ HEADER_WHITENING)
+    return Header.unpack(bits[0, code.m:code.m + HEADER_BITS] ^ HEADER_WHITENING)
 
 
 @dataclass
@@ -237,7 +239,7 @@ class Waveform:
         """Preamble samples as sent (what ``corr_est_cc`` looks for: one period of it)."""
         raise NotImplementedError
 
-    def modulate(self, header: burst.Header, payload: np.ndarray) -> np.ndarray:
+    def modulate(self, header: Header, payload: np.ndarray) -> np.ndarray:
         """Header + payload symbols -> burst samples (complex64, with guards)."""
         data = np.concatenate([encode_header(header), np.asarray(payload, np.complex64)])
         body = self._modulate_data(data)
@@ -305,7 +307,7 @@ class Waveform:
     def _demodulate(self, x, count, start, cfo, channel) -> Demodulated:
         raise NotImplementedError
 
-    def payload_channel(self, x: np.ndarray, sync, header: burst.Header, demod: Demodulated,
+    def payload_channel(self, x: np.ndarray, sync, header: Header, demod: Demodulated,
                         sequence: bool = True) -> tuple:
         """The ``channel`` to demodulate the payload of the burst whose header ``demod`` (of window
         ``x``, ``sync``) decoded to ``header``: the header's own by default. ``sequence``: a
@@ -332,6 +334,7 @@ TARGET_SCALE = 0.5  # SC: the detector's target response: the MMSE-DFE's, its la
 SEQUENCE_MODULATIONS = ("16qam",)  # SC: payload modulations a sequence detector may demodulate
 MIN_TRELLIS_ISI = 0.01  # SC: ... the target response's energy after lag 0 (lag 0 is 1) that calls for it
 MIN_CLOCK_DRIFT = 0.02  # SC: samples the estimated clock offset moves a burst's end by, below which it is not corrected
+CLOCK_TRACKED_FROM = 4  # SC: constellations with more points than this have their clock offset tracked
 CLOCK_ERRORS = 1.5  # SC: ... nor when it is within this many of its standard errors of 0
 MAX_CLOCK_SHRINK = 0.75  # SC: ... the share of a clock offset its measure may miss (the secant's bound)
 RESAMPLE_POINTS = 8  # SC: samples the resampling to the sender's clock interpolates from
@@ -413,7 +416,8 @@ class SingleCarrier(Waveform):
         nv = (1 - mu) / mu
         stream, phase, errors = self._equalise(z, taps, n_sym, count, nv)
         rate = 0.0
-        if count > HEADER_SYMBOLS:  # the header alone is too short to show a clock offset
+        # the header alone is too short to show a clock offset; BPSK and QPSK payloads are spared the cost
+        if count > HEADER_SYMBOLS and len(points) > CLOCK_TRACKED_FROM:
             anchor = (e + fitted / 2) * self.sps  # the sample of z at the middle of the channel's fit
             measure = lambda z, stream, phase: self._clock_rate(z, taps, stream, phase, count, anchor, nv, points)
             seen, uncertainty = measure(z, stream, phase)

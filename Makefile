@@ -73,8 +73,10 @@ RESULTS := docs/results
 TEST_IMAGES ?= $(HOME)/.cache/gr-semcom/data/test
 LEARNED := bitsemcom bitsemcom-qpsk-cpp16 bitsemcom-qpsk-cpp16-hard deepjscc1bit-qpsk-cpp16 hardste-qpsk-cpp16
 CONVENTIONAL := avif jpeg2000 webp
-# the pages' tables that make results and make faults write (scripts/update_docs.py NAME=FILE)
+# the pages' tables that make results and make faults write (scripts/update_docs.py NAME=FILE), and the
+# main table measured with JPEG 2000 and WebP over LDPC 1/3 and 1/2 only
 RESULT_TABLES := results=$(RESULTS)/summary.md findings=$(RESULTS)/findings.md \
+	results-jpeg2000-webp-rates-1-2=$(RESULTS)/summary_jpeg2000-webp-rates-1-2.md \
 	rayleigh=$(RESULTS)/rayleigh/summary.md rayleigh-findings=$(RESULTS)/rayleigh/findings.md \
 	modulations=$(RESULTS)/modulations/summary.md bench=$(RESULTS)/bench.md importance=$(RESULTS)/rates/importance.md
 FAULT_TABLES := faults=$(RESULTS)/faults.md

@@ -47,6 +47,34 @@ def test_a_full_queue_blocks_the_producer():
     assert stage.join(timeout=5) and out == [0, 1, 2, 3]
 
 
+def test_put_newest_never_waits_and_drops_the_oldest_queued_item():
+    """Capacity 2, one worker held on item 0: put_newest queues 1 and 2, then 3 and 4 each make
+    room by dropping the oldest queued item (returned, never worked on); the rest come out in order."""
+    gate = threading.Event()
+    stage, out, _ = collecting_stage(lambda i: (gate.wait(10), i)[1], capacity=2)
+    assert stage.put_newest(0) is None
+    deadline = time.monotonic() + 5
+    while stage._queue and time.monotonic() < deadline:  # the worker took item 0
+        time.sleep(0.01)
+    assert [stage.put_newest(i) for i in (1, 2, 3, 4)] == [None, None, 1, 2]
+    assert stage.backlog == 3
+    gate.set()
+    assert stage.join(timeout=5) and out == [0, 3, 4]
+
+
+def test_put_newest_counts_idle_workers_as_room():
+    """Two idle workers and capacity 1: three items are taken without a drop (two go to the
+    workers), the fourth drops the oldest still queued."""
+    gate = threading.Event()
+    stage, out, _ = collecting_stage(lambda i: (gate.wait(10), i)[1], capacity=1, workers=2)
+    deadline = time.monotonic() + 5
+    while stage._idle < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [stage.put_newest(i) for i in range(4)] == [None, None, None, 2]
+    gate.set()
+    assert stage.join(timeout=5) and out == [0, 1, 3]
+
+
 def test_a_failing_item_is_reported_and_the_stage_goes_on():
     def work(i):
         if i == 2:

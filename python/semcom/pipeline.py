@@ -3,9 +3,10 @@
 A ``Stage`` runs ``work`` on its items in worker threads and hands each result on, in the order
 the items were put, to ``deliver``. Its queue holds at most ``capacity`` items: ``put`` blocks
 while the queue is full, so a slow stage slows its producer down (back-pressure) instead of
-dropping items or growing memory. An item whose ``work`` or ``deliver`` raises goes to ``failed``
-instead, and the stage goes on. ``close`` (a signal handler may call it) finishes every item put
-so far before the workers end; an item put after that is worked on in the caller's thread.
+dropping items or growing memory; ``put_newest`` never waits: the oldest queued item makes room
+(live data, where the newest matters most). An item whose ``work`` or ``deliver`` raises goes to
+``failed`` instead, and the stage goes on. ``close`` (a signal handler may call it) finishes every
+item put so far before the workers end; an item put after that is worked on in the caller's thread.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class Stage:
         self._handing_on = False  # a worker is delivering results: the others leave theirs to it
         self._closing = False
         self._alive = workers
+        self._idle = 0  # workers waiting for an item: the next ones queued are theirs at once
         self._threads = [threading.Thread(target=self._run, name=f"{name}{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
@@ -60,6 +62,27 @@ class Stage:
         self._finish(sequence, item)
         self._hand_on()
 
+    def put_newest(self, item):
+        """Queues ``item`` without waiting: when the queue holds ``capacity`` items besides those
+        idle workers are about to take, the oldest of them (never worked on) makes room and is
+        returned; else None."""
+        with self._cond:
+            if self._alive:
+                oldest = None
+                if len(self._queue) - self._idle >= self.capacity:
+                    # the first queued items are the idle workers'; the queue holds the last numbers
+                    items = list(self._queue)
+                    oldest = items[self._idle][1]
+                    self._queue = collections.deque(items[:self._idle] + [(sequence - 1, queued) for sequence, queued
+                                                                         in items[self._idle + 1:]])
+                    self._next_in -= 1
+                self._queue.append((self._next_in, item))
+                self._next_in += 1
+                self._cond.notify_all()
+                return oldest
+        self.put(item)  # closed: worked on here
+        return None
+
     def join(self, timeout: float | None = None) -> bool:
         """Waits until every item put so far has been handed on; False if ``timeout`` passed first."""
         with self._cond:
@@ -81,7 +104,9 @@ class Stage:
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
+                    self._idle += 1
                     self._cond.wait()
+                    self._idle -= 1
                 if not self._queue:  # closing, and nothing left
                     self._alive -= 1
                     self._cond.notify_all()

@@ -71,6 +71,30 @@ def test_frames_arrive_in_order_with_frames_per_s_and_latency(frame_folder, tmp_
     assert m and float(m[1]) > 0 and int(m[2]) > 0, summary
 
 
+def test_keep_up_decodes_every_frame_the_receiver_has_time_for(frame_folder, tmp_path):
+    """Small frames at 5 frames/s: a receiver with --keep-up has the time to decode each one, so it
+    drops none (stale frames are only those it cannot decode before newer ones fill its queue)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "rx"
+    rx = subprocess.Popen([sys.executable, os.path.join(REPO, "apps", "rx_image.py"), "--radio", "zmq",
+                           "--address", address, "--keep-up", "--count", "12", "--idle-exit", "30",
+                           "--output-dir", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = rx.stdout.readline()
+        assert ready.startswith("listening on"), ready + rx.stderr.read()
+        tx = run_app("tx_image.py", "--radio", "zmq", "--address", address, "--frames", frame_folder,
+                     "--repeat", "2", "--size", "64x64", "--fps", "5", timeout=300)
+        stdout, stderr = rx.communicate(timeout=120)
+    finally:
+        if rx.poll() is None:
+            rx.kill()
+    assert tx.returncode == 0 and "sent 12 frames of 64x64" in tx.stdout, tx.stdout + tx.stderr
+    summary = stdout.strip().splitlines()[-1]
+    assert rx.returncode == 0 and summary.startswith("stopped after 12 images"), stdout + stderr
+    assert "nothing dropped" in summary and "stale" not in stderr, summary + stderr
+    assert len(glob.glob(str(out / "frame*.png"))) == 12
+
+
 def test_the_status_line_shows_frames_per_s_and_median_latency():
     from gnuradio.semcom.cli import live, rx_image
     timing = live.LiveStats()

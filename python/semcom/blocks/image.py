@@ -108,11 +108,14 @@ class image_rx(pdu_block):
         codec: decode every frame with this codec (registry name, model folder or Codec); empty:
             the codec the frame names.
         max_pixels: frames announcing a larger image are dropped before decoding.
-        keep_up: live frames: a frame is dropped undecoded (counted as stale) when a newer one
-            already waits, so that a receiver slower than the frames shows the newest.
+        keep_up: live frames: the handler never waits for the decoder; a frame it cannot decode in
+            time is dropped undecoded (counted as stale), so that a receiver slower than the frames
+            shows the newest: with workers, the oldest frame in a full decode queue makes room for
+            the new one; without, a frame is dropped when a newer one already waits.
         workers: 0 decodes in the message handler; N > 0 in N worker threads fed through a queue of
             ``DECODE_QUEUE`` frames (images still come out in order); while it is full the handler
-            waits, and ``congested`` tells a stream stage upstream to wait too (``burst_rx.hold_while``).
+            waits (unless ``keep_up``), and ``congested`` tells a stream stage upstream to wait too
+            (``burst_rx.hold_while``).
     """
 
     in_dtype = np.float32
@@ -158,14 +161,22 @@ class image_rx(pdu_block):
         if not (1 <= h and 1 <= w and h * w <= self.max_pixels):
             raise ValueError(f"frame announces a {w}x{h} image; this receiver takes 1 to {self.max_pixels} "
                              "pixels (max_pixels)")
-        if self.keep_up and self.to_basic_block().nmsgs(IN):
-            self._drop(STALE, ValueError(f"frame {meta.get(framing.FRAME)}: a newer frame waits"))
+        if self.keep_up and self.stage is None and self.to_basic_block().nmsgs(IN):
+            self._drop_stale(meta)
             return []
         frame = (self.fixed or self.codec(str(meta[CODEC])), meta, llrs)
-        if self.stage is not None:
+        if self.stage is None:
+            return [self._output(meta, self._decode(frame))]
+        if not self.keep_up:
             self.stage.put(frame)  # waits while the workers are behind
-            return []
-        return [self._output(meta, self._decode(frame))]
+        else:
+            stale = self.stage.put_newest(frame)
+            if stale is not None:
+                self._drop_stale(stale[1])
+        return []
+
+    def _drop_stale(self, meta):
+        self._drop(STALE, ValueError(f"frame {meta.get(framing.FRAME)}: a newer frame waits"))
 
     @staticmethod
     def _decode(frame):

@@ -6,10 +6,12 @@ message (one frame, a whole number of complex64 samples, at most ``max_message_b
 drops a bad one, counted by reason in ``drops``, while reception goes on. It speaks to GNU
 Radio's zmq sinks (pub, push, rep) without tags, as the project's transmitters send.
 
-A reader thread of its own owns the socket and takes messages off it as they arrive. The
-scheduler calls a source whose work() returned nothing again only after 250 ms, and ZeroMQ
-discards the unread messages of a connection it drops: read in work(), a good message
-queued behind an oversized one was lost with it.
+A reader thread of its own owns the socket and takes messages off it as they arrive: ZeroMQ
+discards the unread messages of a connection it drops, so read in work(), a good message
+queued behind an oversized one was lost with it. The scheduler calls a source whose work()
+returned nothing again only after its blocked-input timer (250 ms by default): this source sets
+it to ``IDLE_WAIT_MS``, so that samples arriving meanwhile are not held back (with the 250 ms,
+frames sent 100 ms apart reached the receiver's decoder in bunches).
 
 A pause in the messages is a pause in time only: the samples before it would wait in the
 receiver's buffers and land in one detector call with the next transmission's (garbage there
@@ -39,6 +41,7 @@ MAX_MESSAGE_BYTES = 1 << 22  # 4 MiB, 512 Ki samples: 8x the 64 Ki-item chunks G
 QUEUED_MESSAGES = 32
 REFUSE_FACTOR = 4  # ZeroMQ's own size limit (MAXMSGSIZE), in units of max_message_bytes
 POLL_MS = 20  # the reader polls, and work() waits, this long at a time: stop() and the scheduler get control back soon
+IDLE_WAIT_MS = 1  # after a work() call that found no samples, the scheduler calls it again this soon
 REQUEST_ITEMS = 1 << 16  # samples a REQ asks GNU Radio's rep_sink for
 RECONNECT_MS = 20
 HANDSHAKE_MS = 2000  # ZeroMQ's default is 30 s
@@ -67,6 +70,7 @@ class zmq_source(gr.sync_block):
     def __init__(self, address: str, pattern: str = "pubsub", timeout_ms: int = POLL_MS,
                  max_message_bytes: int = MAX_MESSAGE_BYTES, gap_zeros: int = 0):
         gr.sync_block.__init__(self, name="semcom_zmq_source", in_sig=None, out_sig=[np.complex64])
+        self.to_basic_block().set_blkd_input_timer_value(IDLE_WAIT_MS)
         import zmq
         from zmq.utils.monitor import recv_monitor_message
         self.recv_monitor_message = recv_monitor_message

@@ -184,7 +184,7 @@ def send_frames(args, tx) -> tuple[int, str]:
     stamps = StampPublisher(args.timestamps) if args.timestamps else None
     session = tx.bursts.segmenter.framer.session
     sent = skipped = 0
-    start = time.monotonic()
+    start = due = time.monotonic()
     try:
         for name, image in open_frames(args.frames, height, width, args.repeat):
             if args.count and sent >= args.count:
@@ -193,8 +193,9 @@ def send_frames(args, tx) -> tuple[int, str]:
                 skipped += 1
                 print(f"skipped {name}: {image}", file=sys.stderr, flush=True)
                 continue
-            if args.fps:
-                time.sleep(max(0.0, start + sent / args.fps - time.monotonic()))
+            if args.fps:  # a late frame (the first one opens the encoder) does not make the next ones early
+                time.sleep(max(0.0, due - time.monotonic()))
+                due = max(due, time.monotonic()) + 1 / args.fps
             taken = time.time()
             meta, bits = tx.send(image, {"path": name})
             if stamps is not None:

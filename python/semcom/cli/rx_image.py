@@ -198,7 +198,7 @@ def receive_from_radio(args, reference):
         app = application()
     rx = AirReceiver(cli.radio_config(args), cli.air_options(args), codec, args.output_dir, args.record,
                      symbols=args.gui, keep_up=args.keep_up)
-    rx.image.warm_up(args.codec)
+    rx.warm_up(args.codec)
     if args.gui:
         view = ReceiverView(rx, f"rx_image.py: {args.radio} ({args.waveform})")
     rx.start()

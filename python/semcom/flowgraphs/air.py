@@ -24,7 +24,7 @@ from ..options import default as opt
 from ..blocks.image import image_rx, image_tx
 from ..blocks.pdu_io import split_pdu
 from ..codecs.base import placeholder
-from ..phy import ldpc
+from ..phy import ldpc, waveform as phy_waveform
 from ..phy.burst import FRAME_MODULO
 from .ideal import FlowgraphOwner, LinkResult
 
@@ -151,8 +151,8 @@ class AirReceiver(FlowgraphOwner):
         self.bursts = burst_rx(opts.waveform, opts.threshold, opts.frame_timeout, symbols_output=symbols,
                                max_frame_bits=opts.max_frame_bits, max_pending_frames=opts.max_pending_frames,
                                key=opts.key, alist=opts.alist, sequence_detector=opts.sequence_detector)
-        # keep_up (live frames) drops stale frames in the handler: no decode queue, no hold on the stream
-        self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up, 0 if keep_up else DECODE_WORKERS)
+        # keep_up (live frames) drops stale frames at the decode queue: no hold on the stream
+        self.image = image_rx(output_dir, codec, opts.max_pixels, keep_up, DECODE_WORKERS)
         self.image.upstream_blocks = 1  # burst_rx: the end of a recording ends it at once, not after a grace period
         if not keep_up:
             self.bursts.hold_while(lambda: self.image.congested)
@@ -170,6 +170,11 @@ class AirReceiver(FlowgraphOwner):
     @property
     def received(self) -> "queue.Queue[tuple[dict, np.ndarray]]":
         return self.image.received
+
+    def warm_up(self, codec: str) -> None:
+        """Builds what the first burst and the first frame (of ``codec``) would otherwise wait for."""
+        phy_waveform.warm_up()
+        self.image.warm_up(codec)
 
     def receiver_stages(self):
         return [("radio", self.radio_block), ("burst_rx", self.bursts), ("image_rx", self.image)]

@@ -93,6 +93,12 @@ def _header_parities() -> np.ndarray:
     return np.packbits(code.encode(units)[:, :code.m], axis=1)
 
 
+def warm_up() -> None:
+    """Builds the header code and its encoding tables now (a few hundred ms, once per process), so
+    that the first burst does not wait for them."""
+    _header_parities()
+
+
 def encode_header(header: Header) -> np.ndarray:
     """Header -> HEADER_SYMBOLS BPSK symbols (whitened; the known shortening zeros are not sent):
     the codeword's parity bits, then the header's."""

@@ -150,8 +150,8 @@ def main():
             rows.append({"decoder": d, "keep_up": keep_up, **med, "received": [r["received"] for r in mine], **ms[d]})
     lines = [f"{args.frames} frames of {args.size}x{args.size} over ZeroMQ loopback, tx_image.py --frames and "
              f"rx_image.py on the same machine, codec {args.codec} (QPSK, cpp 1/16, sc at 1 Msample/s); medians of "
-             f"{args.runs} runs per row, alternated; the receiver decodes every frame, or with --keep-up the newest "
-             f"waiting (the others counted stale); ONNX Runtime threads {args.ort_threads or 'all cores'}; load average {load[0]:.1f} after the runs; "
+             f"{args.runs} runs per row, alternated; the receiver decodes every frame, or with --keep-up drops the "
+             f"oldest frame waiting for a decoder when its queue is full (counted stale); ONNX Runtime threads {args.ort_threads or 'all cores'}; load average {load[0]:.1f} after the runs; "
              f"{machine.cpu_summary()}. Latency: frame's bits queued for the radio -> frame decoded (from taken: "
              "read from the folder, before encoding); encode / decode: the codec alone, one frame, median of 7.", "",
              "| decoder | receiver | frames/s | median latency ms | from taken ms | frames decoded | tx frames/s | "

@@ -10,8 +10,8 @@ A reader thread of its own owns the socket and takes messages off it as they arr
 discards the unread messages of a connection it drops, so read in work(), a good message
 queued behind an oversized one was lost with it. The scheduler calls a source whose work()
 returned nothing again only after its blocked-input timer (250 ms by default): this source sets
-it to ``IDLE_WAIT_MS``, so that samples arriving meanwhile are not held back (with the 250 ms,
-frames sent 100 ms apart reached the receiver's decoder in bunches).
+it to ``IDLE_WAIT_MS``, so that samples arriving meanwhile are not held back (frames would
+reach the decoder in bunches).
 
 A pause in the messages is a pause in time only: the samples before it would wait in the
 receiver's buffers and land in one detector call with the next transmission's (garbage there

@@ -44,8 +44,9 @@ def add_options(p, receiver: bool = False) -> None:
                             "package imageio-ffmpeg), at --video-fps")
         g.add_argument("--video-fps", default=15, type=positive_int, metavar="FPS", help="--video: its frame rate")
         g.add_argument("--keep-up", action="store_true",
-                       help="when a newer frame already waits, drop the older one undecoded (counted as stale): "
-                            "a receiver slower than the frames shows the newest, its latency bounded")
+                       help="never hold the stream back: when frames come faster than they are decoded, drop "
+                            "the oldest one waiting for a decoder undecoded (counted as stale): a receiver "
+                            "slower than the frames shows the newest, its latency bounded")
 
 
 def address_value(text) -> str:

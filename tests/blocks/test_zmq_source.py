@@ -8,7 +8,7 @@ pytest.importorskip("gnuradio.semcom.blocks.zmq_source")
 zmq = pytest.importorskip("zmq")
 from gnuradio import blocks, gr  # noqa: E402
 
-from gnuradio.semcom.blocks.zmq_source import zmq_source  # noqa: E402
+from gnuradio.semcom.blocks.zmq_source import CONNECTION_DROPPED, zmq_source  # noqa: E402
 
 
 @pytest.mark.parametrize("pattern, kind", [("pubsub", zmq.PUB), ("pushpull", zmq.PUSH)])
@@ -51,3 +51,32 @@ def test_a_message_above_the_limit_is_dropped():
     assert src.accept([np.zeros(8, np.complex64).tobytes()]).size == 8
     assert src.accept([np.zeros(9, np.complex64).tobytes()]) is None
     assert src.drops == {"message too large": 1}
+
+
+def test_messages_queued_before_a_dropped_connection_still_arrive():
+    """Two good messages, then one ZeroMQ refuses (it drops the connection), all queued before
+    the reader looks (a starved receiver): the socket is opened again, and the good ones arrive."""
+    ctx = zmq.Context()
+    peer = ctx.socket(zmq.PUB)
+    peer.setsockopt(zmq.LINGER, 0)
+    port = peer.bind_to_random_port("tcp://127.0.0.1")
+    src = zmq_source(f"tcp://127.0.0.1:{port}", "pubsub", max_message_bytes=1024)
+    good = [np.arange(n, dtype=np.complex64) for n in (100, 28)]
+    try:
+        src._open()  # connected, its reader not started yet
+        time.sleep(0.5)  # the subscription reaches the publisher
+        for g in good:
+            peer.send(g.tobytes())
+        peer.send(bytes(8 * 1024))  # above 4 x max_message_bytes: ZeroMQ drops the connection
+        time.sleep(0.5)
+        src.start()
+        deadline = time.monotonic() + 10
+        while not src.drops and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        src.stop()
+        peer.close()
+        ctx.term()
+    assert src.drops == {CONNECTION_DROPPED: 1}
+    got = np.concatenate([np.zeros(0, np.complex64), *src.pending])
+    assert np.array_equal(got, np.concatenate(good)), f"{got.size} of {sum(g.size for g in good)} samples arrived"

@@ -195,6 +195,9 @@ class zmq_source(gr.sync_block):
                     self._drop(CONNECTION_DROPPED)
                 self.handshake_failed = False
         if dropped:
+            for _ in range(QUEUED_MESSAGES):  # the whole messages that came before (a transmitter's last ones)
+                if not self._take_queued():
+                    break
             self._close()
             self._open()
             self.requested = False
@@ -232,9 +235,13 @@ class zmq_source(gr.sync_block):
             if self.pattern == "reqrep":
                 self.requested = False  # ask again (REQ_RELAXED allows it)
             return
-        # take everything queued (up to a bound), not one message per call: a SUB socket drops
-        # messages beyond its high-water mark when its reader falls behind
-        taken = 0
+        self._take_queued()
+
+    def _take_queued(self) -> int:
+        """Takes everything queued (up to a bound), not one message per call: a SUB socket drops
+        messages beyond its high-water mark when its reader falls behind. Returns how many messages."""
+        zmq = self.zmq
+        taken = messages = 0
         for _ in range(DRAIN_MESSAGES):  # dropped messages count too: a flood of them must not hold the reader
             if taken >= DRAIN_SAMPLES:
                 break
@@ -242,6 +249,7 @@ class zmq_source(gr.sync_block):
                 frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.ZMQError:
                 break
+            messages += 1
             self.requested = False
             samples = self.accept(frames)
             if samples is not None and samples.size:
@@ -253,6 +261,7 @@ class zmq_source(gr.sync_block):
                 taken += samples.size
             if self.pattern == "reqrep":
                 break
+        return messages
 
     def _read(self):
         """The reader thread: the only user of the socket from start() to stop()."""

@@ -501,3 +501,23 @@ def test_invalid_options(fault_matrix):
                 ok = False
             fault_matrix.record("invalid options", opt.name, ok)
             assert ok, (opt.name, value)
+
+
+def test_a_receiver_waiting_for_the_cpu_keeps_its_frames_whole(legit, monkeypatch):
+    """burst_sync's thread gets no CPU for longer than the frame timeout while samples wait at its
+    input (a loaded machine): that is no pause in the stream, and every frame arrives intact."""
+    from gnuradio.semcom.blocks import burst_sync
+    work, calls = burst_sync.burst_sync.general_work, []
+
+    def starved(self, input_items, output_items):
+        calls.append(len(input_items[0]))
+        if 1 < len(calls) <= 8:
+            time.sleep(1.0)  # twice receive's frame_timeout, the samples already at the input
+        return work(self, input_items, output_items)
+    monkeypatch.setattr(burst_sync.burst_sync, "general_work", starved)
+    framer = burst.BurstFramer("qpsk", "none", "sc", 512)
+    items = legit[:4]
+    stream, _ = recording(items, framer, np.random.default_rng(6))
+    got, _ = receive(stream)
+    assert intact(got, items, framer.session) == set(range(len(items))), [
+        (m.get("frame"), m.get("lost"), m.get("reason")) for m, _ in got]

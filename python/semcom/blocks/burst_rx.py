@@ -70,6 +70,7 @@ class burst_rx(gr.hier_block2):
         self.detector.set_min_noutput_items(DETECTOR_ITEMS)
         self.detector.set_min_output_buffer(STREAM_BUFFER)  # fewer hand-overs between the threads
         self.sync = burst_sync(waveform, frame_timeout, display=symbols_output, alist=alist)
+        self.sync.upstream = self.detector
         self.sync.set_min_output_buffer(STREAM_BUFFER)
         self.fec = fec_decoder(ldpc_backend, alist=alist, decoder=decoder)
         self.reassembler = burst_reassembler(max_frame_bits, max_pending_frames, key)

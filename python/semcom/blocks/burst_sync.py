@@ -38,7 +38,8 @@ class burst_sync(gr.basic_block):
     Args:
         waveform: as at the transmitter ('sc' or 'ofdm').
         frame_timeout: seconds without samples before a pending frame's missing bursts count as
-            lost; while samples flow, 16 bursts' worth of samples without one does.
+            lost (samples ``upstream`` wrote that wait here are no pause); while samples flow, 16
+            bursts' worth of samples without one does.
         modulations: the modulations with an output, in this order.
         display: add the last output, of every burst's symbols.
         alist: a user LDPC code (alist file) this receiver decodes besides the named ones ('' none);
@@ -70,6 +71,7 @@ class burst_sync(gr.basic_block):
         self._reported = 0
         self.hold = None  # a callable: while it returns True, no samples are taken (a stage downstream is full)
         self.held = 0  # work calls that took no samples because of ``hold``
+        self.upstream = None  # the block feeding this one: samples it wrote and this one has not read keep frames pending
         self._stop = threading.Event()
         self._timer = None
 
@@ -98,10 +100,16 @@ class burst_sync(gr.basic_block):
             with self.lock:
                 if self.queued:
                     continue  # still draining: their markers will follow in-stream
+                if self._input_waiting():  # this thread waits for the CPU (a loaded machine): not idle
+                    self.sync.waiting()
+                    continue
                 for event in self.sync.expire():
                     self.modulation_of.pop(event.key, None)
                     self.message_port_pub(pmt.intern(EXPIRE), make_pdu({EXPIRE: list(event.key)},
                                                                         np.zeros(0, np.float32)))
+
+    def _input_waiting(self) -> bool:
+        return self.upstream is not None and self.upstream.nitems_written(0) > self.nitems_read(0)
 
     def forecast(self, noutput_items, ninputs):
         # symbols still waiting for output space need no input: without this they would wait

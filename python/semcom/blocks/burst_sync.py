@@ -71,7 +71,7 @@ class burst_sync(gr.basic_block):
         self._reported = 0
         self.hold = None  # a callable: while it returns True, no samples are taken (a stage downstream is full)
         self.held = 0  # work calls that took no samples because of ``hold``
-        self.upstream = None  # the block feeding this one: samples it wrote and this one has not read keep frames pending
+        self.upstream = None  # the block feeding this one: samples it wrote that wait here are no pause
         self._stop = threading.Event()
         self._timer = None
 

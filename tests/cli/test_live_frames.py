@@ -95,6 +95,30 @@ def test_keep_up_decodes_every_frame_the_receiver_has_time_for(frame_folder, tmp
     assert len(glob.glob(str(out / "frame*.png"))) == 12
 
 
+def test_fps_pacing_does_not_send_the_frames_after_a_late_one_early(frame_folder):
+    """--fps 10 and a first frame that takes 0.5 s to encode (the encoder opening): the next frame
+    goes at once, and the ones after it a frame interval apart, not back to back to catch up."""
+    import argparse
+    import time
+    from types import SimpleNamespace
+    from gnuradio.semcom.cli import live
+    sent = []
+
+    def send(image, meta):
+        if not sent:
+            time.sleep(0.5)
+        sent.append(time.monotonic())
+        return {"frame": len(sent) - 1}, np.zeros(8, np.uint8)
+    bursts = SimpleNamespace(segmenter=SimpleNamespace(framer=SimpleNamespace(session=1)), frames_sent=0,
+                             bursts_sent=0)
+    tx = SimpleNamespace(send=send, bursts=bursts, wait_sent=lambda timeout: None)
+    args = argparse.Namespace(frames=str(frame_folder), size=(32, 32), repeat=1, count=5, fps=10.0, json=False,
+                              timestamps="")
+    assert live.send_frames(args, tx)[0] == 5
+    gaps = np.diff(sent)
+    assert gaps[0] < 0.05 and gaps[1:].min() > 0.08, gaps
+
+
 def test_the_status_line_shows_frames_per_s_and_median_latency():
     from gnuradio.semcom.cli import live, rx_image
     timing = live.LiveStats()

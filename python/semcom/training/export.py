@@ -307,7 +307,9 @@ def load_onnx_weights(model, folder: str) -> dict:
     """Loads the weights of an exported model folder (encoder.onnx + decoder.onnx, float16 or
     float32) into ``model``, so training can continue from a shipped model when its checkpoints
     are gone. A BitSemCom model with fewer latent channels (QPSK into 16-QAM at the same cpp)
-    is widened (``widened``). Returns the card; SemcomError when the folder does not match."""
+    is widened (``widened``); a model with its own ``decoder_channels`` takes the decoder tensors of
+    unchanged shape and keeps the others as built. Returns the card; SemcomError when the folder
+    does not match."""
     import onnx
     import torch
     from onnx import numpy_helper
@@ -339,6 +341,9 @@ def load_onnx_weights(model, folder: str) -> dict:
     if got != want and not widen:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()
+    if "decoder_channels" in (getattr(model, "backbone", None) or {}):  # a narrower decoder: what fits
+        state.update({k: v for k, v in expected.items() if k.startswith("decoder.")
+                      and (k not in state or state[k].shape != v.shape)})
     if widen:
         state = widened(state, expected)
         misfit = sorted(k for k in expected if k in state and state[k].shape != expected[k].shape)

@@ -49,9 +49,10 @@ PRESETS = {
 ACTS = ("leaky", "gdn")
 UPSAMPLES = ("shuffle", "deconv")
 # backbone options of a config's ``model`` section (None: the preset's); act/se/upsample and
-# channels/blocks apply to the CNN, dims/depths/window to Swin
+# channels/blocks apply to the CNN, dims/depths/window to Swin; decoder_channels: the CNN decoder's
+# own stage widths (None: channels), a narrower decoder for the same encoder
 BACKBONE = {"channels": None, "blocks": None, "act": "leaky", "se": False, "upsample": "shuffle",
-            "dims": None, "depths": None, "window": None}
+            "dims": None, "depths": None, "window": None, "decoder_channels": None}
 
 
 def _norm(kind: str, ch: int, decoder: bool) -> nn.Module:
@@ -144,7 +145,7 @@ class Decoder(nn.Module):
             from .swin import SwinSynthesis
             self.net = SwinSynthesis(latent_channels, b["dims"], b["depths"], b["window"])
             return
-        rev = list(b["channels"])[::-1]
+        rev = list(b.get("decoder_channels") or b["channels"])[::-1]
         layers = [nn.Conv2d(latent_channels, rev[0], 1), leaky_relu()]
         for i, cin in enumerate(rev):
             layers += [ResBlock(cin, b["act"], b["se"], decoder=True) for _ in range(b["blocks"])]
@@ -174,10 +175,19 @@ def resolve_backbone(preset: str, **options) -> dict:
         depths = [int(d) for d in (opts["depths"] or spec["depths"])]
         if len(dims) != 4 or len(depths) != 4:
             raise ValueError("a Swin backbone has four stages: four dims and four depths")
+        if opts["decoder_channels"]:
+            raise ValueError("decoder_channels applies to the CNN backbone, not to Swin")
         return {"arch": "swin", "dims": dims, "depths": depths, "window": int(opts["window"] or spec["window"])}
-    return {"arch": "cnn", "channels": [int(c) for c in (opts["channels"] or spec["channels"])],
-            "blocks": int(spec["blocks"] if opts["blocks"] is None else opts["blocks"]),
-            "act": opts["act"], "se": bool(opts["se"]), "upsample": opts["upsample"]}
+    channels = [int(c) for c in (opts["channels"] or spec["channels"])]
+    backbone = {"arch": "cnn", "channels": channels,
+                "blocks": int(spec["blocks"] if opts["blocks"] is None else opts["blocks"]),
+                "act": opts["act"], "se": bool(opts["se"]), "upsample": opts["upsample"]}
+    decoder = [int(c) for c in opts["decoder_channels"] or channels]
+    if len(decoder) != len(channels) or min(decoder) < 1:
+        raise ValueError(f"decoder_channels {decoder} must be {len(channels)} positive widths, one per stage")
+    if decoder != channels:  # the encoder's widths otherwise (and the cards of such models omit it)
+        backbone["decoder_channels"] = decoder
+    return backbone
 
 
 class BitSemCom(nn.Module):

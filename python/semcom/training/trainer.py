@@ -38,7 +38,7 @@ from .. import machine
 from ..errors import SemcomError
 from ..phy.constellations import MODULATIONS
 from . import channels as tch
-from . import adversarial, checkpoint, config_file, losses, models, prepared, recipe, registry, schedules
+from . import adversarial, checkpoint, config_file, distill, losses, models, prepared, recipe, registry, schedules
 from .config_file import merge as _merge
 from .models import load_model  # noqa: F401 (the old import path)
 
@@ -358,8 +358,12 @@ class Trainer:
         self.sampler, self._sampler_state = None, None
         if cfg.get("channels_last") and not getattr(self.model, "channels_last_safe", True):
             cfg["channels_last"] = False  # see the model's channels_last_safe
+        self.distiller = distill.Distiller(cfg["distill"], cfg["model"], self.model, self.device) \
+            if cfg.get("distill") else None
         if cfg.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
+            if self.distiller:
+                self.distiller.to(memory_format=torch.channels_last)
         self.precision = resolve_precision(cfg, self.model, self.device)
         if self.world > 1:  # every rank takes rank 0's probe result
             choice = [self.precision]
@@ -451,7 +455,10 @@ class Trainer:
         """Stage ``index``'s loss of the output for ``inp`` against the clean image ``x``, with the
         model's own terms."""
         with autocast(self.device, self.precision):
-            loss = self.losses[index](self.forward(inp, index).float(), x)
+            out = self.forward(inp, index).float()
+            loss = self.losses[index](out, x)
+            if self.distiller:
+                loss = loss + self.distiller.loss(out)
             extra = self.model.extra_loss() if hasattr(self.model, "extra_loss") else None
             return loss if extra is None else loss + extra
 
@@ -577,6 +584,7 @@ class Trainer:
         os.makedirs(self.run_dir, exist_ok=True)
         self.sampler = self._sampler()
         ck = latest_checkpoint(self.run_dir) if resume else None
+        init_from = init_from or self.cfg.get("init_from")
         if ck:
             try:
                 self.load_checkpoint(ck)

@@ -303,13 +303,30 @@ def widened(small: dict, fresh: dict) -> dict:
     return out
 
 
+def narrowed(wide: dict, fresh: dict, prefix: str) -> dict:
+    """The tensors under ``prefix`` of a model with narrower stages, from a wider model's state: each
+    the leading slice of the wide tensor (a tensor of unchanged shape: all of it), i.e. the
+    sub-network of every stage's first channels (pixel-shuffle convs keep this: a channel's
+    sub-pixels are consecutive outputs). A tensor that is missing or does not fit keeps its fresh
+    value."""
+    out = {}
+    for name, new in fresh.items():
+        old = wide.get(name)
+        if not name.startswith(prefix):
+            continue
+        if old is None or old.dim() != new.dim() or any(o < n for o, n in zip(old.shape, new.shape)):
+            out[name] = new
+        else:
+            out[name] = old[tuple(slice(0, n) for n in new.shape)].clone()
+    return out
+
+
 def load_onnx_weights(model, folder: str) -> dict:
     """Loads the weights of an exported model folder (encoder.onnx + decoder.onnx, float16 or
     float32) into ``model``, so training can continue from a shipped model when its checkpoints
     are gone. A BitSemCom model with fewer latent channels (QPSK into 16-QAM at the same cpp)
-    is widened (``widened``); a model with its own ``decoder_channels`` takes the decoder tensors of
-    unchanged shape and keeps the others as built. Returns the card; SemcomError when the folder
-    does not match."""
+    is widened (``widened``); a model with its own narrower ``decoder_channels`` gets the decoder
+    ``narrowed``. Returns the card; SemcomError when the folder does not match."""
     import onnx
     import torch
     from onnx import numpy_helper
@@ -341,9 +358,8 @@ def load_onnx_weights(model, folder: str) -> dict:
     if got != want and not widen:
         raise SemcomError(f"{folder} holds a {got} model, the config builds {want}")
     expected = model.state_dict()
-    if "decoder_channels" in (getattr(model, "backbone", None) or {}):  # a narrower decoder: what fits
-        state.update({k: v for k, v in expected.items() if k.startswith("decoder.")
-                      and (k not in state or state[k].shape != v.shape)})
+    if "decoder_channels" in (getattr(model, "backbone", None) or {}):
+        state.update(narrowed(state, expected, "decoder."))
     if widen:
         state = widened(state, expected)
         misfit = sorted(k for k in expected if k in state and state[k].shape != expected[k].shape)

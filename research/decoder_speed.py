@@ -9,8 +9,9 @@ For every decoder file (decoder.onnx, decoder.int8.onnx) of each model folder, o
   ms         wall time of a decode with onnxruntime's default session options and with the receivers'
              (codecs/onnx_model.session_options), medians of --runs alternated between the two, after
              two warm-ups each, and whether both give the same image;
-  core ms    thread CPU time of a one-thread decode (median of --runs): the work, which the other
-             processes of a shared machine slow less than the wall time;
+  core ms    thread CPU time of a one-thread decode (median of --runs, alternated between every
+             decoder file of the run): the work, which the other processes of a shared machine slow
+             less than the wall time;
   floor ms   core ms / the CPU's cores: the decode time were every core busy all along;
   GFLOP/s    GFLOP / core ms, per core, against the core's peak (cpuinfo clock x FLOP per cycle:
              32 float32 (two 256-bit FMA units) and, for int8, 128 with VNNI or 64 without) and, for
@@ -91,20 +92,23 @@ def wall_ms(sessions: list, feeds: dict, runs: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def core_ms(path: str, feeds: dict, runs: int) -> float:
-    """Median thread CPU time (ms) of a one-thread decode (onnxruntime runs it on the calling thread)."""
+def core_ms(jobs: list[tuple[str, dict]], runs: int) -> list[float]:
+    """Median thread CPU time (ms) of a one-thread decode (onnxruntime runs it on the calling thread)
+    of each (path, feeds), the runs alternated between them after one warm-up each."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    session.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        t = time.thread_time()
+    sessions = [ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]) for path, _ in jobs]
+    for session, (_, feeds) in zip(sessions, jobs):
         session.run(None, feeds)
-        times.append(1e3 * (time.thread_time() - t))
-    return statistics.median(times)
+    times = [[] for _ in jobs]
+    for _ in range(runs):
+        for k, (session, (_, feeds)) in enumerate(zip(sessions, jobs)):
+            t = time.thread_time()
+            session.run(None, feeds)
+            times[k].append(1e3 * (time.thread_time() - t))
+    return [statistics.median(t) for t in times]
 
 
 def matmul_gflops(size: int = 2048, runs: int = 5) -> float:
@@ -165,7 +169,7 @@ def measure(args) -> int:
     print(f"one core: float32 matrix product {matmul:.0f} GFLOP/s; peak at {clock:.2f} GHz "
           f"{clock * FLOP_PER_CYCLE['float32']:.0f} GFLOP/s float32, {clock * FLOP_PER_CYCLE[int8_key]:.0f} "
           f"GOP/s {int8_key}", flush=True)
-    rows = []
+    rows, measured = [], []
     for folder, model in zip(args.folders, models):
         name = model.name
         os.environ[onnx_model.DECODER_ENV] = "float32"  # the encoding codec loads the float32 decoder
@@ -184,27 +188,32 @@ def measure(args) -> int:
                         for opts in (default, onnx_model.session_options())]
             same = np.array_equal(*(s.run(None, feeds)[0] for s in sessions))
             ms = wall_ms(sessions, feeds, args.runs)
-            gflop = flops(path, feeds) / 1e9
-            work = core_ms(path, feeds, args.runs)
-            rate = gflop / work * 1e3
-            peak = clock * FLOP_PER_CYCLE["float32" if precision == "float32" else int8_key]
             os.environ[onnx_model.DECODER_ENV] = precision
             decoder = registry.get(folder)
             psnr = np.mean([metrics.psnr(image, decoder.decode(Received(
                 e.bits, np.where(e.bits > 0, 30.0, -30.0).astype(np.float32), True,
                 {"height": image.shape[0], "width": image.shape[1], **e.meta})).image)
                 for image, e in zip(images, sent)])
-            rows.append(f"| {name} | {file} | {gflop:.1f} | {ms[0]:.0f} | {ms[1]:.0f} | {ms[1] / ms[0]:.2f} | "
-                        f"{'yes' if same else 'no'} | {work:.0f} | {work / os.cpu_count():.0f} | {rate:.0f} | "
-                        f"{100 * rate / peak:.0f} % | "
-                        + (f"{100 * rate / matmul:.0f} %" if precision == "float32" else "") + f" | {psnr:.2f} |")
-            print(rows[-1], flush=True)
+            measured.append({"name": name, "file": file, "path": path, "feeds": feeds, "precision": precision,
+                             "gflop": flops(path, feeds) / 1e9, "ms": ms, "same": same, "psnr": psnr})
+            print(f"{name} {file}: {ms[0]:.0f} / {ms[1]:.0f} ms wall, PSNR {psnr:.2f} dB", flush=True)
+    works = core_ms([(m["path"], m["feeds"]) for m in measured], args.runs)  # alternated: same load for all
+    for m, work in zip(measured, works):
+        gflop, ms, precision = m["gflop"], m["ms"], m["precision"]
+        rate = gflop / work * 1e3
+        peak = clock * FLOP_PER_CYCLE["float32" if precision == "float32" else int8_key]
+        rows.append(f"| {m['name']} | {m['file']} | {gflop:.1f} | {ms[0]:.0f} | {ms[1]:.0f} | {ms[1] / ms[0]:.2f} | "
+                    f"{'yes' if m['same'] else 'no'} | {work:.0f} | {work / os.cpu_count():.0f} | {rate:.0f} | "
+                    f"{100 * rate / peak:.0f} % | "
+                    + (f"{100 * rate / matmul:.0f} %" if precision == "float32" else "") + f" | {m['psnr']:.2f} |")
+        print(rows[-1], flush=True)
     load = os.getloadavg()[0]
     text = (f"Decoders on one {WIDTH}x{HEIGHT} image (`research/decoder_speed.py`): onnxruntime {ort.__version__}, "
             f"{cpu_summary()}, cpuinfo clock {clock:.2f} GHz; {datetime.date.today()}, load average {load:.1f} at the "
             f"end. ms: wall time, onnxruntime's default session options against the receivers' "
             f"(`codecs/onnx_model.session_options`), medians of {args.runs} alternated runs; same: both give the same "
-            f"image. core ms: thread CPU time of a one-thread decode; floor ms: core ms / {os.cpu_count()} cores, "
+            f"image. core ms: thread CPU time of a one-thread decode, medians of {args.runs} runs alternated between all "
+            f"the decoders; floor ms: core ms / {os.cpu_count()} cores, "
             f"the wall time were every core busy all along; GFLOP/s per core = GFLOP / core ms; peak = clock x "
             f"{FLOP_PER_CYCLE['float32']} float32 or {FLOP_PER_CYCLE[int8_key]} {int8_key} operations per cycle; "
             f"matmul = one core's float32 matrix product here, {matmul:.0f} GFLOP/s. PSNR: mean over {len(images)} "

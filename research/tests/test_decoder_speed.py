@@ -78,3 +78,21 @@ def test_a_model_gets_a_row_per_decoder_with_the_same_arithmetic_and_close_psnr(
     assert rows[0][6] == rows[1][6] == "yes"  # the receivers' options give the same image
     psnr = [float(row[12].rstrip(" |")) for row in rows]
     assert psnr[0] > 21 and abs(psnr[0] - psnr[1]) < 0.15, psnr
+
+
+def test_core_time_is_measured_per_decoder_in_the_order_given(tmp_path):
+    """core_ms alternates its runs between the files and returns one median each, in their order."""
+    from onnx import TensorProto, helper, numpy_helper
+    paths = []
+    for name, channels in (("small", 2), ("big", 256)):
+        w = numpy_helper.from_array(np.ones((channels, 3, 5, 5), np.float32), "w")
+        graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2, 2, 2, 2])], name,
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        paths.append(str(tmp_path / f"{name}.onnx"))
+        onnx.save(model, paths[-1])
+    feeds = {"x": np.ones((1, 3, 128, 128), np.float32)}
+    small, big, small_again = decoder_speed.core_ms([(paths[0], feeds), (paths[1], feeds), (paths[0], feeds)], 3)
+    assert big > 10 * max(small, small_again) > 0

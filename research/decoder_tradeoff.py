@@ -44,6 +44,8 @@ def measure(args) -> int:
     from gnuradio.semcom import data
     from gnuradio.semcom.codecs.onnx_model import DECODER_FILES, OnnxModel
     from gnuradio.semcom.imageio import load_image
+    for folder in args.folders:  # a missing model fails before any measurement
+        OnnxModel(folder, "float32")
     images = [load_image(path) for path in data.split_paths("test", folder=args.images or None)]
     entries = []
     for folder in args.folders:

@@ -192,7 +192,8 @@ def resolve_backbone(preset: str, **options) -> dict:
 
 class BitSemCom(nn.Module):
     """``preset`` picks the backbone: a CNN (stage widths, residual blocks per stage; ``channels``/
-    ``blocks`` override them; ``act`` 'leaky' or 'gdn', ``se``, ``upsample`` 'shuffle' or 'deconv';
+    ``blocks`` override them, ``decoder_channels`` narrows the decoder alone; ``act`` 'leaky' or 'gdn',
+    ``se``, ``upsample`` 'shuffle' or 'deconv';
     the defaults are the shipped models' layers) or, for ``paper`` and ``swin-tiny``, the Swin
     Transformer of WITT/BitSemCom (``dims``, ``depths``, ``window`` override it). ``BACKBONE``."""
 

@@ -15,6 +15,9 @@ or not, continues exactly as an uninterrupted one; the last ``keep_checkpoints``
 ``model.pt`` at the end (weights + card facts for ``export``) and TensorBoard events when
 TensorBoard is installed.
 
+``init_from`` (a model folder, as ``--init-from``) starts a run from a shipped model's weights;
+``distill`` (``distill.py``) adds a shipped decoder's image of the same received bits as a target.
+
 ``ema`` (a decay such as 0.999; 0 or absent: off) keeps an exponential moving average of the
 weights, updated after every step and kept in checkpoints. Validation, stage snapshots and
 ``model.pt`` then use the average (what ships); the log adds the raw weights' error-free PSNR.

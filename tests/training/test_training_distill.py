@@ -102,6 +102,7 @@ def test_a_distilled_model_exports_with_its_decoder_widths_and_lineage(teacher, 
     card = export.export_file(os.path.join(tmp_path, "run", "model.pt"), str(tmp_path / "out"), model_id="fast")
     assert card["backbone"]["decoder_channels"] == NARROW and card["backbone"]["channels"] == WIDE["channels"]
     assert card["continued_from"]["model_id"] == "teacher" and card["train_steps"] == 4
+    assert card["distilled_from"] == {"model": "model", "weight": 1.0}  # the teacher's folder
     assert card["recipe"][0]["train"] == ["decoder"]
     assert card["parity_max_abs_diff"]["decoder"] <= export.PARITY_TOL
     again = models.build(trainer.load_config(SMOKE, {"model": {**WIDE, "decoder_channels": NARROW}})["model"])

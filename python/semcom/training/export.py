@@ -141,6 +141,8 @@ def model_card(saved: dict, model_id: str | None = None, backbone: dict | None =
         "train_steps": int(saved.get("step", 0)),
         "train_wall_s": round(float(saved.get("wall_s", 0.0)), 1),
         "continued_from": parent,
+        **({"distilled_from": {"model": os.path.basename(os.path.normpath(cfg["distill"]["from"])),
+                               "weight": float(cfg["distill"].get("weight", 1.0))}} if cfg.get("distill") else {}),
         "cumulative_steps": int(saved.get("step", 0)) + (parent or {}).get("cumulative_steps", 0),
         "cumulative_train_hours": round(float(saved.get("wall_s", 0.0)) / 3600
                                         + (parent or {}).get("cumulative_train_hours", 0.0), 3),

@@ -503,3 +503,24 @@ def test_model_sessions_sleep_instead_of_spinning_and_take_the_thread_count(monk
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     monkeypatch.delenv(onnx_model.THREADS_ENV)
     assert onnx_model.session_options().intra_op_num_threads == 0  # onnxruntime's choice
+
+
+def test_the_fast_qpsk_model_sends_the_same_bits_and_decodes_close_to_the_shipped_decoder(image):
+    """bitsemcom-qpsk-cpp16-fast: the shipped QPSK encoder (the same bits) with a narrower decoder
+    distilled from the shipped one (its test-set scores: research/decoders.md)."""
+    h, w = image.shape[:2]
+    shipped, fast = (neural.OnnxModel(model_folder(n)) for n in (MODEL, "bitsemcom-qpsk-cpp16-fast"))
+    bits = fast.encode(image)
+    assert np.array_equal(bits, shipped.encode(image))
+    link = LinkConfig("qpsk", "none")
+    scores = {}
+    for name in (MODEL, "bitsemcom-qpsk-cpp16-fast"):
+        c = registry.get(name)
+        enc = c.encode(image, link, h * w // 16)
+        assert enc.meta[neural.MODEL] == name and len(enc.bits) == link.payload_bits(h * w // 16)
+        scores[name] = metrics.psnr(image, c.decode(received(enc.bits, h, w, enc.meta)).image)
+    assert scores["bitsemcom-qpsk-cpp16-fast"] > scores[MODEL] - 0.3 > ERROR_FREE_FLOOR_DB
+    int8 = neural.OnnxModel(model_folder("bitsemcom-qpsk-cpp16-fast"), "int8")
+    assert metrics.psnr(image, int8.decode(bits.astype(np.float32), h, w)) > scores[MODEL] - 0.35
+    assert fast.card["backbone"]["decoder_channels"] == [16, 48, 128, 192]
+    assert fast.card["backbone"]["channels"] == shipped.card["backbone"]["channels"]

@@ -181,6 +181,19 @@ def test_chroma_weighted_loss_weights_only_the_colour_difference():
         assert float(weighted(greener, grey)) == pytest.approx((base(0.0587) + base(4 * cb) + base(4 * cr)) / 3)
         assert float(plain(greener, grey)) == pytest.approx((base(0.0587) + base(cb) + base(cr)) / 3)
 
+
+def test_coarse_chroma_term_counts_the_colour_of_blocks_not_luma_or_detail():
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    brighter = grey + 0.1  # luma only
+    detail = grey.clone()
+    detail[:, 1, :, ::2] += 0.1  # a green stripe pattern whose 16x16 block means are those of a flat +0.05
+    plain, coarse = losses.make("mse"), losses.make({"kind": "mse", "coarse_chroma_weight": 4})
+    assert float(coarse(brighter, grey)) == pytest.approx(float(plain(brighter, grey)))
+    cb, cr = -0.331264 * 0.05, -0.418688 * 0.05
+    assert float(coarse(detail, grey)) == pytest.approx(float(plain(detail, grey)) + 4 * (cb * cb + cr * cr) / 2)
+    assert float(plain(detail, grey)) == pytest.approx(0.1 ** 2 / 6)
+
+
 def test_prepared_folder_roundtrip_and_crop_sampler(tmp_path):
     ims = trainer.synthetic_images(3, size=80, seed=2)
     prepared.write(str(tmp_path), {"train": [(f"t{i}.png", im) for i, im in enumerate(ims)],

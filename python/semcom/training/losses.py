@@ -6,7 +6,8 @@ the same order at 20-30 dB (MSE 0.001-0.01, 1 - MS-SSIM 0.02-0.2).
 
 ``{"kind": "mse" or "l1", "chroma_weight": w}`` measures the error in YCbCr (BT.601) with the Cb and
 Cr errors weighted by w (the luma error by 1): a network that learns the luma first is pushed
-towards the colours as well.
+towards the colours as well. ``"coarse_chroma_weight": w`` adds w times the MSE of the Cb and Cr
+means over 16x16 blocks (``coarse_chroma``): the colour of areas, which a loss per pixel counts little.
 """
 from __future__ import annotations
 
@@ -74,13 +75,31 @@ def chroma_weighted(base, weight: float):
     return loss
 
 
+COARSE_BLOCK = 16
+
+
+def coarse_chroma(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE of the Cb and Cr means over ``COARSE_BLOCK`` px blocks (the image's edges left out)."""
+    m = torch.tensor(YCBCR[1:], device=out.device, dtype=torch.float32)
+    diff = torch.einsum("kc,bchw->bkhw", m, out.float() - target.float())
+    return F.avg_pool2d(diff, COARSE_BLOCK).square().mean()
+
+
 def make(spec="mse"):
     """loss(out, target) -> scalar tensor."""
     spec = {"kind": spec} if isinstance(spec, str) else dict(spec)
     kind = spec.get("kind", "mse")
     if kind in ("mse", "l1"):
         base = F.mse_loss if kind == "mse" else F.l1_loss
-        return chroma_weighted(base, float(spec["chroma_weight"])) if "chroma_weight" in spec else base
+        if "chroma_weight" in spec:
+            base = chroma_weighted(base, float(spec["chroma_weight"]))
+        if "coarse_chroma_weight" not in spec:
+            return base
+        coarse, pixel = float(spec["coarse_chroma_weight"]), base
+
+        def loss(out, target):
+            return pixel(out, target) + coarse * coarse_chroma(out, target)
+        return loss
     if kind == "mse+msssim":
         weight, scale = float(spec.get("msssim_weight", 0.5)), float(spec.get("msssim_scale", 0.05))
 

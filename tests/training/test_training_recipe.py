@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from gnuradio.semcom import metrics  # noqa: E402
 from gnuradio.semcom.errors import SemcomError  # noqa: E402
-from gnuradio.semcom.training import losses, prepared, recipe, schedules, trainer  # noqa: E402
+from gnuradio.semcom.training import export, losses, prepared, recipe, schedules, trainer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 SMALL = os.path.join(ROOT, "configs", "bitsemcom_qpsk_cpp16_small.json")
@@ -281,3 +281,10 @@ def test_a_config_that_is_not_an_object_is_one_clear_error(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(SemcomError, match="JSON object"):
         trainer.load_config(str(path))
+
+
+def test_card_recipe_names_each_stages_own_loss():
+    coarse = {"kind": "mse", "coarse_chroma_weight": 4}
+    cfg = {"recipe": [{"name": "a", "steps": 5, "channel": {"kind": "error-free"}},
+                      {"name": "b", "steps": 3, "loss": coarse, "channel": {"kind": "bsc", "hard": True}}]}
+    assert [s.get("loss") for s in export._recipe_facts(cfg)["recipe"]] == [None, coarse]

@@ -23,9 +23,10 @@ from gnuradio.semcom.codecs.onnx_model import OnnxModel
 from gnuradio.semcom.imageio import load_image
 from gnuradio.semcom.phy import channels
 from gnuradio.semcom.phy.constellations import constellation
+from gnuradio.semcom.training import losses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-YCBCR = np.array(((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312)))
+YCBCR = np.array(losses.YCBCR)  # BT.601 RGB -> Y, Cb, Cr
 BLOCK = 16
 
 

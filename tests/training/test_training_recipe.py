@@ -287,4 +287,4 @@ def test_card_recipe_names_each_stages_own_loss():
     coarse = {"kind": "mse", "coarse_chroma_weight": 4}
     cfg = {"recipe": [{"name": "a", "steps": 5, "channel": {"kind": "error-free"}},
                       {"name": "b", "steps": 3, "loss": coarse, "channel": {"kind": "bsc", "hard": True}}]}
-    assert [s.get("loss") for s in export._recipe_facts(cfg)["recipe"]] == [None, coarse]
+    assert [s.get("loss") for s in export._recipe_facts(cfg)["recipe"]] == ["mse", coarse]

@@ -186,6 +186,16 @@ def test_sigterm_while_a_flowgraph_runs_ends_the_app(tmp_path):
     assert proc.returncode == 143 and "Traceback" not in progress
 
 
+def test_ota_bench_measures_the_codec_it_is_given(tmp_path):
+    r = app("semcom-ota-bench", "--only", "throughput", "--waveforms", "sc", "--frames", "2", "--runs", "1",
+            "--image-interval", "0.5", "--codec", "bitsemcom-qpsk-cpp16-fast", "--out", tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    row = json.loads((tmp_path / "ota_bench.json").read_text())["throughput"][0]
+    assert row["codec"] == "bitsemcom-qpsk-cpp16-fast"
+    assert row["full_packed"]["images_out"] == row["full_packed_int8"]["images_out"] == 2
+    assert "decoding `bitsemcom-qpsk-cpp16-fast`" in (tmp_path / "ota_bench.md").read_text()
+
+
 @pytest.mark.slow
 def test_semcom_eval_writes_table_plot_and_capacity_and_appends(small_image, tmp_path):
     images = tmp_path / "imgs"

@@ -32,7 +32,7 @@ from . import common as cli
 
 
 
-def record_stream(images, snr_db, waveform, gap):
+def record_stream(images, snr_db, waveform, gap, codec="bitsemcom"):
     """Bursts of every image through the impaired channel, with ``gap`` noise samples after each."""
     import numpy as np
     from gnuradio import blocks, gr
@@ -42,7 +42,7 @@ def record_stream(images, snr_db, waveform, gap):
     from ..blocks.pdu_io import split_pdu
     from ..phy import burst
 
-    tx = image_tx("bitsemcom", "qpsk", "", 1 / 16)
+    tx = image_tx(codec, "qpsk", "", 1 / 16)
     bursts = burst.BurstTransmitter("qpsk", tx.link.fec, waveform)  # the reference transmitter's samples
     pieces = []
     for frame, image in enumerate(images):
@@ -60,7 +60,7 @@ def record_stream(images, snr_db, waveform, gap):
     return np.asarray(sink.data(), np.complex64)
 
 
-def replay(stream, waveform, decode, rate=0.0, expect=0, output_dir=""):
+def replay(stream, waveform, decode, rate=0.0, expect=0, output_dir="", codec="bitsemcom"):
     """Runs stream -> burst_rx [-> image_rx, writing the images to ``output_dir`` when given]; returns
     (seconds, frames out, arrival times, metas, t0) (without ``decode``, the metas of the frames
     burst_rx put out)."""
@@ -79,7 +79,7 @@ def replay(stream, waveform, decode, rate=0.0, expect=0, output_dir=""):
     tb.connect(*chain, rx)
     arrivals, metas = [], []
     if decode:
-        sink = image_rx(output_dir, "bitsemcom", workers=DECODE_WORKERS)  # as rx_image.py receives
+        sink = image_rx(output_dir, codec, workers=DECODE_WORKERS)  # as rx_image.py receives
         sink.upstream_blocks = 1  # it finishes with burst_rx, not after an idle grace period
         rx.hold_while(lambda: sink.congested)
         tb.msg_connect(rx, "out", sink, "in")
@@ -113,7 +113,7 @@ def timed_replays(args, label, stream, waveform, decode, count) -> dict:
     """Median over --runs unthrottled replays of ``stream``."""
     runs = []
     for _ in range(args.runs):
-        sec, frames, *_ = replay(stream, waveform, decode, expect=count)
+        sec, frames, *_ = replay(stream, waveform, decode, expect=count, codec=args.codec)
         runs.append((sec, frames))
         print(f"  {waveform} {label}: {len(stream) / sec / 1e6:.2f} Msps, {frames}/{count} images "
               f"in {sec:.2f} s", file=sys.stderr, flush=True)
@@ -130,9 +130,9 @@ def bench_throughput(args, report):
     images = (images * (args.frames // len(images) + 1))[:args.frames]
     n = len(images)
     for waveform in args.waveforms:
-        packed = record_stream(images, args.snr, waveform, 4096)
+        packed = record_stream(images, args.snr, waveform, 4096, args.codec)
         per_image = len(packed) // n
-        row = {"waveform": waveform, "images": n, "snr_db": args.snr, "samples_per_image": per_image,
+        row = {"waveform": waveform, "codec": args.codec, "images": n, "snr_db": args.snr, "samples_per_image": per_image,
                "rate_sps": args.rate,
                "sync_demod_packed": timed_replays(args, "sync+demod packed", packed, waveform, False, n),
                "full_packed": timed_replays(args, "full packed", packed, waveform, True, n), "paced": []}
@@ -142,11 +142,12 @@ def bench_throughput(args, report):
         finally:
             os.environ.pop(DECODER_ENV)
         for interval in args.image_interval:
-            paced = record_stream(images, args.snr, waveform, max(4096, int(args.rate * interval) - per_image))
+            paced = record_stream(images, args.snr, waveform, max(4096, int(args.rate * interval) - per_image),
+                                  args.codec)
             entry = {"image_interval_s": interval,
                      **timed_replays(args, f"full, an image every {interval:g} s", paced, waveform, True, n)}
             # latency in real time: the paced stream through a throttle at --rate
-            sec, frames, arrivals, metas, t0 = replay(paced, waveform, True, rate=args.rate, expect=n)
+            sec, frames, arrivals, metas, t0 = replay(paced, waveform, True, rate=args.rate, expect=n, codec=args.codec)
             lat = [(t - t0) - int(m["first_sample"]) / args.rate for t, m in zip(arrivals, metas)]
             entry["latency_ms"] = {"median": round(1e3 * statistics.median(lat), 1),
                                    "max": round(1e3 * max(lat), 1), "images_out": frames}
@@ -306,7 +307,8 @@ def markdown(report) -> str:
     if report["throughput"]:
         rate = report["throughput"][0]["rate_sps"] / 1e6
         lines += ["Replayed without throttle, from start-up (model loading included) to the last image; "
-                  "sync+demod is `burst_rx` alone, full RX is `burst_rx → image_rx` with BitSemCom decoding. "
+                  "sync+demod is `burst_rx` alone, full RX is `burst_rx → image_rx` decoding "
+                  f"`{report['throughput'][0].get('codec', 'bitsemcom')}`. "
                   "*Packed*: images back to back; int8 decoder: `SEMCOM_DECODER=int8`.", "",
                   "| waveform | sync+demod Msps | full RX Msps | images/s | full RX Msps, int8 decoder "
                   "| images/s, int8 decoder | images |",
@@ -375,6 +377,8 @@ def main():
     p.add_argument("--images", default="", help="folder of images (default: examples/images/kodim23.png)")
     p.add_argument("--max-images", type=int, default=12)
     p.add_argument("--frames", type=int, default=24, help="images in the throughput recording")
+    p.add_argument("--codec", default="bitsemcom",
+                   help="the codec of the throughput images, sent over QPSK (default bitsemcom; e.g. bitsemcom-qpsk-cpp16-fast)")
     p.add_argument("--snr", type=cli.snr_value, default=15.0)
     p.add_argument("--rate", type=float, default=2e6, help="sample rate the paced stream, latency and noise assume")
     p.add_argument("--image-interval", type=float, nargs="+", default=[0.5, 0.1],

@@ -407,12 +407,13 @@ def choice_table(rows, channel) -> list[str]:
     if not auto:
         return []
     singles = link_series([r for r in rows if r.get("family") in ENVELOPES])
+    families = {r["codec"]: r.get("family") for r in rows}
     lines = ["| Es/N0 | best learned (mean PSNR dB) | best conventional (mean PSNR dB) | `--codec auto` sends |",
              "|---|---|---|---|"]
     for snr, (psnr, _) in auto.items():
         best = {}
         for (ch, codec, link), d in singles.items():
-            family = next(r["family"] for r in rows if r["codec"] == codec)
+            family = families[codec]
             if ch == channel and snr in d and d[snr][0] > best.get(family, (-np.inf,))[0]:
                 best[family] = (d[snr][0], f"{codec} {link}")
         picks = defaultdict(int)
